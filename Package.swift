@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+// shd — a Linux system-health alerting daemon.
+import PackageDescription
+
+// Release builds for the .deb add --static-swift-stdlib on the command line (see Makefile).
+let package = Package(
+    name: "shd",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "shd", targets: ["shd"]),
+    ],
+    targets: [
+        // Linux syscalls Swift's Glibc module lacks: epoll, timerfd, signalfd, inotify.
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
+        // libcurl (Debian: libcurl4-openssl-dev) with typed wrappers around the variadic setopt.
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        // The three report shapes, JSON values, RFC 3339 time, the field catalog. No I/O.
+        .target(name: "Reports"),
+        // Workers and functions over /proc and /sys, each with a pure parser.
+        .target(name: "Workers", dependencies: ["Reports", "CLinux"]),
+        // The rule language: lexer, parser, checker, evaluator, diagnostics, rule tests.
+        .target(name: "Rules", dependencies: ["Reports"]),
+        // Channels, payloads, spool and delivery over libcurl's multi-socket API.
+        .target(name: "Notify", dependencies: ["Rules", "Reports", "CCurl"]),
+        // The composition root: event loop, snapshot, outputs, state, reload, daemonize.
+        .target(name: "Daemon", dependencies: ["Workers", "Rules", "Notify", "Reports", "CLinux"]),
+        // Command line only.
+        .executableTarget(name: "shd", dependencies: ["Daemon"]),
+
+        .target(name: "TestSupport", dependencies: ["Reports"], path: "Tests/TestSupport"),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
+        .testTarget(name: "WorkersTests", dependencies: ["Workers", "TestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "RulesTests", dependencies: ["Rules", "Workers", "TestSupport"]),
+        .testTarget(name: "NotifyTests", dependencies: ["Notify", "TestSupport"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "TestSupport"]),
+    ]
+)

@@ -1,0 +1,20 @@
+// Linux headers that Swift's Glibc module does not expose.
+#ifndef SHD_CLINUX_SHIM_H
+#define SHD_CLINUX_SHIM_H
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <sys/signalfd.h>
+#include <sys/inotify.h>
+#include <sys/statvfs.h>
+#include <sys/timex.h>
+#include <sys/utsname.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <signal.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <errno.h>
+
+static inline int shd_errno(void) { return errno; }
+#endif

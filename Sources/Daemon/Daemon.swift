@@ -1,0 +1,3 @@
+// Placeholder for the daemon composition root (issue #4).
+import Reports
+import Workers

@@ -1,0 +1,117 @@
+// Reading /proc and /sys: fds kept open and re-read with pread at offset 0, sizes never trusted from stat.
+import CLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a kernel file could not be read.
+public struct ReadError: Error, Equatable, CustomStringConvertible {
+    public var path: String
+    public var errno: Int32
+    public var message: String { String(cString: strerror(errno)) }
+    public var description: String { "\(path): \(message)" }
+    /// The file does not exist: for an optional kernel feature this is "no data", not a failure.
+    public var isMissing: Bool { errno == ENOENT || errno == ENOTDIR }
+}
+
+/// A kernel text file kept open across ticks; each `read()` re-reads it from offset 0.
+///
+/// /proc and /sys report a size of 0 or 4096 whatever the content, so the buffer grows until a
+/// short read, up to `cap` bytes.
+public final class KernelFile {
+    public let path: String
+    public let cap: Int
+    private var fd: Int32 = -1
+    private var buffer: [UInt8]
+
+    public init(_ path: String, cap: Int = 1 << 22) {
+        self.path = path
+        self.cap = cap
+        self.buffer = []
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// Reads the whole file. Reopens once if the kept fd has gone stale.
+    public func read() throws(ReadError) -> [UInt8] {
+        if fd < 0 {
+            fd = open(path, O_RDONLY | O_CLOEXEC)
+            if fd < 0 { throw ReadError(path: path, errno: shd_errno()) }
+        }
+        if let r = readFrom(fd) { return r }
+        let e = shd_errno()
+        close(fd)
+        fd = -1
+        if e == ESRCH || e == ENOENT || e == EBADF || e == ENODEV {
+            return try readOnce(path, cap: cap)
+        }
+        throw ReadError(path: path, errno: e)
+    }
+
+    private func readFrom(_ fd: Int32) -> [UInt8]? {
+        if buffer.count < 4096 { buffer = [UInt8](repeating: 0, count: 4096) }
+        var total = 0
+        while true {
+            if total == buffer.count {
+                if buffer.count >= cap { break }
+                buffer.append(contentsOf: [UInt8](repeating: 0, count: min(buffer.count, cap - buffer.count)))
+            }
+            let n = buffer.withUnsafeMutableBytes { p in
+                pread(fd, p.baseAddress! + total, p.count - total, off_t(total))
+            }
+            if n < 0 {
+                if shd_errno() == EINTR { continue }
+                return nil
+            }
+            if n == 0 { break }
+            total += n
+        }
+        return Array(buffer[0..<total])
+    }
+}
+
+/// Reads a whole file once (for files that come and go, such as /proc/PID/stat), up to `cap` bytes.
+public func readOnce(_ path: String, cap: Int = 1 << 22) throws(ReadError) -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd < 0 { throw ReadError(path: path, errno: shd_errno()) }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while out.count < cap {
+        let n = chunk.withUnsafeMutableBytes { p in Glibc.read(fd, p.baseAddress!, min(p.count, cap - out.count)) }
+        if n < 0 {
+            if shd_errno() == EINTR { continue }
+            throw ReadError(path: path, errno: shd_errno())
+        }
+        if n == 0 { break }
+        out.append(contentsOf: chunk[0..<n])
+    }
+    return out
+}
+
+/// Reads a small sysfs attribute and trims the trailing newline; nil when absent or unreadable.
+public func readAttribute(_ path: String) -> String? {
+    guard let b = try? readOnce(path, cap: 65536) else { return nil }
+    return string(trimmed(b[...]))
+}
+
+/// Names in a directory, without `.` and `..`; empty when the directory does not exist.
+public func listDirectory(_ path: String) -> [String] {
+    guard let d = opendir(path) else { return [] }
+    defer { closedir(d) }
+    var names: [String] = []
+    while let e = readdir(d) {
+        let name = withUnsafePointer(to: e.pointee.d_name) { p in
+            p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names
+}
+
+/// Monotonic seconds, for rates between samples.
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}

@@ -1,0 +1,118 @@
+// Workers and functions: the collection model shared by every worker.
+import Reports
+
+/// Where the kernel's files are: the real roots, or a fixture tree copied from a machine.
+public struct SourceRoots: Sendable, Equatable {
+    public var proc: String
+    public var sys: String
+    /// Root for /etc files such as os-release (fixtures set it next to proc and sys).
+    public var etc: String
+
+    public init(proc: String = "/proc", sys: String = "/sys", etc: String = "/etc") {
+        self.proc = proc
+        self.sys = sys
+        self.etc = etc
+    }
+}
+
+/// Options that change what workers report. Defaults suit a typical server.
+public struct WorkerOptions: Sendable, Equatable {
+    /// Filesystem types never reported (pseudo and container filesystems).
+    public var excludedFilesystemTypes: Set<String> = [
+        "proc", "sysfs", "cgroup", "cgroup2", "devtmpfs", "devpts", "tmpfs", "overlay", "squashfs", "autofs",
+        "mqueue", "hugetlbfs", "debugfs", "tracefs", "securityfs", "pstore", "bpf", "configfs", "fusectl",
+        "binfmt_misc", "rpc_pipefs", "nsfs", "efivarfs", "ramfs", "fuse.lxcfs", "fuse.gvfsd-fuse", "selinuxfs",
+        "nfsd", "rootfs",
+    ]
+    /// Mount point prefixes never reported.
+    public var excludedMountPrefixes: [String] = [
+        "/dev", "/proc", "/sys", "/run", "/var/lib/docker", "/var/lib/containers", "/var/lib/kubelet", "/snap",
+    ]
+    /// How long a statvfs may take before the mount is reported as stuck.
+    public var statfsTimeoutSeconds: Double = 2
+    /// How many processes `processes.top` reports, by CPU and by RSS each.
+    public var topProcesses: Int = 10
+
+    public init() {}
+}
+
+/// What a function gets each tick.
+public struct CollectContext: Sendable {
+    public var roots: SourceRoots
+    public var options: WorkerOptions
+    /// Wall-clock time of this tick.
+    public var now: Timestamp
+    /// Monotonic seconds of this tick, for rates between ticks.
+    public var monotonic: Double
+
+    public init(roots: SourceRoots, options: WorkerOptions, now: Timestamp, monotonic: Double) {
+        self.roots = roots
+        self.options = options
+        self.now = now
+        self.monotonic = monotonic
+    }
+}
+
+/// A failure a function reports in its own function report; the worker goes on.
+public struct CollectError: Error, CustomStringConvertible, Equatable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// One kind of reading. A function instance lives as long as the daemon, so it can keep
+/// open files and the previous sample it needs for rates.
+///
+/// - Important: `collect` must not sleep or block on anything but kernel files; rates come from
+///   the previous call's sample. A missing kernel feature returns `[]` (no data), never throws.
+public protocol MetricFunction: AnyObject {
+    /// The function's name and fields; the rule checker and the textfile exporter read it.
+    static var schema: FunctionSchema { get }
+    func collect(_ context: CollectContext) throws -> [Row]
+}
+
+extension MetricFunction {
+    public var name: String { Self.schema.name }
+}
+
+/// A domain (cpu, disk, …) with its functions.
+public final class Worker {
+    public let name: String
+    public let functions: [any MetricFunction]
+
+    public init(name: String, functions: [any MetricFunction]) {
+        self.name = name
+        self.functions = functions
+    }
+
+    public var schema: WorkerSchema {
+        WorkerSchema(name: name, functions: functions.map { type(of: $0).schema })
+    }
+
+    /// Runs every function; a failing function reports its error and the others go on.
+    public func collect(roots: SourceRoots, options: WorkerOptions, now: Timestamp = .now()) -> WorkerReport {
+        let ctx = CollectContext(roots: roots, options: options, now: now, monotonic: monotonicSeconds())
+        var reports: [FunctionReport] = []
+        reports.reserveCapacity(functions.count)
+        for f in functions {
+            let start = monotonicSeconds()
+            do {
+                let rows = try f.collect(ctx)
+                reports.append(FunctionReport(name: f.name, datetime: now, data: rows,
+                                              durationSeconds: monotonicSeconds() - start))
+            } catch {
+                reports.append(FunctionReport(name: f.name, datetime: now, data: [], error: "\(error)",
+                                              durationSeconds: monotonicSeconds() - start))
+            }
+        }
+        return WorkerReport(name: name, datetime: now, functionReports: reports)
+    }
+}
+
+/// Rounds to `places` decimals so reports stay readable (percentages, rates).
+@inlinable
+public func rounded(_ v: Double, _ places: Int = 2) -> Double {
+    var m = 1.0
+    for _ in 0..<places { m *= 10 }
+    return (v * m).rounded() / m
+}

@@ -1,0 +1,2 @@
+// shd command line: parses arguments and hands over to the Daemon module.
+import Daemon

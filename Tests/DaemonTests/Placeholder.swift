@@ -1,0 +1,2 @@
+// DaemonTests: tests land with their module's issue.
+import Testing

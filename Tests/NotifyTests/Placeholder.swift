@@ -1,0 +1,2 @@
+// NotifyTests: tests land with their module's issue.
+import Testing

@@ -1,0 +1,2 @@
+// RulesTests: tests land with their module's issue.
+import Testing
