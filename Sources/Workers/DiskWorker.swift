@@ -1,6 +1,206 @@
-// The disk worker. (Placeholder: its functions land with issue #2's worker work.)
+// The disk worker: disk.filesystems (mountinfo + statvfs with a deadline) and disk.io (/proc/diskstats).
 import Reports
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A counter value for JSON; kernel counters fit in Int64 for centuries, clamping guards garbage.
+@inline(__always)
+func counterValue(_ v: UInt64) -> JSONValue { .int(Int64(clamping: v)) }
+
+/// The increase of a counter, or nil when it went backwards (wrap, device re-created).
+@inline(__always)
+func counterIncrease(_ new: UInt64, _ old: UInt64) -> Double? { new >= old ? Double(new - old) : nil }
+
+/// `disk.filesystems`: one row per real mounted filesystem.
+public final class FilesystemsFunction: MetricFunction {
+    public static let schema = FunctionSchema(name: "filesystems", help: "Mounted filesystems: space, inodes, state", fields: [
+        FieldSchema("mount", .label, help: "Mount point"),
+        FieldSchema("device", .label, help: "Mount source (block device, server:/export, …)"),
+        FieldSchema("fstype", .label, help: "Filesystem type"),
+        FieldSchema("size_bytes", .number, unit: "bytes", help: "Total size"),
+        FieldSchema("used_bytes", .number, unit: "bytes", help: "Space in use (size minus free)"),
+        FieldSchema("avail_bytes", .number, unit: "bytes", help: "Space available to unprivileged users"),
+        FieldSchema("used_percent", .number, unit: "percent", help: "used / (used + avail), as df computes it"),
+        FieldSchema("inodes_total", .number, help: "Inodes the filesystem has (0 when it does not count them)"),
+        FieldSchema("inodes_used", .number, help: "Inodes in use"),
+        FieldSchema("inodes_free", .number, help: "Inodes free"),
+        FieldSchema("inodes_used_percent", .number, unit: "percent", help: "inodes_used / inodes_total"),
+        FieldSchema("read_only", .bool, help: "Mounted read-only"),
+        FieldSchema("stuck", .bool, help: "statvfs did not answer before the deadline (dead NFS, hung FUSE); no sizes then"),
+    ])
+
+    private let injected: (any StatfsSource)?
+    private var prober: StatfsProber?
+    private var file: KernelFile?
+
+    /// - Parameter statfs: where sizes come from. nil picks `LiveStatfs` for the real `/proc` and, for a
+    ///   fixture tree, `FixtureStatfs` over the `statvfs` file beside the tree's `proc` directory.
+    public init(statfs: (any StatfsSource)? = nil) {
+        self.injected = statfs
+    }
+
+    public func collect(_ ctx: CollectContext) throws -> [Row] {
+        let f = file ?? KernelFile(ctx.roots.proc + "/self/mountinfo")
+        file = f
+        let mounts: [MountEntry]
+        do { mounts = try parseMountInfo(try f.read()) } catch let e as ReadError where e.isMissing { return [] }
+        // A later mount on the same point shadows the earlier one (and replaces the early-boot rootfs).
+        var order: [String] = []
+        var byPoint: [String: MountEntry] = [:]
+        for m in mounts where !isExcludedMount(m, ctx.options) {
+            if byPoint[m.mountPoint] == nil { order.append(m.mountPoint) }
+            byPoint[m.mountPoint] = m
+        }
+        let p = prober ?? StatfsProber(source: injected ?? Self.defaultSource(ctx.roots))
+        prober = p
+        let outcomes = p.probe(order, timeout: ctx.options.statfsTimeoutSeconds)
+        var rows: [Row] = []
+        rows.reserveCapacity(order.count)
+        for point in order {
+            let m = byPoint[point]!
+            let outcome = outcomes[point] ?? .stuck
+            // The mount went away between reading mountinfo and statvfs.
+            if case .failed(let e) = outcome, e == ENOENT, ctx.roots.proc == "/proc" { continue }
+            rows.append(Self.row(m, outcome))
+        }
+        return rows
+    }
+
+    static func defaultSource(_ roots: SourceRoots) -> any StatfsSource {
+        if roots.proc == "/proc" { return LiveStatfs() }
+        var base = roots.proc
+        while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
+        let parent = base.lastIndex(of: "/").map { String(base[..<$0]) } ?? "."
+        return FixtureStatfs(path: (parent.isEmpty ? "" : parent) + "/statvfs")
+    }
+
+    /// One row from a mount and its statvfs outcome.
+    public static func row(_ m: MountEntry, _ outcome: StatfsOutcome) -> Row {
+        var r: Row = ["mount": .string(m.mountPoint), "device": .string(m.source), "fstype": .string(m.fstype)]
+        var readOnly = m.readOnly
+        var stuck = false
+        switch outcome {
+        case .stats(let s):
+            let size = s.blocks &* s.blockSize
+            let used = (s.blocks >= s.blocksFree ? s.blocks - s.blocksFree : 0) &* s.blockSize
+            let avail = s.blocksAvailable &* s.blockSize
+            r.append("size_bytes", counterValue(size))
+            r.append("used_bytes", counterValue(used))
+            r.append("avail_bytes", counterValue(avail))
+            let denom = Double(used) + Double(avail)
+            r.append("used_percent", .double(denom > 0 ? rounded(Double(used) / denom * 100) : 0))
+            let iused = s.files >= s.filesFree ? s.files - s.filesFree : 0
+            r.append("inodes_total", counterValue(s.files))
+            r.append("inodes_used", counterValue(iused))
+            r.append("inodes_free", counterValue(s.filesFree))
+            if s.files > 0 { r.append("inodes_used_percent", .double(rounded(Double(iused) / Double(s.files) * 100))) }
+            readOnly = readOnly || s.readOnly
+        case .failed:
+            break
+        case .stuck:
+            stuck = true
+        }
+        r.append("read_only", .bool(readOnly))
+        r.append("stuck", .bool(stuck))
+        return r
+    }
+}
+
+/// `disk.io`: one row per block device with I/O, whole disks and partitions alike (a `partition`
+/// flag tells them apart, so rules can pick either); RAM disks, loop devices and devices whose
+/// counters are all zero are left out.
+public final class DiskIOFunction: MetricFunction {
+    public static let schema = FunctionSchema(name: "io", help: "Block device I/O from /proc/diskstats", fields: [
+        FieldSchema("device", .label, help: "Kernel device name (sda, nvme0n1p1, dm-0)"),
+        FieldSchema("partition", .bool, help: "The device is a partition of another"),
+        FieldSchema("reads_total", .counter, help: "Reads completed"),
+        FieldSchema("writes_total", .counter, help: "Writes completed"),
+        FieldSchema("reads_merged_total", .counter, help: "Adjacent reads merged"),
+        FieldSchema("writes_merged_total", .counter, help: "Adjacent writes merged"),
+        FieldSchema("read_bytes_total", .counter, unit: "bytes", help: "Bytes read (512-byte sectors)"),
+        FieldSchema("write_bytes_total", .counter, unit: "bytes", help: "Bytes written"),
+        FieldSchema("read_time_seconds_total", .counter, unit: "seconds", help: "Time spent reading"),
+        FieldSchema("write_time_seconds_total", .counter, unit: "seconds", help: "Time spent writing"),
+        FieldSchema("io_time_seconds_total", .counter, unit: "seconds", help: "Time the device had I/O in flight"),
+        FieldSchema("discards_total", .counter, help: "Discards completed (kernel 4.18+)"),
+        FieldSchema("flushes_total", .counter, help: "Flushes completed (kernel 5.5+)"),
+        FieldSchema("in_flight", .number, help: "I/Os in progress now"),
+        FieldSchema("reads_per_second", .number, help: "Reads completed per second since the last tick"),
+        FieldSchema("writes_per_second", .number, help: "Writes completed per second since the last tick"),
+        FieldSchema("read_bytes_per_second", .number, unit: "bytes", help: "Bytes read per second"),
+        FieldSchema("write_bytes_per_second", .number, unit: "bytes", help: "Bytes written per second"),
+        FieldSchema("busy_percent", .number, unit: "percent", help: "Share of the interval with I/O in flight (iostat %util)"),
+        FieldSchema("await_seconds", .number, unit: "seconds", help: "Average time per read or write completed in the interval"),
+        FieldSchema("read_await_seconds", .number, unit: "seconds", help: "Average time per read completed in the interval"),
+        FieldSchema("write_await_seconds", .number, unit: "seconds", help: "Average time per write completed in the interval"),
+    ])
+
+    private var file: KernelFile?
+    private var previous: [String: DiskStat] = [:]
+    private var previousTime: Double?
+    private var partitions: [String: Bool] = [:]
+
+    public init() {}
+
+    public func collect(_ ctx: CollectContext) throws -> [Row] {
+        let f = file ?? KernelFile(ctx.roots.proc + "/diskstats")
+        file = f
+        let stats: [DiskStat]
+        do { stats = try parseDiskStats(try f.read()) } catch let e as ReadError where e.isMissing { return [] }
+        let elapsed = previousTime.map { ctx.monotonic - $0 } ?? 0
+        var current: [String: DiskStat] = [:]
+        var rows: [Row] = []
+        for s in stats where !isIgnoredBlockDevice(s.device) && !s.isIdle {
+            current[s.device] = s
+            let isPartition = partitions[s.device] ?? isPartitionDevice(ctx.roots, s.device)
+            partitions[s.device] = isPartition
+            rows.append(Self.row(s, partition: isPartition, previous: previous[s.device], elapsed: elapsed))
+        }
+        previous = current
+        previousTime = ctx.monotonic
+        return rows
+    }
+
+    /// One row; rates only when there is a previous sample and time passed.
+    public static func row(_ s: DiskStat, partition: Bool, previous p: DiskStat?, elapsed: Double) -> Row {
+        var r: Row = [
+            "device": .string(s.device), "partition": .bool(partition),
+            "reads_total": counterValue(s.reads), "writes_total": counterValue(s.writes),
+            "reads_merged_total": counterValue(s.readsMerged), "writes_merged_total": counterValue(s.writesMerged),
+            "read_bytes_total": counterValue(s.sectorsRead &* 512), "write_bytes_total": counterValue(s.sectorsWritten &* 512),
+            "read_time_seconds_total": .double(Double(s.readMilliseconds) / 1000),
+            "write_time_seconds_total": .double(Double(s.writeMilliseconds) / 1000),
+            "io_time_seconds_total": .double(Double(s.ioMilliseconds) / 1000),
+        ]
+        if let d = s.discards { r.append("discards_total", counterValue(d)) }
+        if let fl = s.flushes { r.append("flushes_total", counterValue(fl)) }
+        r.append("in_flight", counterValue(s.inFlight))
+        guard let p, elapsed > 0, let dr = counterIncrease(s.reads, p.reads), let dw = counterIncrease(s.writes, p.writes),
+              let dsr = counterIncrease(s.sectorsRead, p.sectorsRead), let dsw = counterIncrease(s.sectorsWritten, p.sectorsWritten),
+              let dio = counterIncrease(s.ioMilliseconds, p.ioMilliseconds),
+              let drm = counterIncrease(s.readMilliseconds, p.readMilliseconds),
+              let dwm = counterIncrease(s.writeMilliseconds, p.writeMilliseconds)
+        else { return r }
+        r.append("reads_per_second", .double(rounded(dr / elapsed)))
+        r.append("writes_per_second", .double(rounded(dw / elapsed)))
+        r.append("read_bytes_per_second", .double(rounded(dsr * 512 / elapsed)))
+        r.append("write_bytes_per_second", .double(rounded(dsw * 512 / elapsed)))
+        r.append("busy_percent", .double(rounded(min(100, dio / (elapsed * 1000) * 100))))
+        r.append("await_seconds", .double(dr + dw > 0 ? rounded((drm + dwm) / (dr + dw) / 1000, 6) : 0))
+        r.append("read_await_seconds", .double(dr > 0 ? rounded(drm / dr / 1000, 6) : 0))
+        r.append("write_await_seconds", .double(dw > 0 ? rounded(dwm / dw / 1000, 6) : 0))
+        return r
+    }
+}
+
+/// sysfs marks partitions with a `partition` attribute (block/partitions/… in Documentation/ABI).
+func isPartitionDevice(_ roots: SourceRoots, _ device: String) -> Bool {
+    // Device names with '/' (cciss!c0d0) appear in sysfs with '!'.
+    let name = String(device.map { $0 == "/" ? "!" : $0 })
+    return access(roots.sys + "/class/block/" + name + "/partition", F_OK) == 0
+}
 
 enum DiskWorker {
-    static func make() -> Worker { Worker(name: "disk", functions: []) }
+    static func make() -> Worker { Worker(name: "disk", functions: [FilesystemsFunction(), DiskIOFunction()]) }
 }
