@@ -1,6 +1,180 @@
-// The memory worker. (Placeholder: its functions land with issue #2's worker work.)
+// The memory worker: usage from /proc/meminfo, paging and OOM counters from /proc/vmstat.
 import Reports
 
+// MARK: - /proc/meminfo
+
+/// `/proc/meminfo` (fs/proc/meminfo.c):
+/// ```
+/// MemTotal:       24684084 kB
+/// MemAvailable:   24285128 kB
+/// HugePages_Total:       0
+/// ```
+/// Returns every key with its value in bytes (`kB` is KiB) or, for unit-less lines such as
+/// `HugePages_Total`, the plain number. Keys shd does not use are kept and ignored by callers, so
+/// keys a newer kernel adds do no harm. A line without `key: number` or without `MemTotal` is an error.
+public func parseMeminfo(_ bytes: [UInt8]) throws(CollectError) -> [String: UInt64] {
+    var out: [String: UInt64] = [:]
+    out.reserveCapacity(64)
+    var bad: String?
+    forEachLine(bytes) { line in
+        if bad != nil || trimmed(line).isEmpty { return }
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { bad = string(line); return }
+        let key = trimmed(line[line.startIndex..<colon])
+        let f = fields(line[(colon + 1)...])
+        guard !key.isEmpty, f.count == 1 || f.count == 2, let n = parseUInt64(f[0]) else { bad = string(line); return }
+        if f.count == 2 {
+            guard equals(f[1], "kB") else { bad = string(line); return }
+            let (b, o) = n.multipliedReportingOverflow(by: 1024)
+            out[string(key)] = o ? UInt64.max : b
+        } else {
+            out[string(key)] = n
+        }
+    }
+    if let bad { throw CollectError("meminfo: malformed line '\(bad)'") }
+    guard out["MemTotal"] != nil, out["MemFree"] != nil else { throw CollectError("meminfo: no MemTotal/MemFree") }
+    return out
+}
+
+/// memory.usage: one row of memory and swap figures in bytes.
+public final class MemoryUsageFunction: MetricFunction {
+    /// (field, meminfo key, help) copied straight from meminfo when present.
+    static let direct: [(String, String, String)] = [
+        ("buffers_bytes", "Buffers", "Block device buffers"),
+        ("cached_bytes", "Cached", "Page cache (without swap cache)"),
+        ("shmem_bytes", "Shmem", "Shared memory and tmpfs"),
+        ("slab_bytes", "Slab", "Kernel slab allocations"),
+        ("slab_reclaimable_bytes", "SReclaimable", "Reclaimable part of the slab"),
+        ("dirty_bytes", "Dirty", "Waiting to be written back to disk"),
+        ("writeback_bytes", "Writeback", "Being written back to disk now"),
+        ("swap_cached_bytes", "SwapCached", "Swapped out and back in, still in swap"),
+        ("committed_bytes", "Committed_AS", "Memory committed to processes (Committed_AS)"),
+        ("commit_limit_bytes", "CommitLimit", "Commit limit under strict overcommit"),
+    ]
+
+    public static let schema = FunctionSchema(name: "usage", help: "Memory and swap usage (/proc/meminfo)", fields: [
+        FieldSchema("total_bytes", .number, unit: "bytes", help: "Usable RAM (MemTotal)"),
+        FieldSchema("free_bytes", .number, unit: "bytes", help: "Unused RAM (MemFree)"),
+        FieldSchema("available_bytes", .number, unit: "bytes",
+                    help: "RAM available for new work without swapping (MemAvailable; free+buffers+cached before Linux 3.14)"),
+        FieldSchema("used_bytes", .number, unit: "bytes", help: "total minus available"),
+        FieldSchema("used_percent", .number, unit: "percent", help: "used as a percentage of total"),
+        FieldSchema("available_percent", .number, unit: "percent", help: "available as a percentage of total"),
+    ] + direct.map { FieldSchema($0.0, .number, unit: "bytes", help: $0.2) } + [
+        FieldSchema("swap_total_bytes", .number, unit: "bytes", help: "Swap space"),
+        FieldSchema("swap_free_bytes", .number, unit: "bytes", help: "Unused swap space"),
+        FieldSchema("swap_used_bytes", .number, unit: "bytes", help: "Swap in use"),
+        FieldSchema("swap_used_percent", .number, unit: "percent", help: "Swap in use as a percentage (0 without swap)"),
+        FieldSchema("hugepages_total", .number, help: "Huge pages in the pool"),
+        FieldSchema("hugepages_free", .number, help: "Huge pages not allocated"),
+        FieldSchema("hugepage_size_bytes", .number, unit: "bytes", help: "Default huge page size"),
+    ])
+
+    private var file: KernelFile?
+
+    public init() {}
+
+    public func collect(_ ctx: CollectContext) throws -> [Row] {
+        let path = ctx.roots.proc + "/meminfo"
+        let f = file?.path == path ? file! : KernelFile(path, cap: 1 << 16)
+        file = f
+        return [memoryUsageRow(try parseMeminfo(try f.read()))]
+    }
+}
+
+/// The memory.usage row from parsed meminfo (pure, for tests).
+public func memoryUsageRow(_ m: [String: UInt64]) -> Row {
+    func i(_ v: UInt64) -> JSONValue { .int(Int64(clamping: v)) }
+    func pct(_ part: UInt64, _ whole: UInt64) -> JSONValue {
+        .double(whole == 0 ? 0 : rounded(min(100, Double(part) * 100 / Double(whole))))
+    }
+    let total = m["MemTotal"] ?? 0
+    let free = m["MemFree"] ?? 0
+    let available = min(total, m["MemAvailable"] ?? (free &+ (m["Buffers"] ?? 0) &+ (m["Cached"] ?? 0)))
+    let used = total - available
+    var row = Row()
+    row.append("total_bytes", i(total))
+    row.append("free_bytes", i(free))
+    row.append("available_bytes", i(available))
+    row.append("used_bytes", i(used))
+    row.append("used_percent", pct(used, total))
+    row.append("available_percent", pct(available, total))
+    for (field, key, _) in MemoryUsageFunction.direct { if let v = m[key] { row.append(field, i(v)) } }
+    if let st = m["SwapTotal"], let sf = m["SwapFree"] {
+        let su = st > sf ? st - sf : 0
+        row.append("swap_total_bytes", i(st))
+        row.append("swap_free_bytes", i(sf))
+        row.append("swap_used_bytes", i(su))
+        row.append("swap_used_percent", pct(su, st))
+    }
+    if let v = m["HugePages_Total"] { row.append("hugepages_total", i(v)) }
+    if let v = m["HugePages_Free"] { row.append("hugepages_free", i(v)) }
+    if let v = m["Hugepagesize"] { row.append("hugepage_size_bytes", i(v)) }
+    return row
+}
+
+// MARK: - /proc/vmstat
+
+/// `/proc/vmstat` (mm/vmstat.c), one `name value` pair a line:
+/// ```
+/// pgfault 2920573
+/// pgmajfault 1743
+/// oom_kill 0
+/// ```
+/// Returns the counters named in `keys` that the file has (`oom_kill` exists since Linux 4.13);
+/// other lines are skipped. A line that is not `name number`, or a file without `pgfault`, is an error.
+public func parseVmstat(_ bytes: [UInt8], keys: Set<String> = VMCountersFunction.keySet) throws(CollectError) -> [String: UInt64] {
+    var out: [String: UInt64] = [:]
+    var bad: String?
+    var sawAny = false
+    forEachLine(bytes) { line in
+        if bad != nil || trimmed(line).isEmpty { return }
+        let f = fields(line)
+        guard f.count == 2, let n = parseUInt64(f[1]) else { bad = string(line); return }
+        sawAny = true
+        let k = string(f[0])
+        if keys.contains(k) { out[k] = n }
+    }
+    if let bad { throw CollectError("vmstat: malformed line '\(bad)'") }
+    guard sawAny, out["pgfault"] != nil || !keys.contains("pgfault") else { throw CollectError("vmstat: no pgfault counter") }
+    return out
+}
+
+/// memory.vm: paging, swapping and OOM kill counters with per-second rates since the previous tick.
+public final class VMCountersFunction: MetricFunction {
+    static let counters: [(String, String)] = [
+        ("pgfault", "Page faults (minor and major)"), ("pgmajfault", "Major page faults (needed I/O)"),
+        ("pgpgin", "KiB paged in from disk"), ("pgpgout", "KiB paged out to disk"),
+        ("pswpin", "Pages swapped in"), ("pswpout", "Pages swapped out"),
+        ("oom_kill", "Processes killed by the OOM killer"),
+    ]
+    public static let keySet = Set(counters.map(\.0))
+
+    public static let schema = FunctionSchema(
+        name: "vm", help: "Page faults, paging, swapping and OOM kills (/proc/vmstat)",
+        fields: counters.map { FieldSchema($0.0 + "_total", .counter, help: $0.1 + " since boot") }
+            + counters.map { FieldSchema($0.0 + "_per_second", .number, unit: "per second",
+                                         help: $0.1 + " per second since the previous tick") })
+
+    private var file: KernelFile?
+    private var previous: CounterSample?
+
+    public init() {}
+
+    public func collect(_ ctx: CollectContext) throws -> [Row] {
+        let path = ctx.roots.proc + "/vmstat"
+        let f = file?.path == path ? file! : KernelFile(path, cap: 1 << 18)
+        file = f
+        let v = try parseVmstat(try f.read())
+        var row = Row()
+        for (k, _) in Self.counters { if let n = v[k] { row.append(k + "_total", .int(Int64(clamping: n))) } }
+        for (k, _) in Self.counters {
+            if let n = v[k], let r = previous?.rate(k, to: n, at: ctx.monotonic) { row.append(k + "_per_second", .double(rounded(r))) }
+        }
+        previous = CounterSample(monotonic: ctx.monotonic, values: v)
+        return [row]
+    }
+}
+
 enum MemoryWorker {
-    static func make() -> Worker { Worker(name: "memory", functions: []) }
+    static func make() -> Worker { Worker(name: "memory", functions: [MemoryUsageFunction(), VMCountersFunction()]) }
 }
