@@ -43,8 +43,8 @@ public final class FilesystemsFunction: MetricFunction {
     public func collect(_ ctx: CollectContext) throws -> [Row] {
         let f = file ?? KernelFile(ctx.roots.proc + "/self/mountinfo")
         file = f
-        let mounts: [MountEntry]
-        do { mounts = try parseMountInfo(try f.read()) } catch let e as ReadError where e.isMissing { return [] }
+        guard let bytes = try f.readIfPresent() else { return [] }
+        let mounts = try parseMountInfo(bytes)
         // A later mount on the same point shadows the earlier one (and replaces the early-boot rootfs).
         var order: [String] = []
         var byPoint: [String: MountEntry] = [:]
@@ -146,8 +146,8 @@ public final class DiskIOFunction: MetricFunction {
     public func collect(_ ctx: CollectContext) throws -> [Row] {
         let f = file ?? KernelFile(ctx.roots.proc + "/diskstats")
         file = f
-        let stats: [DiskStat]
-        do { stats = try parseDiskStats(try f.read()) } catch let e as ReadError where e.isMissing { return [] }
+        guard let bytes = try f.readIfPresent() else { return [] }
+        let stats = try parseDiskStats(bytes)
         let elapsed = previousTime.map { ctx.monotonic - $0 } ?? 0
         var current: [String: DiskStat] = [:]
         var rows: [Row] = []

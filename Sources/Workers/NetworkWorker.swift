@@ -1,6 +1,220 @@
-// The network worker. (Placeholder: its functions land with issue #2's worker work.)
+// The network worker: network.interfaces (/proc/net/dev + /sys/class/net), network.sockets, network.listening.
 import Reports
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `network.interfaces`: one row per interface with counters, rates and link state.
+public final class InterfacesFunction: MetricFunction {
+    public static let schema = FunctionSchema(name: "interfaces", help: "Network interfaces: traffic, errors, link state", fields: [
+        FieldSchema("name", .label, help: "Interface name"),
+        FieldSchema("operstate", .label, help: "RFC 2863 operational state (up, down, lowerlayerdown, unknown, …)"),
+        FieldSchema("carrier", .bool, help: "Link detected (absent while the interface is administratively down)"),
+        FieldSchema("speed_mbps", .number, help: "Negotiated link speed (absent when the driver does not know)"),
+        FieldSchema("mtu", .number, unit: "bytes", help: "Maximum transmission unit"),
+        FieldSchema("rx_bytes_total", .counter, unit: "bytes", help: "Bytes received"),
+        FieldSchema("tx_bytes_total", .counter, unit: "bytes", help: "Bytes sent"),
+        FieldSchema("rx_packets_total", .counter, help: "Packets received"),
+        FieldSchema("tx_packets_total", .counter, help: "Packets sent"),
+        FieldSchema("rx_errors_total", .counter, help: "Receive errors"),
+        FieldSchema("tx_errors_total", .counter, help: "Transmit errors"),
+        FieldSchema("rx_drops_total", .counter, help: "Received packets dropped"),
+        FieldSchema("tx_drops_total", .counter, help: "Packets dropped on transmit"),
+        FieldSchema("rx_bytes_per_second", .number, unit: "bytes", help: "Bytes received per second since the last tick"),
+        FieldSchema("tx_bytes_per_second", .number, unit: "bytes", help: "Bytes sent per second since the last tick"),
+        FieldSchema("rx_packets_per_second", .number, help: "Packets received per second"),
+        FieldSchema("tx_packets_per_second", .number, help: "Packets sent per second"),
+        FieldSchema("rx_errors_per_second", .number, help: "Receive errors per second"),
+        FieldSchema("tx_errors_per_second", .number, help: "Transmit errors per second"),
+        FieldSchema("rx_drops_per_second", .number, help: "Receive drops per second"),
+        FieldSchema("tx_drops_per_second", .number, help: "Transmit drops per second"),
+    ])
+
+    /// The sysfs attributes of one interface, kept open across ticks.
+    final class LinkFiles {
+        let operstate, carrier, speed, mtu: KernelFile
+        init(_ dir: String) {
+            operstate = KernelFile(dir + "/operstate", cap: 256)
+            carrier = KernelFile(dir + "/carrier", cap: 256)
+            speed = KernelFile(dir + "/speed", cap: 256)
+            mtu = KernelFile(dir + "/mtu", cap: 256)
+        }
+    }
+
+    private var file: KernelFile?
+    private var links: [String: LinkFiles] = [:]
+    private var previous: [String: NetDevStat] = [:]
+    private var previousTime: Double?
+
+    public init() {}
+
+    public func collect(_ ctx: CollectContext) throws -> [Row] {
+        let f = file ?? KernelFile(ctx.roots.proc + "/net/dev")
+        file = f
+        guard let bytes = try f.readIfPresent() else { return [] }
+        let stats = try parseNetDev(bytes)
+        let elapsed = previousTime.map { ctx.monotonic - $0 } ?? 0
+        var current: [String: NetDevStat] = [:]
+        var currentLinks: [String: LinkFiles] = [:]
+        var rows: [Row] = []
+        for s in stats {
+            current[s.name] = s
+            let link = links[s.name] ?? LinkFiles(ctx.roots.sys + "/class/net/" + s.name)
+            currentLinks[s.name] = link
+            rows.append(Self.row(s, link: Self.readLink(link), previous: previous[s.name], elapsed: elapsed))
+        }
+        previous = current
+        links = currentLinks
+        previousTime = ctx.monotonic
+        return rows
+    }
+
+    /// Link state from sysfs; a missing or unreadable attribute (EINVAL while down) is left out.
+    struct LinkState {
+        var operstate: String?
+        var carrier: Bool?
+        var speedMbps: Int64?
+        var mtu: Int64?
+    }
+
+    static func readLink(_ l: LinkFiles) -> LinkState {
+        func number(_ k: KernelFile) -> Int64? { (try? k.read()).flatMap { parseInt64(trimmed($0[...])) } }
+        var s = LinkState()
+        if let b = try? l.operstate.read() { s.operstate = string(trimmed(b[...])) }
+        s.carrier = number(l.carrier).map { $0 != 0 }
+        // Drivers that do not know report -1 (or fail with EINVAL); virtual links often report nothing.
+        s.speedMbps = number(l.speed).flatMap { $0 > 0 ? $0 : nil }
+        s.mtu = number(l.mtu)
+        return s
+    }
+
+    static func row(_ s: NetDevStat, link: LinkState, previous p: NetDevStat?, elapsed: Double) -> Row {
+        var r: Row = ["name": .string(s.name)]
+        if let o = link.operstate { r.append("operstate", .string(o)) }
+        if let c = link.carrier { r.append("carrier", .bool(c)) }
+        if let sp = link.speedMbps { r.append("speed_mbps", .int(sp)) }
+        if let m = link.mtu { r.append("mtu", .int(m)) }
+        let pairs: [(String, UInt64, UInt64?)] = [
+            ("rx_bytes", s.rxBytes, p?.rxBytes), ("tx_bytes", s.txBytes, p?.txBytes),
+            ("rx_packets", s.rxPackets, p?.rxPackets), ("tx_packets", s.txPackets, p?.txPackets),
+            ("rx_errors", s.rxErrors, p?.rxErrors), ("tx_errors", s.txErrors, p?.txErrors),
+            ("rx_drops", s.rxDrops, p?.rxDrops), ("tx_drops", s.txDrops, p?.txDrops),
+        ]
+        for (k, v, _) in pairs { r.append(k + "_total", counterValue(v)) }
+        if elapsed > 0 {
+            for (k, v, old) in pairs {
+                if let old, let d = counterIncrease(v, old) { r.append(k + "_per_second", .double(rounded(d / elapsed))) }
+            }
+        }
+        return r
+    }
+}
+
+/// `network.sockets`: one row of socket counts from sockstat and the TCP state table.
+public final class SocketsFunction: MetricFunction {
+    public static let schema = FunctionSchema(name: "sockets", help: "Socket counts: sockstat and TCP connection states", fields: [
+        FieldSchema("sockets_used", .number, help: "Sockets in use (all families)"),
+        FieldSchema("tcp_inuse", .number, help: "IPv4 TCP sockets in use"),
+        FieldSchema("tcp_orphan", .number, help: "TCP sockets no longer attached to a process"),
+        FieldSchema("tcp_tw", .number, help: "TCP sockets in TIME_WAIT (sockstat)"),
+        FieldSchema("tcp_alloc", .number, help: "TCP sockets allocated"),
+        FieldSchema("tcp_mem_bytes", .number, unit: "bytes", help: "Memory used by TCP buffers"),
+        FieldSchema("udp_inuse", .number, help: "IPv4 UDP sockets in use"),
+        FieldSchema("udp_mem_bytes", .number, unit: "bytes", help: "Memory used by UDP buffers"),
+        FieldSchema("tcp6_inuse", .number, help: "IPv6 TCP sockets in use"),
+        FieldSchema("udp6_inuse", .number, help: "IPv6 UDP sockets in use"),
+    ] + TCPState.allCases.map { FieldSchema($0.fieldName, .number, help: "TCP sockets (IPv4 and IPv6) in this state") })
+
+    private var sockstat: KernelFile?
+    private var sockstat6: KernelFile?
+    private var tcp: KernelFile?
+    private var tcp6: KernelFile?
+    private let pageSize = Int64(sysconf(Int32(_SC_PAGESIZE)))
+
+    public init() {}
+
+    public func collect(_ ctx: CollectContext) throws -> [Row] {
+        let net = ctx.roots.proc + "/net/"
+        let s4 = sockstat ?? KernelFile(net + "sockstat", cap: 65536)
+        let s6 = sockstat6 ?? KernelFile(net + "sockstat6", cap: 65536)
+        // Busy servers have 100k+ connections at ~150 bytes each.
+        let t4 = tcp ?? KernelFile(net + "tcp", cap: 1 << 26)
+        let t6 = tcp6 ?? KernelFile(net + "tcp6", cap: 1 << 26)
+        sockstat = s4; sockstat6 = s6; tcp = t4; tcp6 = t6
+        guard let b4 = try s4.readIfPresent() else { return [] }
+        var stat = try parseSockstat(b4)
+        // IPv6 may be disabled: sockstat6 and tcp6 are then absent.
+        if let b = try? s6.read() { stat.merge(try parseSockstat(b)) { a, _ in a } }
+        var states: [UInt8: Int] = [:]
+        for t in [t4, t6] {
+            guard let bytes = try t.readIfPresent() else { continue }
+            try countSocketStates(bytes, into: &states)
+        }
+        var r: Row = [:]
+        func put(_ key: String, _ proto: String, _ field: String, scale: Int64 = 1) {
+            if let v = stat[proto]?[field] { r.append(key, .int(v &* scale)) }
+        }
+        put("sockets_used", "sockets", "used")
+        put("tcp_inuse", "TCP", "inuse")
+        put("tcp_orphan", "TCP", "orphan")
+        put("tcp_tw", "TCP", "tw")
+        put("tcp_alloc", "TCP", "alloc")
+        put("tcp_mem_bytes", "TCP", "mem", scale: pageSize)
+        put("udp_inuse", "UDP", "inuse")
+        put("udp_mem_bytes", "UDP", "mem", scale: pageSize)
+        put("tcp6_inuse", "TCP6", "inuse")
+        put("udp6_inuse", "UDP6", "inuse")
+        for st in TCPState.allCases { r.append(st.fieldName, .int(Int64(states[st.rawValue] ?? 0))) }
+        return [r]
+    }
+}
+
+/// `network.listening`: listening TCP and bound UDP sockets, one row per distinct proto/address/port.
+public final class ListeningFunction: MetricFunction {
+    public static let schema = FunctionSchema(name: "listening", help: "Listening TCP and bound UDP sockets", fields: [
+        FieldSchema("proto", .label, help: "tcp, tcp6, udp or udp6"),
+        FieldSchema("address", .label, help: "Local address (0.0.0.0 and :: mean every address)"),
+        FieldSchema("endpoint", .label, help: "address:port ([v6]:port), the row's identity for alerts"),
+        FieldSchema("port", .number, help: "Local port"),
+    ])
+
+    private var files: [String: KernelFile] = [:]
+
+    public init() {}
+
+    public func collect(_ ctx: CollectContext) throws -> [Row] {
+        var seen: Set<String> = []
+        var found: [(proto: String, address: String, port: UInt16, endpoint: String)] = []
+        for proto in ["tcp", "tcp6", "udp", "udp6"] {
+            let f = files[proto] ?? KernelFile(ctx.roots.proc + "/net/" + proto, cap: 1 << 26)
+            files[proto] = f
+            guard let bytes = try f.readIfPresent() else { continue }
+            for e in listeningSockets(try parseSocketTable(bytes), udp: proto.hasPrefix("udp")) {
+                let addr = formatAddress(e.localAddress)
+                let endpoint = (e.localAddress.count == 16 ? "[\(addr)]" : addr) + ":\(e.localPort)"
+                // SO_REUSEPORT groups and per-CPU listeners show the same endpoint several times.
+                if seen.insert(proto + " " + endpoint).inserted {
+                    found.append((proto, addr, e.localPort, endpoint))
+                }
+            }
+        }
+        found.sort { ($0.proto, $0.port, $0.address) < ($1.proto, $1.port, $1.address) }
+        return found.map {
+            ["proto": .string($0.proto), "address": .string($0.address), "endpoint": .string($0.endpoint),
+             "port": .int(Int64($0.port))]
+        }
+    }
+}
+
+/// Listening TCP sockets (state 0A) or bound, unconnected UDP sockets (state 07 with a local port).
+public func listeningSockets(_ entries: [SocketEntry], udp: Bool) -> [SocketEntry] {
+    entries.filter { e in
+        udp ? (e.state == TCPState.close.rawValue && e.localPort != 0) : e.state == TCPState.listen.rawValue
+    }
+}
 
 enum NetworkWorker {
-    static func make() -> Worker { Worker(name: "network", functions: []) }
+    static func make() -> Worker {
+        Worker(name: "network", functions: [InterfacesFunction(), SocketsFunction(), ListeningFunction()])
+    }
 }

@@ -1,0 +1,14 @@
+// Reading kernel files that belong to optional features: absent means "no data", not failure.
+
+extension KernelFile {
+    /// The file's bytes, or nil when it does not exist (IPv6 off, no md driver, no sensors).
+    /// Other failures (EACCES, EIO) still throw.
+    public func readIfPresent() throws(ReadError) -> [UInt8]? {
+        do {
+            return try read()
+        } catch {
+            if error.isMissing { return nil }
+            throw error
+        }
+    }
+}
