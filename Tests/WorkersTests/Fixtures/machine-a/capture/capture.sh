@@ -14,6 +14,29 @@ for f in stat meminfo vmstat loadavg uptime diskstats mounts cpuinfo swaps mdsta
 done
 for f in /proc/pressure/*; do cp_f "$f" "proc/pressure/$(basename "$f")"; done
 for f in mountinfo mounts status stat statm cmdline; do cp_f /proc/self/$f proc/self/$f; done
+# Mounts of the machine's own tooling (EXCLUDE_MOUNTS, a grep -E pattern) are left out of the copy.
+if [ -n "${EXCLUDE_MOUNTS:-}" ]; then
+  for f in proc/self/mountinfo proc/self/mounts proc/mounts; do
+    [ -f "$DST/$f" ] && grep -vE "$EXCLUDE_MOUNTS" "$DST/$f" > "$DST/$f.tmp" && mv "$DST/$f.tmp" "$DST/$f"
+  done
+fi
+# statvfs(3) of every mount point in the copied mountinfo, in the sidecar format of FixtureStatfs.
+python3 - "$DST" <<'PY'
+import os, sys
+dst = sys.argv[1]
+out = ["# mount f_bsize f_blocks f_bfree f_bavail f_files f_ffree flags"]
+seen = set()
+for line in open(os.path.join(dst, "proc/self/mountinfo")):
+    point = line.split()[4]
+    if point in seen: continue
+    seen.add(point)
+    real = point.encode().decode("unicode_escape")
+    try: s = os.statvfs(real)
+    except OSError: continue
+    unit = s.f_frsize or s.f_bsize
+    out.append(f"{point} {unit} {s.f_blocks} {s.f_bfree} {s.f_bavail} {s.f_files} {s.f_ffree} {'ro' if s.f_flag & os.ST_RDONLY else 'rw'}")
+open(os.path.join(dst, "statvfs"), "w").write("\n".join(out) + "\n")
+PY
 for f in dev sockstat sockstat6 tcp tcp6 udp udp6 snmp netstat; do cp_f /proc/net/$f proc/net/$f; done
 for f in sys/fs/file-nr sys/fs/file-max sys/kernel/hostname sys/kernel/osrelease sys/kernel/pid_max sys/kernel/threads-max; do
   cp_f /proc/$f proc/$f
