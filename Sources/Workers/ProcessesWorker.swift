@@ -1,6 +1,211 @@
-// The processes worker. (Placeholder: its functions land with issue #2's worker work.)
+// The processes worker: summary, top (by cpu and by rss) and zombies, from one walk of /proc per tick.
+import CLinux
 import Reports
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One walk of `/proc/[0-9]*/stat`, shared by the worker's functions so /proc is walked once a tick.
+public final class ProcessTable {
+    /// The processes found by the latest walk, in pid order.
+    public private(set) var processes: [ProcessStat] = []
+    /// Monotonic time of the latest walk and of the one before it.
+    public private(set) var scannedAt: Double?
+    public private(set) var previousScanAt: Double?
+    /// CPU ticks per (pid, start time) at the walk before the latest, for cpu_percent.
+    private(set) var previousTicks: [Int64: (start: UInt64, ticks: UInt64)] = [:]
+    private var buffer = [UInt8](repeating: 0, count: 4096)
+
+    public init() {}
+
+    /// Walks /proc unless this tick (same monotonic time) already did.
+    public func refresh(_ ctx: CollectContext) {
+        if scannedAt == ctx.monotonic { return }
+        var ticks: [Int64: (start: UInt64, ticks: UInt64)] = [:]
+        ticks.reserveCapacity(processes.count)
+        for p in processes { ticks[p.pid] = (p.startTime, p.cpuTicks) }
+        previousTicks = ticks
+        previousScanAt = scannedAt
+        processes = Self.walk(ctx.roots.proc, buffer: &buffer)
+        scannedAt = ctx.monotonic
+    }
+
+    /// CPU percent of one core since the previous walk; nil for a process that is new since then.
+    public func cpuPercent(_ p: ProcessStat) -> Double? {
+        guard let now = scannedAt, let then = previousScanAt, now > then,
+              let old = previousTicks[p.pid], old.start == p.startTime, p.cpuTicks >= old.ticks
+        else { return nil }
+        return Double(p.cpuTicks - old.ticks) / clockTicksPerSecond / (now - then) * 100
+    }
+
+    /// Reads every `[pid]/stat` under `proc`. A process that exits mid-walk (ENOENT, ESRCH) or whose
+    /// stat is unreadable is skipped: the walk is a snapshot of what could be seen.
+    static func walk(_ proc: String, buffer: inout [UInt8]) -> [ProcessStat] {
+        var out: [ProcessStat] = []
+        for name in listDirectory(proc) {
+            guard let first = name.utf8.first, first >= 0x30, first <= 0x39 else { continue }
+            let n = readSmall(proc + "/" + name + "/stat", into: &buffer)
+            if n <= 0 { continue }
+            if let s = try? parseProcessStat(buffer[0..<n]) { out.append(s) }
+        }
+        out.sort { $0.pid < $1.pid }
+        return out
+    }
+}
+
+/// Clock ticks per second for /proc/[pid]/stat times (USER_HZ, 100 on every mainstream arch).
+let clockTicksPerSecond: Double = {
+    let t = sysconf(Int32(_SC_CLK_TCK))
+    return t > 0 ? Double(t) : 100
+}()
+
+let pageSizeBytes: Int64 = {
+    let p = sysconf(Int32(_SC_PAGESIZE))
+    return p > 0 ? Int64(p) : 4096
+}()
+
+/// Reads a small file into `buffer` with one open/read/close; returns bytes read, or -1.
+/// (Per-pid files come and go, so they are not kept open; the buffer is reused across the walk.)
+func readSmall(_ path: String, into buffer: inout [UInt8]) -> Int {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd < 0 { return -1 }
+    defer { close(fd) }
+    var total = 0
+    while total < buffer.count {
+        let n = buffer.withUnsafeMutableBytes { p in read(fd, p.baseAddress! + total, p.count - total) }
+        if n < 0 {
+            if shd_errno() == EINTR { continue }
+            return -1
+        }
+        if n == 0 { break }
+        total += n
+    }
+    return total
+}
+
+/// `processes.summary`: one row of counts by state, threads and file handles.
+public final class ProcessSummaryFunction: MetricFunction {
+    public static let schema = FunctionSchema(name: "summary", help: "Processes by state, threads, file handles", fields: [
+        FieldSchema("processes", .number, help: "Processes (thread groups) that exist"),
+        FieldSchema("threads", .number, help: "Threads, summed over processes"),
+        FieldSchema("running", .number, help: "Processes running or runnable (R)"),
+        FieldSchema("sleeping", .number, help: "Processes in interruptible sleep (S)"),
+        FieldSchema("disk_sleep", .number, help: "Processes in uninterruptible sleep (D), usually waiting for I/O"),
+        FieldSchema("zombie", .number, help: "Processes exited but not reaped by their parent (Z)"),
+        FieldSchema("stopped", .number, help: "Processes stopped by a signal or a tracer (T, t)"),
+        FieldSchema("idle", .number, help: "Idle kernel threads (I)"),
+        FieldSchema("other", .number, help: "Processes in any other state (X, P, W, K)"),
+        FieldSchema("fds_used", .number, help: "File handles allocated system-wide"),
+        FieldSchema("fds_max", .number, help: "System-wide file handle limit (fs.file-max)"),
+        FieldSchema("fds_used_percent", .number, unit: "percent", help: "fds_used / fds_max"),
+    ])
+
+    let table: ProcessTable
+    private var fileNr: KernelFile?
+
+    public init(table: ProcessTable = ProcessTable()) { self.table = table }
+
+    public func collect(_ ctx: CollectContext) throws -> [Row] {
+        table.refresh(ctx)
+        var counts: [String: Int64] = [:]
+        var threads: Int64 = 0
+        for p in table.processes {
+            counts[processStateName(p.state), default: 0] += 1
+            threads += p.numThreads
+        }
+        var r: Row = ["processes": .int(Int64(table.processes.count)), "threads": .int(threads)]
+        for k in ["running", "sleeping", "disk_sleep", "zombie", "stopped", "idle", "other"] {
+            r.append(k, .int(counts[k] ?? 0))
+        }
+        let f = fileNr ?? KernelFile(ctx.roots.proc + "/sys/fs/file-nr", cap: 4096)
+        fileNr = f
+        if let b = try f.readIfPresent() {
+            let nr = try parseFileNr(b)
+            // Since 2.6 the kernel frees handles at once, so "free" is 0; subtract it for older ones.
+            let used = nr.allocated >= nr.free ? nr.allocated - nr.free : 0
+            r.append("fds_used", counterValue(used))
+            r.append("fds_max", counterValue(nr.max))
+            if nr.max > 0 { r.append("fds_used_percent", .double(rounded(Double(used) / Double(nr.max) * 100, 4))) }
+        }
+        return [r]
+    }
+}
+
+/// `processes.top`: the top N processes by CPU and by resident memory.
+public final class TopProcessesFunction: MetricFunction {
+    public static let schema = FunctionSchema(name: "top", help: "Top processes by CPU and by resident memory", fields: [
+        FieldSchema("pid", .label, help: "Process id (a label, so an alert follows one process)"),
+        FieldSchema("name", .label, help: "Command name (comm)"),
+        FieldSchema("user", .label, help: "Owner (real uid) by name from passwd, else the number"),
+        FieldSchema("rank_by", .label, help: "Which list the row belongs to: cpu or rss"),
+        FieldSchema("rank", .number, help: "Position in its list, from 1"),
+        FieldSchema("cpu_percent", .number, unit: "percent", help: "CPU used since the previous tick, in percent of one core"),
+        FieldSchema("rss_bytes", .number, unit: "bytes", help: "Resident set size"),
+        FieldSchema("threads", .number, help: "Threads in the process"),
+    ])
+
+    let table: ProcessTable
+    private var users: [UInt32: String]?
+    private var buffer = [UInt8](repeating: 0, count: 8192)
+
+    public init(table: ProcessTable = ProcessTable()) { self.table = table }
+
+    public func collect(_ ctx: CollectContext) throws -> [Row] {
+        table.refresh(ctx)
+        let n = max(0, ctx.options.topProcesses)
+        var rows: [Row] = []
+        if n == 0 { return rows }
+        let withCPU = table.processes.compactMap { p in table.cpuPercent(p).map { (p, $0) } }
+        // Ties (idle processes at 0 %) fall back to pid order, so output is deterministic.
+        let byCPU = withCPU.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0.pid < $1.0.pid }.prefix(n)
+        let byRSS = table.processes.sorted { $0.rssPages != $1.rssPages ? $0.rssPages > $1.rssPages : $0.pid < $1.pid }.prefix(n)
+        for (i, (p, cpu)) in byCPU.enumerated() { rows.append(row(p, cpu: cpu, by: "cpu", rank: i + 1, ctx)) }
+        for (i, p) in byRSS.enumerated() { rows.append(row(p, cpu: table.cpuPercent(p), by: "rss", rank: i + 1, ctx)) }
+        return rows
+    }
+
+    private func row(_ p: ProcessStat, cpu: Double?, by: String, rank: Int, _ ctx: CollectContext) -> Row {
+        var r: Row = ["pid": .string(String(p.pid)), "name": .string(p.comm), "user": .string(user(of: p.pid, ctx)),
+                      "rank_by": .string(by), "rank": .int(Int64(rank))]
+        if let cpu { r.append("cpu_percent", .double(rounded(cpu))) }
+        r.append("rss_bytes", .int(max(0, p.rssPages) &* pageSizeBytes))
+        r.append("threads", .int(p.numThreads))
+        return r
+    }
+
+    private func user(of pid: Int64, _ ctx: CollectContext) -> String {
+        let n = readSmall(ctx.roots.proc + "/\(pid)/status", into: &buffer)
+        guard n > 0, let uid = (try? parseProcessStatus(Array(buffer[0..<n])))?.uid else { return "" }
+        if users == nil { users = parsePasswd((try? readOnce(ctx.roots.etc + "/passwd", cap: 1 << 22)) ?? []) }
+        return users?[uid] ?? String(uid)
+    }
+}
+
+/// `processes.zombies`: every process in state Z, with its parent (the one that should reap it).
+public final class ZombiesFunction: MetricFunction {
+    public static let schema = FunctionSchema(name: "zombies", help: "Zombie processes and their parents", fields: [
+        FieldSchema("pid", .label, help: "Process id of the zombie"),
+        FieldSchema("name", .label, help: "Command name of the zombie"),
+        FieldSchema("ppid", .number, help: "Parent process id, which has not reaped it"),
+    ])
+
+    let table: ProcessTable
+
+    public init(table: ProcessTable = ProcessTable()) { self.table = table }
+
+    public func collect(_ ctx: CollectContext) throws -> [Row] {
+        table.refresh(ctx)
+        return table.processes.filter { $0.state == UInt8(ascii: "Z") }.map {
+            ["pid": .string(String($0.pid)), "name": .string($0.comm), "ppid": .int($0.ppid)]
+        }
+    }
+}
 
 enum ProcessesWorker {
-    static func make() -> Worker { Worker(name: "processes", functions: []) }
+    static func make() -> Worker {
+        let table = ProcessTable()
+        return Worker(name: "processes", functions: [
+            ProcessSummaryFunction(table: table), TopProcessesFunction(table: table), ZombiesFunction(table: table),
+        ])
+    }
 }
