@@ -15,6 +15,13 @@ typedef size_t (*shd_read_cb)(char *, size_t, size_t, void *);
 static inline CURLcode shd_easy_setopt_read(CURL *h, CURLoption o, shd_read_cb v) { return curl_easy_setopt(h, o, v); }
 static inline CURLcode shd_easy_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode shd_easy_getinfo_pointer(CURL *h, CURLINFO i, void **v) { return curl_easy_getinfo(h, i, v); }
+static inline CURLcode shd_easy_getinfo_off(CURL *h, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(h, i, v); }
+/// curl_global_init(CURL_GLOBAL_DEFAULT): the macro is not importable into Swift.
+static inline CURLcode shd_curl_global_init(void) { return curl_global_init(CURL_GLOBAL_DEFAULT); }
+/// CURL_SOCKET_TIMEOUT as a value (the macro is a cast Swift cannot import).
+static inline curl_socket_t shd_curl_socket_timeout(void) { return CURL_SOCKET_TIMEOUT; }
+/// The CURLcode of a finished transfer from a CURLMSG_DONE message (a union member).
+static inline CURLcode shd_curlmsg_result(CURLMsg *m) { return m->data.result; }
 
 static inline CURLMcode shd_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
 static inline CURLMcode shd_multi_setopt_pointer(CURLM *m, CURLMoption o, void *v) { return curl_multi_setopt(m, o, v); }

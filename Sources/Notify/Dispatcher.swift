@@ -1,0 +1,492 @@
+// The delivery queue: spool first, then one attempt at a time per channel with backoff, Retry-After, TTL and rate limit.
+import Reports
+import Rules
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Tuning of the delivery queue. The defaults are the production ones; tests shorten the backoff.
+public struct DispatcherOptions {
+    /// First retry delay in seconds; doubles per failed attempt up to `backoffCap`.
+    public var backoffBase: Double
+    /// Longest delay between two attempts (also caps a server's Retry-After).
+    public var backoffCap: Double
+    /// Fraction of the delay taken off at random (0.5: a delay lands in [d/2, d]), so hosts that failed together
+    /// do not retry together.
+    public var jitter: Double
+    /// Give up after this many attempts (nil: retry until the channel's TTL). `shd notify test` uses 1.
+    public var maxAttempts: Int?
+    /// Where the daemon writes report.json, named in Slack messages and e-mails (default: next to the spool folder).
+    public var reportPath: String?
+    /// Called after every attempt (tests and `shd notify test` watch outcomes here).
+    public var onOutcome: ((DeliveryOutcome) -> Void)?
+
+    public init(backoffBase: Double = 2, backoffCap: Double = 600, jitter: Double = 0.5, maxAttempts: Int? = nil,
+                reportPath: String? = nil, onOutcome: ((DeliveryOutcome) -> Void)? = nil) {
+        self.backoffBase = backoffBase
+        self.backoffCap = backoffCap
+        self.jitter = jitter
+        self.maxAttempts = maxAttempts
+        self.reportPath = reportPath
+        self.onOutcome = onOutcome
+    }
+}
+
+/// What one delivery attempt came to.
+public struct DeliveryOutcome: Sendable, CustomStringConvertible {
+    public enum Status: Sendable, Equatable {
+        case delivered
+        /// Failed; the next attempt is in `after` seconds.
+        case retrying(after: Double)
+        /// Failed for good (a 4xx other than 408/429, a program that cannot start, or `maxAttempts` reached).
+        case failed
+        /// Dropped because the notification is older than the channel's TTL.
+        case expired
+    }
+
+    public var channel: String
+    /// Spool ids of the notifications this attempt carried.
+    public var ids: [String]
+    public var status: Status
+    /// HTTP status or SMTP reply code, when there was one.
+    public var code: Int?
+    /// Why it failed, scrubbed of secrets.
+    public var detail: String
+
+    public var description: String {
+        switch status {
+        case .delivered: return "delivered"
+        case .retrying(let s): return "failed (\(detail)); retrying in \(Payloads.displayNumber(s)) s"
+        case .failed: return "failed: \(detail)"
+        case .expired: return "expired: \(detail)"
+        }
+    }
+}
+
+/// Delivers alert events to the configured channels without ever blocking the host loop, and without losing one:
+/// each (event, channel) is written to the spool before the first attempt and deleted only after success.
+///
+/// One attempt per channel is in flight at a time, so a channel's messages arrive in order (firing before resolved).
+/// All methods must be called on the host loop's thread.
+public final class Dispatcher {
+    private final class ChannelState {
+        var config: ChannelConfig
+        var busy = false
+        var failures = 0
+        /// Monotonic time before which no attempt starts (backoff, Retry-After).
+        var notBefore: Double = 0
+        /// Monotonic times of recent messages, for `rate_limit` per minute.
+        var sent: [Double] = []
+        var timer: TimerID?
+        var lastResend: Double
+        var resendBusy = false
+        init(config: ChannelConfig, now: Double) {
+            self.config = config
+            lastResend = now
+        }
+    }
+
+    private let host: EventHost
+    private let log: LogSink
+    private let hostname: String
+    private var options: DispatcherOptions
+    private let spool: Spool
+    private let curl: CurlMulti
+    private let exec: ExecRunner
+    private let reportPath: String
+    private var states: [String: ChannelState] = [:]
+    /// Queued entries by channel name, oldest first; the head is in flight while the channel is busy.
+    /// Entries of a channel no longer configured stay here (and on disk) until it comes back.
+    private var queues: [String: [SpoolEntry]] = [:]
+    private var shuttingDown = false
+    private var shutdownDone: (() -> Void)?
+    private var graceTimer: TimerID?
+    private var random = SystemRandomNumberGenerator()
+
+    /// - Parameters:
+    ///   - channels: the checked declarations; secret files (`file "…"` values) are read here.
+    ///   - spoolDirectory: STATE_DIR/spool, created with mode 0700 if missing.
+    /// - Throws: `NotifyError` naming the file when a secret file is readable by group or others, missing or empty,
+    ///   or when an option is malformed, or the spool folder cannot be created.
+    public init(channels: [ChannelDeclaration], spoolDirectory: String, host: EventHost, log: LogSink, hostname: String,
+                options: DispatcherOptions = .init()) throws {
+        curlGlobalInit()
+        var configs: [ChannelConfig] = []
+        for d in channels { configs.append(try ChannelConfig(d)) }
+        self.host = host
+        self.log = log
+        self.hostname = hostname
+        self.options = options
+        spool = try Spool(directory: spoolDirectory)
+        curl = CurlMulti(host: host)
+        exec = ExecRunner(host: host)
+        let parent = spoolDirectory.lastIndex(of: "/").map { String(spoolDirectory[..<$0]) } ?? "."
+        reportPath = options.reportPath ?? (parent.isEmpty ? "" : parent) + "/report.json"
+        let now = monotonicNow()
+        for c in configs { states[c.name] = ChannelState(config: c, now: now) }
+    }
+
+    /// Pending spool entries (including those in flight) and in-flight Alertmanager re-sends.
+    public var pendingCount: Int {
+        queues.values.reduce(0) { $0 + $1.count } + states.values.filter(\.resendBusy).count
+    }
+
+    // MARK: the daemon's entry points
+
+    /// Writes one spool entry per (event, channel) before any attempt, then starts delivery. Events of one call
+    /// for one channel go out as one message where the channel allows it (webhook, Alertmanager, Slack, e-mail).
+    /// Channels of kind `log` write their line at once and keep no spool entry.
+    public func enqueue(_ events: [AlertEvent], report: DaemonReport) {
+        let now = Timestamp.now()
+        let batch = "b" + spool.newID(now: now)
+        var reportText: String?
+        var touched: Set<String> = []
+        for event in events {
+            var seen: Set<String> = []
+            for name in event.channels where seen.insert(name).inserted {
+                guard let st = states[name] else {
+                    log.log(.warning, "notify: alert \(event.rule) is routed to channel \(name), which is not configured")
+                    continue
+                }
+                guard st.config.accepts(event) else { continue }
+                if st.config.kind == .log {
+                    let (level, line) = Payloads.logLine(event, host: hostname, channel: name)
+                    log.log(level, line)
+                    continue
+                }
+                if reportText == nil { reportText = report.json.encoded() }
+                let (entry, error) = spool.write(channel: name, batch: batch, event: event, reportText: reportText!, now: now)
+                if let error {
+                    log.log(.error, "notify: cannot spool a notification for channel \(name) (\(error)); "
+                        + "sending it from memory, it will be lost if shd stops first")
+                }
+                queues[name, default: []].append(entry)
+                touched.insert(name)
+            }
+        }
+        for name in touched.sorted() { pump(name) }
+    }
+
+    /// Re-reads the spool (after a restart or crash) and delivers what is there. Call once after `init`.
+    public func recoverSpool() {
+        let known = Set(queues.values.flatMap { $0.map(\.id) })
+        let entries = spool.scan { path, reason in
+            log.log(.error, "notify: spool file \(path) is corrupt (\(reason)); moved aside to \(path).corrupt")
+        }
+        var recovered: [String: Int] = [:]
+        for e in entries where !known.contains(e.id) {
+            queues[e.channel, default: []].append(e)
+            recovered[e.channel, default: 0] += 1
+        }
+        for name in recovered.keys.sorted() {
+            queues[name]!.sort { $0.id < $1.id }
+            if states[name] == nil {
+                log.log(.warning, "notify: \(recovered[name]!) spooled notification(s) for channel \(name), which is not "
+                    + "configured; kept until it is")
+            } else {
+                log.log(.notice, "notify: \(recovered[name]!) spooled notification(s) for channel \(name) recovered")
+            }
+            pump(name)
+        }
+    }
+
+    /// Alertmanager re-send of the currently firing alerts: call it every tick with the engine's firing alerts;
+    /// each Alertmanager channel posts them every `resend_interval` (default 1m, shorter than Alertmanager's
+    /// default 5m resolve_timeout). Re-sends are not spooled: the next one replaces a lost one.
+    public func refreshFiring(_ alerts: [AlertEvent], report: DaemonReport) {
+        guard !shuttingDown else { return }
+        let now = monotonicNow()
+        for (name, st) in states where st.config.kind == .alertmanager && !st.resendBusy {
+            guard now - st.lastResend >= st.config.resendInterval else { continue }
+            st.lastResend = now
+            let firing = alerts.filter { $0.kind != .resolved && $0.channels.contains(name) && st.config.accepts($0) }
+            guard !firing.isEmpty else { continue }
+            st.resendBusy = true
+            let body = Payloads.alertmanager(firing, host: hostname, generatorURL: st.config.generatorURL).encoded()
+            curl.start(httpRequest(st.config, url: alertmanagerURL(st.config), body: Array(body.utf8), ids: [])) {
+                [weak self, weak st] r in
+                guard let self, let st else { return }
+                st.resendBusy = false
+                if !(r.completed && (200..<300).contains(r.status)) {
+                    self.log.log(.info, "notify: channel \(name) (\(st.config.target)): re-send of \(firing.count) firing "
+                        + "alert(s) failed (\(self.failureText(r, st.config))); the next one follows in "
+                        + "\(Payloads.displayNumber(st.config.resendInterval)) s")
+                }
+                self.checkShutdown()
+            }
+        }
+    }
+
+    /// Replaces the channels after a reload. In-flight deliveries go on; queued notifications of a channel that is
+    /// gone stay spooled until a channel of that name is configured again.
+    /// - Throws: `NotifyError` as `init` does; on error nothing changes.
+    public func updateChannels(_ channels: [ChannelDeclaration]) throws {
+        var configs: [ChannelConfig] = []
+        for d in channels { configs.append(try ChannelConfig(d)) }
+        var next: [String: ChannelState] = [:]
+        let now = monotonicNow()
+        for c in configs {
+            if let old = states[c.name] {
+                old.config = c
+                next[c.name] = old
+            } else {
+                next[c.name] = ChannelState(config: c, now: now)
+            }
+        }
+        for (name, st) in states where next[name] == nil {
+            if let t = st.timer { host.cancelTimer(t) }
+        }
+        states = next
+        for name in queues.keys.sorted() { pump(name) }
+    }
+
+    /// Stops starting attempts; in-flight ones get up to `grace` seconds, then are aborted and stay in the spool.
+    /// `done` runs on the loop when nothing is in flight any more.
+    public func shutdown(grace: Double, done: @escaping () -> Void) {
+        shuttingDown = true
+        shutdownDone = done
+        for st in states.values {
+            if let t = st.timer { host.cancelTimer(t) }
+            st.timer = nil
+        }
+        graceTimer = host.addTimer(after: grace) { [weak self] in
+            guard let self else { return }
+            self.graceTimer = nil
+            self.curl.cancelAll()
+            self.exec.killAll()
+            for st in self.states.values { st.busy = false; st.resendBusy = false }
+            let left = self.pendingCount
+            if left > 0 { self.log.log(.notice, "notify: \(left) notification(s) left in the spool for the next start") }
+            self.finishShutdown()
+        }
+        checkShutdown()
+    }
+
+    /// The daemon's SIGCHLD hook (after its own `waitpid`): finishes an exec-channel child. Returns false for a
+    /// pid that is not one of ours. Without this hook our children are still reaped, by polling their pids.
+    @discardableResult
+    public func childExited(pid: Int32, status: Int32) -> Bool { exec.childExited(pid: pid, status: status) }
+
+    /// Pids of running exec-channel children.
+    public var childPIDs: [Int32] { exec.pids }
+
+    // MARK: the queue
+
+    private func schedule(_ name: String, _ st: ChannelState, at when: Double) {
+        if let t = st.timer { host.cancelTimer(t) }
+        st.timer = host.addTimer(after: max(0, when - monotonicNow())) { [weak self, weak st] in
+            st?.timer = nil
+            self?.pump(name)
+        }
+    }
+
+    /// Starts the next attempt of a channel if it is idle, due, within its rate limit and has work.
+    private func pump(_ name: String) {
+        guard !shuttingDown, let st = states[name], !st.busy, !(queues[name]?.isEmpty ?? true) else { return }
+        let now = monotonicNow()
+        if st.notBefore > now { return schedule(name, st, at: st.notBefore) }
+
+        let wall = Timestamp.now().seconds
+        while let head = queues[name]?.first, wall - head.created.seconds > st.config.ttl {
+            queues[name]!.removeFirst()
+            spool.remove(head)
+            log.log(.error, "notify: channel \(name) (\(st.config.target)): gave up on notification \(head.id) after "
+                + "its TTL of \(Payloads.displayNumber(st.config.ttl)) s")
+            options.onOutcome?(DeliveryOutcome(channel: name, ids: [head.id], status: .expired, code: nil,
+                                               detail: "older than the channel's ttl"))
+        }
+        guard let queue = queues[name], let first = queue.first else { return }
+
+        st.sent.removeAll { now - $0 >= 60 }
+        if st.sent.count >= st.config.rateLimit {
+            // Excess waits for the window to open; nothing is dropped.
+            return schedule(name, st, at: st.sent[0] + 60)
+        }
+
+        var batch: [(SpoolEntry, AlertEvent, JSONValue?)] = []
+        var corrupt: [String] = []
+        for e in queue where e.batch == first.batch && batch.count < st.config.kind.maxBatch {
+            do {
+                let (event, report) = try spool.load(e)
+                batch.append((e, event, report))
+            } catch {
+                rename(e.path, e.path + ".corrupt")
+                log.log(.error, "notify: spool file \(e.path) is corrupt (\(error.reason)); moved aside to \(e.path).corrupt")
+                corrupt.append(e.id)
+            }
+            if batch.isEmpty && !corrupt.isEmpty { break }
+        }
+        if !corrupt.isEmpty {
+            queues[name]!.removeAll { corrupt.contains($0.id) }
+            host.addTimer(after: 0) { [weak self] in self?.pump(name) }
+            return
+        }
+        st.busy = true
+        st.sent.append(now)
+        attempt(name, st, batch)
+    }
+
+    private func alertmanagerURL(_ c: ChannelConfig) -> String {
+        var base = c.url
+        while base.hasSuffix("/") { base.removeLast() }
+        return base + "/api/v2/alerts"
+    }
+
+    private func httpRequest(_ c: ChannelConfig, url: String, body: [UInt8], ids: [String]) -> TransferRequest {
+        var headers = ["Content-Type: application/json", "User-Agent: shd/1"]
+        if let id = ids.first { headers.append("X-Shd-Notification-Id: \(id)") }
+        for (k, v) in c.headers { headers.append("\(k): \(v)") }
+        if let key = c.hmacSecret {
+            headers.append("X-Shd-Signature: sha256=" + SHA256.hex(SHA256.hmac(key: key, message: body)))
+        }
+        return TransferRequest(proto: .http, url: url, headers: headers, body: body, timeout: c.timeout, caFile: c.caFile)
+    }
+
+    private func attempt(_ name: String, _ st: ChannelState, _ batch: [(SpoolEntry, AlertEvent, JSONValue?)]) {
+        let c = st.config
+        let alerts = batch.map { OutgoingAlert(id: $0.0.id, event: $0.1) }
+        let ids = alerts.map(\.id)
+        let report = batch.first?.2
+        let done: (Verdict) -> Void = { [weak self, weak st] v in
+            if let self, let st { self.finish(name, st, ids: ids, verdict: v) }
+        }
+
+        switch c.kind {
+        case .log:
+            done(.delivered)
+        case .webhook, .slack, .alertmanager:
+            let url: String
+            let body: String
+            switch c.kind {
+            case .webhook:
+                url = c.url
+                body = Payloads.webhook(alerts, host: hostname, report: c.includeReport ? report : nil).encoded()
+            case .slack:
+                url = c.url
+                body = Payloads.slack(alerts, host: hostname, reportPath: reportPath, channel: c.slackChannel,
+                                      username: c.slackUsername).encoded()
+            default:
+                url = alertmanagerURL(c)
+                body = Payloads.alertmanager(alerts.map(\.event), host: hostname, generatorURL: c.generatorURL).encoded()
+            }
+            curl.start(httpRequest(c, url: url, body: Array(body.utf8), ids: ids)) { [weak self] r in
+                guard let self else { return }
+                done(self.classifyHTTP(r, c))
+            }
+        case .smtp:
+            let message = Payloads.email(alerts, config: c, host: hostname, reportJSON: (report ?? .null).encoded(pretty: true),
+                                         reportPath: reportPath, date: Timestamp.now())
+            let request = TransferRequest(proto: .smtp, url: c.url, body: message, timeout: c.timeout, caFile: c.caFile,
+                                          mailFrom: c.mailFrom, recipients: c.mailTo, requireTLS: c.requireTLS,
+                                          username: c.user, password: c.password)
+            curl.start(request) { [weak self] r in
+                guard let self else { return }
+                if r.completed { return done(.delivered) }
+                // 5xx replies are permanent in SMTP; 4xx replies and connection trouble are worth another try.
+                if (500..<600).contains(r.status) { return done(.permanent(code: r.status, detail: self.failureText(r, c))) }
+                done(.retry(code: r.status == 0 ? nil : r.status, detail: self.failureText(r, c), after: nil))
+            }
+        case .exec:
+            var stdin = Payloads.webhook(alerts, host: hostname, report: report).encoded()
+            stdin += "\n"
+            exec.run(argv: c.command, environment: Payloads.execEnvironment(alerts[0], host: hostname, channel: name),
+                     stdin: Array(stdin.utf8), timeout: c.timeout) { r in
+                if r.succeeded { return done(.delivered) }
+                var detail = r.text
+                let out = String(decoding: r.output.prefix(200), as: UTF8.self)
+                if !out.isEmpty { detail += ": " + c.scrub(out) }
+                if r.spawnError != nil { return done(.permanent(code: nil, detail: detail)) }
+                done(.retry(code: r.exitCode.map(Int.init), detail: detail, after: nil))
+            }
+        }
+    }
+
+    private enum Verdict {
+        case delivered
+        case retry(code: Int?, detail: String, after: Double?)
+        case permanent(code: Int?, detail: String)
+    }
+
+    private func failureText(_ r: TransferResult, _ c: ChannelConfig) -> String {
+        if !r.completed { return c.scrub(r.error) }
+        var s = (r.status < 400 || r.status > 599 ? "status " : "HTTP ") + String(r.status)
+        let body = String(decoding: r.body.prefix(200), as: UTF8.self)
+        if !body.isEmpty { s += ": " + c.scrub(body) }
+        return s
+    }
+
+    private func classifyHTTP(_ r: TransferResult, _ c: ChannelConfig) -> Verdict {
+        guard r.completed else { return .retry(code: nil, detail: failureText(r, c), after: nil) }
+        switch r.status {
+        case 200..<300:
+            return .delivered
+        case 408, 429, 500..<600:
+            var after = r.retryAfter
+            // Slack's Web API also says it in the body: {"ok":false,"retry_after":30}.
+            if after == nil, let v = try? JSONValue.parse(bytes: r.body), let s = v["retry_after"]?.number, s > 0 { after = s }
+            return .retry(code: r.status, detail: failureText(r, c), after: after)
+        default:
+            return .permanent(code: r.status, detail: failureText(r, c))
+        }
+    }
+
+    private func backoff(_ failures: Int) -> Double {
+        let d = min(options.backoffCap, options.backoffBase * Double(1 << min(failures - 1, 30)))
+        return d * (1 - options.jitter * Double.random(in: 0..<1, using: &random))
+    }
+
+    private func finish(_ name: String, _ st: ChannelState, ids: [String], verdict: Verdict) {
+        // An attempt that ends after the grace period is ignored: its entries stay spooled for the next start.
+        guard st.busy else { return }
+        st.busy = false
+        let target = st.config.target
+        let count = ids.count == 1 ? "notification \(ids[0])" : "\(ids.count) notifications"
+        func drop() {
+            let set = Set(ids)
+            for e in queues[name] ?? [] where set.contains(e.id) { spool.remove(e) }
+            queues[name]?.removeAll { set.contains($0.id) }
+        }
+        switch verdict {
+        case .delivered:
+            drop()
+            st.failures = 0
+            st.notBefore = 0
+            log.log(.info, "notify: channel \(name) (\(target)): delivered \(count)")
+            options.onOutcome?(DeliveryOutcome(channel: name, ids: ids, status: .delivered, code: nil, detail: ""))
+        case .permanent(let code, let detail):
+            drop()
+            st.failures = 0
+            log.log(.error, "notify: channel \(name) (\(target)): \(count) refused, not retried: \(detail)")
+            options.onOutcome?(DeliveryOutcome(channel: name, ids: ids, status: .failed, code: code, detail: detail))
+        case .retry(let code, let detail, let after):
+            st.failures += 1
+            if let max = options.maxAttempts, st.failures >= max {
+                drop()
+                st.failures = 0
+                log.log(.error, "notify: channel \(name) (\(target)): \(count) failed after \(max) attempt(s): \(detail)")
+                options.onOutcome?(DeliveryOutcome(channel: name, ids: ids, status: .failed, code: code, detail: detail))
+                break
+            }
+            let delay = after.map { min(max($0, 0), max(options.backoffCap, 3600)) } ?? backoff(st.failures)
+            st.notBefore = monotonicNow() + delay
+            log.log(.warning, "notify: channel \(name) (\(target)): attempt \(st.failures) for \(count) failed (\(detail)); "
+                + "retrying in \(Payloads.displayNumber(delay)) s")
+            options.onOutcome?(DeliveryOutcome(channel: name, ids: ids, status: .retrying(after: delay), code: code, detail: detail))
+        }
+        if shuttingDown { checkShutdown() } else { pump(name) }
+    }
+
+    private func checkShutdown() {
+        guard shuttingDown, shutdownDone != nil else { return }
+        if states.values.contains(where: { $0.busy || $0.resendBusy }) { return }
+        if let t = graceTimer { host.cancelTimer(t) }
+        graceTimer = nil
+        host.addTimer(after: 0) { [weak self] in self?.finishShutdown() }
+    }
+
+    private func finishShutdown() {
+        guard let done = shutdownDone else { return }
+        shutdownDone = nil
+        done()
+    }
+}

@@ -1,0 +1,75 @@
+// `shd notify test CHANNEL`: one test alert through one configured channel, with the outcome printed.
+import Reports
+import Rules
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Sends a test alert through one channel and reports what happened. The CLI loads the configuration and passes
+/// the channel declarations; this runs its own `PollHost` and a private spool folder (removed afterwards), so a
+/// failed test never lingers in the daemon's spool.
+public enum NotifyTestCommand {
+    private final class LineLog: LogSink {
+        let write: (String) -> Void
+        init(_ write: @escaping (String) -> Void) { self.write = write }
+        func log(_ level: LogLevel, _ message: String) { write("\(level.name): \(message)") }
+    }
+
+    /// Exit status: 0 delivered (or logged), 1 delivery failed or the channel is misconfigured, 2 no such channel.
+    public static func run(channel: String, channels: [ChannelDeclaration], stateDir: String, hostname: String,
+                           write: (String) -> Void) -> Int32 {
+        guard let decl = channels.first(where: { $0.name == channel }) else {
+            let names = channels.map(\.name).sorted()
+            write("shd: no channel named \(channel)" + (names.isEmpty ? "" : "; configured: " + names.joined(separator: ", ")))
+            return 2
+        }
+        return withoutActuallyEscaping(write) { write in
+            let host = PollHost()
+            let log = LineLog(write)
+            var outcome: DeliveryOutcome?
+            let spoolDir = stateDir + "/notify-test-\(getpid())"
+            defer { removeFolder(spoolDir) }
+            let dispatcher: Dispatcher
+            do {
+                dispatcher = try Dispatcher(channels: [decl], spoolDirectory: spoolDir, host: host, log: log, hostname: hostname,
+                                            options: DispatcherOptions(maxAttempts: 1, reportPath: stateDir + "/report.json",
+                                                                       onOutcome: { outcome = $0 }))
+            } catch {
+                write("shd: \(error)")
+                return 1
+            }
+            let now = Timestamp.now()
+            let event = AlertEvent(kind: .firing, rule: "shd_notify_test", severity: .warn,
+                                   labels: ["worker": "shd", "function": "notify_test"], values: [:],
+                                   summary: "Test notification from shd on \(hostname) through channel \(channel)",
+                                   startsAt: now, channels: [channel])
+            dispatcher.enqueue([event], report: currentReport(stateDir: stateDir, hostname: hostname, now: now))
+            if decl.kind == "log" {
+                write("channel \(channel): logged")
+                return 0
+            }
+            let timeout = (decl["timeout"]?.numberValue ?? 10) + 5
+            host.run(until: { outcome != nil }, timeout: timeout)
+            guard let outcome else {
+                write("channel \(channel): no answer within \(Payloads.displayNumber(timeout)) s")
+                return 1
+            }
+            write("channel \(channel): \(outcome)")
+            return outcome.status == .delivered ? 0 : 1
+        }
+    }
+
+    /// The daemon's last report.json if there is one, so the test message looks like a real one.
+    private static func currentReport(stateDir: String, hostname: String, now: Timestamp) -> DaemonReport {
+        if let bytes = try? FileIO.read(stateDir + "/report.json"), let v = try? JSONValue.parse(bytes: bytes),
+           let r = try? DaemonReport(json: v) {
+            return r
+        }
+        return DaemonReport(datetime: now, host: hostname, workerReports: [])
+    }
+
+    private static func removeFolder(_ path: String) {
+        for name in (try? FileIO.list(path)) ?? [] { unlink(path + "/" + name) }
+        rmdir(path)
+    }
+}

@@ -1,0 +1,134 @@
+// The durable queue: one file per (event, channel), written before the first attempt, removed only on success.
+import Reports
+import Rules
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the dispatcher keeps in memory for a queued notification: its name and where it goes, not its payload
+/// (the event and report are read from the file when it is sent, so a long queue costs little memory).
+struct SpoolEntry {
+    /// Unique across restarts: creation time in microseconds, a counter and random bits.
+    var id: String
+    var path: String
+    var channel: String
+    /// Entries of one `enqueue` call share a batch and may travel in one message.
+    var batch: String
+    var created: Timestamp
+    /// The file text, kept only when it could not be written (disk full): delivery still tries once from memory.
+    var unsaved: [UInt8]?
+}
+
+/// The spool folder (STATE_DIR/spool, mode 0700). File format, one JSON object per file:
+/// `{"version":1,"id":…,"channel":…,"batch":…,"created":RFC 3339,"event":{AlertEvent},"report":{Daemon report}|null}`.
+final class Spool {
+    let directory: String
+    private var counter = 0
+    private var random = SystemRandomNumberGenerator()
+
+    init(directory: String) throws(NotifyError) {
+        self.directory = directory
+        do { try FileIO.makeDirectories(directory, mode: 0o700) } catch { throw NotifyError(.spool(error.description)) }
+    }
+
+    func newID(now: Timestamp) -> String {
+        counter += 1
+        let r = String(UInt16.random(in: 0...UInt16.max, using: &random), radix: 16)
+        let micros = String(now.microseconds)
+        return String(repeating: "0", count: max(0, 17 - micros.count)) + micros + "-" + String(counter) + "-" + r
+    }
+
+    static func safeName(_ s: String) -> String {
+        String(s.unicodeScalars.map { c -> Character in
+            let ok = (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "_" || c == "-"
+            return ok ? Character(c) : "_"
+        })
+    }
+
+    /// Writes one entry atomically (temp + fsync + rename). On failure the entry keeps its bytes in memory
+    /// and the error is returned for logging: the notification is still attempted, it is just not durable.
+    func write(channel: String, batch: String, event: AlertEvent, reportText: String, now: Timestamp) -> (SpoolEntry, FileError?) {
+        let id = newID(now: now)
+        var head = JSONObject()
+        head.append("version", .int(1))
+        head.append("id", .string(id))
+        head.append("channel", .string(channel))
+        head.append("batch", .string(batch))
+        head.append("created", .string(now.rfc3339))
+        head.append("event", event.json)
+        // The report is encoded once per enqueue call and spliced in, not re-encoded per entry.
+        var text = JSONValue.object(head).encoded()
+        text.removeLast()
+        text += ",\"report\":" + reportText + "}"
+        let path = directory + "/" + id + "." + Spool.safeName(channel) + ".spool"
+        var entry = SpoolEntry(id: id, path: path, channel: channel, batch: batch, created: now)
+        do {
+            try FileIO.writeAtomically(path, Array(text.utf8))
+            return (entry, nil)
+        } catch {
+            entry.unsaved = Array(text.utf8)
+            return (entry, error)
+        }
+    }
+
+    /// Reads an entry's event and report back.
+    func load(_ entry: SpoolEntry) throws(SpoolCorruption) -> (AlertEvent, JSONValue?) {
+        let bytes: [UInt8]
+        if let u = entry.unsaved { bytes = u } else {
+            do { bytes = try FileIO.read(entry.path) } catch { throw SpoolCorruption(reason: error.description) }
+        }
+        let (_, event, report) = try Spool.parse(bytes)
+        return (event, report)
+    }
+
+    static func parse(_ bytes: [UInt8]) throws(SpoolCorruption) -> (SpoolEntry, AlertEvent, JSONValue?) {
+        let v: JSONValue
+        do { v = try JSONValue.parse(bytes: bytes) } catch { throw SpoolCorruption(reason: error.description) }
+        guard v["version"]?.number == 1, let id = v["id"]?.string, let channel = v["channel"]?.string,
+              let batch = v["batch"]?.string, let created = v["created"]?.string.flatMap(Timestamp.init(rfc3339:)),
+              let ev = v["event"]
+        else { throw SpoolCorruption(reason: "missing version, id, channel, batch, created or event") }
+        let event: AlertEvent
+        do { event = try AlertEvent(json: ev) } catch { throw SpoolCorruption(reason: error.description) }
+        let report = v["report"].flatMap { $0 == .null ? nil : $0 }
+        return (SpoolEntry(id: id, path: "", channel: channel, batch: batch, created: created), event, report)
+    }
+
+    /// Deletes a delivered (or abandoned) entry.
+    func remove(_ entry: SpoolEntry) {
+        guard entry.unsaved == nil else { return }
+        unlink(entry.path)
+    }
+
+    /// Every entry on disk, oldest first. A file that does not parse is renamed `….corrupt` and reported
+    /// through `corrupt` (never a crash loop); stale temp files from a crash mid-write are deleted.
+    func scan(corrupt: (String, String) -> Void) -> [SpoolEntry] {
+        let names: [String]
+        do { names = try FileIO.list(directory) } catch {
+            corrupt(directory, error.description)
+            return []
+        }
+        var out: [SpoolEntry] = []
+        for name in names {
+            let path = directory + "/" + name
+            if name.hasSuffix(".tmp") { unlink(path); continue }
+            guard name.hasSuffix(".spool") else { continue }
+            do throws(SpoolCorruption) {
+                let bytes: [UInt8]
+                do { bytes = try FileIO.read(path) } catch { throw SpoolCorruption(reason: error.description) }
+                var (entry, _, _) = try Spool.parse(bytes)
+                entry.path = path
+                out.append(entry)
+            } catch {
+                rename(path, path + ".corrupt")
+                corrupt(path, error.reason)
+            }
+        }
+        return out
+    }
+}
+
+/// A spool file that could not be read or parsed.
+struct SpoolCorruption: Error {
+    var reason: String
+}
