@@ -1,0 +1,346 @@
+// cpu worker: the /proc/stat and cpuinfo parsers, utilisation deltas, and every cpu function on machine-a and live.
+import Testing
+import Reports
+import TestSupport
+@testable import Workers
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Shared by the cpu, memory, pressure and system tests: fixture roots, contexts, the schema check.
+enum CoreWorkerTesting {
+    static let machineA: SourceRoots = {
+        let base = TestPaths.fixture("machine-a")
+        return SourceRoots(proc: base + "/proc", sys: base + "/sys", etc: base + "/etc")
+    }()
+
+    static let live = SourceRoots()
+
+    static func context(_ roots: SourceRoots, monotonic: Double) -> CollectContext {
+        CollectContext(roots: roots, options: WorkerOptions(), now: Timestamp(microseconds: 1_795_600_000_000_000),
+                       monotonic: monotonic)
+    }
+
+    /// Every key of every row is declared in the schema with a matching JSON kind; returns the mismatches.
+    static func schemaMismatches(_ rows: [Row], _ schema: FunctionSchema) -> [String] {
+        var out: [String] = []
+        for row in rows {
+            for (key, value) in row {
+                guard let f = schema.field(key) else { out.append("\(schema.name): undeclared field \(key)"); continue }
+                let ok: Bool
+                switch (f.kind, value) {
+                case (.label, .string), (.bool, .bool), (.number, .int), (.number, .double), (.counter, .int),
+                     (.counter, .double): ok = true
+                default: ok = false
+                }
+                if !ok { out.append("\(schema.name).\(key): declared \(f.kind), got \(value)") }
+            }
+        }
+        return out
+    }
+
+    /// Field names follow the house rules: snake_case, counters carry `total`.
+    static func namingMismatches(_ schema: FunctionSchema) -> [String] {
+        var out: [String] = []
+        var seen = Set<String>()
+        for f in schema.fields {
+            if !seen.insert(f.name).inserted { out.append("\(schema.name).\(f.name) declared twice") }
+            if f.name.contains(where: { !($0.isLowercase || $0.isNumber || $0 == "_") }) {
+                out.append("\(schema.name).\(f.name) is not snake_case")
+            }
+            if f.kind == .counter && !f.name.contains("total") { out.append("\(schema.name).\(f.name) counter without total") }
+        }
+        return out
+    }
+
+    /// A fresh directory under /tmp holding `files` (relative path → content); the caller removes it.
+    static func makeTree(_ files: [(String, String)]) throws -> String {
+        var template = Array("/tmp/shd-wa-test-XXXXXX".utf8CString)
+        let dir = try #require(template.withUnsafeMutableBufferPointer { p -> String? in
+            guard let r = mkdtemp(p.baseAddress!) else { return nil }
+            return String(cString: r)
+        })
+        for (rel, text) in files {
+            let path = dir + "/" + rel
+            var prefix = ""
+            for part in path.split(separator: "/").dropLast() {
+                prefix += "/" + part
+                mkdir(prefix, 0o755)
+            }
+            let f = try #require(fopen(path, "w"))
+            fputs(text, f)
+            fclose(f)
+        }
+        return dir
+    }
+
+    static func removeTree(_ dir: String) {
+        guard dir.hasPrefix("/tmp/shd-wa-test-") else { return }
+        _ = system("rm -rf '\(dir)'")
+    }
+
+    static func number(_ row: Row, _ key: String) -> Double? { row[key]?.number }
+}
+
+typealias CW = CoreWorkerTesting
+
+@Suite struct ProcStatParserTests {
+    /// This machine (Linux 6.18), trimmed `intr` line.
+    static let linux618 = """
+        cpu  3525 0 1821 64605 399 0 21 10 0 0
+        cpu0 1388 0 698 33076 15 0 6 4 0 0
+        cpu1 2137 0 1122 31528 383 0 14 6 0 0
+        intr 113442 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 1 1 16 0 0 0 0 70 43 0 18 1 26879
+        ctxt 219480
+        btime 1795594233
+        processes 4173
+        procs_running 3
+        procs_blocked 0
+        softirq 71086 0 8738 3 382 26878 0 2 19076 0 16007
+
+        """
+
+    /// Documentation/filesystems/proc.rst example (Linux 5.x, guest and guest_nice columns), 2 of 4 CPUs.
+    static let kernelDocs = """
+        cpu  237902850 368826709 106375398 1873517540 1135548 0 14507935 0 0 0
+        cpu0 60045249 91891769 20050840 460131890 281922 0 9339612 0 0 0
+        cpu1 59746288 91759249 20609887 468402180 274735 0 9330322 0 0 0
+        intr 9317591165 0 0 0 0
+        ctxt 22848221062
+        btime 1605316999
+        processes 746787147
+        procs_running 2
+        procs_blocked 0
+        softirq 12121874454 100099120 3938138295 127375644 2795979 187870761 0 173808342 3072582055 52608 224184354
+
+        """
+
+    /// A 2.6.18 kernel (RHEL 5): 8 cpu columns, no guest; `page`/`swap` lines of older kernels are skipped.
+    static let linux2618 = """
+        cpu  79242 0 74306 842486413 756859 6140 67701 0
+        cpu0 38959 0 38131 421163612 378524 3066 33775 0
+        page 5741 1808
+        swap 1 0
+        intr 114930548 113199788 3 0 5 263 0 4
+        ctxt 1990473
+        btime 1062191376
+        processes 2915
+        procs_running 1
+        procs_blocked 0
+        a_line_from_a_future_kernel 1 2 3
+
+        """
+
+    @Test(arguments: [
+        (linux618, 3, 35.25, 219480 as UInt64, 1795594233 as UInt64, 0 as UInt64),
+        (kernelDocs, 3, 2379028.5, 22848221062, 1605316999, 0),
+        (linux2618, 2, 792.42, 1990473, 1062191376, 0),
+    ])
+    func parsesRealText(text: String, lines: Int, userSeconds: Double, ctxt: UInt64, btime: UInt64, guestNice: UInt64) throws {
+        let s = try parseProcStat(Array(text.utf8))
+        #expect(s.cpus.count == lines)
+        let total = try #require(s.total)
+        #expect(Double(total.user) / 100 == userSeconds)
+        #expect(total.guestNice == guestNice)
+        #expect(s.contextSwitches == ctxt)
+        #expect(s.bootTime == btime)
+        #expect(s.perCPU.count == lines - 1)
+        #expect(s.procsRunning != nil && s.forks != nil)
+    }
+
+    @Test func readsEveryCounter() throws {
+        let s = try parseProcStat(Array(Self.linux618.utf8))
+        #expect(s.interrupts == 113442)
+        #expect(s.softirqs == 71086)
+        #expect(s.forks == 4173)
+        #expect(s.procsRunning == 3)
+        #expect(s.procsBlocked == 0)
+        #expect(s.cpus[2] == CPUTicks(name: "cpu1", user: 2137, system: 1122, idle: 31528, iowait: 383, softirq: 14, steal: 6))
+        #expect(s.cpus[0].totalTicks == 3525 + 1821 + 64605 + 399 + 21 + 10)
+    }
+
+    @Test(arguments: [
+        "", "\u{0}\u{1}\u{2}\u{3}", "ctxt 5\nbtime 7\n", "cpu  1 2 3\n", "cpu  a b c d\n",
+        "cpu  1 2 3 4\nctxt x\n", "cpu  1 2 3 4 -5\n", "cpu  3525 0 1821 64605 399 0 21 10 0 0\ncpu0 1388 0 69",
+        "cpu  99999999999999999999999 0 0 0\n",
+    ])
+    func rejectsTruncatedOrGarbage(text: String) {
+        #expect(throws: CollectError.self) { try parseProcStat(Array(text.utf8)) }
+    }
+}
+
+@Suite struct CPUInfoTopologyTests {
+    @Test func countsCoresAndPackages() throws {
+        // Two packages of two cores with hyper-threading (x86 layout; other keys trimmed).
+        var text = ""
+        for (i, (p, c)) in [(0, 0), (0, 1), (1, 0), (1, 1), (0, 0), (0, 1), (1, 0), (1, 1)].enumerated() {
+            text += "processor\t: \(i)\nvendor_id\t: GenuineIntel\nphysical id\t: \(p)\nsiblings\t: 4\ncore id\t\t: \(c)\ncpu cores\t: 2\n\n"
+        }
+        let t = try #require(parseCPUInfoTopology(Array(text.utf8)))
+        #expect(t == CPUTopology(physicalCores: 4, packages: 2))
+    }
+
+    @Test func armHasNoCoreIDs() {
+        let arm = "processor\t: 0\nBogoMIPS\t: 48.00\nFeatures\t: fp asimd evtstrm\nCPU implementer\t: 0x41\n\n"
+        #expect(parseCPUInfoTopology(Array(arm.utf8)) == nil)
+    }
+
+    @Test func machineAFromSysfs() {
+        #expect(readCPUTopology(CW.machineA) == CPUTopology(physicalCores: 2, packages: 1))
+    }
+}
+
+@Suite struct CPUUtilisationTests {
+    @Test func deltaBetweenSamples() {
+        let a = CPUTicks(name: "cpu0", user: 100, system: 50, idle: 800, iowait: 50)
+        let b = CPUTicks(name: "cpu0", user: 160, system: 70, idle: 900, iowait: 70)
+        let u = cpuUtilisation(b, since: a)
+        let p = Dictionary(uniqueKeysWithValues: u.percent)
+        #expect(u.ticks == 200)
+        #expect(p["user"] == 30)
+        #expect(p["system"] == 10)
+        #expect(p["idle"] == 50)
+        #expect(p["iowait"] == 10)
+        #expect(u.busy == 40)
+    }
+
+    @Test func sinceBootWithoutPreviousOrAfterReset() {
+        let now = CPUTicks(name: "cpu", user: 25, idle: 75)
+        #expect(cpuUtilisation(now, since: nil).busy == 25)
+        // A counter going backwards (CPU unplugged and back) falls back to since-boot figures.
+        #expect(cpuUtilisation(now, since: CPUTicks(name: "cpu", user: 50, idle: 10)).busy == 25)
+        // No ticks elapsed: nothing to compare, so the since-boot figures stand.
+        #expect(cpuUtilisation(now, since: now).ticks == 100)
+    }
+
+    @Test func emptyCPUIsZeroNotNaN() {
+        let u = cpuUtilisation(CPUTicks(name: "cpu9"), since: nil)
+        #expect(u.busy == 0)
+        #expect(u.percent.allSatisfy { $0.1 == 0 })
+    }
+}
+
+@Suite struct CPUFunctionTests {
+    @Test func timesOnMachineA() throws {
+        let rows = try CPUTimesFunction().collect(CW.context(CW.machineA, monotonic: 10))
+        #expect(rows.map { $0["cpu"]?.string } == ["total", "0", "1"])
+        #expect(rows[0]["user_seconds_total"]?.number == 94.85)
+        #expect(rows[1]["idle_seconds_total"]?.number == 523.65)
+        #expect(CW.schemaMismatches(rows, CPUTimesFunction.schema).isEmpty)
+    }
+
+    @Test func utilisationOnMachineATwice() throws {
+        let f = CPUUtilisationFunction()
+        let first = try f.collect(CW.context(CW.machineA, monotonic: 10))
+        let second = try f.collect(CW.context(CW.machineA, monotonic: 11))
+        // Identical samples: no ticks elapsed, so both report the since-boot shares.
+        #expect(first == second)
+        for row in first {
+            for (key, value) in row where key.hasSuffix("_percent") {
+                let v = try #require(value.number)
+                #expect(v >= 0 && v <= 100, "\(key) = \(v)")
+            }
+        }
+        // total: busy = 100 - (101308 + 720) / 115734 ticks.
+        #expect(first[0]["busy_percent"]?.number == 11.84)
+        #expect(CW.schemaMismatches(first, CPUUtilisationFunction.schema).isEmpty)
+    }
+
+    @Test func statsOnMachineATwice() throws {
+        let f = CPUStatsFunction()
+        let first = try #require(try f.collect(CW.context(CW.machineA, monotonic: 10)).first)
+        #expect(first["context_switches_per_second"] == nil, "no rate before a second sample")
+        let second = try #require(try f.collect(CW.context(CW.machineA, monotonic: 12)).first)
+        #expect(second["logical_cpus"] == .int(2))
+        #expect(second["physical_cores"] == .int(2))
+        #expect(second["context_switches_total"] == .int(443990))
+        #expect(second["forks_total"] == .int(12254))
+        for k in ["context_switches", "interrupts", "softirqs", "forks"] {
+            #expect(second[k + "_per_second"]?.number == 0, "\(k) rate on identical samples")
+        }
+        // machine-a has no cpufreq: frequency fields are absent, not errors.
+        #expect(second["frequency_mhz"] == nil)
+        #expect(CW.schemaMismatches([first, second], CPUStatsFunction.schema).isEmpty)
+    }
+
+    @Test func frequenciesFromCpufreq() throws {
+        // Values as an Intel laptop's intel_pstate driver prints them (kHz).
+        let dir = try CW.makeTree([
+            ("sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq", "2100000\n"),
+            ("sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_min_freq", "400000\n"),
+            ("sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", "4700000\n"),
+            ("sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", "powersave\n"),
+            ("sys/devices/system/cpu/cpu1/cpufreq/scaling_cur_freq", "900000\n"),
+            ("sys/devices/system/cpu/cpu1/cpufreq/cpuinfo_min_freq", "400000\n"),
+            ("sys/devices/system/cpu/cpu1/cpufreq/cpuinfo_max_freq", "4700000\n"),
+            ("sys/devices/system/cpu/cpufreq/policy0/scaling_governor", "powersave\n"),
+            ("proc/stat", ProcStatParserTests.linux618),
+        ])
+        defer { CW.removeTree(dir) }
+        let roots = SourceRoots(proc: dir + "/proc", sys: dir + "/sys", etc: dir + "/etc")
+        let reader = CPUFrequencyReader()
+        let rows = try CPUFrequenciesFunction(frequencies: reader).collect(CW.context(roots, monotonic: 1))
+        #expect(rows.count == 2)
+        #expect(rows[0]["current_mhz"] == .double(2100))
+        #expect(rows[0]["governor"] == .string("powersave"))
+        #expect(rows[1]["governor"] == nil)
+        #expect(rows[1]["max_mhz"] == .double(4700))
+        #expect(CW.schemaMismatches(rows, CPUFrequenciesFunction.schema).isEmpty)
+        let stats = try #require(try CPUStatsFunction(frequencies: reader).collect(CW.context(roots, monotonic: 1)).first)
+        #expect(stats["frequency_mhz"] == .double(1500))
+        #expect(stats["frequency_min_mhz"] == .double(400))
+        #expect(stats["frequency_max_mhz"] == .double(4700))
+    }
+
+    @Test func frequenciesAbsentIsNoData() throws {
+        #expect(try CPUFrequenciesFunction().collect(CW.context(CW.machineA, monotonic: 1)).isEmpty)
+    }
+
+    @Test func liveMachineTwice() throws {
+        let w = CPUWorker.make()
+        _ = w.collect(roots: CW.live, options: WorkerOptions())
+        let r = w.collect(roots: CW.live, options: WorkerOptions())
+        for fr in r.functionReports {
+            #expect(fr.error == nil, "\(fr.name): \(fr.error ?? "")")
+        }
+        let util = try #require(r.function("utilisation"))
+        for row in util.data {
+            for (key, value) in row where key.hasSuffix("_percent") {
+                let v = try #require(value.number)
+                #expect(v >= 0 && v <= 100, "\(key) = \(v)")
+            }
+        }
+        let stats = try #require(r.function("stats")?.data.first)
+        #expect((stats["context_switches_per_second"]?.number ?? -1) >= 0)
+    }
+}
+
+@Suite struct CoreWorkerSchemaTests {
+    static let workers = ["cpu", "memory", "pressure", "system"]
+
+    /// Every row key is declared with its kind: the rule checker's catalog comes from these schemas.
+    @Test(arguments: workers)
+    func rowsMatchSchemas(worker: String) throws {
+        for roots in [CW.machineA, CW.live] {
+            let w = try #require(WorkerRegistry.make(worker))
+            _ = w.collect(roots: roots, options: WorkerOptions())
+            let report = w.collect(roots: roots, options: WorkerOptions())
+            #expect(report.functionReports.count == w.functions.count)
+            for (f, fr) in zip(w.functions, report.functionReports) {
+                let schema = type(of: f).schema
+                #expect(fr.error == nil, "\(worker).\(fr.name) on \(roots.proc): \(fr.error ?? "")")
+                #expect(CW.schemaMismatches(fr.data, schema) == [], "\(roots.proc)")
+                #expect(CW.namingMismatches(schema) == [])
+            }
+        }
+    }
+
+    @Test func catalogHasTheFunctions() {
+        let c = WorkerRegistry.catalog
+        for (w, f) in [("cpu", "times"), ("cpu", "utilisation"), ("cpu", "stats"), ("cpu", "frequencies"),
+                       ("memory", "usage"), ("memory", "vm"), ("pressure", "cpu"), ("pressure", "memory"),
+                       ("pressure", "io"), ("system", "info"), ("system", "time"), ("system", "self")] {
+            #expect(c.function(worker: w, function: f) != nil, "\(w).\(f)")
+        }
+    }
+}

@@ -1,0 +1,190 @@
+#!/bin/bash
+# Builds the Debian package (make deb) and checks it: contents, metadata,
+# lintian, and the packaged binary run from a throwaway extracted root with an
+# empty environment (no Swift toolchain on PATH, no LD_LIBRARY_PATH), plus the
+# systemd unit (verify, security exposure) and the init script's syntax.
+#
+# Usage: scripts/test-deb.sh            (as root on Debian 12 with /opt/swift)
+#   SHD_DEB_SKIP_BUILD=1  reuse out/shd_*.deb instead of running make deb
+#   SHD_DEB_INSTALL=1     also dpkg -i on THIS machine, drive /etc/init.d/shd
+#                         (start, status, reload, stop), then remove and purge
+#                         (creates the "shd" system user; for CI containers)
+# Prints "deb: N passed, M failed" and exits non-zero if anything failed.
+set -u
+
+cd "$(dirname "$0")/.." || exit 2
+ROOT=$(pwd)
+START=$(date +%s)
+PASSED=0
+FAILED=0
+WORK=$(mktemp -d /tmp/shd-test-deb.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+pass() { PASSED=$((PASSED + 1)); echo "ok   $1"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL $1"; [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/     /'; }
+# check NAME COMMAND...: passes when COMMAND exits 0; shows its output if not.
+check() {
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "$out"; fi
+}
+finish() {
+	echo "deb: $PASSED passed, $FAILED failed ($(($(date +%s) - START)) s)"
+	[ "$FAILED" -eq 0 ]
+	exit
+}
+
+# --- Tools: install only what is missing (needs root and Debian's apt). ---
+need=()
+command -v dpkg-buildpackage >/dev/null || need+=(dpkg-dev)
+command -v dh >/dev/null || need+=(debhelper)
+command -v lintian >/dev/null || need+=(lintian)
+command -v fakeroot >/dev/null || need+=(fakeroot)
+command -v dpkg-parsechangelog >/dev/null || need+=(dpkg-dev)
+command -v debchange >/dev/null || need+=(devscripts)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || need+=(libcurl4-openssl-dev)
+command -v make >/dev/null || need+=(make)
+if [ ${#need[@]} -gt 0 ]; then
+	echo "installing: ${need[*]}"
+	if [ "$(id -u)" -ne 0 ]; then
+		fail "build tools present" "missing ${need[*]} and not root"
+		finish
+	fi
+	apt-get install -y --no-install-recommends "${need[@]}" >"$WORK/apt.log" 2>&1 ||
+		{ apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends "${need[@]}" >"$WORK/apt.log" 2>&1; } ||
+		{ fail "install build tools" "$(tail -5 "$WORK/apt.log")"; finish; }
+fi
+command -v swift >/dev/null || export PATH="$PATH:/opt/swift/usr/bin"
+
+VERSION=$(dpkg-parsechangelog -S Version)
+ARCH=$(dpkg-architecture -qDEB_HOST_ARCH)
+DEB=out/shd_${VERSION}_${ARCH}.deb
+
+# --- Build. ---
+if [ -z "${SHD_DEB_SKIP_BUILD:-}" ]; then
+	t0=$(date +%s)
+	mkdir -p out
+	if make deb >out/test-deb-build.log 2>&1; then
+		pass "make deb ($(($(date +%s) - t0)) s)"
+	else
+		fail "make deb (log: out/test-deb-build.log)" "$(tail -25 out/test-deb-build.log)"
+		finish
+	fi
+fi
+[ -f "$DEB" ] || { fail "package $DEB exists"; finish; }
+
+# --- Contents (dpkg-deb -c). ---
+dpkg-deb -c "$DEB" >"$WORK/contents" || { fail "dpkg-deb -c"; finish; }
+for path in ./usr/sbin/shd ./lib/systemd/system/shd.service ./etc/init.d/shd \
+	./etc/default/shd ./etc/shd/shd.conf ./usr/share/man/man8/shd.8.gz \
+	./usr/share/man/man5/shd.rules.5.gz ./usr/share/doc/shd/copyright \
+	./usr/share/doc/shd/changelog.gz; do
+	check "contains $path" grep -q " $path\$" "$WORK/contents"
+done
+check "contains rules in /etc/shd/rules.d" grep -qE ' \./etc/shd/rules\.d/[^/]+\.rules$' "$WORK/contents"
+check "/usr/sbin/shd is root:root 0755" grep -qE '^-rwxr-xr-x root/root .* \./usr/sbin/shd$' "$WORK/contents"
+check "no state directory shipped (postinst makes it)" bash -c '! grep -q " \./var/lib/shd" "$1"' _ "$WORK/contents"
+
+# --- Metadata (dpkg-deb -I). ---
+depends=$(dpkg-deb -f "$DEB" Depends)
+check "Depends has libcurl4 (from shlibs): $depends" grep -qE '(^|, )libcurl4( |,|$)' <<<"$depends"
+check "Depends has libc6 (from shlibs)" grep -qE '(^|, )libc6( |,|$)' <<<"$depends"
+check "Depends has no Swift runtime" bash -c '! grep -qi swift <<<"$1"' _ "$depends"
+dpkg-deb -e "$DEB" "$WORK/control"
+for f in /etc/shd/shd.conf /etc/init.d/shd /etc/default/shd; do
+	check "conffile $f" grep -qx "$f" "$WORK/control/conffiles"
+done
+rules_conffiles=$(grep -cE '^/etc/shd/rules\.d/.+\.rules$' "$WORK/control/conffiles")
+rules_shipped=$(grep -cE ' \./etc/shd/rules\.d/[^/]+\.rules$' "$WORK/contents")
+check "every shipped rules file is a conffile ($rules_conffiles/$rules_shipped)" test "$rules_conffiles" -eq "$rules_shipped" -a "$rules_shipped" -gt 0
+check "postinst creates the shd user" grep -q 'adduser --system' "$WORK/control/postinst"
+check "postinst enables the unit (dh_installsystemd)" grep -q 'deb-systemd-helper' "$WORK/control/postinst"
+check "postinst registers the init script (dh_installinit)" grep -q 'update-rc.d shd' "$WORK/control/postinst"
+check "postrm purges /var/lib/shd" grep -q 'rm -rf /var/lib/shd' "$WORK/control/postrm"
+
+# --- lintian: no errors; warnings only if listed in debian/lintian-accepted.txt. ---
+lintian --no-tag-display-limit "$DEB" >"$WORK/lintian" 2>&1
+check "lintian: no errors" bash -c '! grep -E "^E: " "$1"' _ "$WORK/lintian"
+accepted=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' debian/lintian-accepted.txt 2>/dev/null | awk '{print $1}')
+unlisted=$(grep -E '^W: ' "$WORK/lintian" | awk '{print $3}' | sort -u | while read -r tag; do
+	grep -qx "$tag" <<<"$accepted" || echo "$tag"
+done)
+check "lintian: every warning is in debian/lintian-accepted.txt" test -z "$unlisted"
+[ -n "$unlisted" ] && grep -E '^W: ' "$WORK/lintian"
+
+# --- The binary from a throwaway root, with an empty environment. ---
+X="$WORK/root"
+dpkg-deb -x "$DEB" "$X"
+BIN="$X/usr/sbin/shd"
+ldd "$BIN" >"$WORK/ldd" 2>&1
+check "ldd resolves every library" bash -c '! grep -q "not found" "$1"' _ "$WORK/ldd"
+check "no libswift*.so, no /opt/swift in ldd" bash -c '! grep -qE "libswift|libFoundation|/opt/swift" "$1"' _ "$WORK/ldd"
+check "no RPATH/RUNPATH" bash -c '! readelf -d "$1" | grep -qE "RPATH|RUNPATH"' _ "$BIN"
+check "PIE" bash -c 'readelf -h "$1" | grep -q "Type:.*DYN"' _ "$BIN"
+check "RELRO" bash -c 'readelf -lW "$1" | grep -q GNU_RELRO' _ "$BIN"
+check "BIND_NOW" bash -c 'readelf -d "$1" | grep -qE "BIND_NOW|FLAGS_1.*NOW"' _ "$BIN"
+check "shd --version (env -i)" env -i "$BIN" --version
+check "shd --check-rules on the packaged config and rules (env -i)" \
+	env -i "$BIN" --check-rules "$X/etc/shd/shd.conf" "$X/etc/shd/rules.d"
+if env -i "$BIN" report >"$WORK/report.json" 2>"$WORK/report.err"; then
+	check "shd report (env -i) prints a Daemon report" perl -MJSON::PP -e '
+		local $/; my $r = decode_json(<STDIN>);
+		$r->{name} eq "Daemon report" && @{$r->{worker_reports}} > 0 or die "not a daemon report\n";' <"$WORK/report.json"
+else
+	fail "shd report (env -i)" "$(tail -5 "$WORK/report.err")"
+fi
+# A broken rule must fail the check (so ExecStartPre refuses to start).
+printf 'rule broken on disk.filesystems {\n  warn used_procent > 90\n}\n' >"$WORK/broken.rules"
+env -i "$BIN" --check-rules "$WORK/broken.rules" >"$WORK/broken.out" 2>&1
+rc=$?
+check "shd --check-rules exits 1 on a broken rule (got $rc)" test "$rc" -eq 1
+
+# --- systemd unit. ---
+UNIT="$X/lib/systemd/system/shd.service"
+if command -v systemd-analyze >/dev/null; then
+	# On a copy whose commands point into the extracted root, so that verify
+	# checks the packaged binary and man pages (MANPATH) on this host's systemd.
+	mkdir -p "$WORK/unit"
+	sed "s#/usr/sbin/shd#$X/usr/sbin/shd#g" "$UNIT" >"$WORK/unit/shd.service"
+	check "systemd-analyze verify (no output)" bash -c '
+		out=$(MANPATH="$1/usr/share/man" systemd-analyze verify "$2" 2>&1); rc=$?
+		echo "$out"; [ $rc -eq 0 ] && [ -z "$out" ]' _ "$X" "$WORK/unit/shd.service"
+	exposure=$(systemd-analyze security --offline=yes --root="$X" "$UNIT" 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+	check "systemd-analyze security exposure ${exposure:-?} <= 2.0" \
+		systemd-analyze security --offline=yes --root="$X" --threshold=20 "$UNIT"
+else
+	echo "skip systemd-analyze (not installed)"
+fi
+check "unit: Type=notify, User=shd, ExecStartPre check" bash -c 'grep -qx Type=notify "$1" && grep -qx User=shd "$1" && grep -qx "ExecStartPre=/usr/sbin/shd --check-rules" "$1"' _ "$UNIT"
+
+# --- SysV init script. ---
+INIT="$X/etc/init.d/shd"
+check "init script: sh -n" sh -n "$INIT"
+check "init script: LSB header" grep -q '^### BEGIN INIT INFO' "$INIT"
+if command -v checkbashisms >/dev/null; then
+	check "init script: checkbashisms" checkbashisms "$INIT"
+fi
+
+# --- Optional: install on this machine and drive the init script. ---
+if [ -n "${SHD_DEB_INSTALL:-}" ]; then
+	if dpkg -i "$DEB" >"$WORK/dpkg.log" 2>&1; then pass "dpkg -i"; else fail "dpkg -i" "$(tail -10 "$WORK/dpkg.log")"; fi
+	check "user shd exists" getent passwd shd
+	check "/var/lib/shd is shd:shd 0750" bash -c '[ "$(stat -c "%U:%G %a" /var/lib/shd)" = "shd:shd 750" ]'
+	check "/etc/init.d/shd start" /etc/init.d/shd start
+	sleep 1
+	check "/etc/init.d/shd status" /etc/init.d/shd status
+	check "daemon runs as shd" bash -c '[ "$(ps -o user= -p "$(cat /run/shd/shd.pid)")" = shd ]'
+	check "/etc/init.d/shd reload" /etc/init.d/shd reload
+	check "/etc/init.d/shd restart" /etc/init.d/shd restart
+	check "/etc/init.d/shd stop" /etc/init.d/shd stop
+	check "status after stop is 3" bash -c '/etc/init.d/shd status; [ $? -eq 3 ]'
+	echo "# local edit" >>/etc/shd/shd.conf
+	touch /var/lib/shd/keep
+	check "dpkg -r" dpkg -r shd
+	check "remove keeps config" grep -q '# local edit' /etc/shd/shd.conf
+	check "dpkg -P" dpkg -P shd
+	check "purge removes /var/lib/shd and config" bash -c '[ ! -e /var/lib/shd ] && [ ! -e /etc/shd/shd.conf ]'
+fi
+
+finish
