@@ -1,0 +1,779 @@
+// The checker: names against the catalog, types, units, references and contradictions; compiles rules.
+import Reports
+
+/// Expression types the checker infers.
+enum ExprType: Equatable {
+    case number, string, bool
+    /// Already reported: don't cascade more errors from it.
+    case invalid
+
+    var word: String {
+        switch self {
+        case .number: return "a number"
+        case .string: return "a string"
+        case .bool: return "true/false"
+        case .invalid: return "invalid"
+        }
+    }
+}
+
+struct Checker {
+    let catalog: Catalog
+    var diagnostics: [Diagnostic] = []
+
+    init(catalog: Catalog) { self.catalog = catalog }
+
+    mutating func error(_ id: String, _ message: String, _ span: Span, notes: [Diagnostic.Note] = [], fixIt: Diagnostic.FixIt? = nil) {
+        diagnostics.append(Diagnostic(.error, id, message, at: span.location, length: span.length, notes: notes, fixIt: fixIt))
+    }
+
+    mutating func warning(_ id: String, _ message: String, _ span: Span, notes: [Diagnostic.Note] = [], fixIt: Diagnostic.FixIt? = nil) {
+        diagnostics.append(Diagnostic(.warning, id, message, at: span.location, length: span.length, notes: notes, fixIt: fixIt))
+    }
+
+    func suggest(_ word: String, _ candidates: [String], _ span: Span) -> (String, Diagnostic.FixIt?) {
+        guard let c = closest(word, in: candidates.sorted()) else { return ("", nil) }
+        return ("; did you mean `\(c)`?", Diagnostic.FixIt("replace with `\(c)`", location: span.location, length: span.length, replacement: c))
+    }
+
+    // MARK: the whole rule set
+
+    mutating func check(_ asts: [AST]) -> Configuration {
+        var config = Configuration()
+        config.files = asts.map(\.file)
+        var channelSeen: [String: Span] = [:]
+        var settingSeen: [String: Span] = [:]
+
+        // Channels first: rules in any file may route to channels declared in any other.
+        for ast in asts {
+            for case .channel(let c) in ast.statements {
+                if let first = channelSeen[c.name] {
+                    error("duplicate-channel", "channel `\(c.name)` is declared twice", c.nameSpan,
+                          notes: [Diagnostic.Note("first declared here", at: first.location)])
+                    continue
+                }
+                channelSeen[c.name] = c.nameSpan
+                if let decl = checkChannel(c) { config.channels.append(decl) }
+            }
+        }
+        if !config.channels.contains(where: { $0.name == "log" }) {
+            config.channels.append(ChannelDeclaration(name: "log", kind: "log", options: [],
+                                                      location: SourceLocation(file: ChannelDeclaration.builtinFile, line: 0, column: 0)))
+        }
+        let channelNames = Set(config.channels.map(\.name))
+
+        for ast in asts {
+            for case .set(let s) in ast.statements {
+                if let first = settingSeen[s.name] {
+                    warning("setting-overridden", "`set \(s.name)` overrides an earlier value", s.nameSpan,
+                            notes: [Diagnostic.Note("earlier value set here", at: first.location)])
+                }
+                settingSeen[s.name] = s.nameSpan
+                if let v = checkSetting(s, channels: channelNames) { config.settings[s.name] = v }
+            }
+            for case .mute(let m) in ast.statements {
+                if let w = checkMute(m) { config.mutes.append(w) }
+            }
+        }
+        if case .list(let l)? = config.settings["default_channels"] {
+            config.defaultChannels = l.compactMap(\.stringValue)
+        } else if case .string(let s)? = config.settings["default_channels"] {
+            config.defaultChannels = [s]
+        }
+
+        var ruleSeen: [String: Span] = [:]
+        for ast in asts {
+            for case .rule(let r) in ast.statements {
+                if let first = ruleSeen[r.name] {
+                    error("duplicate-rule", "rule `\(r.name)` is declared twice", r.nameSpan,
+                          notes: [Diagnostic.Note("first declared here", at: first.location)])
+                    continue
+                }
+                ruleSeen[r.name] = r.nameSpan
+                if let rule = checkRule(r, channels: channelNames, defaults: config.defaultChannels) { config.rules.append(rule) }
+            }
+        }
+        return config
+    }
+
+    // MARK: values, settings, channels
+
+    func configValue(_ v: ValueNode) -> ConfigValue {
+        switch v {
+        case .string(let s, _): return .string(s)
+        case .number(let n, let u, _): return u == .duration ? .duration(n) : .number(n)
+        case .word(let w, _): return w == "true" ? .bool(true) : w == "false" ? .bool(false) : .string(w)
+        case .list(let items, _): return .list(items.map(configValue))
+        case .file(let p, _): return .file(p)
+        case .block(let entries, _): return .block(entries.map { ($0.0, configValue($0.2)) })
+        }
+    }
+
+    enum Expect { case duration, number, string, bool, stringList, stringOrList, stringOrFile, file, block, oneOf([String]) }
+
+    mutating func checkValue(_ v: ValueNode, _ expect: Expect, _ what: String) {
+        func isString(_ v: ValueNode) -> Bool { if case .string = v { return true } else { return false } }
+        switch (expect, v) {
+        case (.duration, .number(_, .duration, _)), (.number, .number(_, .none, _)), (.number, .number(_, .bytes, _)),
+             (.string, .string), (.stringOrList, .string), (.stringOrFile, .string), (.stringOrFile, .file), (.file, .file),
+             (.block, .block):
+            return
+        case (.bool, .word(let w, _)) where w == "true" || w == "false": return
+        case (.duration, .number(let n, .none, let span)):
+            error("expected-duration", "\(what) needs a duration with a unit, e.g. `\(formatNumber(n))s`", span,
+                  fixIt: Diagnostic.FixIt("add a unit", location: span.location, length: span.length, replacement: formatNumber(n) + "s"))
+        case (.stringList, .list(let items, _)), (.stringOrList, .list(let items, _)):
+            for i in items where !isString(i) { error("expected-string", "\(what) must be a list of strings", i.span) }
+        case (.oneOf(let words), .word(let w, let span)), (.oneOf(let words), .string(let w, let span)):
+            if !words.contains(w) {
+                let (hint, fix) = suggest(w, words, span)
+                error("bad-value", "\(what) must be one of \(words.joined(separator: ", "))\(hint)", span, fixIt: fix)
+            }
+        case (.file, .string(_, let span)):
+            warning("secret-inline", "\(what) is a secret: keep it in a 0600 file and write `file \"/etc/shd/secrets/…\"`", span)
+        default:
+            let want: String
+            switch expect {
+            case .duration: want = "a duration (e.g. `30s`)"
+            case .number: want = "a number"
+            case .string: want = "a string"
+            case .bool: want = "true or false"
+            case .stringList: want = "a list of strings (e.g. `[\"a\", \"b\"]`)"
+            case .stringOrList: want = "a string or a list of strings"
+            case .stringOrFile: want = "a string or `file \"path\"`"
+            case .file: want = "`file \"path\"`"
+            case .block: want = "a block `{ \"Name\" \"value\" … }`"
+            case .oneOf(let w): want = "one of " + w.joined(separator: ", ")
+            }
+            error("bad-value", "\(what) must be \(want)", v.span)
+        }
+    }
+
+    mutating func checkSetting(_ s: SetStatement, channels: Set<String>) -> ConfigValue? {
+        guard KnownSettings.isKnown(s.name) else {
+            let (hint, fix) = suggest(s.name, KnownSettings.all.map(\.name), s.nameSpan)
+            error("unknown-setting", "unknown setting `\(s.name)`\(hint)", s.nameSpan, fixIt: fix)
+            return nil
+        }
+        let n0 = diagnostics.count
+        let what = "`\(s.name)`"
+        switch s.name {
+        case "interval": checkValue(s.value, .duration, what)
+        case "workers":
+            checkValue(s.value, .stringList, what)
+            if case .list(let items, _) = s.value {
+                for case .string(let w, let span) in items where catalog.worker(w) == nil {
+                    let (hint, fix) = suggest(w, catalog.workers.map(\.name), span)
+                    error("unknown-worker", "unknown worker `\(w)`\(hint)", span, fixIt: fix)
+                }
+            }
+        case "log_level": checkValue(s.value, .oneOf(["error", "warning", "notice", "info", "debug"]), what)
+        case "default_channels":
+            checkValue(s.value, .stringOrList, what)
+            var names: [(String, Span)] = []
+            if case .string(let n, let span) = s.value { names = [(n, span)] }
+            if case .list(let items, _) = s.value { for case .string(let n, let span) in items { names.append((n, span)) } }
+            for (n, span) in names where !channels.contains(n) {
+                let (hint, fix) = suggest(n, Array(channels), span)
+                error("unknown-channel", "unknown channel `\(n)` in default_channels\(hint)", span, fixIt: fix)
+            }
+        case "exclude_fstypes", "exclude_mounts": checkValue(s.value, .stringList, what)
+        case "top_processes": checkValue(s.value, .number, what)
+        default:
+            if s.name.hasPrefix("interval.") {
+                let w = String(s.name.dropFirst("interval.".count))
+                if catalog.worker(w) == nil {
+                    let (hint, _) = suggest(w, catalog.workers.map(\.name), s.nameSpan)
+                    error("unknown-worker", "unknown worker `\(w)` in `\(s.name)`\(hint)", s.nameSpan)
+                }
+                checkValue(s.value, .duration, what)
+            } else {
+                checkValue(s.value, .string, what)
+            }
+        }
+        if case .number(let n, .duration, let span) = s.value, n <= 0 {
+            error("bad-value", "\(what) must be a positive duration", span)
+        }
+        return diagnostics.count == n0 || !diagnostics[n0...].contains { $0.severity == .error } ? configValue(s.value) : nil
+    }
+
+    mutating func checkChannel(_ c: ChannelStatement) -> ChannelDeclaration? {
+        guard let allowed = ChannelKinds.options(for: c.kind) else {
+            let (hint, fix) = suggest(c.kind, Array(ChannelKinds.kinds.keys), c.kindSpan)
+            error("unknown-channel-kind", "unknown channel kind `\(c.kind)`\(hint)", c.kindSpan,
+                  notes: [Diagnostic.Note("kinds: " + ChannelKinds.kinds.keys.sorted().joined(separator: ", "))], fixIt: fix)
+            return nil
+        }
+        let n0 = diagnostics.count
+        var seen: Set<String> = []
+        for (key, span, value) in c.options {
+            guard allowed.contains(where: { $0.name == key }) else {
+                let (hint, fix) = suggest(key, allowed.map(\.name), span)
+                error("unknown-channel-option", "channel kind `\(c.kind)` has no option `\(key)`\(hint)", span,
+                      notes: [Diagnostic.Note("options: " + allowed.map(\.name).joined(separator: ", "))], fixIt: fix)
+                continue
+            }
+            if !seen.insert(key).inserted { warning("duplicate-option", "option `\(key)` is given twice; the last one wins", span) }
+            let what = "option `\(key)`"
+            switch key {
+            case "timeout", "ttl", "resend_interval": checkValue(value, .duration, what)
+            case "rate_limit": checkValue(value, .number, what)
+            case "min_severity": checkValue(value, .oneOf(["warn", "crit"]), what)
+            case "send_resolved", "include_report": checkValue(value, .bool, what)
+            case "headers": checkValue(value, .block, what)
+            case "to": checkValue(value, .stringOrList, what)
+            case "password", "hmac_secret": checkValue(value, .file, what)
+            case "tls": checkValue(value, .oneOf(["required", "none"]), what)
+            case "command":
+                checkValue(value, .stringList, what)
+                if case .list(let items, let span) = value, items.isEmpty { error("bad-value", "`command` needs at least the program path", span) }
+            case "url":
+                checkValue(value, .stringOrFile, what)
+                if case .string(let u, let span) = value {
+                    if c.kind == "slack" {
+                        warning("secret-inline", "a Slack webhook URL is a secret: keep it in a 0600 file and write `url file \"…\"`", span)
+                    }
+                    if !(u.hasPrefix("http://") || u.hasPrefix("https://")) {
+                        error("bad-value", "`url` must start with http:// or https://", span)
+                    }
+                }
+            case "server":
+                checkValue(value, .string, what)
+                if case .string(let u, let span) = value, !(u.hasPrefix("smtp://") || u.hasPrefix("smtps://")) {
+                    error("bad-value", "`server` must be smtp://host:port (STARTTLS) or smtps://host:port (implicit TLS)", span)
+                }
+            default: checkValue(value, .string, what)
+            }
+        }
+        for o in allowed where o.required && !seen.contains(o.name) {
+            error("missing-channel-option", "channel `\(c.name)` (\(c.kind)) needs option `\(o.name)`: \(o.help)", c.nameSpan)
+        }
+        if diagnostics[n0...].contains(where: { $0.severity == .error }) { return nil }
+        return ChannelDeclaration(name: c.name, kind: c.kind, options: c.options.map { ($0.0, configValue($0.2)) },
+                                  location: c.nameSpan.location)
+    }
+
+    mutating func checkMute(_ m: MuteNode) -> MuteWindow? {
+        switch m {
+        case .daily(let text, let span):
+            func minutes(_ s: Substring) -> Int? {
+                let p = s.split(separator: ":", omittingEmptySubsequences: false)
+                guard p.count == 2, p[0].count == 2, p[1].count == 2, let h = Int(p[0]), let mi = Int(p[1]),
+                      (0...24).contains(h), (0..<60).contains(mi), h * 60 + mi <= 1440 else { return nil }
+                return h * 60 + mi
+            }
+            let parts = text.split(separator: "-")
+            guard parts.count == 2, let s = minutes(parts[0]), let e = minutes(parts[1]), s != e else {
+                error("bad-mute", "a daily mute window is written \"HH:MM-HH:MM\" in local time (e.g. \"02:00-04:00\")", span)
+                return nil
+            }
+            return .daily(startMinute: s, endMinute: e == 1440 ? 0 : e)
+        case .range(let from, let fromSpan, let until, let untilSpan):
+            let f = Timestamp(rfc3339: from), u = Timestamp(rfc3339: until)
+            if f == nil { error("bad-mute", "`from` must be an RFC 3339 time like \"2026-12-24T18:00:00+01:00\"", fromSpan) }
+            if u == nil { error("bad-mute", "`until` must be an RFC 3339 time like \"2026-12-27T08:00:00+01:00\"", untilSpan) }
+            guard let f, let u else { return nil }
+            if u <= f {
+                error("bad-mute", "the mute ends before it starts", untilSpan)
+                return nil
+            }
+            return .range(from: f, until: u)
+        }
+    }
+
+    // MARK: rules
+
+    /// Per-rule compilation state.
+    struct Scope {
+        var schema: FunctionSchema?
+        var letIndex: [String: Int] = [:]
+        var letNodes: [ExprNode] = []
+        var letSpans: [Span] = []
+        var letCompiled: [CExpr?] = []
+        var letTypes: [ExprType] = []
+        /// 0 unvisited, 1 in progress (a cycle if seen again), 2 done.
+        var letState: [Int] = []
+        var series: [SeriesSpec] = []
+        var valueFields: [String] = []
+        /// Inside rate()/delta(): a counter there is used as intended.
+        var inCounterFunction = 0
+        var sawCounter = false
+    }
+
+    mutating func checkRule(_ r: RuleStatement, channels: Set<String>, defaults: [String]) -> AlertRule? {
+        let n0 = diagnostics.count
+        var scope = Scope()
+        if let w = catalog.worker(r.worker) {
+            if let f = w.function(r.function) {
+                scope.schema = f
+            } else {
+                let (hint, fix) = suggest(r.function, w.functions.map(\.name), r.functionSpan)
+                error("unknown-function", "worker `\(r.worker)` has no function `\(r.function)`\(hint)", r.functionSpan,
+                      notes: [Diagnostic.Note("functions of \(r.worker): " + w.functions.map(\.name).joined(separator: ", "))], fixIt: fix)
+            }
+        } else {
+            let (hint, fix) = suggest(r.worker, catalog.workers.map(\.name), r.workerSpan)
+            error("unknown-worker", "unknown worker `\(r.worker)`\(hint)", r.workerSpan,
+                  notes: [Diagnostic.Note("workers: " + catalog.workers.map(\.name).joined(separator: ", "))], fixIt: fix)
+        }
+        let knownSource = scope.schema != nil
+
+        // Lets first, so conditions may use them wherever they are written.
+        for case .letBinding(let name, let span, let value) in r.items {
+            if let first = scope.letIndex[name] {
+                error("duplicate-let", "`let \(name)` is defined twice in rule `\(r.name)`", span,
+                      notes: [Diagnostic.Note("first defined here", at: scope.letSpans[first].location)])
+                continue
+            }
+            if scope.schema?.field(name) != nil {
+                error("let-shadows-field", "`let \(name)` hides the field `\(name)` of \(r.worker).\(r.function); pick another name", span)
+                continue
+            }
+            if ["rule", "severity", "worker", "function"].contains(name) {
+                error("let-shadows-field", "`\(name)` is reserved for templates; pick another name", span)
+                continue
+            }
+            scope.letIndex[name] = scope.letNodes.count
+            scope.letNodes.append(value)
+            scope.letSpans.append(span)
+            scope.letCompiled.append(nil)
+            scope.letTypes.append(.invalid)
+            scope.letState.append(0)
+        }
+        for i in scope.letNodes.indices where scope.letState[i] == 0 { _ = compileLet(i, &scope, knownSource) }
+
+        var filter: CExpr?
+        if let f = r.filter {
+            let (c, t) = compile(f, &scope, knownSource)
+            if t != .bool && t != .invalid { error("expected-condition", "`where` needs a condition (true/false), not \(t.word)", f.span) }
+            filter = c
+        }
+
+        var conditions: [CompiledCondition] = []
+        var condNodes: [Severity: ConditionNode] = [:]
+        var repeatSeconds: Double?
+        var notify: [String] = []
+        var summary: Template?
+        var description: Template?
+        var missing = MissingPolicy.default
+        var mutes: [MuteWindow] = []
+        for item in r.items {
+            switch item {
+            case .condition(let c):
+                let sev: Severity = c.severity == "crit" ? .crit : .warn
+                if condNodes[sev] != nil {
+                    error("duplicate-condition", "rule `\(r.name)` already has a `\(c.severity)` condition; combine them with `or`", c.span,
+                          notes: [Diagnostic.Note("the first one", at: condNodes[sev]!.span.location)])
+                    continue
+                }
+                condNodes[sev] = c
+                if let cc = compileCondition(c, sev, &scope, knownSource) { conditions.append(cc) }
+            case .letBinding: break
+            case .repeatEvery(let d, let span):
+                if d <= 0 { error("bad-value", "`repeat` must be a positive duration", span) }
+                if repeatSeconds != nil { warning("duplicate-option", "`repeat` is given twice; the last one wins", span) }
+                repeatSeconds = d
+            case .notify(let names):
+                for (n, span) in names {
+                    if !channels.contains(n) {
+                        let (hint, fix) = suggest(n, Array(channels), span)
+                        error("unknown-channel", "unknown channel `\(n)`\(hint)", span,
+                              notes: [Diagnostic.Note("declare it with `channel \(n) KIND { … }`; `log` is built in")], fixIt: fix)
+                    } else if !notify.contains(n) {
+                        notify.append(n)
+                    }
+                }
+            case .summary(let s, let span): summary = checkTemplate(s, span, &scope)
+            case .description(let s, let span): description = checkTemplate(s, span, &scope)
+            case .onMissing(let policy, let policySpan, let after, let afterSpan):
+                guard let action = MissingPolicy.Action(rawValue: policy) else {
+                    let (hint, fix) = suggest(policy, ["keep", "resolve", "alert"], policySpan)
+                    error("bad-value", "`on_missing` is `keep`, `resolve` or `alert`\(hint)", policySpan, fixIt: fix)
+                    continue
+                }
+                missing.action = action
+                if let after, let afterSpan {
+                    if after < 1 || after != after.rounded() || after > 1_000_000 {
+                        error("bad-value", "`after` must be a whole number of evaluations, at least 1", afterSpan)
+                    } else {
+                        missing.after = Int(after)
+                    }
+                }
+            case .mute(let m):
+                if let w = checkMute(m) { mutes.append(w) }
+            }
+        }
+        if condNodes.isEmpty {
+            error("no-condition", "rule `\(r.name)` has no `warn` or `crit` condition, so it can never fire", r.nameSpan)
+        }
+        if let w = condNodes[.warn], let c = condNodes[.crit] { checkThresholdOrder(warn: w, crit: c) }
+
+        if diagnostics[n0...].contains(where: { $0.severity == .error }) { return nil }
+        conditions.sort { $0.severity < $1.severity }
+        var valueFields: [String] = []
+        for f in scope.valueFields where !valueFields.contains(f) { valueFields.append(f) }
+        return AlertRule(name: r.name, worker: r.worker, function: r.function, location: r.nameSpan.location,
+                         definition: r.definition, repeatSeconds: repeatSeconds, channels: notify.isEmpty ? defaults : notify,
+                         missing: missing, mutes: mutes, filter: filter, conditions: conditions,
+                         letNames: scope.letNodes.indices.map { i in scope.letIndex.first { $0.value == i }!.key },
+                         lets: scope.letCompiled.map { $0 ?? .constant(.number(.nan)) }, series: scope.series,
+                         summary: summary, description: description, valueFields: valueFields)
+    }
+
+    mutating func compileLet(_ i: Int, _ scope: inout Scope, _ known: Bool) -> ExprType {
+        if scope.letState[i] == 2 { return scope.letTypes[i] }
+        if scope.letState[i] == 1 {
+            error("let-cycle", "`let` refers to itself through a cycle", scope.letSpans[i])
+            scope.letState[i] = 2
+            return .invalid
+        }
+        scope.letState[i] = 1
+        let (c, t) = compile(scope.letNodes[i], &scope, known)
+        scope.letCompiled[i] = c
+        scope.letTypes[i] = t
+        scope.letState[i] = 2
+        return t
+    }
+
+    mutating func compileCondition(_ c: ConditionNode, _ sev: Severity, _ scope: inout Scope, _ known: Bool) -> CompiledCondition? {
+        let (trigger, t) = compile(c.expr, &scope, known)
+        if t != .bool && t != .invalid {
+            error("expected-condition", "`\(c.severity)` needs a condition (a comparison), not \(t.word)", c.expr.span,
+                  notes: [Diagnostic.Note("for example `\(c.severity) \(c.expr.text) > 90`")])
+        }
+        if case .constant = fold(trigger) {
+            warning("constant-condition", "this condition does not depend on the data: it is always \(constantText(fold(trigger)))", c.expr.span)
+        }
+        var clear: CExpr?
+        if let cl = c.clear {
+            var clearNode: ExprNode
+            switch cl {
+            case .expr(let e): clearNode = e
+            case .shorthand(let op, let opSpan, let rhs):
+                guard case .binary(let top, let lhs, _, _) = c.expr, ["<", "<=", ">", ">=", "==", "!="].contains(top) else {
+                    error("clear-shorthand", "`clear \(op) …` needs a trigger that is one comparison (like `x > 90`); write the full condition: `clear x \(op) …`", opSpan)
+                    return nil
+                }
+                clearNode = .binary(op, lhs, rhs, opSpan)
+            }
+            let (cc, ct) = compile(clearNode, &scope, known)
+            if ct != .bool && ct != .invalid { error("expected-condition", "`clear` needs a condition, not \(ct.word)", clearNode.span) }
+            if case .constant(.bool(false)) = fold(cc) {
+                error("clear-never", "this clear condition is never true: the alert could never resolve", clearNode.span)
+            }
+            checkClear(trigger: c.expr, clear: clearNode)
+            clear = cc
+        }
+        return CompiledCondition(severity: sev, trigger: trigger, clear: clear, forSeconds: c.forDuration?.0 ?? 0)
+    }
+
+    func fold(_ e: CExpr) -> CExpr {
+        switch e {
+        case .compare(let op, let l, let r):
+            if case .constant(.number(let a)) = fold(l), case .constant(.number(let b)) = fold(r) {
+                return .constant(Evaluator.compare(op, .number(a), .number(b)).map { Value.bool($0) } ?? .bool(false))
+            }
+            return e
+        case .and(let l, let r):
+            if case .constant(.bool(let a)) = fold(l), case .constant(.bool(let b)) = fold(r) { return .constant(.bool(a && b)) }
+            if case .constant(.bool(false)) = fold(l) { return .constant(.bool(false)) }
+            if case .constant(.bool(false)) = fold(r) { return .constant(.bool(false)) }
+            return e
+        case .or(let l, let r):
+            if case .constant(.bool(let a)) = fold(l), case .constant(.bool(let b)) = fold(r) { return .constant(.bool(a || b)) }
+            return e
+        case .not(let x):
+            if case .constant(.bool(let a)) = fold(x) { return .constant(.bool(!a)) }
+            return e
+        case .arith(let op, let l, let r):
+            if case .constant(.number(let a)) = fold(l), case .constant(.number(let b)) = fold(r) {
+                return .constant(.number(Evaluator.arith(op, a, b) ?? .nan))
+            }
+            return e
+        case .neg(let x):
+            if case .constant(.number(let a)) = fold(x) { return .constant(.number(-a)) }
+            return e
+        default: return e
+        }
+    }
+
+    func constantText(_ e: CExpr) -> String {
+        if case .constant(.bool(let b)) = e { return b ? "true" : "false" }
+        return "the same"
+    }
+
+    /// `x > A` / `x > B`: the left sides, the operator and the numeric threshold, when the condition has that shape.
+    func thresholdShape(_ e: ExprNode) -> (lhs: String, op: String, value: Double, span: Span)? {
+        guard case .binary(let op, let l, let r, _) = e, ["<", "<=", ">", ">="].contains(op) else { return nil }
+        if case .number(let v, _, let span) = r { return (l.text, op, v, span) }
+        if case .unary("-", .number(let v, _, let span), _) = r { return (l.text, op, -v, span) }
+        return nil
+    }
+
+    mutating func checkThresholdOrder(warn: ConditionNode, crit: ConditionNode) {
+        guard let w = thresholdShape(warn.expr), let c = thresholdShape(crit.expr), w.lhs == c.lhs,
+              w.op.first == c.op.first else { return }
+        let upward = w.op.hasPrefix(">")
+        if upward ? c.value < w.value : c.value > w.value {
+            error("crit-below-warn",
+                  "crit threshold \(formatNumber(c.value)) is \(upward ? "below" : "above") the warn threshold \(formatNumber(w.value)) for `\(w.op)`: crit would fire before warn",
+                  c.span, notes: [Diagnostic.Note("the warn threshold", at: w.span.location)])
+        }
+    }
+
+    mutating func checkClear(trigger: ExprNode, clear: ExprNode) {
+        guard let t = thresholdShape(trigger), let c = thresholdShape(clear), t.lhs == c.lhs else { return }
+        let up = t.op.hasPrefix(">")
+        if t.op.first == c.op.first {
+            error("clear-never",
+                  "clear condition `\(c.op) \(formatNumber(c.value))` points the same way as the trigger `\(t.op) \(formatNumber(t.value))`: it holds while the alert is breached, so the alert could not clear when the value recovers",
+                  c.span, fixIt: Diagnostic.FixIt("clear below the trigger", location: c.span.location, length: c.span.length, replacement: formatNumber(t.value)))
+        } else if up ? c.value > t.value : c.value < t.value {
+            warning("clear-overlaps",
+                    "clear threshold \(formatNumber(c.value)) is \(up ? "above" : "below") the trigger threshold \(formatNumber(t.value)): between them the alert would flap",
+                    c.span)
+        }
+    }
+
+    // MARK: expressions
+
+    /// Unit of a simple expression, for mismatched-unit warnings.
+    func unit(of e: ExprNode, _ scope: Scope) -> String? {
+        switch e {
+        case .name(let n, _):
+            guard let u = scope.schema?.field(n)?.unit, !u.isEmpty else { return nil }
+            return u
+        case .number(_, let u, _):
+            switch u {
+            case .duration: return "seconds"
+            case .bytes: return "bytes"
+            case .percent: return "percent"
+            default: return nil
+            }
+        default: return nil
+        }
+    }
+
+    mutating func compile(_ e: ExprNode, _ scope: inout Scope, _ known: Bool) -> (CExpr, ExprType) {
+        switch e {
+        case .number(let v, _, _): return (.constant(.number(v)), .number)
+        case .string(let s, _): return (.constant(.string(s)), .string)
+        case .bool(let b, _): return (.constant(.bool(b)), .bool)
+        case .name(let n, let span):
+            if let i = scope.letIndex[n] { return (.letRef(i), compileLet(i, &scope, known)) }
+            guard known, let schema = scope.schema else { return (.field(n), .invalid) }
+            guard let f = schema.field(n) else {
+                let candidates = schema.fields.map(\.name) + Array(scope.letIndex.keys)
+                let (hint, fix) = suggest(n, candidates, span)
+                error("unknown-field", "unknown field `\(n)` in \(schemaPath(scope))\(hint)", span,
+                      notes: hint.isEmpty ? [Diagnostic.Note("fields: " + schema.fields.map(\.name).joined(separator: ", "))] : [], fixIt: fix)
+                return (.field(n), .invalid)
+            }
+            switch f.kind {
+            case .label: return (.field(n), .string)
+            case .bool: return (.field(n), .bool)
+            case .number:
+                scope.valueFields.append(n)
+                return (.field(n), .number)
+            case .counter:
+                scope.valueFields.append(n)
+                if scope.inCounterFunction > 0 { scope.sawCounter = true } else {
+                    warning("raw-counter", "`\(n)` is a counter that only grows; compare its `rate(\(n))` or `delta(\(n))`", span,
+                            fixIt: Diagnostic.FixIt("use rate()", location: span.location, length: span.length, replacement: "rate(\(n))"))
+                }
+                return (.field(n), .number)
+            }
+        case .unary(let op, let x, let span):
+            let (c, t) = compile(x, &scope, known)
+            if op == "not" {
+                if t != .bool && t != .invalid { error("type-mismatch", "`not` needs true/false, not \(t.word)", span) }
+                return (.not(c), .bool)
+            }
+            if t != .number && t != .invalid { error("type-mismatch", "`-` needs a number, not \(t.word)", span) }
+            return (.neg(c), .number)
+        case .binary(let op, let l, let r, let span):
+            return compileBinary(op, l, r, span, &scope, known)
+        case .call(let name, let span, let args):
+            return compileCall(name, span, args, &scope, known)
+        }
+    }
+
+    func schemaPath(_ scope: Scope) -> String { scope.schema.map { $0.name } ?? "" }
+
+    mutating func compileBinary(_ op: String, _ l: ExprNode, _ r: ExprNode, _ span: Span, _ scope: inout Scope, _ known: Bool) -> (CExpr, ExprType) {
+        if op == "~" || op == "!~" || op == "=~" {
+            let (lc, lt) = compile(l, &scope, known)
+            if lt != .string && lt != .invalid { error("type-mismatch", "`\(op)` matches strings; the left side is \(lt.word)", l.span) }
+            guard case .string(let pat, let pspan) = r else {
+                error("expected-string", "the pattern after `\(op)` must be a quoted string", r.span)
+                return (.constant(.bool(false)), .invalid)
+            }
+            if op == "=~" {
+                do throws(Pattern.SyntaxError) {
+                    return (.match(lc, try Pattern.regex(pat), negated: false), .bool)
+                } catch {
+                    var loc = pspan.location
+                    loc.column += 1 + error.offset
+                    diagnostics.append(Diagnostic(.error, "bad-regex", "invalid regular expression: \(error.message)", at: loc))
+                    return (.constant(.bool(false)), .invalid)
+                }
+            }
+            return (.match(lc, Pattern.glob(pat), negated: op == "!~"), .bool)
+        }
+        let (lc, lt) = compile(l, &scope, known)
+        let (rc, rt) = compile(r, &scope, known)
+        switch op {
+        case "and", "or":
+            for (t, side) in [(lt, l), (rt, r)] where t != .bool && t != .invalid {
+                error("type-mismatch", "`\(op)` joins conditions; this side is \(t.word)", side.span)
+            }
+            return (op == "and" ? .and(lc, rc) : .or(lc, rc), .bool)
+        case "+", "-", "*", "/":
+            for (t, side) in [(lt, l), (rt, r)] where t != .number && t != .invalid {
+                error("type-mismatch", "`\(op)` needs numbers; this side is \(t.word)", side.span)
+            }
+            if op == "/", case .number(0, _, let zs) = r { error("division-by-zero", "division by zero", zs) }
+            let a: ArithOp = op == "+" ? .add : op == "-" ? .sub : op == "*" ? .mul : .div
+            return (.arith(a, lc, rc), .number)
+        default:
+            let cmp = CompareOp(rawValue: op)!
+            if lt != .invalid && rt != .invalid && lt != rt {
+                let hint = lt == .string || rt == .string ? " (string fields are labels: compare them with == \"…\", ~ \"glob\" or =~ \"regex\")" : ""
+                error("type-mismatch", "cannot compare \(lt.word) with \(rt.word) using `\(op)`\(hint)", span)
+            } else if (lt == .string || lt == .bool) && ![.eq, .ne].contains(cmp) {
+                error("type-mismatch", "`\(op)` orders numbers; \(lt.word) can only be compared with == or !=", span)
+            }
+            if let lu = unit(of: l, scope), let ru = unit(of: r, scope), lu != ru {
+                warning("unit-mismatch", "compares \(lu) with \(ru)", span)
+            }
+            return (.compare(cmp, lc, rc), .bool)
+        }
+    }
+
+    mutating func compileCall(_ name: String, _ span: Span, _ args: [ExprNode], _ scope: inout Scope, _ known: Bool) -> (CExpr, ExprType) {
+        let functions = ["rate", "delta", "avg", "min", "max", "sum", "count", "predict_zero", "time_to", "abs"]
+        func arity(_ n: Int, _ usage: String) -> Bool {
+            if args.count != n {
+                error("wrong-arguments", "`\(name)` takes \(n) argument\(n == 1 ? "" : "s"): \(usage)", span)
+                return false
+            }
+            return true
+        }
+        func window(_ e: ExprNode) -> Double? {
+            if case .number(let v, .duration, _) = e, v > 0 { return v }
+            error("expected-duration", "the window of `\(name)` must be a positive duration like `5m` or `window 1h`", e.span)
+            return nil
+        }
+        func numeric(_ e: ExprNode, _ scope: inout Scope) -> CExpr {
+            let (c, t) = compile(e, &scope, known)
+            if t != .number && t != .invalid { error("type-mismatch", "`\(name)` needs a number, not \(t.word)", e.span) }
+            return c
+        }
+        switch name {
+        case "rate", "delta":
+            guard arity(1, "\(name)(counter)") else { return (.constant(.number(0)), .invalid) }
+            scope.inCounterFunction += 1
+            let saw = scope.sawCounter
+            scope.sawCounter = false
+            let c = numeric(args[0], &scope)
+            scope.inCounterFunction -= 1
+            if !scope.sawCounter && known {
+                warning("rate-of-gauge", "`\(name)()` of a value that is not a counter (`_total` field): it measures how fast a gauge moves", args[0].span)
+            }
+            scope.sawCounter = saw
+            scope.series.append(SeriesSpec(input: c, kind: name == "rate" ? .rate : .delta, window: 0, limit: nil))
+            return (.series(scope.series.count - 1), .number)
+        case "avg", "min", "max", "sum", "count":
+            guard arity(2, "\(name)(value, 5m)") else { return (.constant(.number(0)), .invalid) }
+            let c = numeric(args[0], &scope)
+            guard let w = window(args[1]) else { return (.constant(.number(0)), .invalid) }
+            scope.series.append(SeriesSpec(input: c, kind: SeriesKind(rawValue: name)!, window: w, limit: nil))
+            return (.series(scope.series.count - 1), .number)
+        case "predict_zero":
+            guard arity(2, "predict_zero(value, window 1h)") else { return (.constant(.number(0)), .invalid) }
+            let c = numeric(args[0], &scope)
+            guard let w = window(args[1]) else { return (.constant(.number(0)), .invalid) }
+            scope.series.append(SeriesSpec(input: c, kind: .timeTo, window: w, limit: .constant(.number(0))))
+            return (.series(scope.series.count - 1), .number)
+        case "time_to":
+            guard arity(3, "time_to(value, limit, window 1h)") else { return (.constant(.number(0)), .invalid) }
+            let c = numeric(args[0], &scope)
+            let lim = numeric(args[1], &scope)
+            guard let w = window(args[2]) else { return (.constant(.number(0)), .invalid) }
+            scope.series.append(SeriesSpec(input: c, kind: .timeTo, window: w, limit: lim))
+            return (.series(scope.series.count - 1), .number)
+        case "abs":
+            guard arity(1, "abs(value)") else { return (.constant(.number(0)), .invalid) }
+            return (.abs(numeric(args[0], &scope)), .number)
+        default:
+            let (hint, fix) = suggest(name, functions, span)
+            error("unknown-function-call", "unknown function `\(name)()`\(hint)", span,
+                  notes: hint.isEmpty ? [Diagnostic.Note("functions: " + functions.joined(separator: ", "))] : [], fixIt: fix)
+            return (.constant(.number(0)), .invalid)
+        }
+    }
+
+    // MARK: templates
+
+    static let templateFilters = ["bytes", "percent", "duration", "round"]
+    static let templateSpecials = ["rule", "severity", "worker", "function"]
+
+    mutating func checkTemplate(_ text: String, _ span: Span, _ scope: inout Scope) -> Template {
+        var parts: [Template.Part] = []
+        var lit = ""
+        var chars = Array(text)
+        var i = 0
+        // Offsets inside the string map to columns after the opening quote (escapes make this approximate).
+        func at(_ k: Int) -> Span {
+            var loc = span.location
+            loc.column += 1 + k
+            return Span(loc, length: 1)
+        }
+        while i < chars.count {
+            let c = chars[i]
+            if c == "{" && i + 1 < chars.count && chars[i + 1] == "{" { lit.append("{"); i += 2; continue }
+            if c == "}" && i + 1 < chars.count && chars[i + 1] == "}" { lit.append("}"); i += 2; continue }
+            if c != "{" { lit.append(c); i += 1; continue }
+            guard let close = chars[i...].firstIndex(of: "}") else {
+                error("bad-template", "`{` without a closing `}` in the template (write `{{` for a literal brace)", at(i))
+                break
+            }
+            let inner = String(chars[(i + 1)..<close])
+            let pieces = inner.split(separator: "|", maxSplits: 1).map { $0.trimmingSpaces() }
+            let name = pieces.first ?? ""
+            var filter: String?
+            var arg: Int?
+            if pieces.count == 2 {
+                let fa = pieces[1].split(separator: ":", maxSplits: 1)
+                filter = String(fa[0])
+                if fa.count == 2 { arg = Int(fa[1]) }
+                if !Checker.templateFilters.contains(filter!) {
+                    let hint = closest(filter!, in: Checker.templateFilters)
+                    error("bad-template", "unknown template filter `\(filter!)`" + (hint.map { "; did you mean `\($0)`?" } ?? "")
+                              + " (filters: bytes, percent, duration, round)", at(i + 1 + name.count + 1))
+                }
+            }
+            let known = scope.schema?.fields.map(\.name) ?? []
+            if scope.schema != nil && !known.contains(name) && scope.letIndex[name] == nil && !Checker.templateSpecials.contains(name) {
+                let candidates = known + Array(scope.letIndex.keys) + Checker.templateSpecials
+                let hint = closest(name, in: candidates.sorted())
+                error("unknown-field", "unknown name `\(name)` in the template" + (hint.map { "; did you mean `\($0)`?" } ?? ""), Span(at(i + 1).location, length: max(1, name.count)))
+            }
+            if !lit.isEmpty { parts.append(.text(lit)); lit = "" }
+            parts.append(.ref(name: name, filter: filter, arg: arg))
+            i = close + 1
+        }
+        if !lit.isEmpty { parts.append(.text(lit)) }
+        chars.removeAll()
+        return Template(parts: parts)
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingSpaces() -> String {
+        var s = self[...]
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,412 @@
+// The rule engine: one alert state machine per (rule, row), fed daemon reports with the time passed in.
+import Reports
+
+/// The state of one alert instance (one rule × one row), with the history its series need.
+struct AlertInstance: Sendable, Equatable {
+    var labels: [String: String]
+    var state: AlertState = .inactive
+    /// Severity while firing.
+    var severity: Severity = .warn
+    /// When each severity's condition started to hold (index 0 warn, 1 crit); nil when it does not hold.
+    var since: [Timestamp?] = [nil, nil]
+    var startsAt: Timestamp?
+    /// Whether channels heard about this firing episode (a muted start is announced when the mute ends).
+    var notified = false
+    var lastNotified: Timestamp?
+    /// Evaluations with fresh data but without this row.
+    var missing = 0
+    /// Firing because the row went missing (`on_missing alert`).
+    var missingAlert = false
+    var summary = ""
+    var description: String?
+    var values: [String: Double] = [:]
+    var series: [SeriesBuffer] = []
+}
+
+/// Per-rule runtime state.
+struct RuleRuntime: Sendable, Equatable {
+    /// `datetime` of the last function report evaluated: a report seen again adds no samples.
+    var lastReport: Timestamp?
+    var instances: [String: AlertInstance] = [:]
+}
+
+/// Evaluates a configuration's rules against daemon reports and tracks every alert's state.
+///
+/// - Important: The engine never reads the clock: pass `now` to ``evaluate(report:now:)``. Rates and windows use
+///   each function report's own `datetime`, so evaluating the same report twice adds no sample.
+public final class Engine {
+    public let configuration: Configuration
+    var runtimes: [RuleRuntime]
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        self.runtimes = Array(repeating: RuleRuntime(), count: configuration.rules.count)
+    }
+
+    /// A malformed state.json: the daemon moves the file aside and starts clean.
+    public struct StateError: Error, Equatable, CustomStringConvertible {
+        public var message: String
+        public init(_ message: String) { self.message = message }
+        public var description: String { "invalid alert state: " + message }
+    }
+
+    // MARK: evaluation
+
+    /// Evaluates every rule against the latest report; returns the transitions channels must hear about.
+    public func evaluate(report: DaemonReport, now: Timestamp) -> [AlertEvent] {
+        var events: [AlertEvent] = []
+        for i in configuration.rules.indices {
+            evaluate(ruleIndex: i, report: report, now: now, into: &events)
+        }
+        return events
+    }
+
+    func isMuted(_ rule: AlertRule, _ now: Timestamp) -> Bool {
+        rule.mutes.contains { $0.isActive(at: now) } || configuration.mutes.contains { $0.isActive(at: now) }
+    }
+
+    static func instanceKey(_ labels: [String: String]) -> String {
+        var s = ""
+        for k in labels.keys.sorted() { s += k + "=" + labels[k]! + "\u{1F}" }
+        return s
+    }
+
+    func evaluate(ruleIndex ri: Int, report: DaemonReport, now: Timestamp, into events: inout [AlertEvent]) {
+        let rule = configuration.rules[ri]
+        // A function that failed, or a worker not running, says nothing about the rows: keep every state.
+        guard let fr = report.function(worker: rule.worker, function: rule.function), fr.error == nil else { return }
+        var rt = runtimes[ri]
+        let fresh = rt.lastReport.map { fr.datetime > $0 } ?? true
+        let t = fr.datetime.seconds
+        let muted = isMuted(rule, now)
+        var seen: Set<String> = []
+
+        for row in fr.data {
+            var ev = Evaluator(row: row, lets: rule.lets, seriesCount: rule.series.count)
+            if let f = rule.filter, ev.condition(f) != true { continue }
+            var labels: [String: String] = [:]
+            for (k, v) in row { if case .string(let s) = v { labels[k] = s } }
+            let key = Engine.instanceKey(labels)
+            guard seen.insert(key).inserted else { continue }
+            var inst = rt.instances[key] ?? AlertInstance(labels: labels)
+            if inst.series.count != rule.series.count { inst.series = Array(repeating: SeriesBuffer(), count: rule.series.count) }
+            inst.missing = 0
+            inst.missingAlert = false
+            // Every series is sampled on fresh data before any condition runs, so `and`/`or` short-circuits never leave gaps.
+            for (si, spec) in rule.series.enumerated() {
+                if fresh, let v = ev.number(spec.input), v.isFinite { inst.series[si].push(t, v, keep: spec) }
+                let limit = spec.limit.flatMap { ev.number($0) }
+                ev.seriesValues[si] = inst.series[si].value(spec, limit: limit).map(Value.number)
+            }
+            step(rule, &inst, &ev, now: now, muted: muted, into: &events)
+            rt.instances[key] = inst
+        }
+
+        if fresh {
+            for (key, var inst) in rt.instances where !seen.contains(key) {
+                inst.missing += 1
+                switch rule.missing.action {
+                case .keep:
+                    if inst.state == .inactive { rt.instances[key] = nil } else { rt.instances[key] = inst }
+                case .resolve:
+                    if inst.missing >= rule.missing.after {
+                        if inst.state == .firing && inst.notified { events.append(event(.resolved, rule, inst, now: now)) }
+                        rt.instances[key] = nil
+                    } else {
+                        rt.instances[key] = inst
+                    }
+                case .alert:
+                    if inst.missing >= rule.missing.after && inst.state != .firing {
+                        inst.state = .firing
+                        inst.severity = .warn
+                        inst.startsAt = now
+                        inst.missingAlert = true
+                        inst.notified = false
+                        inst.summary = "\(rule.name): no data for " + labelText(inst.labels) + " in \(rule.worker).\(rule.function)"
+                        if !muted {
+                            inst.notified = true
+                            inst.lastNotified = now
+                            events.append(event(.firing, rule, inst, now: now))
+                        }
+                    } else if inst.state == .firing && !inst.notified && !muted {
+                        inst.notified = true
+                        inst.lastNotified = now
+                        events.append(event(.firing, rule, inst, now: now))
+                    }
+                    rt.instances[key] = inst
+                }
+            }
+            rt.lastReport = fr.datetime
+        }
+        runtimes[ri] = rt
+    }
+
+    func labelText(_ labels: [String: String]) -> String {
+        labels.isEmpty ? "the function" : labels.keys.sorted().map { "\($0)=\(labels[$0]!)" }.joined(separator: ", ")
+    }
+
+    /// One state-machine step for one instance whose row is present.
+    func step(_ rule: AlertRule, _ inst: inout AlertInstance, _ ev: inout Evaluator, now: Timestamp, muted: Bool,
+              into events: inout [AlertEvent])
+    {
+        var target: Severity?
+        var breached = false
+        for c in rule.conditions {
+            let si = c.severity == .warn ? 0 : 1
+            let trig = ev.condition(c.trigger)
+            if inst.since[si] != nil {
+                let firingHere = inst.state == .firing && !inst.missingAlert && inst.severity >= c.severity
+                let ended: Bool
+                if firingHere, let clear = c.clear {
+                    // Hysteresis: once firing, only the clear condition ends it.
+                    ended = ev.condition(clear) == true
+                } else {
+                    // Pending, or no clear condition: it ends when the trigger is false (no data keeps it).
+                    ended = trig == false
+                }
+                if ended { inst.since[si] = nil }
+            } else if trig == true {
+                inst.since[si] = now
+            }
+            if let s = inst.since[si] {
+                breached = true
+                if now.seconds - s.seconds >= c.forSeconds { target = c.severity }
+            }
+        }
+
+        // Values and texts as of now, for events and the firing list.
+        var values: [String: Double] = [:]
+        for f in rule.valueFields { if case .number(let d)? = Evaluator.fieldValue(ev.row[f]) { values[f] = d } }
+        for (i, n) in rule.letNames.enumerated() { if case .number(let d)? = ev.eval(.letRef(i)), d.isFinite { values[n] = d } }
+        inst.values = values
+
+        let prev = inst.state
+        let prevSeverity = inst.severity
+        if let target {
+            inst.severity = target
+            render(rule, &inst, &ev)
+            if prev != .firing || inst.missingAlert {
+                inst.state = .firing
+                inst.missingAlert = false
+                inst.startsAt = now
+                inst.notified = false
+                notify(.firing, rule, &inst, now: now, muted: muted, into: &events)
+            } else if !inst.notified {
+                notify(.firing, rule, &inst, now: now, muted: muted, into: &events)
+            } else if target != prevSeverity {
+                notify(target > prevSeverity ? .escalated : .deescalated, rule, &inst, now: now, muted: muted, into: &events)
+            } else if let r = rule.repeatSeconds, let last = inst.lastNotified, now.seconds - last.seconds >= r {
+                notify(.repeated, rule, &inst, now: now, muted: muted, into: &events)
+            }
+        } else {
+            if prev == .firing {
+                render(rule, &inst, &ev)
+                // A resolution is always sent when the start was: receivers must not keep a stale alert.
+                if inst.notified { events.append(event(.resolved, rule, inst, now: now)) }
+                inst.startsAt = nil
+                inst.notified = false
+                inst.lastNotified = nil
+            }
+            inst.state = breached ? .pending : .inactive
+        }
+    }
+
+    func notify(_ kind: AlertEvent.Kind, _ rule: AlertRule, _ inst: inout AlertInstance, now: Timestamp, muted: Bool,
+                into events: inout [AlertEvent])
+    {
+        guard !muted else { return }
+        inst.lastNotified = now
+        inst.notified = true
+        events.append(event(kind, rule, inst, now: now))
+    }
+
+    func render(_ rule: AlertRule, _ inst: inout AlertInstance, _ ev: inout Evaluator) {
+        let sev = inst.severity
+        let lookup: (String) -> Value? = { name in
+            switch name {
+            case "rule": return .string(rule.name)
+            case "severity": return .string(sev.rawValue)
+            case "worker": return .string(rule.worker)
+            case "function": return .string(rule.function)
+            default:
+                if let i = rule.letNames.firstIndex(of: name) { return ev.eval(.letRef(i)) }
+                return Evaluator.fieldValue(ev.row[name])
+            }
+        }
+        if let s = rule.summary {
+            inst.summary = s.render(lookup)
+        } else {
+            inst.summary = "\(rule.name) is \(sev.rawValue)" + (inst.labels.isEmpty ? "" : " for " + labelText(inst.labels))
+        }
+        inst.description = rule.description?.render(lookup)
+    }
+
+    func event(_ kind: AlertEvent.Kind, _ rule: AlertRule, _ inst: AlertInstance, now: Timestamp) -> AlertEvent {
+        var labels = inst.labels
+        labels["worker"] = rule.worker
+        labels["function"] = rule.function
+        return AlertEvent(kind: kind, rule: rule.name, severity: inst.severity, labels: labels, values: inst.values,
+                          summary: inst.summary, description: inst.description, startsAt: inst.startsAt ?? now,
+                          endsAt: kind == .resolved ? now : nil, channels: rule.channels)
+    }
+
+    // MARK: queries
+
+    /// Currently firing alerts (for SIGUSR1 dumps and Alertmanager re-sends), in rule order then label order.
+    public var firingAlerts: [AlertEvent] {
+        var out: [AlertEvent] = []
+        for (ri, rule) in configuration.rules.enumerated() {
+            for key in runtimes[ri].instances.keys.sorted() {
+                let inst = runtimes[ri].instances[key]!
+                if inst.state == .firing { out.append(event(.firing, rule, inst, now: inst.startsAt ?? Timestamp(microseconds: 0))) }
+            }
+        }
+        return out
+    }
+
+    /// Pending and firing instances: `(rule, labels, state, severity)`, for tests and dumps.
+    public var activeStates: [(rule: String, labels: [String: String], state: AlertState, severity: Severity)] {
+        var out: [(rule: String, labels: [String: String], state: AlertState, severity: Severity)] = []
+        for (ri, rule) in configuration.rules.enumerated() {
+            for key in runtimes[ri].instances.keys.sorted() {
+                let inst = runtimes[ri].instances[key]!
+                if inst.state != .inactive { out.append((rule.name, inst.labels, inst.state, inst.severity)) }
+            }
+        }
+        return out
+    }
+
+    /// Number of alert instances held (for memory accounting).
+    public var instanceCount: Int { runtimes.reduce(0) { $0 + $1.instances.count } }
+
+    // MARK: meta-alert
+
+    /// The daemon's own alert while the configuration on disk is broken: `shd_config_invalid`.
+    /// Pass `.firing` with the time the bad version was seen, then `.resolved` with `endsAt` when a good one loads.
+    public static func configInvalidEvent(kind: AlertEvent.Kind, summary: String, channels: [String], startsAt: Timestamp,
+                                          endsAt: Timestamp? = nil) -> AlertEvent
+    {
+        AlertEvent(kind: kind, rule: "shd_config_invalid", severity: .crit, labels: ["worker": "shd", "function": "config"],
+                   values: [:], summary: summary, startsAt: startsAt, endsAt: kind == .resolved ? (endsAt ?? startsAt) : nil,
+                   channels: channels)
+    }
+
+    // MARK: state
+
+    /// After a reload: take over the states of rules whose name and definition did not change.
+    public func adoptState(from old: Engine) {
+        var byIdentity: [String: RuleRuntime] = [:]
+        for (ri, r) in old.configuration.rules.enumerated() { byIdentity[r.identity] = old.runtimes[ri] }
+        for (ri, r) in configuration.rules.enumerated() {
+            if let rt = byIdentity[r.identity] { runtimes[ri] = rt }
+        }
+    }
+
+    /// Every rule's instances, timers and history as JSON for STATE_DIR/state.json.
+    public func exportState() -> JSONValue {
+        var rules: [JSONValue] = []
+        for (ri, rule) in configuration.rules.enumerated() {
+            let rt = runtimes[ri]
+            var o = JSONObject()
+            o.append("rule", .string(rule.name))
+            o.append("identity", .string(rule.identity))
+            o.append("last_report", rt.lastReport.map { .int($0.microseconds) } ?? .null)
+            var list: [JSONValue] = []
+            for key in rt.instances.keys.sorted() {
+                let inst = rt.instances[key]!
+                var io = JSONObject()
+                var l = JSONObject()
+                for k in inst.labels.keys.sorted() { l.append(k, .string(inst.labels[k]!)) }
+                io.append("labels", .object(l))
+                io.append("state", .string(inst.state.rawValue))
+                io.append("severity", .string(inst.severity.rawValue))
+                io.append("since", .array(inst.since.map { $0.map { .int($0.microseconds) } ?? .null }))
+                io.append("starts_at", inst.startsAt.map { .int($0.microseconds) } ?? .null)
+                io.append("notified", .bool(inst.notified))
+                io.append("last_notified", inst.lastNotified.map { .int($0.microseconds) } ?? .null)
+                io.append("missing", .int(Int64(inst.missing)))
+                io.append("missing_alert", .bool(inst.missingAlert))
+                io.append("summary", .string(inst.summary))
+                io.append("description", inst.description.map { .string($0) } ?? .null)
+                var v = JSONObject()
+                for k in inst.values.keys.sorted() { v.append(k, .double(inst.values[k]!)) }
+                io.append("values", .object(v))
+                io.append("series", .array(inst.series.map { s in
+                    .array(zip(s.times, s.values).map { .array([.double($0), .double($1)]) })
+                }))
+                list.append(.object(io))
+            }
+            o.append("instances", .array(list))
+            rules.append(.object(o))
+        }
+        return .object(["version": .int(1), "rules": .array(rules)])
+    }
+
+    /// Restores what ``exportState()`` wrote. Rules whose name or definition changed since are skipped.
+    public func importState(_ json: JSONValue) throws(StateError) {
+        guard let o = json.object else { throw StateError("not a JSON object") }
+        guard o["version"]?.number == 1 else { throw StateError("unknown or missing \"version\" (expected 1)") }
+        guard let rules = o["rules"]?.array else { throw StateError("missing \"rules\" array") }
+        var restored = runtimes
+        func time(_ v: JSONValue?, _ what: String) throws(StateError) -> Timestamp? {
+            switch v {
+            case nil, .null?: return nil
+            case .int(let m)?: return Timestamp(microseconds: m)
+            default: throw StateError("\(what) is not a microsecond count")
+            }
+        }
+        for (n, r) in rules.enumerated() {
+            guard let ro = r.object, let name = ro["rule"]?.string, let identity = ro["identity"]?.string,
+                  let instances = ro["instances"]?.array
+            else { throw StateError("rules[\(n)] needs \"rule\", \"identity\" and \"instances\"") }
+            guard let ri = configuration.rules.firstIndex(where: { $0.name == name }),
+                  configuration.rules[ri].identity == identity else { continue }
+            let rule = configuration.rules[ri]
+            var rt = RuleRuntime()
+            rt.lastReport = try time(ro["last_report"], "rules[\(n)].last_report")
+            for (k, iv) in instances.enumerated() {
+                let at = "rules[\(n)].instances[\(k)]"
+                guard let io = iv.object, let lo = io["labels"]?.object,
+                      let state = io["state"]?.string.flatMap(AlertState.init(rawValue:)),
+                      let sev = io["severity"]?.string.flatMap(Severity.init(rawValue:)),
+                      let since = io["since"]?.array, since.count == 2
+                else { throw StateError("\(at) needs labels, state, severity and since[2]") }
+                var labels: [String: String] = [:]
+                for (lk, lv) in lo {
+                    guard let s = lv.string else { throw StateError("\(at).labels.\(lk) is not a string") }
+                    labels[lk] = s
+                }
+                var inst = AlertInstance(labels: labels)
+                inst.state = state
+                inst.severity = sev
+                inst.since = [try time(since[0], "\(at).since[0]"), try time(since[1], "\(at).since[1]")]
+                inst.startsAt = try time(io["starts_at"], "\(at).starts_at")
+                inst.notified = io["notified"]?.bool ?? false
+                inst.lastNotified = try time(io["last_notified"], "\(at).last_notified")
+                inst.missing = Int(io["missing"]?.number ?? 0)
+                inst.missingAlert = io["missing_alert"]?.bool ?? false
+                inst.summary = io["summary"]?.string ?? ""
+                inst.description = io["description"]?.string
+                for (vk, vv) in io["values"]?.object ?? JSONObject() { if let d = vv.number { inst.values[vk] = d } }
+                let series = io["series"]?.array ?? []
+                guard series.count == rule.series.count || series.isEmpty else {
+                    throw StateError("\(at).series has \(series.count) entries, the rule has \(rule.series.count)")
+                }
+                inst.series = Array(repeating: SeriesBuffer(), count: rule.series.count)
+                for (si, sv) in series.enumerated() {
+                    guard let samples = sv.array else { throw StateError("\(at).series[\(si)] is not an array") }
+                    for s in samples {
+                        guard let pair = s.array, pair.count == 2, let t = pair[0].number, let v = pair[1].number else {
+                            throw StateError("\(at).series[\(si)] holds a sample that is not [time, value]")
+                        }
+                        inst.series[si].times.append(t)
+                        inst.series[si].values.append(v)
+                    }
+                }
+                rt.instances[Engine.instanceKey(labels)] = inst
+            }
+            restored[ri] = rt
+        }
+        runtimes = restored
+    }
+}

@@ -1,0 +1,169 @@
+// Loading a rule set: reading files and directories (size-capped, binary rejected), parsing and checking them.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Reports
+
+/// What loading a rule set produced: a configuration when there are no errors, and every diagnostic.
+public struct LoadResult: Sendable {
+    /// nil when there are errors.
+    public var configuration: Configuration?
+    public var diagnostics: [Diagnostic]
+    /// File texts by name, for printing source lines under diagnostics.
+    public var sources: [String: String]
+    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+    public var errorCount: Int { diagnostics.filter { $0.severity == .error }.count }
+    public var warningCount: Int { diagnostics.filter { $0.severity == .warning }.count }
+}
+
+/// Loads and checks shd.conf and rules files.
+public enum RuleSetLoader {
+    /// Files larger than this are refused: a configuration is never megabytes long, and the checker stays fast.
+    public static let maxFileSize = 4 << 20
+
+    /// Loads `paths`: files, or directories whose `*.rules` files are read in name order.
+    /// - Parameter missingOK: skip paths that do not exist (the daemon's default locations) instead of an error.
+    public static func load(paths: [String], catalog: Catalog, missingOK: Bool = false) -> LoadResult {
+        var diagnostics: [Diagnostic] = []
+        var files: [(String, [UInt8])] = []
+        for path in paths {
+            var st = stat()
+            if stat(path, &st) != 0 {
+                let e = errno
+                if missingOK && e == ENOENT { continue }
+                diagnostics.append(ioError(path, "cannot read: " + String(cString: strerror(e))))
+                continue
+            }
+            if (st.st_mode & S_IFMT) == S_IFDIR {
+                switch listRulesFiles(path) {
+                case .success(let names):
+                    for n in names { read(path + (path.hasSuffix("/") ? "" : "/") + n, into: &files, &diagnostics) }
+                case .failure(let e):
+                    diagnostics.append(ioError(path, "cannot list directory: " + e.message))
+                }
+            } else {
+                read(path, into: &files, &diagnostics)
+            }
+        }
+        return check(files: files, catalog: catalog, earlier: diagnostics)
+    }
+
+    /// Parses and checks texts already in memory (`(file name, contents)`), e.g. for tests and the fuzzer.
+    public static func load(sources: [(String, String)], catalog: Catalog) -> LoadResult {
+        check(files: sources.map { ($0.0, Array($0.1.utf8)) }, catalog: catalog, earlier: [])
+    }
+
+    struct IOFailure: Error { var message: String }
+
+    static func ioError(_ path: String, _ message: String) -> Diagnostic {
+        Diagnostic(.error, "io-error", message, at: SourceLocation(file: path, line: 1, column: 1))
+    }
+
+    static func listRulesFiles(_ dir: String) -> Result<[String], IOFailure> {
+        guard let d = opendir(dir) else { return .failure(IOFailure(message: String(cString: strerror(errno)))) }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafePointer(to: e.pointee.d_name) { p in
+                p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name.hasSuffix(".rules") && !name.hasPrefix(".") { names.append(name) }
+        }
+        // Byte order, not locale order: the same on every machine.
+        return .success(names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
+    }
+
+    static func read(_ path: String, into files: inout [(String, [UInt8])], _ diagnostics: inout [Diagnostic]) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            diagnostics.append(ioError(path, "cannot read: " + String(cString: strerror(errno))))
+            return
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                diagnostics.append(ioError(path, "cannot read: " + String(cString: strerror(errno))))
+                return
+            }
+            if n == 0 { break }
+            bytes += chunk[0..<n]
+            if bytes.count > maxFileSize {
+                diagnostics.append(Diagnostic(.error, "file-too-large",
+                                              "file is larger than \(maxFileSize >> 20) MiB; a rules file is text of a few kilobytes",
+                                              at: SourceLocation(file: path, line: 1, column: 1)))
+                return
+            }
+        }
+        files.append((path, bytes))
+    }
+
+    /// Rejects binary and non-UTF-8 content with a clear message, then parses and checks every file together.
+    static func check(files: [(String, [UInt8])], catalog: Catalog, earlier: [Diagnostic]) -> LoadResult {
+        var diagnostics = earlier
+        var asts: [AST] = []
+        var sources: [String: String] = [:]
+        for (name, bytes) in files {
+            if bytes.count > maxFileSize {
+                diagnostics.append(Diagnostic(.error, "file-too-large", "file is larger than \(maxFileSize >> 20) MiB",
+                                              at: SourceLocation(file: name, line: 1, column: 1)))
+                continue
+            }
+            if let nul = bytes.firstIndex(of: 0) {
+                diagnostics.append(Diagnostic(.error, "file-binary", "this is a binary file (NUL byte at offset \(nul)), not a rules file",
+                                              at: position(bytes, nul, name)))
+                continue
+            }
+            if let bad = firstInvalidUTF8(bytes) {
+                diagnostics.append(Diagnostic(.error, "file-encoding", "invalid UTF-8 at byte offset \(bad); rules files are UTF-8 text",
+                                              at: position(bytes, bad, name)))
+                continue
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            sources[name] = text
+            let (ast, diags) = RuleParser.parse(bytes: bytes, file: name)
+            diagnostics += diags
+            asts.append(ast)
+        }
+        var checker = Checker(catalog: catalog)
+        let config = checker.check(asts)
+        diagnostics += checker.diagnostics
+        var result = LoadResult(configuration: nil, diagnostics: diagnostics, sources: sources)
+        if !result.hasErrors {
+            var c = config
+            c.files = files.map(\.0)
+            result.configuration = c
+        }
+        return result
+    }
+
+    static func position(_ bytes: [UInt8], _ offset: Int, _ file: String) -> SourceLocation {
+        var line = 1, col = 1
+        for b in bytes[0..<offset] {
+            if b == 0x0A { line += 1; col = 1 } else if b & 0xC0 != 0x80 { col += 1 }
+        }
+        return SourceLocation(file: file, line: line, column: col)
+    }
+
+    static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            let n: Int
+            if b < 0x80 { i += 1; continue }
+            else if b & 0xE0 == 0xC0 && b >= 0xC2 { n = 1 }
+            else if b & 0xF0 == 0xE0 { n = 2 }
+            else if b & 0xF8 == 0xF0 && b <= 0xF4 { n = 3 }
+            else { return i }
+            guard i + n < bytes.count else { return i }
+            for k in 1...n where bytes[i + k] & 0xC0 != 0x80 { return i }
+            i += n + 1
+        }
+        return nil
+    }
+}

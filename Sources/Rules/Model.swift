@@ -1,0 +1,168 @@
+// The checked, compiled form of a rule set: what the engine evaluates.
+import Reports
+
+/// A checked configuration: settings, channels and compiled rules from every file loaded.
+public struct Configuration: Sendable {
+    public var settings: [String: ConfigValue]
+    /// Declared channels in source order, plus the built-in `log` channel unless the files declare one named `log`.
+    public var channels: [ChannelDeclaration]
+    public var rules: [AlertRule]
+    /// The files read, in order.
+    public var files: [String]
+    /// Channels for rules without `notify`: `set default_channels`, else `["log"]`.
+    public var defaultChannels: [String]
+    /// File-level `mute` windows: they silence every rule.
+    public var mutes: [MuteWindow]
+
+    public init(settings: [String: ConfigValue] = [:], channels: [ChannelDeclaration] = [], rules: [AlertRule] = [],
+                files: [String] = [], defaultChannels: [String] = ["log"], mutes: [MuteWindow] = [])
+    {
+        self.settings = settings
+        self.channels = channels
+        self.rules = rules
+        self.files = files
+        self.defaultChannels = defaultChannels
+        self.mutes = mutes
+    }
+
+    /// Channels the user declared (without the built-in `log`).
+    public var declaredChannels: [ChannelDeclaration] { channels.filter { $0.location.file != ChannelDeclaration.builtinFile } }
+}
+
+extension ChannelDeclaration {
+    /// The pseudo file name of built-in declarations.
+    public static let builtinFile = "<builtin>"
+}
+
+/// What to do with an alert instance whose row is missing from its function's data.
+public struct MissingPolicy: Sendable, Equatable {
+    public enum Action: String, Sendable, Equatable {
+        /// Keep the last state (a firing alert stays firing) until the row comes back.
+        case keep
+        /// Resolve (and forget) the instance after `after` evaluations without its row. The default.
+        case resolve
+        /// Fire (at warn) after `after` evaluations without the row: "this should exist".
+        case alert
+    }
+    public var action: Action
+    /// Consecutive evaluations with fresh data but without the row before acting.
+    public var after: Int
+
+    public static let `default` = MissingPolicy(action: .resolve, after: 3)
+}
+
+/// A silence: notifications are held back while it is active (states are still tracked).
+public enum MuteWindow: Sendable, Equatable {
+    /// Every day from `startMinute` to `endMinute` (minutes after local midnight; may wrap past midnight).
+    case daily(startMinute: Int, endMinute: Int)
+    /// From one instant until another.
+    case range(from: Timestamp, until: Timestamp)
+
+    public func isActive(at now: Timestamp) -> Bool {
+        switch self {
+        case .range(let from, let until): return now >= from && now < until
+        case .daily(let s, let e):
+            let local = now.microseconds / 1_000_000 + Int64(now.utcOffsetSeconds)
+            var secOfDay = local % 86400
+            if secOfDay < 0 { secOfDay += 86400 }
+            let m = Int(secOfDay / 60)
+            return s <= e ? (m >= s && m < e) : (m >= s || m < e)
+        }
+    }
+}
+
+/// A value during evaluation. `nil` (no value at all) means "no data".
+enum Value: Sendable, Equatable {
+    case number(Double)
+    case string(String)
+    case bool(Bool)
+}
+
+enum ArithOp: Sendable { case add, sub, mul, div }
+enum CompareOp: String, Sendable { case lt = "<", le = "<=", gt = ">", ge = ">=", eq = "==", ne = "!=" }
+
+/// A compiled expression: names are resolved to fields, `let` slots or history series.
+indirect enum CExpr: Sendable {
+    case constant(Value)
+    case field(String)
+    case letRef(Int)
+    case series(Int)
+    case neg(CExpr)
+    case not(CExpr)
+    case abs(CExpr)
+    case arith(ArithOp, CExpr, CExpr)
+    case compare(CompareOp, CExpr, CExpr)
+    case and(CExpr, CExpr)
+    case or(CExpr, CExpr)
+    case match(CExpr, Pattern, negated: Bool)
+}
+
+/// What a history series computes from its samples.
+enum SeriesKind: String, Sendable {
+    case rate, delta, avg, min, max, sum, count
+    /// Seconds until the value reaches `limit` on a least-squares line over the window (+inf if never).
+    case timeTo = "time_to"
+}
+
+/// One history series a rule needs: the input sampled each fresh evaluation, kept for `window` seconds.
+struct SeriesSpec: Sendable {
+    var input: CExpr
+    var kind: SeriesKind
+    var window: Double
+    var limit: CExpr?
+}
+
+/// A compiled `warn`/`crit` line.
+struct CompiledCondition: Sendable {
+    var severity: Severity
+    var trigger: CExpr
+    /// Hysteresis: while breached, the condition holds until this is true. nil: until the trigger is false.
+    var clear: CExpr?
+    var forSeconds: Double
+}
+
+/// A templated string: literal text and `{name|filter:arg}` references.
+struct Template: Sendable {
+    enum Part: Sendable {
+        case text(String)
+        case ref(name: String, filter: String?, arg: Int?)
+    }
+    var parts: [Part]
+}
+
+/// One checked rule, ready to evaluate.
+public struct AlertRule: Sendable {
+    public var name: String
+    public var worker: String
+    public var function: String
+    public var location: SourceLocation
+    /// The rule's tokens: two rules with the same name and definition are the same rule across a reload.
+    public var definition: String
+    public var repeatSeconds: Double?
+    /// Channels, already resolved against the default channels.
+    public var channels: [String]
+    public var missing: MissingPolicy
+    public var mutes: [MuteWindow]
+
+    var filter: CExpr?
+    /// Sorted by severity, warn first.
+    var conditions: [CompiledCondition]
+    var letNames: [String]
+    var lets: [CExpr]
+    var series: [SeriesSpec]
+    var summary: Template?
+    var description: Template?
+    /// Numeric fields the rule reads: reported in alert values.
+    var valueFields: [String]
+
+    /// FNV-1a of the definition, stored in state.json to match rules on restore.
+    public var identity: String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in (name + "\u{0}" + definition).utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x100_0000_01b3
+        }
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
