@@ -290,10 +290,80 @@ public func parseStatCPUTicks(_ bytes: [UInt8]) throws(CollectError) -> UInt64 {
     return ut &+ st
 }
 
-/// system.self: shd's own memory, threads, open files and CPU time.
+/// shd's own bookkeeping of its collections: the daemon feeds it each worker report, system.self and
+/// system.errors read it.
+///
+/// - Important: Nothing is recorded unless the daemon calls `record(_:)` after each worker collect;
+///   until then the fields built from it are omitted. `shared` is the instance the registry's system
+///   worker reads.
+public final class SelfAccounting: @unchecked Sendable {
+    /// The instance `WorkerRegistry.make("system")` reads.
+    public static let shared = SelfAccounting()
+
+    /// Failures and collections of one `worker.function`.
+    public struct FunctionCounts: Equatable, Sendable {
+        public var collections: Int64 = 0
+        public var errors: Int64 = 0
+        /// The error of the latest collection, nil when it succeeded.
+        public var lastError: String?
+    }
+
+    // A pthread mutex rather than Synchronization.Mutex, which needs macOS 15 in the package's platforms.
+    private let lock: UnsafeMutablePointer<pthread_mutex_t>
+    private var functions: [String: FunctionCounts] = [:]
+    private var order: [String] = []
+    private var workerSeconds: [String: Double] = [:]
+
+    public init() {
+        lock = .allocate(capacity: 1)
+        pthread_mutex_init(lock, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(lock)
+        lock.deallocate()
+    }
+
+    /// Counts each function's collection and failure, and keeps the worker's latest collect time
+    /// (the sum of its functions' `duration_seconds`).
+    public func record(_ report: WorkerReport) {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        var seconds = 0.0
+        for f in report.functionReports {
+            let key = report.name + "." + f.name
+            if functions[key] == nil { order.append(key) }
+            var c = functions[key] ?? FunctionCounts()
+            c.collections += 1
+            if f.error != nil { c.errors += 1 }
+            c.lastError = f.error
+            functions[key] = c
+            seconds += f.durationSeconds ?? 0
+        }
+        workerSeconds[report.name] = seconds
+    }
+
+    /// Every recorded `worker.function` in first-seen order, with its counts.
+    public var functionCounts: [(name: String, counts: FunctionCounts)] {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        return order.map { ($0, functions[$0]!) }
+    }
+
+    /// Seconds one full cycle takes: the latest collect time of every recorded worker, summed; nil
+    /// before any record.
+    public var cycleSeconds: Double? {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        return workerSeconds.isEmpty ? nil : workerSeconds.values.reduce(0, +)
+    }
+}
+
+/// system.self: shd's own memory, threads, open files, CPU time, collection time and failures.
 ///
 /// Reads `<proc>/self`; on a fixture tree that is the recorded process, which keeps golden output
-/// deterministic. `open_fds` is omitted where `<proc>/self/fd` cannot be listed (fixtures).
+/// deterministic. `open_fds` is omitted where `<proc>/self/fd` cannot be listed (fixtures), and
+/// `cycle_seconds` (a measured duration) is reported on the live `/proc` only, for the same reason.
 public final class SystemSelfFunction: MetricFunction {
     public static let schema = FunctionSchema(name: "self", help: "shd's own resource use", fields: [
         FieldSchema("rss_bytes", .number, unit: "bytes", help: "Resident memory (VmRSS)"),
@@ -302,12 +372,16 @@ public final class SystemSelfFunction: MetricFunction {
         FieldSchema("threads", .number, help: "Threads"),
         FieldSchema("open_fds", .number, help: "Open file descriptors"),
         FieldSchema("cpu_seconds_total", .counter, unit: "seconds", help: "User plus system CPU time since start"),
+        FieldSchema("cycle_seconds", .number, unit: "seconds",
+                    help: "Time of one full collection: the latest collect of every worker, summed"),
+        FieldSchema("function_errors_total", .counter, help: "Failed function collections since start, all functions"),
     ])
 
+    private let accounting: SelfAccounting
     private var status: KernelFile?
     private var stat: KernelFile?
 
-    public init() {}
+    public init(accounting: SelfAccounting = .shared) { self.accounting = accounting }
 
     public func collect(_ ctx: CollectContext) throws -> [Row] {
         let p = ctx.roots.proc + "/self"
@@ -321,20 +395,56 @@ public final class SystemSelfFunction: MetricFunction {
         if let v = u.peakRSSBytes { row.append("rss_peak_bytes", .int(Int64(clamping: v))) }
         if let v = u.virtualBytes { row.append("virtual_bytes", .int(Int64(clamping: v))) }
         if let v = u.threads { row.append("threads", .int(Int64(clamping: v))) }
+        let live = ctx.roots.proc == "/proc"
         let fds = listDirectory(p + "/fd")
         if !fds.isEmpty {
             // On the live /proc the listing's own directory fd is among the entries.
-            row.append("open_fds", .int(Int64(fds.count - (ctx.roots.proc == "/proc" ? 1 : 0))))
+            row.append("open_fds", .int(Int64(fds.count - (live ? 1 : 0))))
         }
         if let s = stat, let b = try? s.read() {
             row.append("cpu_seconds_total", .double(rounded(Double(try parseStatCPUTicks(b)) / userHZ)))
+        }
+        if live, let c = accounting.cycleSeconds { row.append("cycle_seconds", .double(rounded(c, 6))) }
+        let counts = accounting.functionCounts
+        if !counts.isEmpty {
+            row.append("function_errors_total", .int(counts.reduce(0) { $0 + $1.counts.errors }))
         }
         return [row]
     }
 }
 
+/// system.errors: one row per function shd has collected, with its collections and failures.
+///
+/// Built from `SelfAccounting`; `[]` until the daemon records a worker report.
+public final class SystemErrorsFunction: MetricFunction {
+    public static let schema = FunctionSchema(name: "errors", help: "Collections and failures of each function", fields: [
+        FieldSchema("function", .label, help: "worker.function"),
+        FieldSchema("last_error", .label, help: "The latest collection's error; absent when it succeeded"),
+        FieldSchema("collections_total", .counter, help: "Collections since start"),
+        FieldSchema("errors_total", .counter, help: "Failed collections since start"),
+        FieldSchema("failing", .bool, help: "The latest collection failed"),
+    ])
+
+    private let accounting: SelfAccounting
+
+    public init(accounting: SelfAccounting = .shared) { self.accounting = accounting }
+
+    public func collect(_ ctx: CollectContext) throws -> [Row] {
+        accounting.functionCounts.map { name, c in
+            var row = Row()
+            row.append("function", .string(name))
+            if let e = c.lastError { row.append("last_error", .string(e)) }
+            row.append("collections_total", .int(c.collections))
+            row.append("errors_total", .int(c.errors))
+            row.append("failing", .bool(c.lastError != nil))
+            return row
+        }
+    }
+}
+
 enum SystemWorker {
     static func make() -> Worker {
-        Worker(name: "system", functions: [SystemInfoFunction(), SystemTimeFunction(), SystemSelfFunction()])
+        Worker(name: "system", functions: [SystemInfoFunction(), SystemTimeFunction(), SystemSelfFunction(),
+                                           SystemErrorsFunction()])
     }
 }

@@ -339,7 +339,8 @@ typealias CW = CoreWorkerTesting
         let c = WorkerRegistry.catalog
         for (w, f) in [("cpu", "times"), ("cpu", "utilisation"), ("cpu", "stats"), ("cpu", "frequencies"),
                        ("memory", "usage"), ("memory", "vm"), ("pressure", "cpu"), ("pressure", "memory"),
-                       ("pressure", "io"), ("system", "info"), ("system", "time"), ("system", "self")] {
+                       ("pressure", "io"), ("system", "info"), ("system", "time"), ("system", "self"),
+                       ("system", "errors")] {
             #expect(c.function(worker: w, function: f) != nil, "\(w).\(f)")
         }
     }

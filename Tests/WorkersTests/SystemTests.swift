@@ -154,6 +154,36 @@ import TestSupport
         #expect(CW.schemaMismatches(rows, SystemSelfFunction.schema).isEmpty)
     }
 
+    @Test func accountingFeedsSelfAndErrors() throws {
+        let acc = SelfAccounting()
+        let t = Timestamp(microseconds: 1_795_600_000_000_000)
+        let ok = FunctionReport(name: "io", datetime: t, data: [], durationSeconds: 0.002)
+        let failed = FunctionReport(name: "filesystems", datetime: t, data: [], error: "mountinfo: truncated",
+                                    durationSeconds: 0.001)
+        let self_ = SystemSelfFunction(accounting: acc)
+        let errors = SystemErrorsFunction(accounting: acc)
+        #expect(try errors.collect(CW.context(CW.machineA, monotonic: 1)).isEmpty, "nothing recorded yet")
+        #expect(try self_.collect(CW.context(CW.machineA, monotonic: 1))[0]["function_errors_total"] == nil)
+        acc.record(WorkerReport(name: "disk", datetime: t, functionReports: [failed, ok]))
+        acc.record(WorkerReport(name: "disk", datetime: t, functionReports: [
+            FunctionReport(name: "filesystems", datetime: t, data: [], durationSeconds: 0.001), ok]))
+        acc.record(WorkerReport(name: "load", datetime: t, functionReports: [
+            FunctionReport(name: "averages", datetime: t, data: [], durationSeconds: 0.0005)]))
+        let rows = try errors.collect(CW.context(CW.machineA, monotonic: 2))
+        #expect(rows.map { $0["function"]?.string } == ["disk.filesystems", "disk.io", "load.averages"])
+        #expect(rows[0]["errors_total"] == .int(1))
+        #expect(rows[0]["collections_total"] == .int(2))
+        #expect(rows[0]["failing"] == .bool(false), "the latest collection succeeded")
+        #expect(rows[0]["last_error"] == nil)
+        #expect(CW.schemaMismatches(rows, SystemErrorsFunction.schema).isEmpty)
+        let me = try #require(try self_.collect(CW.context(CW.machineA, monotonic: 2)).first)
+        #expect(me["function_errors_total"] == .int(1))
+        #expect(me["cycle_seconds"] == nil, "a measured duration is left out of fixture reports")
+        #expect(acc.cycleSeconds.map { abs($0 - 0.0035) < 1e-9 } == true)
+        let live = try #require(try self_.collect(CW.context(CW.live, monotonic: 3)).first)
+        #expect(live["cycle_seconds"] == .double(0.0035))
+    }
+
     @Test func liveMachine() throws {
         let r = SystemWorker.make().collect(roots: CW.live, options: WorkerOptions())
         #expect(r.functionReports.allSatisfy { $0.error == nil }, "\(r.functionReports.compactMap(\.error))")
