@@ -126,11 +126,15 @@ public func parseVmstat(_ bytes: [UInt8], keys: Set<String> = VMCountersFunction
     var out: [String: UInt64] = [:]
     var bad: String?
     var sawAny = false
+    // vmstat has ~200 lines; a String is made only for names whose first byte a wanted key starts with.
+    var firstBytes = [Bool](repeating: false, count: 256)
+    for k in keys { if let b = k.utf8.first { firstBytes[Int(b)] = true } }
     forEachLine(bytes) { line in
         if bad != nil || trimmed(line).isEmpty { return }
         let f = fields(line)
         guard f.count == 2, let n = parseUInt64(f[1]) else { bad = string(line); return }
         sawAny = true
+        guard firstBytes[Int(f[0][f[0].startIndex])] else { return }
         let k = string(f[0])
         if keys.contains(k) { out[k] = n }
     }

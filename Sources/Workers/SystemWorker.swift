@@ -442,9 +442,14 @@ public final class SystemErrorsFunction: MetricFunction {
     }
 }
 
-enum SystemWorker {
-    static func make() -> Worker {
-        Worker(name: "system", functions: [SystemInfoFunction(), SystemTimeFunction(), SystemSelfFunction(),
-                                           SystemErrorsFunction()])
+/// The system worker's constructors.
+public enum SystemWorker {
+    static func make() -> Worker { make(accounting: .shared) }
+
+    /// With its own `SelfAccounting`, e.g. a fresh one per golden run so counts do not carry over.
+    public static func make(accounting: SelfAccounting) -> Worker {
+        Worker(name: "system", functions: [SystemInfoFunction(), SystemTimeFunction(),
+                                           SystemSelfFunction(accounting: accounting),
+                                           SystemErrorsFunction(accounting: accounting)])
     }
 }
