@@ -1,2 +1,0 @@
-// NotifyTests: tests land with their module's issue.
-import Testing

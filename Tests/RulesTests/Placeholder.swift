@@ -1,2 +1,0 @@
-// RulesTests: tests land with their module's issue.
-import Testing

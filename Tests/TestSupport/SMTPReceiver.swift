@@ -1,0 +1,130 @@
+// A real SMTP receiver for tests: Debian's python3-aiosmtpd, run as a child process on 127.0.0.1.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An SMTP server (aiosmtpd) on an ephemeral 127.0.0.1 port that saves each message to a folder.
+///
+/// The Python source is kept here as a string and run with `python3 -c`, so the test targets hold no
+/// unhandled resource files. Needs the Debian package python3-aiosmtpd (for /usr/bin/python3).
+public final class SMTPReceiver: @unchecked Sendable {
+    public let port: UInt16
+    public let folder: String
+    private let process: TestChildProcess
+
+    /// One received message: the envelope and the raw RFC 5322 text.
+    public struct Message: Sendable {
+        public var mailFrom: String
+        public var recipients: [String]
+        public var raw: String
+    }
+
+    /// Why the receiver is not available (the test is skipped with this reason).
+    public static var unavailableReason: String? {
+        access("/usr/bin/python3", X_OK) == 0 && access("/usr/lib/python3/dist-packages/aiosmtpd", F_OK) == 0
+            ? nil : "python3-aiosmtpd is not installed (apt-get install -y python3-aiosmtpd)"
+    }
+
+    /// Starts the receiver and waits (up to 10 s) until it listens. `folder` must exist.
+    public init?(folder: String) {
+        let portFile = folder + "/port"
+        guard let p = TestChildProcess(argv: ["/usr/bin/python3", "-c", SMTPReceiver.script, folder, portFile],
+                                       logPath: folder + "/receiver.log") else { return nil }
+        process = p
+        self.folder = folder
+        var port: UInt16 = 0
+        for _ in 0..<1000 {
+            if let f = fopen(portFile, "r") {
+                var buf = [UInt8](repeating: 0, count: 16)
+                let n = fread(&buf, 1, 15, f)
+                port = UInt16(String(decoding: buf[0..<max(0, n)], as: UTF8.self)) ?? 0
+                fclose(f)
+                if port != 0 { break }
+            }
+            usleep(10_000)
+        }
+        guard port != 0 else { p.stop(); return nil }
+        self.port = port
+    }
+
+    public func stop() { process.stop() }
+    deinit { stop() }
+
+    /// Messages received so far, in order.
+    public var messages: [Message] {
+        var out: [Message] = []
+        var n = 1
+        while let raw = SMTPReceiver.readText(folder + "/\(n).eml"), let env = SMTPReceiver.readText(folder + "/\(n).env") {
+            let lines = env.split(separator: "\n").map(String.init)
+            out.append(Message(mailFrom: lines.first ?? "", recipients: Array(lines.dropFirst()), raw: raw))
+            n += 1
+        }
+        return out
+    }
+
+    private static func readText(_ path: String) -> String? {
+        guard let f = fopen(path, "rb") else { return nil }
+        defer { fclose(f) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&buf, 1, buf.count, f)
+            if n <= 0 { break }
+            out += buf[0..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static let script = #"""
+#!/usr/bin/python3
+# A real SMTP server for tests (Debian's python3-aiosmtpd): listens on 127.0.0.1, an ephemeral port,
+# writes the port to PORTFILE once listening, and saves each message as OUTDIR/N.eml plus OUTDIR/N.env
+# (envelope: "MAIL FROM" on the first line, one recipient per following line). Stopped by SIGTERM to its pid.
+# Usage: smtp_receiver.py OUTDIR PORTFILE
+import asyncio
+import os
+import signal
+import sys
+
+from aiosmtpd.smtp import SMTP
+
+
+class Saver:
+    def __init__(self, folder):
+        self.folder = folder
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        base = os.path.join(self.folder, str(self.count))
+        with open(base + ".env.tmp", "w") as f:
+            f.write(envelope.mail_from + "\n" + "\n".join(envelope.rcpt_tos) + "\n")
+        os.rename(base + ".env.tmp", base + ".env")
+        data = envelope.original_content or envelope.content
+        if isinstance(data, str):
+            data = data.encode()
+        with open(base + ".eml.tmp", "wb") as f:
+            f.write(data)
+        # The .eml appears last and atomically: a test that sees it can read both files.
+        os.rename(base + ".eml.tmp", base + ".eml")
+        return "250 OK"
+
+
+async def main(folder, portfile):
+    loop = asyncio.get_running_loop()
+    handler = Saver(folder)
+    server = await loop.create_server(lambda: SMTP(handler, hostname="shd-test"), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    with open(portfile + ".tmp", "w") as f:
+        f.write(str(port))
+    os.rename(portfile + ".tmp", portfile)
+    stop = loop.create_future()
+    loop.add_signal_handler(signal.SIGTERM, stop.set_result, None)
+    await stop
+    server.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""#
+}
