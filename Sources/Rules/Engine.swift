@@ -161,8 +161,8 @@ public final class Engine {
                     // Hysteresis: once firing, only the clear condition ends it.
                     ended = ev.condition(clear) == true
                 } else {
-                    // Pending, or no clear condition: it ends when the trigger is false (no data keeps it).
-                    ended = trig == false
+                    // Pending, or no clear condition: it ends when the trigger is not true (false or no data).
+                    ended = trig != true
                 }
                 if ended { inst.since[si] = nil }
             } else if trig == true {

@@ -129,7 +129,7 @@ struct Evaluator {
         }
     }
 
-    /// nil is "no data": it propagates through arithmetic and comparisons; `and`/`or` use three-valued logic.
+    /// nil is "no data": it propagates through arithmetic, comparisons and `not`; `and`/`or` treat it as not true.
     mutating func eval(_ e: CExpr) -> Value? {
         switch e {
         case .constant(let v): return v
@@ -156,19 +156,14 @@ struct Evaluator {
             guard let a = eval(l), let b = eval(r) else { return nil }
             return Evaluator.compare(op, a, b).map(Value.bool)
         case .and(let l, let r):
-            let a = eval(l)
-            if case .bool(false)? = a { return .bool(false) }
-            let b = eval(r)
-            if case .bool(false)? = b { return .bool(false) }
-            if case .bool(true)? = a, case .bool(true)? = b { return .bool(true) }
-            return nil
+            // No data counts as "not true": a rule never fires on data it does not have.
+            guard case .bool(true)? = eval(l) else { return .bool(false) }
+            if case .bool(true)? = eval(r) { return .bool(true) }
+            return .bool(false)
         case .or(let l, let r):
-            let a = eval(l)
-            if case .bool(true)? = a { return .bool(true) }
-            let b = eval(r)
-            if case .bool(true)? = b { return .bool(true) }
-            if case .bool(false)? = a, case .bool(false)? = b { return .bool(false) }
-            return nil
+            if case .bool(true)? = eval(l) { return .bool(true) }
+            if case .bool(true)? = eval(r) { return .bool(true) }
+            return .bool(false)
         case .match(let x, let p, let negated):
             guard case .string(let s)? = eval(x) else { return nil }
             return .bool(p.matches(s) != negated)
