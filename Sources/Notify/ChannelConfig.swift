@@ -173,6 +173,7 @@ struct ChannelConfig {
         case .webhook, .slack, .alertmanager:
             // Every URL is treated as a secret: Slack's and many webhook URLs carry the token in the path.
             url = try required("url", secret: true)
+            secrets += ChannelConfig.tokensOf(url)
             if let v = decl["headers"] {
                 guard case .block(let pairs) = v else { throw bad("headers", "a block of \"Name\" \"value\" pairs") }
                 for (name, value) in pairs {
@@ -231,6 +232,20 @@ struct ChannelConfig {
         }
     }
 
+    /// The parts of a URL that may carry a token when a receiver echoes them back without the host: the path
+    /// with its query, and every path segment or query value of 8+ characters that is not a plain lower-case word.
+    static func tokensOf(_ url: String) -> [String] {
+        var rest = Substring(url)
+        if let r = rest.firstRange(of: "://") { rest = rest[r.upperBound...] }
+        guard let slash = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) else { return [] }
+        let pathAndQuery = rest[slash...]
+        var out = [String(pathAndQuery)]
+        for piece in pathAndQuery.split(whereSeparator: { "/?&=#".contains($0) }) where piece.count >= 8 {
+            if !piece.allSatisfy({ $0 >= "a" && $0 <= "z" }) { out.append(String(piece)) }
+        }
+        return out
+    }
+
     /// Reads a secret; refuses a file that group or others may access, naming the file.
     static func readSecret(_ path: String, at loc: SourceLocation?) throws(NotifyError) -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -261,7 +276,8 @@ struct ChannelConfig {
     /// Replaces every secret in `text` with `<redacted>` (curl error texts, response bodies).
     func scrub(_ text: String) -> String {
         var out = text
-        for s in secrets where s.count >= 4 { out = out.replacingAll(s, with: "<redacted>") }
+        // Longest first, so a URL is redacted whole before its token is.
+        for s in secrets.sorted(by: { $0.count > $1.count }) where s.count >= 4 { out = out.replacingAll(s, with: "<redacted>") }
         return out
     }
 }
