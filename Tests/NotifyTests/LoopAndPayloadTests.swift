@@ -1,0 +1,130 @@
+// PollHost semantics, pure payload helpers (RFC 5322 dates, header encoding), restart and reload behaviour.
+@testable import Notify
+import Reports
+import Rules
+import TestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct PollHostTests {
+    @Test func timersFireInDeadlineOrderAndCancelledOnesDoNot() {
+        let host = PollHost()
+        var fired: [Int] = []
+        host.addTimer(after: 0.03) { fired.append(3) }
+        host.addTimer(after: 0.01) { fired.append(1) }
+        let cancelled = host.addTimer(after: 0.02) { fired.append(2) }
+        host.addTimer(after: 0) { fired.append(0) }
+        host.cancelTimer(cancelled)
+        #expect(host.run(until: { fired.count == 3 }, timeout: 1))
+        #expect(fired == [0, 1, 3])
+        #expect(host.timerCount == 0)
+    }
+
+    @Test func watchReportsReadinessAndUnwatchStopsIt() {
+        let host = PollHost()
+        var fds: [Int32] = [-1, -1]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        var reads = 0
+        host.watch(fd: fds[0], interest: .read) { ready in
+            #expect(ready.contains(.read))
+            var b: UInt8 = 0
+            _ = read(fds[0], &b, 1)
+            reads += 1
+        }
+        var one: UInt8 = 1
+        _ = write(fds[1], &one, 1)
+        #expect(host.run(until: { reads == 1 }, timeout: 1))
+        host.unwatch(fd: fds[0])
+        _ = write(fds[1], &one, 1)
+        host.run(until: { false }, timeout: 0.05)
+        #expect(reads == 1)
+        #expect(host.watchCount == 0)
+    }
+
+    @Test func runGivesUpAtItsTimeout() {
+        let host = PollHost()
+        let start = testMonotonicNow()
+        #expect(!host.run(until: { false }, timeout: 0.1))
+        let took = testMonotonicNow() - start
+        #expect(took >= 0.09 && took < 0.5)
+    }
+}
+
+@Suite struct PayloadTests {
+    @Test(arguments: [
+        ("2026-11-25T08:00:01.123456+00:00", "Wed, 25 Nov 2026 08:00:01 +0000"),
+        ("2026-11-25T09:00:01+01:00", "Wed, 25 Nov 2026 09:00:01 +0100"),
+        ("2024-02-29T23:59:59-05:30", "Thu, 29 Feb 2024 23:59:59 -0530"),
+        ("1970-01-01T00:00:00Z", "Thu, 1 Jan 1970 00:00:00 +0000"),
+    ])
+    func rfc5322Date(rfc3339: String, expected: String) throws {
+        #expect(Payloads.rfc5322Date(try #require(Timestamp(rfc3339: rfc3339))) == expected)
+    }
+
+    @Test func nonASCIISubjectsAreEncodedWords() {
+        #expect(Payloads.encodeHeader("plain") == "plain")
+        let e = Payloads.encodeHeader("Température élevée")
+        #expect(e.hasPrefix("=?UTF-8?B?") && e.hasSuffix("?="))
+        #expect(base64Decode(String(e.dropFirst(10).dropLast(2))) == Array("Température élevée".utf8))
+    }
+
+    @Test(arguments: [("https://hooks.slack.com/services/T0/B0/XyZ", "hooks.slack.com"),
+                      ("http://user:pw@127.0.0.1:8080/x?y", "127.0.0.1:8080"), ("smtps://mail.example.com:465", "mail.example.com:465")])
+    func logsNameTheHostOnly(url: String, host: String) {
+        #expect(ChannelConfig.hostOf(url) == host)
+    }
+
+    @Test func emailBodyUsesCRLFOnly() {
+        var e = sampleEvent(channels: ["m"])
+        e.summary = "line one\nline two"
+        let decl = channel("m", "smtp", [("server", .string("smtp://x")), ("from", .string("a@b")), ("to", .string("c@d"))])
+        let config = try! ChannelConfig(decl)
+        let msg = Payloads.email([OutgoingAlert(id: "1-1-a", event: e)], config: config, host: "web1", reportJSON: "{}",
+                                 reportPath: "/var/lib/shd/report.json", date: t0)
+        for (i, b) in msg.enumerated() where b == 10 { #expect(i > 0 && msg[i - 1] == 13) }
+    }
+}
+
+@Suite(.serialized) struct RestartAndReloadTests {
+    /// The dispatcher disappears mid-transfer (as with SIGKILL: no shutdown, no cleanup); a new one on the
+    /// same spool delivers the notification, once.
+    @Test func killedMidDeliveryIsDeliveredAfterRestart() throws {
+        let server = try LocalHTTPServer()
+        defer { server.stop() }
+        server.enqueue([.hang])
+        let h = try Harness([channel("hook", "webhook", [("url", .string(server.url))])])
+        h.dispatcher.enqueue([sampleEvent(channels: ["hook"])], report: sampleReport())
+        #expect(h.run { server.requests.count == 1 })
+        #expect(h.spooled.count == 1)
+        try h.start()  // the old Dispatcher is dropped with its transfer in flight
+        #expect(h.host.watchCount == 0, "the dead dispatcher's socket left the loop")
+        h.dispatcher.recoverSpool()
+        #expect(h.run { h.delivered == 1 })
+        h.host.run(until: { false }, timeout: 0.3)
+        #expect(server.requests.count == 2, "one hung attempt, one delivery")
+        #expect(server.requests[0].body == server.requests[1].body)
+        #expect(h.spooled.isEmpty)
+    }
+
+    @Test func reloadKeepsQueuedWorkOfChannelsThatComeBack() throws {
+        let server = try LocalHTTPServer()
+        defer { server.stop() }
+        server.enqueue([.status(503)])
+        let hook = channel("hook", "webhook", [("url", .string(server.url))])
+        let h = try Harness([hook], backoff: 0.5)
+        h.dispatcher.enqueue([sampleEvent(channels: ["hook"])], report: sampleReport())
+        #expect(h.run { !h.outcomes.isEmpty })
+        try h.dispatcher.updateChannels([channel("log", "log", [])])
+        h.host.run(until: { false }, timeout: 0.8)
+        #expect(server.requests.count == 1, "channel gone: nothing sent")
+        #expect(h.dispatcher.pendingCount == 1 && h.spooled.count == 1, "but nothing lost")
+        // A bad reload changes nothing.
+        #expect(throws: NotifyError.self) { try h.dispatcher.updateChannels([channel("x", "pager", [])]) }
+        try h.dispatcher.updateChannels([hook])
+        #expect(h.run { h.delivered == 1 })
+        #expect(server.requests.count == 2)
+    }
+}
