@@ -651,7 +651,7 @@ struct Checker {
     }
 
     mutating func compileCall(_ name: String, _ span: Span, _ args: [ExprNode], _ scope: inout Scope, _ known: Bool) -> (CExpr, ExprType) {
-        let functions = ["rate", "delta", "avg", "min", "max", "sum", "count", "predict_zero", "time_to", "abs"]
+        let functions = ["rate", "delta", "increase", "avg", "min", "max", "sum", "count", "predict_zero", "time_to", "abs"]
         func arity(_ n: Int, _ usage: String) -> Bool {
             if args.count != n {
                 error("wrong-arguments", "`\(name)` takes \(n) argument\(n == 1 ? "" : "s"): \(usage)", span)
@@ -683,9 +683,19 @@ struct Checker {
             scope.sawCounter = saw
             scope.series.append(SeriesSpec(input: c, kind: name == "rate" ? .rate : .delta, window: 0, limit: nil))
             return (.series(scope.series.count - 1), .number)
-        case "avg", "min", "max", "sum", "count":
+        case "avg", "min", "max", "sum", "count", "increase":
             guard arity(2, "\(name)(value, 5m)") else { return (.constant(.number(0)), .invalid) }
+            // A counter's window minimum, maximum or increase is meaningful; its average or sum is not.
+            let counterOK = ["min", "max", "increase"].contains(name)
+            if counterOK { scope.inCounterFunction += 1 }
+            let saw = scope.sawCounter
+            scope.sawCounter = false
             let c = numeric(args[0], &scope)
+            if counterOK { scope.inCounterFunction -= 1 }
+            if name == "increase" && !scope.sawCounter && known {
+                warning("rate-of-gauge", "`increase()` of a value that is not a counter (`_total` field)", args[0].span)
+            }
+            scope.sawCounter = saw
             guard let w = window(args[1]) else { return (.constant(.number(0)), .invalid) }
             scope.series.append(SeriesSpec(input: c, kind: SeriesKind(rawValue: name)!, window: w, limit: nil))
             return (.series(scope.series.count - 1), .number)

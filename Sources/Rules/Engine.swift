@@ -150,7 +150,7 @@ public final class Engine {
               into events: inout [AlertEvent])
     {
         var target: Severity?
-        var breached = false
+        var breached: Severity?
         for c in rule.conditions {
             let si = c.severity == .warn ? 0 : 1
             let trig = ev.condition(c.trigger)
@@ -169,8 +169,11 @@ public final class Engine {
                 inst.since[si] = now
             }
             if let s = inst.since[si] {
-                breached = true
-                if now.seconds - s.seconds >= c.forSeconds { target = c.severity }
+                breached = c.severity
+                // De-escalating from crit to a warn that held all along must not resolve and re-fire:
+                // an alert already firing waives the `for` of the severities at or below its own.
+                let waived = inst.state == .firing && !inst.missingAlert && c.severity <= inst.severity
+                if waived || now.seconds - s.seconds >= c.forSeconds { target = c.severity }
             }
         }
 
@@ -207,7 +210,12 @@ public final class Engine {
                 inst.notified = false
                 inst.lastNotified = nil
             }
-            inst.state = breached ? .pending : .inactive
+            if let b = breached {
+                inst.state = .pending
+                inst.severity = b
+            } else {
+                inst.state = .inactive
+            }
         }
     }
 

@@ -54,6 +54,15 @@ struct SeriesBuffer: Sendable, Equatable {
             case .sum: return sum
             default: return n
             }
+        case .increase:
+            let from = tLast - spec.window
+            var total = 0.0
+            var prev: Double?
+            for (t, v) in zip(times, values) where t >= from {
+                if let p = prev { total += v >= p ? v - p : v }
+                prev = v
+            }
+            return total
         case .timeTo:
             guard let limit else { return nil }
             // A line through a handful of seconds of data is noise: wait for a quarter of the window and 3 samples.

@@ -100,6 +100,8 @@ indirect enum CExpr: Sendable {
 /// What a history series computes from its samples.
 enum SeriesKind: String, Sendable {
     case rate, delta, avg, min, max, sum, count
+    /// Sum of the counter's rises over the window (a reset counts from zero, never as a drop).
+    case increase
     /// Seconds until the value reaches `limit` on a least-squares line over the window (+inf if never).
     case timeTo = "time_to"
 }

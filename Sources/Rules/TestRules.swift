@@ -111,7 +111,7 @@ struct RuleTestParser {
             if tok.isWord("at") {
                 _ = advance()
                 let t = try time()
-                c.steps.append(RuleTestFile.Step(time: t, data: try parseStepBody()))
+                c.steps.append(RuleTestFile.Step(time: t, data: RuleTestParser.expand(try parseStepBody(), 0)))
             } else if tok.isWord("every") {
                 _ = advance()
                 let every = try time()
@@ -123,10 +123,10 @@ struct RuleTestParser {
                 let to = try time()
                 guard every > 0, to >= from, (to - from) / every <= 100_000 else { throw fail("bad `every` range", tok) }
                 let body = try parseStepBody()
-                var t = from
-                while t <= to + 1e-9 {
-                    c.steps.append(RuleTestFile.Step(time: t, data: body))
-                    t += every
+                var k = 0
+                while from + Double(k) * every <= to + 1e-9 {
+                    c.steps.append(RuleTestFile.Step(time: from + Double(k) * every, data: RuleTestParser.expand(body, k)))
+                    k += 1
                 }
             } else if tok.isWord("expect") {
                 c.expectations.append(try parseExpectation())
@@ -139,14 +139,18 @@ struct RuleTestParser {
     }
 
     /// `{ worker.function { k v … } … }`, `report "file.json"` or `error worker.function "message"`.
-    mutating func parseStepBody() throws(ParseAbort) -> [(worker: String, function: String, rows: [Row], error: String?)] {
-        var out: [(worker: String, function: String, rows: [Row], error: String?)] = []
-        func add(_ w: String, _ f: String, _ rows: [Row], _ err: String?) {
+    typealias Sample = (worker: String, function: String, rows: [Row], steps: [[String: Double]], error: String?)
+
+    mutating func parseStepBody() throws(ParseAbort) -> [Sample] {
+        var out: [Sample] = []
+        func add(_ w: String, _ f: String, _ rows: [Row], _ err: String?, _ steps: [[String: Double]] = []) {
+            let st = steps.isEmpty ? Array(repeating: [:], count: rows.count) : steps
             if let i = out.firstIndex(where: { $0.worker == w && $0.function == f }) {
                 out[i].rows += rows
+                out[i].steps += st
                 if err != nil { out[i].error = err }
             } else {
-                out.append((w, f, rows, err))
+                out.append((w, f, rows, st, err))
             }
         }
         if tok.isWord("report") {
@@ -180,19 +184,38 @@ struct RuleTestParser {
             if tok.isPunct("[") {
                 _ = advance()
                 var rows: [Row] = []
+                var steps: [[String: Double]] = []
                 while !tok.isPunct("]") {
                     if tok.kind == .eof { throw fail("expected `]`", tok) }
-                    rows.append(try parseRow())
+                    var st: [String: Double] = [:]
+                    rows.append(try parseRow(steps: &st))
+                    steps.append(st)
                     if tok.isPunct(",") { _ = advance() }
                 }
                 _ = advance()
-                add(w, f, rows, nil)
+                add(w, f, rows, nil, steps)
             } else {
-                add(w, f, [try parseRow()], nil)
+                var st: [String: Double] = [:]
+                let row = try parseRow(steps: &st)
+                add(w, f, [row], nil, [st])
             }
         }
         _ = advance()
         return out
+    }
+
+    /// The samples of repetition `k`: each stepped field advanced k steps.
+    static func expand(_ body: [Sample], _ k: Int) -> [(worker: String, function: String, rows: [Row], error: String?)] {
+        body.map { s in
+            var rows = s.rows
+            for (i, st) in s.steps.enumerated() where i < rows.count {
+                for (field, inc) in st {
+                    let v = (rows[i][field]?.number ?? 0) + Double(k) * inc
+                    rows[i][field] = v == v.rounded() && Swift.abs(v) < 1e15 ? .int(Int64(v)) : .double(v)
+                }
+            }
+            return (s.worker, s.function, rows, s.error)
+        }
     }
 
     mutating func functionName() throws(ParseAbort) -> (String, String) {
@@ -204,6 +227,12 @@ struct RuleTestParser {
     }
 
     mutating func parseRow() throws(ParseAbort) -> Row {
+        var steps: [String: Double] = [:]
+        return try parseRow(steps: &steps)
+    }
+
+    /// `{ field value … }`; `field 90GiB step -1GiB` grows by the step at each repetition of `every`.
+    mutating func parseRow(steps: inout [String: Double]) throws(ParseAbort) -> Row {
         try expect("{", "to open a row (`{ mount \"/\" used_percent 50 }`)")
         var row = Row()
         while !tok.isPunct("}") {
@@ -220,6 +249,13 @@ struct RuleTestParser {
             case .ident where v.text == "true" || v.text == "false": row[k] = .bool(v.text == "true")
             case .ident where v.text == "null": row[k] = .null
             default: throw fail("expected a value (string, number, true, false or null) for `\(k)`", v)
+            }
+            if tok.isWord("step") {
+                _ = advance()
+                var sneg = false
+                if tok.isPunct("-") { _ = advance(); sneg = true }
+                guard tok.kind == .number else { throw fail("expected a number after `step`", tok) }
+                steps[k] = (sneg ? -1 : 1) * advance().number
             }
             if tok.isPunct(",") { _ = advance() }
         }
