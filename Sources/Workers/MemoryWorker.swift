@@ -9,26 +9,28 @@ import Reports
 /// MemAvailable:   24285128 kB
 /// HugePages_Total:       0
 /// ```
-/// Returns every key with its value in bytes (`kB` is KiB) or, for unit-less lines such as
-/// `HugePages_Total`, the plain number. Keys shd does not use are kept and ignored by callers, so
-/// keys a newer kernel adds do no harm. A line without `key: number` or without `MemTotal` is an error.
-public func parseMeminfo(_ bytes: [UInt8]) throws(CollectError) -> [String: UInt64] {
+/// Returns the keys in `keys` (by default those memory.usage reads) with their value in bytes
+/// (`kB` is KiB) or, for unit-less lines such as `HugePages_Total`, the plain number. Every line is
+/// checked, but other keys are dropped, so keys a newer kernel adds do no harm. A line that is not
+/// `key: number [kB]`, or a file without `MemTotal` and `MemFree`, is an error.
+public func parseMeminfo(_ bytes: [UInt8], keys: Set<String> = MemoryUsageFunction.meminfoKeys) throws(CollectError) -> [String: UInt64] {
+    let filter = keys == MemoryUsageFunction.meminfoKeys ? MemoryUsageFunction.meminfoFilter : ProcKeyFilter(keys)
     var out: [String: UInt64] = [:]
-    out.reserveCapacity(64)
+    out.reserveCapacity(keys.count)
     var bad: String?
     forEachLine(bytes) { line in
         if bad != nil || trimmed(line).isEmpty { return }
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { bad = string(line); return }
         let key = trimmed(line[line.startIndex..<colon])
-        let f = fields(line[(colon + 1)...])
-        guard !key.isEmpty, f.count == 1 || f.count == 2, let n = parseUInt64(f[0]) else { bad = string(line); return }
-        if f.count == 2 {
-            guard equals(f[1], "kB") else { bad = string(line); return }
+        let (number, unit) = splitFirstToken(line[(colon + 1)...])
+        guard !key.isEmpty, let n = parseUInt64(number) else { bad = string(line); return }
+        var value = n
+        if !unit.isEmpty {
+            guard equals(unit, "kB") else { bad = string(line); return }
             let (b, o) = n.multipliedReportingOverflow(by: 1024)
-            out[string(key)] = o ? UInt64.max : b
-        } else {
-            out[string(key)] = n
+            value = o ? UInt64.max : b
         }
+        if let k = filter.match(key) { out[k] = value }
     }
     if let bad { throw CollectError("meminfo: malformed line '\(bad)'") }
     guard out["MemTotal"] != nil, out["MemFree"] != nil else { throw CollectError("meminfo: no MemTotal/MemFree") }
@@ -50,6 +52,13 @@ public final class MemoryUsageFunction: MetricFunction {
         ("committed_bytes", "Committed_AS", "Memory committed to processes (Committed_AS)"),
         ("commit_limit_bytes", "CommitLimit", "Commit limit under strict overcommit"),
     ]
+
+    /// The meminfo keys the row is built from.
+    public static let meminfoKeys: Set<String> = Set(direct.map(\.1)).union([
+        "MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "SwapTotal", "SwapFree", "HugePages_Total",
+        "HugePages_Free", "Hugepagesize",
+    ])
+    static let meminfoFilter = ProcKeyFilter(meminfoKeys)
 
     public static let schema = FunctionSchema(name: "usage", help: "Memory and swap usage (/proc/meminfo)", fields: [
         FieldSchema("total_bytes", .number, unit: "bytes", help: "Usable RAM (MemTotal)"),
@@ -123,20 +132,16 @@ public func memoryUsageRow(_ m: [String: UInt64]) -> Row {
 /// Returns the counters named in `keys` that the file has (`oom_kill` exists since Linux 4.13);
 /// other lines are skipped. A line that is not `name number`, or a file without `pgfault`, is an error.
 public func parseVmstat(_ bytes: [UInt8], keys: Set<String> = VMCountersFunction.keySet) throws(CollectError) -> [String: UInt64] {
+    let filter = keys == VMCountersFunction.keySet ? VMCountersFunction.keyFilter : ProcKeyFilter(keys)
     var out: [String: UInt64] = [:]
     var bad: String?
     var sawAny = false
-    // vmstat has ~200 lines; a String is made only for names whose first byte a wanted key starts with.
-    var firstBytes = [Bool](repeating: false, count: 256)
-    for k in keys { if let b = k.utf8.first { firstBytes[Int(b)] = true } }
     forEachLine(bytes) { line in
         if bad != nil || trimmed(line).isEmpty { return }
-        let f = fields(line)
-        guard f.count == 2, let n = parseUInt64(f[1]) else { bad = string(line); return }
+        let (name, number) = splitFirstToken(line)
+        guard let n = parseUInt64(number) else { bad = string(line); return }
         sawAny = true
-        guard firstBytes[Int(f[0][f[0].startIndex])] else { return }
-        let k = string(f[0])
-        if keys.contains(k) { out[k] = n }
+        if let k = filter.match(name) { out[k] = n }
     }
     if let bad { throw CollectError("vmstat: malformed line '\(bad)'") }
     guard sawAny, out["pgfault"] != nil || !keys.contains("pgfault") else { throw CollectError("vmstat: no pgfault counter") }
@@ -152,6 +157,7 @@ public final class VMCountersFunction: MetricFunction {
         ("oom_kill", "Processes killed by the OOM killer"),
     ]
     public static let keySet = Set(counters.map(\.0))
+    static let keyFilter = ProcKeyFilter(keySet)
 
     public static let schema = FunctionSchema(
         name: "vm", help: "Page faults, paging, swapping and OOM kills (/proc/vmstat)",

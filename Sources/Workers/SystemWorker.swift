@@ -266,13 +266,15 @@ public func parseSelfStatus(_ bytes: [UInt8]) throws(CollectError) -> SelfUsage 
     forEachLine(bytes) { line in
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
         let key = line[line.startIndex..<colon]
-        let f = fields(line[(colon + 1)...])
-        guard let first = f.first, let n = parseUInt64(first) else { return }
-        let v = f.count > 1 && equals(f[1], "kB") ? n &* 1024 : n
+        // Only four of ~55 lines matter: compare the key before touching the value.
+        guard equals(key, "VmRSS") || equals(key, "VmHWM") || equals(key, "VmSize") || equals(key, "Threads") else { return }
+        let (number, unit) = splitFirstToken(line[(colon + 1)...])
+        guard let n = parseUInt64(number) else { return }
+        let v = equals(unit, "kB") ? n &* 1024 : n
         if equals(key, "VmRSS") { u.rssBytes = v }
         else if equals(key, "VmHWM") { u.peakRSSBytes = v }
         else if equals(key, "VmSize") { u.virtualBytes = v }
-        else if equals(key, "Threads") { u.threads = v }
+        else { u.threads = v }
     }
     guard u.threads != nil else { throw CollectError("status: no Threads line") }
     return u
