@@ -52,14 +52,29 @@ struct Lexer {
         "KiB": 1024, "MiB": 1_048_576, "GiB": 1_073_741_824, "TiB": 1_099_511_627_776, "PiB": 1_125_899_906_842_624,
     ]
 
-    func location(_ offset: Int) -> SourceLocation {
+    /// Words people write for units, mapped to the unit shd spells, for "did you mean".
+    static let unitAliases: [String: String] = [
+        "sec": "s", "secs": "s", "second": "s", "seconds": "s", "min": "m", "mins": "m", "minute": "m", "minutes": "m",
+        "hr": "h", "hrs": "h", "hour": "h", "hours": "h", "day": "d", "days": "d", "week": "w", "weeks": "w",
+        "k": "KB", "kb": "KB", "kib": "KiB", "mb": "MB", "mib": "MiB", "gb": "GB", "gib": "GiB", "g": "GiB", "tb": "TB", "tib": "TiB",
+    ]
+
+    /// Column cache: the last offset asked for on the current line and its column, so long lines stay linear.
+    var columnCache: (lineStart: Int, offset: Int, column: Int) = (-1, 0, 1)
+
+    mutating func location(_ offset: Int) -> SourceLocation {
         // Columns count characters, not bytes, so carets line up under non-ASCII text.
         var col = 1
         var k = lineStart
+        if columnCache.lineStart == lineStart && columnCache.offset <= offset {
+            k = columnCache.offset
+            col = columnCache.column
+        }
         while k < offset && k < b.count {
             if b[k] & 0xC0 != 0x80 { col += 1 }
             k += 1
         }
+        columnCache = (lineStart, k, col)
         return SourceLocation(file: file, line: line, column: col)
     }
 
@@ -182,7 +197,7 @@ struct Lexer {
                 total = value * f
             } else {
                 let all = (Array(Lexer.durationUnits.keys) + Array(Lexer.byteUnits.keys)).sorted()
-                let hint = closest(suffix, in: all)
+                let hint = Lexer.unitAliases[suffix.lowercased()] ?? closest(suffix, in: all)
                 error("unknown-unit", "unknown unit `\(suffix)`" + (hint.map { "; did you mean `\($0)`?" } ?? ""),
                       at: suffixStart, length: suffix.count,
                       notes: [Diagnostic.Note("durations: ms s m h d w (e.g. `1h30m`); sizes: B KB MB GB TB KiB MiB GiB TiB")],

@@ -121,6 +121,8 @@ struct Parser {
 
     mutating func parseSet() throws(ParseAbort) -> SetStatement {
         _ = advance()
+        // `set NAME VALUE` is one line: a name on the next line is the next statement, not this one's.
+        if tok.startsLine { throw fail("expected-name", "expected a setting name after `set`", at: tokens[p - 1]) }
         let first = try expectIdent("a setting name after `set`")
         var name = first.text
         var len = first.span.length
@@ -131,6 +133,7 @@ struct Parser {
             name += "." + part.text
             len += 1 + part.span.length
         }
+        if tok.startsLine { throw fail("expected-value", "expected a value after `set \(name)` on the same line", at: tokens[p - 1]) }
         let value = try parseValue()
         return SetStatement(name: name, nameSpan: Span(first.span.location, length: len), value: value)
     }

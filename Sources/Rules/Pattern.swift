@@ -168,7 +168,7 @@ private struct RegexParser {
                     }
                 }
                 i += 2
-            case "*", "+", "?", "{":
+            case "*", "+", "?":
                 throw Pattern.SyntaxError(message: "`\(c)` has nothing to repeat", offset: i)
             default:
                 atom = .set(.single(c)); i += 1
