@@ -164,6 +164,7 @@ public final class Dispatcher {
                 touched.insert(name)
             }
         }
+        if !touched.isEmpty { spool.syncDirectory() }
         for name in touched.sorted() { pump(name) }
     }
 

@@ -63,13 +63,17 @@ final class Spool {
         let path = directory + "/" + id + "." + Spool.safeName(channel) + ".spool"
         var entry = SpoolEntry(id: id, path: path, channel: channel, batch: batch, created: now)
         do {
-            try FileIO.writeAtomically(path, Array(text.utf8))
+            // The folder is synced once per enqueue call (`syncDirectory()`), not once per file.
+            try FileIO.writeAtomically(path, Array(text.utf8), syncDirectory: false)
             return (entry, nil)
         } catch {
             entry.unsaved = Array(text.utf8)
             return (entry, error)
         }
     }
+
+    /// Makes the renames of the files written so far durable.
+    func syncDirectory() { FileIO.syncDirectory(of: directory + "/x") }
 
     /// Reads an entry's event and report back.
     func load(_ entry: SpoolEntry) throws(SpoolCorruption) -> (AlertEvent, JSONValue?) {

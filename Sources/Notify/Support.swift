@@ -42,8 +42,10 @@ enum FileIO {
     }
 
     /// Writes `bytes` to `path` atomically: a temp file in the same folder, fsync, rename, fsync of the folder.
-    /// A crash leaves either the old file or the new one, never a torn one.
-    static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws(FileError) {
+    /// A crash leaves either the old file or the new one, never a torn one. `syncDirectory: false` leaves the
+    /// folder's fsync to the caller, who writes several files and syncs the folder once.
+    static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600,
+                                syncDirectory syncDir: Bool = true) throws(FileError) {
         let temp = path + ".tmp"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         if fd < 0 { throw FileError(operation: "create", path: temp, errno: errno) }
@@ -69,7 +71,7 @@ enum FileIO {
             unlink(temp)
             throw FileError(operation: "rename", path: path, errno: e)
         }
-        syncDirectory(of: path)
+        if syncDir { syncDirectory(of: path) }
     }
 
     /// fsync of the folder holding `path`, so a rename or unlink survives a power cut.
