@@ -165,7 +165,7 @@ public final class TopProcessesFunction: MetricFunction {
     }
 
     private func row(_ p: ProcessStat, cpu: Double?, by: String, rank: Int, _ ctx: CollectContext) -> Row {
-        var r: Row = ["pid": .string(String(p.pid)), "name": .string(p.comm), "user": .string(user(of: p.pid, ctx)),
+        var r: Row = ["pid": .string(String(p.pid)), "name": .string(p.comm), "user": .string(user(of: p, ctx)),
                       "rank_by": .string(by), "rank": .int(Int64(rank))]
         if let cpu { r.append("cpu_percent", .double(rounded(cpu))) }
         r.append("rss_bytes", .int(max(0, p.rssPages) &* pageSizeBytes))
@@ -173,11 +173,24 @@ public final class TopProcessesFunction: MetricFunction {
         return r
     }
 
-    private func user(of pid: Int64, _ ctx: CollectContext) -> String {
-        let n = readSmall(ctx.roots.proc + "/\(pid)/status", into: &buffer)
+    /// Owner names by (pid, start time): the top lists change little between ticks, so status is read
+    /// once per process, not once per tick.
+    private var owners: [Int64: (start: UInt64, user: String)] = [:]
+    private var passwdReadAt: Double?
+
+    private func user(of p: ProcessStat, _ ctx: CollectContext) -> String {
+        if let o = owners[p.pid], o.start == p.startTime { return o.user }
+        let n = readSmall(ctx.roots.proc + "/\(p.pid)/status", into: &buffer)
         guard n > 0, let uid = (try? parseProcessStatus(Array(buffer[0..<n])))?.uid else { return "" }
-        if users == nil { users = parsePasswd((try? readOnce(ctx.roots.etc + "/passwd", cap: 1 << 22)) ?? []) }
-        return users?[uid] ?? String(uid)
+        // A uid passwd does not know may be a user added since: re-read it, at most once a minute.
+        if users == nil || (users?[uid] == nil && ctx.monotonic - (passwdReadAt ?? 0) >= 60) {
+            users = parsePasswd((try? readOnce(ctx.roots.etc + "/passwd", cap: 1 << 22)) ?? [])
+            passwdReadAt = ctx.monotonic
+        }
+        let name = users?[uid] ?? String(uid)
+        if owners.count > 4 * max(16, ctx.options.topProcesses) { owners.removeAll(keepingCapacity: true) }
+        owners[p.pid] = (p.startTime, name)
+        return name
     }
 }
 

@@ -171,3 +171,43 @@ import TestSupport
         }
     }
 }
+
+/// Every parser of these workers, fed every prefix of a real file and seeded random bytes, returns or
+/// throws CollectError: it never traps (index out of range, overflow) on what a kernel or a disk gives.
+@Suite struct HostParserRobustnessTests {
+    static let parsers: [(file: String, parse: @Sendable ([UInt8]) throws -> Void)] = [
+        ("proc/self/mountinfo", { _ = try parseMountInfo($0) }),
+        ("proc/diskstats", { _ = try parseDiskStats($0) }),
+        ("proc/net/dev", { _ = try parseNetDev($0) }),
+        ("proc/net/sockstat", { _ = try parseSockstat($0) }),
+        ("proc/net/tcp6", { _ = try parseSocketTable($0) }),
+        ("proc/net/udp", { var c: [UInt8: Int] = [:]; try countSocketStates($0, into: &c) }),
+        ("proc/mdstat", { _ = try parseMdStat($0) }),
+        ("proc/2450/stat", { _ = try parseProcessStat($0[...]) }),
+        ("proc/1288/status", { _ = try parseProcessStatus($0) }),
+        ("proc/sys/fs/file-nr", { _ = try parseFileNr($0) }),
+        ("statvfs", { _ = try parseStatfsSidecar($0) }),
+        ("sys/class/hwmon/hwmon2/temp1_min", { _ = try parseSysfsInteger($0) }),
+    ]
+
+    @Test(arguments: 0..<parsers.count)
+    func survivesTruncationAndNoise(index: Int) throws {
+        let (file, parse) = Self.parsers[index]
+        let full = try readOnce(TestPaths.fixture("machine-b") + "/" + file)
+        #expect(!full.isEmpty)
+        for n in 0...full.count {
+            do { try parse(Array(full[0..<n])) } catch is CollectError {} catch { Issue.record("\(file): \(error)") }
+        }
+        var seed: UInt64 = 0x9E3779B97F4A7C15 &* UInt64(index + 1)
+        for _ in 0..<300 {
+            var b = full
+            for _ in 0..<8 {
+                seed = seed &* 6364136223846793005 &+ 1442695040888963407
+                let pos = Int(seed >> 33) % max(1, b.count)
+                let choices: [UInt8] = [0x00, 0x0A, 0x20, 0x28, 0x29, 0x2D, 0x3A, 0x5B, 0x5D, 0x5C, 0x2F, 0x25, 0xFF, 0x39]
+                b[pos] = choices[Int(seed >> 17) % choices.count]
+            }
+            do { try parse(b) } catch is CollectError {} catch { Issue.record("\(file): \(error)") }
+        }
+    }
+}
