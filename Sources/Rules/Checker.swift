@@ -60,7 +60,8 @@ struct Checker {
             config.channels.append(ChannelDeclaration(name: "log", kind: "log", options: [],
                                                       location: SourceLocation(file: ChannelDeclaration.builtinFile, line: 0, column: 0)))
         }
-        let channelNames = Set(config.channels.map(\.name))
+        // Names of every declared channel, even one whose options have errors: don't cascade into "unknown channel".
+        let channelNames = Set(config.channels.map(\.name)).union(channelSeen.keys)
 
         for ast in asts {
             for case .set(let s) in ast.statements {

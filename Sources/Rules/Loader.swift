@@ -133,6 +133,17 @@ public enum RuleSetLoader {
         var checker = Checker(catalog: catalog)
         let config = checker.check(asts)
         diagnostics += checker.diagnostics
+        // One message per problem (a `clear < N` shorthand re-checks the trigger's left side), in reading order.
+        var seen: Set<String> = []
+        diagnostics = diagnostics.filter { seen.insert("\($0.id)|\($0.location)|\($0.message)").inserted }
+        let fileOrder = Dictionary(files.enumerated().map { ($1.0, $0) }, uniquingKeysWith: { a, _ in a })
+        diagnostics = diagnostics.enumerated().sorted { a, b in
+            let fa = fileOrder[a.element.location.file] ?? -1, fb = fileOrder[b.element.location.file] ?? -1
+            if fa != fb { return fa < fb }
+            if a.element.location.line != b.element.location.line { return a.element.location.line < b.element.location.line }
+            if a.element.location.column != b.element.location.column { return a.element.location.column < b.element.location.column }
+            return a.offset < b.offset
+        }.map(\.element)
         var result = LoadResult(configuration: nil, diagnostics: diagnostics, sources: sources)
         if !result.hasErrors {
             var c = config

@@ -1,0 +1,198 @@
+// Checker tables (names, types, units, references, contradictions) and golden printed diagnostics.
+import Testing
+import Reports
+@testable import Rules
+
+@Suite struct CheckerTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        var source: String
+        var id: String
+        var severity: Diagnostic.Severity
+        var line: Int
+        var column: Int
+        var fix: String? = nil
+        var testDescription: String { id + ": " + source.prefix(40) }
+    }
+
+    static let cases: [Case] = [
+        .init(source: "rule r on disk.filesystems {\n  warn used_procent > 90\n}", id: "unknown-field", severity: .error, line: 2, column: 8, fix: "used_percent"),
+        .init(source: "rule r on dsk.filesystems { warn x > 1 }", id: "unknown-worker", severity: .error, line: 1, column: 11, fix: "disk"),
+        .init(source: "rule r on disk.filesystem { warn x > 1 }", id: "unknown-function", severity: .error, line: 1, column: 16, fix: "filesystems"),
+        .init(source: "rule r on disk.filesystems { warn used_percent > 1\n notify opps }\nchannel ops log", id: "unknown-channel", severity: .error, line: 2, column: 9, fix: "ops"),
+        .init(source: "rule r on disk.filesystems { warn used_percent > 1 }\nrule r on disk.filesystems { warn used_percent > 2 }", id: "duplicate-rule", severity: .error, line: 2, column: 6),
+        .init(source: "channel a log\nchannel a log", id: "duplicate-channel", severity: .error, line: 2, column: 9),
+        .init(source: "rule r on disk.filesystems { warn mount > 5 }", id: "type-mismatch", severity: .error, line: 1, column: 41),
+        .init(source: "rule r on disk.filesystems { warn used_percent == \"x\" }", id: "type-mismatch", severity: .error, line: 1, column: 48),
+        .init(source: "rule r on disk.filesystems { warn used_percent }", id: "expected-condition", severity: .error, line: 1, column: 35),
+        .init(source: "rule r on disk.filesystems { warn rate(used_percent) > 1 }", id: "rate-of-gauge", severity: .warning, line: 1, column: 40),
+        .init(source: "rule r on network.interfaces { warn rx_errors_total > 1 }", id: "raw-counter", severity: .warning, line: 1, column: 37, fix: "rate(rx_errors_total)"),
+        .init(source: "rule r on disk.filesystems {\n  warn used_percent > 90\n  crit used_percent > 80\n}", id: "crit-below-warn", severity: .error, line: 3, column: 23),
+        .init(source: "rule r on memory.usage {\n  warn used_percent < 10\n  crit used_percent < 20\n}", id: "crit-below-warn", severity: .error, line: 3, column: 23),
+        .init(source: "rule r on disk.filesystems { warn used_percent > 85 clear > 90 }", id: "clear-never", severity: .error, line: 1, column: 61, fix: "85"),
+        .init(source: "rule r on disk.filesystems { warn used_percent > 85 clear < 90 }", id: "clear-overlaps", severity: .warning, line: 1, column: 61),
+        .init(source: "rule r on disk.filesystems { warn used_percent > 85 clear false }", id: "clear-never", severity: .error, line: 1, column: 59),
+        .init(source: "rule r on disk.filesystems { warn used_percent > 85 or mount == \"/\" clear < 80 }", id: "clear-shorthand", severity: .error, line: 1, column: 75),
+        .init(source: "rule r on disk.filesystems { summary \"x\" }", id: "no-condition", severity: .error, line: 1, column: 6),
+        .init(source: "rule r on disk.filesystems { warn used_percent > 1\n warn used_percent > 2 }", id: "duplicate-condition", severity: .error, line: 2, column: 2),
+        .init(source: "rule r on disk.filesystems { warn a > 1\n let a = b + 1\n let b = a * 2 }", id: "let-cycle", severity: .error, line: 2, column: 6),
+        .init(source: "rule r on disk.filesystems { warn used_percent > 1\n let mount = 2 }", id: "let-shadows-field", severity: .error, line: 2, column: 6),
+        .init(source: "rule r on disk.filesystems where mount =~ \"(\" { warn used_percent > 1 }", id: "bad-regex", severity: .error, line: 1, column: 45),
+        .init(source: "rule r on disk.filesystems where used_percent ~ \"/*\" { warn used_percent > 1 }", id: "type-mismatch", severity: .error, line: 1, column: 34),
+        .init(source: "rule r on disk.filesystems { warn avg(used_percent, 5) > 1 }", id: "expected-duration", severity: .error, line: 1, column: 53),
+        .init(source: "rule r on disk.filesystems { warn mean(used_percent, 5m) > 1 }", id: "unknown-function-call", severity: .error, line: 1, column: 35),
+        .init(source: "rule r on disk.filesystems { warn used_percent > 1\n summary \"{mont} full\" }", id: "unknown-field", severity: .error, line: 2, column: 12),
+        .init(source: "rule r on disk.filesystems { warn used_percent > 1\n summary \"{used_percent|byte}\" }", id: "bad-template", severity: .error, line: 2, column: 25),
+        .init(source: "rule r on disk.filesystems { warn used_percent > 1\n on_missing forget }", id: "bad-value", severity: .error, line: 2, column: 13),
+        .init(source: "rule r on disk.filesystems { warn used_percent > 1\n mute \"25:00-03:00\" }", id: "bad-mute", severity: .error, line: 2, column: 7),
+        .init(source: "rule r on disk.filesystems { warn used_percent > 10GiB }", id: "unit-mismatch", severity: .warning, line: 1, column: 48),
+        .init(source: "rule r on disk.filesystems { warn 5 > 3 }", id: "constant-condition", severity: .warning, line: 1, column: 37),
+        .init(source: "set intervall 10s", id: "unknown-setting", severity: .error, line: 1, column: 5, fix: "interval"),
+        .init(source: "set interval 10", id: "expected-duration", severity: .error, line: 1, column: 14, fix: "10s"),
+        .init(source: "set interval.dsk 10s", id: "unknown-worker", severity: .error, line: 1, column: 5),
+        .init(source: "set log_level loud", id: "bad-value", severity: .error, line: 1, column: 15),
+        .init(source: "set default_channels [\"pager\"]", id: "unknown-channel", severity: .error, line: 1, column: 23),
+        .init(source: "channel c slak { url \"https://x\" }", id: "unknown-channel-kind", severity: .error, line: 1, column: 11, fix: "slack"),
+        .init(source: "channel c webhook { url \"https://x\" timout 5s }", id: "unknown-channel-option", severity: .error, line: 1, column: 37, fix: "timeout"),
+        .init(source: "channel c smtp { server \"smtp://x:587\" from \"a@b\" }", id: "missing-channel-option", severity: .error, line: 1, column: 9),
+        .init(source: "channel c webhook { url \"ftp://x\" }", id: "bad-value", severity: .error, line: 1, column: 25),
+        .init(source: "channel c smtp { server \"smtp://x\" from \"a\" to \"b\" password \"hunter2\" }", id: "secret-inline", severity: .warning, line: 1, column: 61),
+        .init(source: "channel c exec { command [] }", id: "bad-value", severity: .error, line: 1, column: 26),
+        .init(source: "channel c webhook { url \"https://x\" send_resolved maybe }", id: "bad-value", severity: .error, line: 1, column: 51),
+    ]
+
+    @Test(arguments: cases)
+    func diagnosticPointsAtTheProblem(_ c: Case) throws {
+        let r = RuleSetLoader.load(sources: [("t.rules", c.source)], catalog: TestCatalog.catalog)
+        let d = try #require(r.diagnostics.first { $0.id == c.id }, "got \(r.diagnostics.map { "\($0.id) \($0.location)" })")
+        #expect(d.severity == c.severity)
+        #expect(d.location.line == c.line)
+        #expect(d.location.column == c.column)
+        if let fix = c.fix { #expect(d.fixIt?.replacement == fix) }
+        // Errors withhold the configuration; warnings alone do not.
+        #expect((r.configuration == nil) == r.diagnostics.contains { $0.severity == .error })
+    }
+
+    @Test func validConfigurationCompiles() throws {
+        let c = try TestCatalog.config("""
+        set interval 15s
+        set default_channels ["ops", "log"]
+        channel ops webhook { url "https://example.com/x" headers { "X-Team" "ops" } timeout 5s }
+        rule disk on disk.filesystems where mount ~ "/*" and not (fstype =~ "tmpfs|devtmpfs") {
+          warn used_percent > 85
+        }
+        rule nic on network.interfaces where name != "lo" {
+          warn rate(rx_errors_total + tx_errors_total) > 1/s
+          notify log
+        }
+        """)
+        #expect(c.rules.map(\.name) == ["disk", "nic"])
+        #expect(c.rules[0].channels == ["ops", "log"])
+        #expect(c.rules[1].channels == ["log"])
+        #expect(c.settings["interval"] == .duration(15))
+        #expect(c.declaredChannels.map(\.name) == ["ops"])
+        #expect(c.channels.map(\.name) == ["ops", "log"])
+        #expect(c.declaredChannels[0]["headers"] == .block([("X-Team", .string("ops"))]))
+        #expect(c.declaredChannels[0]["timeout"] == .duration(5))
+    }
+
+    @Test func defaultChannelIsTheBuiltInLog() throws {
+        let c = try TestCatalog.config("rule r on disk.filesystems { warn used_percent > 1 }")
+        #expect(c.defaultChannels == ["log"])
+        #expect(c.rules[0].channels == ["log"])
+    }
+
+    @Test func everyErrorInOneRun() {
+        let src = """
+        rule a on disk.filesystems { warn used_procent > 1 }
+        rule b on disk.filesystems { warn mount > 1 notify nobody }
+        rule c on dsk.filesystems { warn x > 1 }
+        """
+        let r = RuleSetLoader.load(sources: [("t.rules", src)], catalog: TestCatalog.catalog)
+        #expect(r.diagnostics.map(\.id) == ["unknown-field", "type-mismatch", "unknown-channel", "unknown-worker"])
+    }
+
+    @Test func channelsFromAnotherFileResolve() {
+        let r = RuleSetLoader.load(sources: [("shd.conf", "channel ops log\nset default_channels \"ops\""),
+                                             ("a.rules", "rule r on disk.filesystems { warn used_percent > 1 notify ops }")],
+                                   catalog: TestCatalog.catalog)
+        #expect(r.diagnostics.isEmpty)
+        #expect(r.configuration?.defaultChannels == ["ops"])
+        #expect(r.configuration?.files == ["shd.conf", "a.rules"])
+    }
+
+    // MARK: golden output
+
+    static let goldenSource = """
+    rule disk_space on disk.filesystems {
+      warn used_procent > 85 for 5m clear < 80
+      crit used_percent > 80
+      notify ops, oncall
+    }
+    channel ops webhook { url "https://example.com" timout 5s }
+    """
+
+    @Test func goldenText() {
+        let r = RuleSetLoader.load(sources: [("disk.rules", Self.goldenSource)], catalog: TestCatalog.catalog)
+        let text = DiagnosticPrinter.text(r.diagnostics, sources: r.sources, color: false)
+        let expected = """
+        disk.rules:2:8: error: unknown field `used_procent` in filesystems; did you mean `used_percent`?
+              warn used_procent > 85 for 5m clear < 80
+                   ^~~~~~~~~~~~
+            fix-it: replace with `used_percent`
+        disk.rules:4:15: error: unknown channel `oncall`
+              notify ops, oncall
+                          ^~~~~~
+            note: declare it with `channel oncall KIND { … }`; `log` is built in
+        disk.rules:6:49: error: channel kind `webhook` has no option `timout`; did you mean `timeout`?
+            channel ops webhook { url "https://example.com" timout 5s }
+                                                            ^~~~~~
+            note: options: url, headers, hmac_secret, ca_file, include_report, timeout, ttl, rate_limit, min_severity, send_resolved
+            fix-it: replace with `timeout`
+
+        """
+        #expect(text == expected)
+    }
+
+    @Test func goldenJSON() throws {
+        let r = RuleSetLoader.load(sources: [("disk.rules", "rule r on disk.filesystems { warn used_procent > 1 }")],
+                                   catalog: TestCatalog.catalog)
+        let json = DiagnosticPrinter.json(r.diagnostics)
+        let expected = """
+        [
+          {
+            "severity": "error",
+            "id": "unknown-field",
+            "message": "unknown field `used_procent` in filesystems; did you mean `used_percent`?",
+            "file": "disk.rules",
+            "line": 1,
+            "column": 35,
+            "length": 12,
+            "notes": [],
+            "fix_it": {
+              "message": "replace with `used_percent`",
+              "line": 1,
+              "column": 35,
+              "length": 12,
+              "replacement": "used_percent"
+            }
+          }
+        ]
+
+        """
+        #expect(json == expected)
+        // And it parses back as JSON.
+        #expect(try JSONValue.parse(json).array?.count == 1)
+    }
+
+    @Test func githubAnnotations() {
+        let r = RuleSetLoader.load(sources: [("d.rules", "rule r on disk.filesystems { warn used_procent > 1 }")], catalog: TestCatalog.catalog)
+        #expect(DiagnosticPrinter.github(r.diagnostics)
+            == "::error file=d.rules,line=1,col=35,title=unknown-field::unknown field `used_procent` in filesystems; did you mean `used_percent`?%0Afix-it: replace with `used_percent`\n")
+    }
+
+    @Test func colourOnlyWhenAsked() {
+        let r = RuleSetLoader.load(sources: [("d.rules", "rule r on disk.filesystems { warn used_procent > 1 }")], catalog: TestCatalog.catalog)
+        #expect(!DiagnosticPrinter.text(r.diagnostics, sources: r.sources, color: false).contains("\u{1B}"))
+        #expect(DiagnosticPrinter.text(r.diagnostics, sources: r.sources, color: true).contains("\u{1B}[1;31merror:"))
+    }
+}
