@@ -111,8 +111,7 @@ public final class Dispatcher {
     public init(channels: [ChannelDeclaration], spoolDirectory: String, host: EventHost, log: LogSink, hostname: String,
                 options: DispatcherOptions = .init()) throws {
         curlGlobalInit()
-        var configs: [ChannelConfig] = []
-        for d in channels { configs.append(try ChannelConfig(d)) }
+        let configs = try Dispatcher.configs(channels)
         self.host = host
         self.log = log
         self.hostname = hostname
@@ -124,6 +123,17 @@ public final class Dispatcher {
         reportPath = options.reportPath ?? (parent.isEmpty ? "" : parent) + "/report.json"
         let now = monotonicNow()
         for c in configs { states[c.name] = ChannelState(config: c, now: now) }
+    }
+
+    /// Checked configs, plus an implicit `log` channel when none is declared (it is the default route).
+    private static func configs(_ channels: [ChannelDeclaration]) throws(NotifyError) -> [ChannelConfig] {
+        var configs: [ChannelConfig] = []
+        for d in channels { configs.append(try ChannelConfig(d)) }
+        if !configs.contains(where: { $0.name == "log" }) {
+            configs.append(try ChannelConfig(ChannelDeclaration(name: "log", kind: "log", options: [],
+                                                                location: SourceLocation(file: "<built-in>", line: 0, column: 0))))
+        }
+        return configs
     }
 
     /// Pending spool entries (including those in flight) and in-flight Alertmanager re-sends.
@@ -222,8 +232,7 @@ public final class Dispatcher {
     /// gone stay spooled until a channel of that name is configured again.
     /// - Throws: `NotifyError` as `init` does; on error nothing changes.
     public func updateChannels(_ channels: [ChannelDeclaration]) throws {
-        var configs: [ChannelConfig] = []
-        for d in channels { configs.append(try ChannelConfig(d)) }
+        let configs = try Dispatcher.configs(channels)
         var next: [String: ChannelState] = [:]
         let now = monotonicNow()
         for c in configs {

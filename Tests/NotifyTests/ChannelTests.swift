@@ -232,10 +232,11 @@ import Glibc
         #expect(h.spooled.isEmpty && h.dispatcher.pendingCount == 0)
     }
 
-    @Test func unknownChannelIsLoggedNotFatal() throws {
+    @Test func unknownChannelIsLoggedNotFatalAndLogIsBuiltIn() throws {
         let h = try Harness([])
-        h.dispatcher.enqueue([sampleEvent(channels: ["nowhere"])], report: sampleReport())
+        h.dispatcher.enqueue([sampleEvent(channels: ["nowhere", "log"])], report: sampleReport())
         #expect(h.log.contains("routed to channel nowhere, which is not configured"))
+        #expect(h.log.lines.contains { $0.1.hasPrefix("alert firing rule=disk_space") && $0.1.hasSuffix("channel=log") })
     }
 }
 
