@@ -274,6 +274,14 @@ public final class TestChildProcess: @unchecked Sendable {
         self.pid = pid
     }
 
+    /// Waits for the child to exit and returns its exit code (-1 if it was killed by a signal).
+    public func wait() -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        stopped = true
+        return status & 0x7f == 0 ? (status >> 8) & 0xff : -1
+    }
+
     /// SIGTERM (then SIGKILL after a second) to this pid only, and reaps it.
     public func stop() {
         guard !stopped else { return }

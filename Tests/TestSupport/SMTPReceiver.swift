@@ -25,10 +25,14 @@ public final class SMTPReceiver: @unchecked Sendable {
             ? nil : "python3-aiosmtpd is not installed (apt-get install -y python3-aiosmtpd)"
     }
 
-    /// Starts the receiver and waits (up to 10 s) until it listens. `folder` must exist.
-    public init?(folder: String) {
+    /// Starts the receiver and waits (up to 10 s) until it listens. `folder` must exist. With `certificate`
+    /// (cert and key paths) it requires STARTTLS; with `login` (user and password) it requires AUTH.
+    public init?(folder: String, certificate: (cert: String, key: String)? = nil, login: (user: String, password: String)? = nil) {
         let portFile = folder + "/port"
-        guard let p = TestChildProcess(argv: ["/usr/bin/python3", "-c", SMTPReceiver.script, folder, portFile],
+        var args = ["/usr/bin/python3", "-c", SMTPReceiver.script, folder, portFile]
+        if let c = certificate { args += ["--cert", c.cert, "--key", c.key] }
+        if let l = login { args += ["--user", l.user, "--password", l.password] }
+        guard let p = TestChildProcess(argv: args,
                                        logPath: folder + "/receiver.log") else { return nil }
         process = p
         self.folder = folder
@@ -50,6 +54,9 @@ public final class SMTPReceiver: @unchecked Sendable {
     public func stop() { process.stop() }
     deinit { stop() }
 
+    /// Lines of the AUTH log ("PLAIN shd ok").
+    public var authLog: [String] { (SMTPReceiver.readText(folder + "/auth") ?? "").split(separator: "\n").map(String.init) }
+
     /// Messages received so far, in order.
     public var messages: [Message] {
         var out: [Message] = []
@@ -62,7 +69,7 @@ public final class SMTPReceiver: @unchecked Sendable {
         return out
     }
 
-    private static func readText(_ path: String) -> String? {
+    static func readText(_ path: String) -> String? {
         guard let f = fopen(path, "rb") else { return nil }
         defer { fclose(f) }
         var out: [UInt8] = []
@@ -80,7 +87,9 @@ public final class SMTPReceiver: @unchecked Sendable {
 # A real SMTP server for tests (Debian's python3-aiosmtpd): listens on 127.0.0.1, an ephemeral port,
 # writes the port to PORTFILE once listening, and saves each message as OUTDIR/N.eml plus OUTDIR/N.env
 # (envelope: "MAIL FROM" on the first line, one recipient per following line). Stopped by SIGTERM to its pid.
-# Usage: smtp_receiver.py OUTDIR PORTFILE
+# With --cert/--key it offers STARTTLS and requires it; with --user/--password it requires AUTH
+# (LOGIN or PLAIN) and appends "MECHANISM LOGIN ok|refused" to OUTDIR/auth.
+# Usage: smtp_receiver.py OUTDIR PORTFILE [--cert C --key K] [--user U --password P]
 import asyncio
 import os
 import signal
@@ -110,14 +119,39 @@ class Saver:
         return "250 OK"
 
 
-async def main(folder, portfile):
+async def main():
+    import argparse
+    import ssl
+    p = argparse.ArgumentParser()
+    p.add_argument("folder")
+    p.add_argument("portfile")
+    p.add_argument("--cert")
+    p.add_argument("--key")
+    p.add_argument("--user")
+    p.add_argument("--password")
+    a = p.parse_args()
+    kwargs = {}
+    if a.cert:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(a.cert, a.key)
+        kwargs.update(tls_context=ctx, require_starttls=True)
+    if a.user:
+        from aiosmtpd.smtp import AuthResult
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = auth_data.login.decode() == a.user and auth_data.password.decode() == a.password
+            with open(os.path.join(a.folder, "auth"), "a") as f:
+                f.write("%s %s %s\n" % (mechanism, auth_data.login.decode(), "ok" if ok else "refused"))
+            return AuthResult(success=ok)
+
+        kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=bool(a.cert))
     loop = asyncio.get_running_loop()
-    handler = Saver(folder)
-    server = await loop.create_server(lambda: SMTP(handler, hostname="shd-test"), "127.0.0.1", 0)
+    handler = Saver(a.folder)
+    server = await loop.create_server(lambda: SMTP(handler, hostname="shd-test", **kwargs), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    with open(portfile + ".tmp", "w") as f:
+    with open(a.portfile + ".tmp", "w") as f:
         f.write(str(port))
-    os.rename(portfile + ".tmp", portfile)
+    os.rename(a.portfile + ".tmp", a.portfile)
     stop = loop.create_future()
     loop.add_signal_handler(signal.SIGTERM, stop.set_result, None)
     await stop
@@ -125,6 +159,6 @@ async def main(folder, portfile):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    asyncio.run(main())
 """#
 }
