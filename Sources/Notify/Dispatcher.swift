@@ -265,8 +265,6 @@ public final class Dispatcher {
             self.curl.cancelAll()
             self.exec.killAll()
             for st in self.states.values { st.busy = false; st.resendBusy = false }
-            let left = self.pendingCount
-            if left > 0 { self.log.log(.notice, "notify: \(left) notification(s) left in the spool for the next start") }
             self.finishShutdown()
         }
         checkShutdown()
@@ -497,6 +495,8 @@ public final class Dispatcher {
     private func finishShutdown() {
         guard let done = shutdownDone else { return }
         shutdownDone = nil
+        let left = queues.values.reduce(0) { $0 + $1.count }
+        if left > 0 { log.log(.notice, "notify: \(left) notification(s) left in the spool for the next start") }
         done()
     }
 }

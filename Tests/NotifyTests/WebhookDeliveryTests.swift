@@ -274,6 +274,7 @@ import Glibc
         let took = testMonotonicNow() - start
         #expect(took >= 0.25 && took < 1, "grace honoured: \(took) s")
         #expect(h.spooled.count == 1)
+        #expect(h.log.contains("1 notification(s) left in the spool for the next start"))
         #expect(h.host.watchCount == 0, "no socket left in the loop")
     }
 }
