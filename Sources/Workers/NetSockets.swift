@@ -84,14 +84,16 @@ public struct SocketEntry: Equatable, Sendable {
 /// ```
 /// Addresses are the in-kernel 32-bit words printed with `%08X` in host byte order (so on a
 /// little-endian machine `0100007F` is 127.0.0.1), ports are big-endian hex. Only the columns up
-/// to `st` are read; the header is skipped; a short or non-hex line is an error.
-public func parseSocketTable(_ bytes: [UInt8]) throws(CollectError) -> [SocketEntry] {
+/// to `st` are read; the header is skipped; a short or non-hex line is an error. With `states`, only
+/// lines in those states are decoded and returned (a listener scan of a table of 100k connections).
+public func parseSocketTable(_ bytes: [UInt8], states: Set<UInt8>? = nil) throws(CollectError) -> [SocketEntry] {
     var out: [SocketEntry] = []
     var failure: CollectError?
     forEachLine(bytes) { line in
         if failure != nil { return }
         let f = fields(line)
         if f.isEmpty || equals(f[0], "sl") { return }
+        if let states, f.count >= 4, f[3].count == 2, let st = parseHex(f[3]), !states.contains(UInt8(st)) { return }
         guard f.count >= 4, let local = parseHexEndpoint(f[1]), let remote = parseHexEndpoint(f[2]),
               f[3].count == 2, let st = parseHex(f[3])
         else {
@@ -105,20 +107,38 @@ public func parseSocketTable(_ bytes: [UInt8]) throws(CollectError) -> [SocketEn
     return out
 }
 
-/// Counts the `st` column of a socket table without building entries (busy servers have 100k lines).
+/// Counts the `st` column of a socket table without building entries or field arrays (busy servers
+/// have 100k lines): the fourth whitespace-separated field of each line after the header.
 public func countSocketStates(_ bytes: [UInt8], into counts: inout [UInt8: Int]) throws(CollectError) {
+    var perState = [Int](repeating: 0, count: 256)
     var failure: CollectError?
     forEachLine(bytes) { line in
         if failure != nil { return }
-        let f = fields(line)
-        if f.isEmpty || equals(f[0], "sl") { return }
-        guard f.count >= 4, f[3].count == 2, let st = parseHex(f[3]) else {
+        var i = line.startIndex
+        let end = line.endIndex
+        var field = 0
+        var st: ArraySlice<UInt8> = []
+        while i < end {
+            while i < end, isSpace(line[i]) { i += 1 }
+            if i >= end { break }
+            let s = i
+            while i < end, !isSpace(line[i]) { i += 1 }
+            if field == 0 && equals(line[s..<i], "sl") { return }
+            if field == 3 {
+                st = line[s..<i]
+                break
+            }
+            field += 1
+        }
+        if field == 0 && st.isEmpty { return }   // blank line
+        guard st.count == 2, let v = parseHex(st) else {
             failure = CollectError("net socket table: malformed line '\(string(line))'")
             return
         }
-        counts[UInt8(st), default: 0] += 1
+        perState[Int(v)] += 1
     }
     if let failure { throw failure }
+    for (state, n) in perState.enumerated() where n > 0 { counts[UInt8(state), default: 0] += n }
 }
 
 /// Hex digits to a number (at most 16 digits).

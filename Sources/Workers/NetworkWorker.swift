@@ -110,6 +110,31 @@ public final class InterfacesFunction: MetricFunction {
     }
 }
 
+/// /proc/net/tcp and tcp6, read at most once a tick and shared by `network.sockets` and
+/// `network.listening`: each read walks the kernel's whole connection hash table.
+public final class TCPTables {
+    private var files: [String: KernelFile] = [:]
+    private var tick: Double?
+    private var cached: [(proto: String, bytes: [UInt8])] = []
+
+    public init() {}
+
+    /// The tables that exist (tcp6 is absent when IPv6 is off), as of this tick.
+    public func read(_ ctx: CollectContext) throws -> [(proto: String, bytes: [UInt8])] {
+        if tick == ctx.monotonic { return cached }
+        var out: [(proto: String, bytes: [UInt8])] = []
+        for proto in ["tcp", "tcp6"] {
+            // Busy servers have 100k+ connections at ~150 bytes each.
+            let f = files[proto] ?? KernelFile(ctx.roots.proc + "/net/" + proto, cap: 1 << 26)
+            files[proto] = f
+            if let b = try f.readIfPresent() { out.append((proto, b)) }
+        }
+        cached = out
+        tick = ctx.monotonic
+        return out
+    }
+}
+
 /// `network.sockets`: one row of socket counts from sockstat and the TCP state table.
 public final class SocketsFunction: MetricFunction {
     public static let schema = FunctionSchema(name: "sockets", help: "Socket counts: sockstat and TCP connection states", fields: [
@@ -123,33 +148,26 @@ public final class SocketsFunction: MetricFunction {
         FieldSchema("udp_mem_bytes", .number, unit: "bytes", help: "Memory used by UDP buffers"),
         FieldSchema("tcp6_inuse", .number, help: "IPv6 TCP sockets in use"),
         FieldSchema("udp6_inuse", .number, help: "IPv6 UDP sockets in use"),
-    ] + TCPState.allCases.map { FieldSchema($0.fieldName, .number, help: "TCP sockets (IPv4 and IPv6) in this state") })
+    ] + TCPState.allCases.map {
+        FieldSchema($0.fieldName, .number, help: "TCP sockets (IPv4 and IPv6) in this state (absent when tcpStateCounts is off)")
+    })
 
+    let tables: TCPTables
     private var sockstat: KernelFile?
     private var sockstat6: KernelFile?
-    private var tcp: KernelFile?
-    private var tcp6: KernelFile?
-    private let pageSize = Int64(sysconf(Int32(_SC_PAGESIZE)))
 
-    public init() {}
+    public init(tables: TCPTables = TCPTables()) { self.tables = tables }
 
     public func collect(_ ctx: CollectContext) throws -> [Row] {
         let net = ctx.roots.proc + "/net/"
         let s4 = sockstat ?? KernelFile(net + "sockstat", cap: 65536)
         let s6 = sockstat6 ?? KernelFile(net + "sockstat6", cap: 65536)
-        // Busy servers have 100k+ connections at ~150 bytes each.
-        let t4 = tcp ?? KernelFile(net + "tcp", cap: 1 << 26)
-        let t6 = tcp6 ?? KernelFile(net + "tcp6", cap: 1 << 26)
-        sockstat = s4; sockstat6 = s6; tcp = t4; tcp6 = t6
+        sockstat = s4
+        sockstat6 = s6
         guard let b4 = try s4.readIfPresent() else { return [] }
         var stat = try parseSockstat(b4)
         // IPv6 may be disabled: sockstat6 and tcp6 are then absent.
         if let b = try? s6.read() { stat.merge(try parseSockstat(b)) { a, _ in a } }
-        var states: [UInt8: Int] = [:]
-        for t in [t4, t6] {
-            guard let bytes = try t.readIfPresent() else { continue }
-            try countSocketStates(bytes, into: &states)
-        }
         var r: Row = [:]
         func put(_ key: String, _ proto: String, _ field: String, scale: Int64 = 1) {
             if let v = stat[proto]?[field] { r.append(key, .int(v &* scale)) }
@@ -159,12 +177,16 @@ public final class SocketsFunction: MetricFunction {
         put("tcp_orphan", "TCP", "orphan")
         put("tcp_tw", "TCP", "tw")
         put("tcp_alloc", "TCP", "alloc")
-        put("tcp_mem_bytes", "TCP", "mem", scale: pageSize)
+        put("tcp_mem_bytes", "TCP", "mem", scale: pageSizeBytes)
         put("udp_inuse", "UDP", "inuse")
-        put("udp_mem_bytes", "UDP", "mem", scale: pageSize)
+        put("udp_mem_bytes", "UDP", "mem", scale: pageSizeBytes)
         put("tcp6_inuse", "TCP6", "inuse")
         put("udp6_inuse", "UDP6", "inuse")
-        for st in TCPState.allCases { r.append(st.fieldName, .int(Int64(states[st.rawValue] ?? 0))) }
+        if ctx.options.tcpStateCounts {
+            var states: [UInt8: Int] = [:]
+            for t in try tables.read(ctx) { try countSocketStates(t.bytes, into: &states) }
+            for st in TCPState.allCases { r.append(st.fieldName, .int(Int64(states[st.rawValue] ?? 0))) }
+        }
         return [r]
     }
 }
@@ -178,18 +200,16 @@ public final class ListeningFunction: MetricFunction {
         FieldSchema("port", .number, help: "Local port"),
     ])
 
+    let tables: TCPTables
     private var files: [String: KernelFile] = [:]
 
-    public init() {}
+    public init(tables: TCPTables = TCPTables()) { self.tables = tables }
 
     public func collect(_ ctx: CollectContext) throws -> [Row] {
         var seen: Set<String> = []
         var found: [(proto: String, address: String, port: UInt16, endpoint: String)] = []
-        for proto in ["tcp", "tcp6", "udp", "udp6"] {
-            let f = files[proto] ?? KernelFile(ctx.roots.proc + "/net/" + proto, cap: 1 << 26)
-            files[proto] = f
-            guard let bytes = try f.readIfPresent() else { continue }
-            for e in listeningSockets(try parseSocketTable(bytes), udp: proto.hasPrefix("udp")) {
+        func add(_ proto: String, _ entries: [SocketEntry]) {
+            for e in entries {
                 let addr = formatAddress(e.localAddress)
                 let endpoint = (e.localAddress.count == 16 ? "[\(addr)]" : addr) + ":\(e.localPort)"
                 // SO_REUSEPORT groups and per-CPU listeners show the same endpoint several times.
@@ -198,11 +218,35 @@ public final class ListeningFunction: MetricFunction {
                 }
             }
         }
+        if let viaDiag = liveListenersWithoutWalk(ctx) {
+            add("tcp", viaDiag.v4)
+            add("tcp6", viaDiag.v6)
+        } else {
+            for t in try tables.read(ctx) {
+                add(t.proto, listeningSockets(try parseSocketTable(t.bytes, states: [TCPState.listen.rawValue]), udp: false))
+            }
+        }
+        for proto in ["udp", "udp6"] {
+            let f = files[proto] ?? KernelFile(ctx.roots.proc + "/net/" + proto, cap: 1 << 26)
+            files[proto] = f
+            guard let bytes = try f.readIfPresent() else { continue }
+            add(proto, listeningSockets(try parseSocketTable(bytes), udp: true))
+        }
         found.sort { ($0.proto, $0.port, $0.address) < ($1.proto, $1.port, $1.address) }
         return found.map {
             ["proto": .string($0.proto), "address": .string($0.address), "endpoint": .string($0.endpoint),
              "port": .int(Int64($0.port))]
         }
+    }
+
+    /// On the live system with TCP state counts off, listeners come from sock_diag so the connection
+    /// table is not walked; nil (use /proc/net/tcp) when the tables are read anyway, on a fixture tree,
+    /// or when sock_diag is unavailable (no inet_diag module, a seccomp sandbox).
+    private func liveListenersWithoutWalk(_ ctx: CollectContext) -> (v4: [SocketEntry], v6: [SocketEntry])? {
+        guard !ctx.options.tcpStateCounts, ctx.roots.proc == "/proc", let v4 = try? dumpListeningTCP(family: AF_INET)
+        else { return nil }
+        // IPv6 off: the family has no handler and the dump fails; that is no listeners, not an error.
+        return (v4, (try? dumpListeningTCP(family: AF_INET6)) ?? [])
     }
 }
 
@@ -215,6 +259,9 @@ public func listeningSockets(_ entries: [SocketEntry], udp: Bool) -> [SocketEntr
 
 enum NetworkWorker {
     static func make() -> Worker {
-        Worker(name: "network", functions: [InterfacesFunction(), SocketsFunction(), ListeningFunction()])
+        let tables = TCPTables()
+        return Worker(name: "network", functions: [
+            InterfacesFunction(), SocketsFunction(tables: tables), ListeningFunction(tables: tables),
+        ])
     }
 }

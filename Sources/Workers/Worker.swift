@@ -32,6 +32,11 @@ public struct WorkerOptions: Sendable, Equatable {
     public var statfsTimeoutSeconds: Double = 2
     /// How many processes `processes.top` reports, by CPU and by RSS each.
     public var topProcesses: Int = 10
+    /// Whether `network.sockets` counts TCP connections by state from /proc/net/tcp and tcp6. Reading
+    /// those makes the kernel walk its whole connection hash table (~4 ms per file on a machine with
+    /// 262144 buckets, however few connections there are); off, `network.sockets` keeps the cheap
+    /// sockstat figures and `network.listening` asks sock_diag for listeners only.
+    public var tcpStateCounts: Bool = true
 
     public init() {}
 }

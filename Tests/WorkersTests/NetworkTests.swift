@@ -3,6 +3,9 @@ import Testing
 import Reports
 import TestSupport
 @testable import Workers
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite struct NetDevParserTests {
     static let machineA = """
@@ -172,5 +175,71 @@ import TestSupport
         #expect(report.functionReports.allSatisfy { $0.error == nil })
         #expect(report.function("interfaces")?.data.contains { $0["name"] == "lo" } == true)
         #expect(report.function("sockets")?.data.count == 1)
+    }
+}
+
+/// sock_diag listeners and the cheap mode of network.sockets/listening (tcpStateCounts off).
+@Suite struct SockDiagTests {
+    /// A TCP listener on 127.0.0.1 at an ephemeral port, closed by `close()`.
+    struct Listener {
+        let fd: Int32
+        let port: UInt16
+
+        init?() {
+            let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard s >= 0 else { return nil }
+            var a = sockaddr_in()
+            a.sin_family = sa_family_t(AF_INET)
+            a.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let ok = withUnsafeMutablePointer(to: &a) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                    bind(s, sa, len) == 0 && listen(s, 4) == 0 && getsockname(s, sa, &len) == 0
+                }
+            }
+            guard ok else {
+                _ = Glibc.close(s)
+                return nil
+            }
+            fd = s
+            port = UInt16(bigEndian: a.sin_port)
+        }
+
+        func close() { _ = Glibc.close(fd) }
+    }
+
+    @Test func dumpFindsOurListener() throws {
+        let l = try #require(Listener())
+        defer { l.close() }
+        let entries = try dumpListeningTCP(family: AF_INET)
+        #expect(entries.contains { $0.localPort == l.port && formatAddress($0.localAddress) == "127.0.0.1" })
+        #expect(entries.allSatisfy { $0.state == TCPState.listen.rawValue })
+    }
+
+    @Test func listeningWithoutTheTableWalk() throws {
+        let l = try #require(Listener())
+        defer { l.close() }
+        var options = WorkerOptions()
+        options.tcpStateCounts = false
+        let rows = try ListeningFunction().collect(HostTesting.context(SourceRoots(), options: options))
+        #expect(rows.contains { $0["endpoint"]?.string == "127.0.0.1:\(l.port)" && $0["proto"] == "tcp" })
+        let walked = try ListeningFunction().collect(HostTesting.context(SourceRoots()))
+        #expect(walked.contains { $0["endpoint"]?.string == "127.0.0.1:\(l.port)" })
+    }
+
+    @Test func socketsWithoutStateCounts() throws {
+        var options = WorkerOptions()
+        options.tcpStateCounts = false
+        let r = try #require(try SocketsFunction().collect(HostTesting.context(HostTesting.roots("machine-b"), options: options)).first)
+        #expect(r["tcp_established"] == nil && r["tcp_listen"] == nil)
+        #expect(r["tcp_tw"] == .int(41))
+        // On a fixture tree listeners still come from the recorded tables.
+        let rows = try ListeningFunction().collect(HostTesting.context(HostTesting.roots("machine-b"), options: options))
+        #expect(rows.count == 10)
+    }
+
+    @Test func socketTableStateFilter() throws {
+        let t = try parseSocketTable(try readOnce(TestPaths.fixture("machine-b") + "/proc/net/tcp"), states: [TCPState.listen.rawValue])
+        #expect(t.count == 5 && t.allSatisfy { $0.state == 0x0A })
     }
 }
