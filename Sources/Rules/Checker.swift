@@ -504,10 +504,10 @@ struct Checker {
     }
 
     /// `x > A` / `x > B`: the left sides, the operator and the numeric threshold, when the condition has that shape.
-    func thresholdShape(_ e: ExprNode) -> (lhs: String, op: String, value: Double, span: Span)? {
-        guard case .binary(let op, let l, let r, _) = e, ["<", "<=", ">", ">="].contains(op) else { return nil }
-        if case .number(let v, _, let span) = r { return (l.text, op, v, span) }
-        if case .unary("-", .number(let v, _, let span), _) = r { return (l.text, op, -v, span) }
+    func thresholdShape(_ e: ExprNode) -> (lhs: String, op: String, value: Double, span: Span, opSpan: Span)? {
+        guard case .binary(let op, let l, let r, let opSpan) = e, ["<", "<=", ">", ">="].contains(op) else { return nil }
+        if case .number(let v, _, let span) = r { return (l.text, op, v, span, opSpan) }
+        if case .unary("-", .number(let v, _, let span), _) = r { return (l.text, op, -v, span, opSpan) }
         return nil
     }
 
@@ -522,13 +522,23 @@ struct Checker {
         }
     }
 
+    /// Replaces `> 90` by `< 85`: the opposite direction, at the trigger's threshold.
+    func clearFix(_ t: (lhs: String, op: String, value: Double, span: Span, opSpan: Span),
+                  _ c: (lhs: String, op: String, value: Double, span: Span, opSpan: Span)) -> Diagnostic.FixIt? {
+        guard c.opSpan.location.line == c.span.location.line else { return nil }
+        let flipped = t.op.hasPrefix(">") ? "<" : ">"
+        let length = c.span.location.column + c.span.length - c.opSpan.location.column
+        let replacement = flipped + " " + formatNumber(t.value)
+        return Diagnostic.FixIt("replace with `\(replacement)`", location: c.opSpan.location, length: length, replacement: replacement)
+    }
+
     mutating func checkClear(trigger: ExprNode, clear: ExprNode) {
         guard let t = thresholdShape(trigger), let c = thresholdShape(clear), t.lhs == c.lhs else { return }
         let up = t.op.hasPrefix(">")
         if t.op.first == c.op.first {
             error("clear-never",
                   "clear condition `\(c.op) \(formatNumber(c.value))` points the same way as the trigger `\(t.op) \(formatNumber(t.value))`: it holds while the alert is breached, so the alert could not clear when the value recovers",
-                  c.span, fixIt: Diagnostic.FixIt("clear below the trigger", location: c.span.location, length: c.span.length, replacement: formatNumber(t.value)))
+                  c.span, fixIt: clearFix(t, c))
         } else if up ? c.value > t.value : c.value < t.value {
             warning("clear-overlaps",
                     "clear threshold \(formatNumber(c.value)) is \(up ? "above" : "below") the trigger threshold \(formatNumber(t.value)): between them the alert would flap",

@@ -220,5 +220,8 @@ func closest(_ word: String, in candidates: [String]) -> String? {
         let d = editDistance(word, c)
         if d <= limit, best == nil || d < best!.1 { best = (c, d) }
     }
-    return best?.0
+    if let best { return best.0 }
+    // `avail` → `avail_bytes`: a unique candidate that starts with the word.
+    let prefixed = candidates.filter { $0.hasPrefix(word) && word.count >= 3 }
+    return prefixed.count == 1 ? prefixed[0] : nil
 }

@@ -202,7 +202,16 @@ struct Lexer {
                       at: suffixStart, length: suffix.count,
                       notes: [Diagnostic.Note("durations: ms s m h d w (e.g. `1h30m`); sizes: B KB MB GB TB KiB MiB GiB TiB")],
                       fixIt: hint.map { Diagnostic.FixIt("replace with `\($0)`", location: location(suffixStart), length: suffix.count, replacement: $0) })
-                total = value
+                // Recover as if the suggested unit had been written, so `for 5mins` gives one error, not two.
+                if let h = hint, let f = Lexer.durationUnits[h] {
+                    unit = .duration
+                    total += value * f
+                } else if let h = hint, let f = Lexer.byteUnits[h] {
+                    unit = .bytes
+                    total = value * f
+                } else {
+                    total = value
+                }
             }
             compound = true
         } while unit == .duration && i < b.count && Lexer.isDigit(b[i])

@@ -28,7 +28,7 @@ import Reports
         .init(source: "rule r on network.interfaces { warn rx_errors_total > 1 }", id: "raw-counter", severity: .warning, line: 1, column: 37, fix: "rate(rx_errors_total)"),
         .init(source: "rule r on disk.filesystems {\n  warn used_percent > 90\n  crit used_percent > 80\n}", id: "crit-below-warn", severity: .error, line: 3, column: 23),
         .init(source: "rule r on memory.usage {\n  warn used_percent < 10\n  crit used_percent < 20\n}", id: "crit-below-warn", severity: .error, line: 3, column: 23),
-        .init(source: "rule r on disk.filesystems { warn used_percent > 85 clear > 90 }", id: "clear-never", severity: .error, line: 1, column: 61, fix: "85"),
+        .init(source: "rule r on disk.filesystems { warn used_percent > 85 clear > 90 }", id: "clear-never", severity: .error, line: 1, column: 61, fix: "< 85"),
         .init(source: "rule r on disk.filesystems { warn used_percent > 85 clear < 90 }", id: "clear-overlaps", severity: .warning, line: 1, column: 61),
         .init(source: "rule r on disk.filesystems { warn used_percent > 85 clear false }", id: "clear-never", severity: .error, line: 1, column: 59),
         .init(source: "rule r on disk.filesystems { warn used_percent > 85 or mount == \"/\" clear < 80 }", id: "clear-shorthand", severity: .error, line: 1, column: 75),
