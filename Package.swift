@@ -26,7 +26,7 @@ let package = Package(
         // The composition root: event loop, snapshot, outputs, state, reload, daemonize.
         .target(name: "Daemon", dependencies: ["Workers", "Rules", "Notify", "Reports", "CLinux"]),
         // Command line only.
-        .executableTarget(name: "shd", dependencies: ["Daemon"]),
+        .executableTarget(name: "shd", dependencies: ["Daemon", "Reports"]),
 
         .target(name: "TestSupport", dependencies: ["Reports"], path: "Tests/TestSupport"),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),

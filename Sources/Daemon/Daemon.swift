@@ -1,3 +1,295 @@
-// Placeholder for the daemon composition root (issue #4).
+// The daemon: the composition root that wires workers, rules, notifications and outputs onto the loop.
+import CLinux
+import Notify
 import Reports
+import Rules
 import Workers
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `shd run`. One thread, one loop; everything below runs in loop handlers.
+public final class Daemon {
+    let flags: RunFlags
+    let log: Logger
+    var settings: DaemonSettings
+    let loop: EventLoop
+    let notifier: SystemdNotifier
+    var snapshot: Snapshot!
+    var engine: Engine!
+    var configuration: Configuration!
+    var dispatcher: Dispatcher!
+    var signals: SignalSource?
+    var watcher: FileWatcher?
+    var workerTimers: [TimerID] = []
+    var evaluationScheduled = false
+    var firstTickDone = false
+    var onReady: (() -> Void)?
+    /// Set while the files on disk do not check: the rules in force are the last good ones.
+    var configInvalid: AlertEvent?
+    var ticks: UInt64 = 0
+    var missedTicks: UInt64 = 0
+    var stopping = false
+    var exitStatus: Int32 = 0
+
+    public init(flags: RunFlags, log: Logger) throws(SystemError) {
+        self.flags = flags
+        self.log = log
+        self.settings = DaemonSettings.locate(flags)
+        self.loop = try EventLoop()
+        self.notifier = SystemdNotifier()
+    }
+
+    var statePath: String { settings.stateDir + "/state.json" }
+
+    // MARK: Start
+
+    /// Loads the configuration and state, registers every source on the loop. Throws a
+    /// message for a person when shd cannot start (bad config on first start, no state folder).
+    public func start() throws(UsageError) {
+        let loaded = RuleSetLoader.load(paths: settings.rulePaths, catalog: WorkerRegistry.catalog)
+        guard let config = loaded.configuration, !loaded.hasErrors else {
+            throw UsageError("the configuration has errors; nothing was started:\n" + render(loaded))
+        }
+        if !loaded.diagnostics.isEmpty { log.warning(render(loaded)) }
+        try settings.apply(settings: config.settings, flags: flags)
+        log.level = settings.logLevel
+        configuration = config
+
+        do {
+            try AtomicFile.makeDirectories(settings.stateDir, mode: 0o750)
+            if let t = settings.textfileDir { try AtomicFile.makeDirectories(t, mode: 0o755) }
+        } catch { throw UsageError("cannot create the state folder: \(error)") }
+
+        let workers = try makeWorkers(named: settings.workers)
+        snapshot = Snapshot(workers: workers, roots: settings.roots, options: settings.workerOptions,
+                            hostname: settings.hostname ?? kernelHostname(settings.roots))
+        engine = Engine(configuration: config)
+        loadState()
+
+        do {
+            dispatcher = try Dispatcher(channels: config.channels, spoolDirectory: settings.stateDir + "/spool", host: loop,
+                                        log: log, hostname: snapshot.hostname ?? "localhost")
+        } catch { throw UsageError("\(error)") }
+        dispatcher.recoverSpool()
+
+        do {
+            signals = try SignalSource(loop: loop) { [unowned self] sig in self.handle(signal: sig) }
+        } catch { throw UsageError("\(error)") }
+        startWatching()
+        scheduleWorkers()
+        if let wd = notifier.watchdogInterval {
+            loop.addRepeatingTimer(interval: wd) { [unowned self] _ in self.notifier.watchdog() }
+        }
+        log.notice("shd started: \(workers.count) workers, \(config.rules.count) rules, \(config.channels.count) channels, state in \(settings.stateDir)")
+    }
+
+    /// Runs the loop until SIGTERM/SIGINT; returns the exit status.
+    public func run(onReady: @escaping () -> Void = {}) -> Int32 {
+        self.onReady = onReady
+        loop.run()
+        return exitStatus
+    }
+
+    // MARK: Ticks
+
+    func scheduleWorkers() {
+        for t in workerTimers { loop.cancelTimer(t) }
+        workerTimers = []
+        for w in snapshot.workers {
+            let interval = settings.interval(of: w.name)
+            // The first collection happens at once so READY=1 follows a full report.
+            let t = loop.addRepeatingTimer(interval: interval, initialDelay: 0.001) { [unowned self] expirations in
+                if expirations > 1 {
+                    self.missedTicks += expirations - 1
+                    self.log.warning("worker \(w.name) missed \(expirations - 1) tick(s) of \(interval)s")
+                }
+                self.snapshot.collect(w)
+                self.scheduleEvaluation()
+            }
+            workerTimers.append(t)
+        }
+    }
+
+    /// Workers whose timers fire in the same loop turn are evaluated once, together.
+    func scheduleEvaluation() {
+        guard !evaluationScheduled else { return }
+        evaluationScheduled = true
+        loop.addTimer(after: 0) { [unowned self] in
+            self.evaluationScheduled = false
+            self.evaluate()
+        }
+    }
+
+    func evaluate() {
+        let now = Timestamp.now()
+        let report = snapshot.report(now: now)
+        ticks += 1
+        var events = engine.evaluate(report: report, now: now)
+        if let meta = configInvalid, meta.kind == .firing, ticks == 1 { events.append(meta) }
+        if !events.isEmpty {
+            for e in events { log.info("alert \(e.rule) \(e.kind.rawValue) \(e.severity.rawValue) \(labelText(e.labels)): \(e.summary)") }
+            dispatcher.enqueue(events, report: report)
+            saveState()
+        }
+        dispatcher.refreshFiring(engine.firingAlerts, report: report)
+        writeOutputs(report)
+        if !firstTickDone && report.workerReports.count == snapshot.workers.count {
+            firstTickDone = true
+            let status = statusLine()
+            notifier.ready(status: status)
+            onReady?()
+            onReady = nil
+        } else if ticks % 10 == 0 {
+            notifier.status(statusLine())
+        }
+    }
+
+    func statusLine() -> String {
+        let firing = engine.firingAlerts.count
+        return "\(configuration.rules.count) rules, \(firing) firing, \(dispatcher.pendingCount) pending notifications"
+            + (configInvalid != nil ? ", config invalid (old rules in force)" : "")
+    }
+
+    func writeOutputs(_ report: DaemonReport) {
+        do {
+            try AtomicFile.write(settings.stateDir + "/report.json", report.json.encoded() + "\n", mode: 0o640, durable: false)
+        } catch { log.warning("report.json: \(error)") }
+        if let dir = settings.textfileDir {
+            let text = PrometheusText.render(report, catalog: WorkerRegistry.catalog, host: snapshot.hostname)
+            do { try AtomicFile.write(dir + "/shd.prom", text, mode: 0o644, durable: false) } catch {
+                log.warning("textfile: \(error)")
+            }
+        }
+    }
+
+    // MARK: State
+
+    func saveState() {
+        var o = JSONObject()
+        o.append("version", 1)
+        o.append("saved_at", .string(Timestamp.now().rfc3339))
+        o.append("engine", engine.exportState())
+        do { try AtomicFile.write(statePath, JSONValue.object(o).encoded() + "\n", mode: 0o640) } catch {
+            log.error("cannot save alert state to \(statePath): \(error)")
+        }
+    }
+
+    func loadState() {
+        let bytes: [UInt8]
+        do { bytes = try readOnce(statePath, cap: 256 << 20) } catch {
+            if !error.isMissing { log.error("cannot read \(statePath): \(error); starting with no alert state") }
+            return
+        }
+        do {
+            let v = try JSONValue.parse(bytes: bytes)
+            guard let e = v["engine"] else { throw ReportDecodingError("no 'engine' key") }
+            try engine.importState(e)
+            log.info("restored alert state from \(statePath)")
+        } catch {
+            let aside = AtomicFile.moveAside(statePath)
+            log.error("state file \(statePath) is corrupt (\(error)); moved it to \(aside ?? "(rename failed)") and starting with no alert state")
+        }
+    }
+
+    // MARK: Reload
+
+    func startWatching() {
+        var dirs = [settings.rulesDir]
+        if let c = settings.configFile { dirs.append(parentDirectory(c)) }
+        do {
+            watcher = try FileWatcher(loop: loop, directories: dirs) { [unowned self] in self.reload(reason: "files changed") }
+        } catch { log.warning("cannot watch \(dirs.joined(separator: ", ")) for changes (\(error)); use SIGHUP to reload") }
+    }
+
+    /// Loads and checks the files; swaps the engine in when clean, else keeps the old rules and
+    /// fires `shd_config_invalid` until the files are fixed.
+    func reload(reason: String) {
+        notifier.reloading()
+        defer { notifier.reloaded(status: statusLine()) }
+        let loaded = RuleSetLoader.load(paths: settings.rulePaths, catalog: WorkerRegistry.catalog)
+        guard let config = loaded.configuration, !loaded.hasErrors else {
+            let text = render(loaded)
+            log.error("reload (\(reason)) refused; the previous rules stay in force:\n" + text)
+            let count = loaded.diagnostics.filter { $0.severity == .error }.count
+            let first = loaded.diagnostics.first { $0.severity == .error }
+            let summary = "shd configuration invalid: \(count) error(s)" + (first.map { "; first: \($0.location): \($0.message)" } ?? "")
+            if configInvalid == nil {
+                let e = AlertEvent(kind: .firing, rule: "shd_config_invalid", severity: .warn,
+                                   labels: ["host": snapshot.hostname ?? ""], values: ["errors": Double(count)],
+                                   summary: summary, startsAt: .now(), channels: configuration.defaultChannels)
+                configInvalid = e
+                dispatcher.enqueue([e], report: snapshot.report())
+            }
+            return
+        }
+        let old = engine!
+        let newEngine = Engine(configuration: config)
+        newEngine.adoptState(from: old)
+        engine = newEngine
+        configuration = config
+        do { try dispatcher.updateChannels(config.channels) } catch { log.error("channels: \(error)") }
+        if var meta = configInvalid {
+            meta.kind = .resolved
+            meta.endsAt = .now()
+            meta.summary = "shd configuration is valid again"
+            dispatcher.enqueue([meta], report: snapshot.report())
+            configInvalid = nil
+        }
+        saveState()
+        log.notice("reloaded (\(reason)): \(config.rules.count) rules, \(config.channels.count) channels")
+    }
+
+    // MARK: Signals
+
+    func handle(signal sig: Int32) {
+        switch sig {
+        case SIGTERM, SIGINT: shutdown()
+        case SIGHUP: reload(reason: "SIGHUP")
+        case SIGCHLD:
+            var status: Int32 = 0
+            while true {
+                let pid = waitpid(-1, &status, WNOHANG)
+                if pid <= 0 { break }
+                _ = dispatcher.childExited(pid: pid, status: status)
+            }
+        case SIGUSR1:
+            let firing = engine.firingAlerts
+            log.notice("alert states: \(firing.count) firing" + (firing.isEmpty ? "" : ":"))
+            for a in firing { log.notice("  \(a.rule) \(a.severity.rawValue) \(labelText(a.labels)) since \(a.startsAt.rfc3339): \(a.summary)") }
+        default: break
+        }
+    }
+
+    func shutdown() {
+        guard !stopping else { return }
+        stopping = true
+        notifier.stopping()
+        log.notice("stopping")
+        for t in workerTimers { loop.cancelTimer(t) }
+        workerTimers = []
+        saveState()
+        dispatcher.shutdown(grace: 5) { [unowned self] in
+            self.loop.stop()
+        }
+    }
+}
+
+/// Diagnostics as `file:line:col: error: …` with source lines, no colour (they go to the log).
+func render(_ loaded: LoadResult) -> String {
+    DiagnosticPrinter.text(loaded.diagnostics, sources: loaded.sources, color: false)
+}
+
+func labelText(_ labels: [String: String]) -> String {
+    "{" + labels.keys.sorted().map { "\($0)=\(labels[$0]!)" }.joined(separator: ",") + "}"
+}
+
+func parentDirectory(_ path: String) -> String {
+    guard let i = path.lastIndex(of: "/") else { return "." }
+    return i == path.startIndex ? "/" : String(path[..<i])
+}
+
+/// The host name from <proc>/sys/kernel/hostname (so fixture trees name their own host).
+func kernelHostname(_ roots: SourceRoots) -> String? {
+    readAttribute(roots.proc + "/sys/kernel/hostname")
+}

@@ -4,7 +4,8 @@
 public enum LogLevel: Int, Comparable, Sendable, CaseIterable {
     case error = 3, warning = 4, notice = 5, info = 6, debug = 7
 
-    public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue > b.rawValue }
+    /// More severe is smaller: `error < warning < … < debug`, so `level <= threshold` means "log it".
+    public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
 
     public init?(name: String) {
         switch name.lowercased() {

@@ -174,7 +174,7 @@ public var shdBinary: String {
 }
 
 extension String {
-    func replacingFirst(_ a: String, _ b: String) -> String {
+    public func replacingFirst(_ a: String, _ b: String) -> String {
         guard let r = firstRange(of: a) else { return self }
         return String(self[..<r.lowerBound]) + b + String(self[r.upperBound...])
     }

@@ -1,0 +1,203 @@
+// The single-threaded epoll loop: file handlers, one-shot timers and repeating timerfds.
+import CLinux
+import Notify
+import Reports
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One epoll instance run on one thread. In the spirit of chrony's scheduler: add a file
+/// handler, add a timer, remove either. Everything shd does happens in a handler.
+///
+/// - Important: handlers must not block. A slow receiver is a curl socket here; a hung
+///   statvfs runs on a helper thread with a deadline (see the disk worker).
+public final class EventLoop: EventHost {
+    private let epfd: Int32
+    private var handlers: [Int32: (IOInterest, (IOInterest) -> Void)] = [:]
+
+    /// One-shot timers share one timerfd armed for the earliest deadline.
+    private let timerFD: Int32
+    private var timers: [Int: (deadline: Double, handler: () -> Void)] = [:]
+    private var nextTimerID = 1
+    private var armedDeadline: Double = .infinity
+
+    /// Repeating timers each own a timerfd (worker intervals).
+    private var repeating: [Int: Int32] = [:]
+
+    private var running = false
+
+    public init() throws(SystemError) {
+        epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
+        if epfd < 0 { throw SystemError("epoll_create1") }
+        timerFD = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_CLOEXEC | TFD_NONBLOCK))
+        if timerFD < 0 { throw SystemError("timerfd_create") }
+        watch(fd: timerFD, interest: .read) { [unowned self] _ in
+            drain(self.timerFD)
+            self.armedDeadline = .infinity
+            self.fireDueTimers()
+        }
+    }
+
+    deinit {
+        for fd in repeating.values { close(fd) }
+        close(timerFD)
+        close(epfd)
+    }
+
+    // MARK: File handlers
+
+    public func watch(fd: Int32, interest: IOInterest, handler: @escaping (IOInterest) -> Void) {
+        var ev = epoll_event()
+        ev.events = (interest.contains(.read) ? EPOLLIN.rawValue : 0) | (interest.contains(.write) ? EPOLLOUT.rawValue : 0)
+        ev.data.fd = fd
+        let op = handlers[fd] == nil ? EPOLL_CTL_ADD : EPOLL_CTL_MOD
+        if epoll_ctl(epfd, op, fd, &ev) != 0 && op == EPOLL_CTL_MOD {
+            _ = epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)
+        }
+        handlers[fd] = (interest, handler)
+    }
+
+    public func unwatch(fd: Int32) {
+        guard handlers.removeValue(forKey: fd) != nil else { return }
+        var ev = epoll_event()
+        _ = epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &ev)
+    }
+
+    // MARK: Timers
+
+    @discardableResult
+    public func addTimer(after seconds: Double, handler: @escaping () -> Void) -> TimerID {
+        let id = nextTimerID
+        nextTimerID += 1
+        let deadline = monotonicNow() + max(0, seconds)
+        timers[id] = (deadline, handler)
+        if deadline < armedDeadline { arm(deadline) }
+        return TimerID(raw: id)
+    }
+
+    public func cancelTimer(_ id: TimerID) {
+        if let r = repeating.removeValue(forKey: id.raw) {
+            unwatch(fd: r)
+            close(r)
+            return
+        }
+        timers.removeValue(forKey: id.raw)
+    }
+
+    /// Calls `handler` every `interval` seconds, first after `initialDelay`, on a timerfd of its own.
+    /// The handler gets the number of expirations since the last call (more than 1 = ticks were missed).
+    @discardableResult
+    public func addRepeatingTimer(interval: Double, initialDelay: Double? = nil, handler: @escaping (UInt64) -> Void) -> TimerID {
+        let fd = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_CLOEXEC | TFD_NONBLOCK))
+        precondition(fd >= 0, "timerfd_create failed")
+        var spec = itimerspec(it_interval: timespecFrom(interval), it_value: timespecFrom(max(initialDelay ?? interval, 1e-6)))
+        timerfd_settime(fd, 0, &spec, nil)
+        let id = nextTimerID
+        nextTimerID += 1
+        repeating[id] = fd
+        watch(fd: fd, interest: .read) { _ in
+            let n = drain(fd)
+            if n > 0 { handler(n) }
+        }
+        return TimerID(raw: id)
+    }
+
+    private func arm(_ deadline: Double) {
+        armedDeadline = deadline
+        let delta = max(deadline - monotonicNow(), 1e-6)
+        var spec = itimerspec(it_interval: timespec(), it_value: timespecFrom(delta))
+        timerfd_settime(timerFD, 0, &spec, nil)
+    }
+
+    private func fireDueTimers() {
+        let now = monotonicNow()
+        let due = timers.filter { $0.value.deadline <= now }.sorted { $0.value.deadline < $1.value.deadline }
+        for (id, t) in due {
+            timers.removeValue(forKey: id)
+            t.handler()
+        }
+        if let next = timers.values.map(\.deadline).min() { arm(next) }
+    }
+
+    // MARK: Running
+
+    /// Runs until `stop()` is called from a handler.
+    public func run() {
+        running = true
+        var events = [epoll_event](repeating: epoll_event(), count: 64)
+        while running {
+            let n = events.withUnsafeMutableBufferPointer { epoll_wait(epfd, $0.baseAddress, 64, -1) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            for i in 0..<Int(n) {
+                let fd = events[i].data.fd
+                let e = events[i].events
+                guard let h = handlers[fd] else { continue }
+                var ready: IOInterest = []
+                if e & EPOLLIN.rawValue != 0 { ready.insert(.read) }
+                if e & EPOLLOUT.rawValue != 0 { ready.insert(.write) }
+                if e & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { ready = [.read, .write] }
+                h.1(ready)
+                if !running { break }
+            }
+        }
+    }
+
+    /// Runs until `condition` is true or `timeout` seconds pass (commands and tests).
+    public func run(until condition: () -> Bool, timeout: Double) {
+        let end = monotonicNow() + timeout
+        running = true
+        var events = [epoll_event](repeating: epoll_event(), count: 64)
+        while running && !condition() {
+            let left = end - monotonicNow()
+            if left <= 0 { break }
+            let n = events.withUnsafeMutableBufferPointer { epoll_wait(epfd, $0.baseAddress, 64, Int32(min(left, 1) * 1000) + 1) }
+            if n < 0 { if errno == EINTR { continue } else { break } }
+            for i in 0..<Int(n) {
+                let fd = events[i].data.fd
+                guard let h = handlers[fd] else { continue }
+                let e = events[i].events
+                var ready: IOInterest = []
+                if e & EPOLLIN.rawValue != 0 { ready.insert(.read) }
+                if e & EPOLLOUT.rawValue != 0 { ready.insert(.write) }
+                if e & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { ready = [.read, .write] }
+                h.1(ready)
+            }
+        }
+        running = false
+    }
+
+    public func stop() { running = false }
+}
+
+/// A failed system call, with errno's text.
+public struct SystemError: Error, CustomStringConvertible {
+    public var call: String
+    public var errno: Int32
+    public init(_ call: String, errno e: Int32 = Glibc.errno) {
+        self.call = call
+        self.errno = e
+    }
+    public var description: String { "\(call): \(String(cString: strerror(errno)))" }
+}
+
+func monotonicNow() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func timespecFrom(_ s: Double) -> timespec {
+    let whole = Int(s)
+    return timespec(tv_sec: whole, tv_nsec: Int((s - Double(whole)) * 1e9))
+}
+
+/// Reads a timerfd/eventfd counter; 0 when nothing was pending.
+@discardableResult
+func drain(_ fd: Int32) -> UInt64 {
+    var v: UInt64 = 0
+    let n = read(fd, &v, 8)
+    return n == 8 ? v : 0
+}

@@ -1,0 +1,58 @@
+// inotify on the config file's folder and rules.d, debounced, for hot reload.
+import CLinux
+import Notify
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Watches folders for changes to the files shd reads and calls `onChange` once a burst of
+/// events has been quiet for `debounce` seconds. Editors that write a temp file and rename it
+/// produce IN_MOVED_TO; `sed -i` and `cp` produce IN_CLOSE_WRITE; both are seen.
+public final class FileWatcher {
+    private let fd: Int32
+    private let loop: EventLoop
+    private let debounce: Double
+    private var pending: TimerID?
+    private var watches: [Int32: String] = [:]
+    private let onChange: () -> Void
+
+    public init(loop: EventLoop, directories: [String], debounce: Double = 0.02, onChange: @escaping () -> Void) throws(SystemError) {
+        fd = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
+        if fd < 0 { throw SystemError("inotify_init1") }
+        self.loop = loop
+        self.debounce = debounce
+        self.onChange = onChange
+        let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF)
+        for d in Set(directories) {
+            let wd = inotify_add_watch(fd, d, mask)
+            if wd >= 0 { watches[wd] = d }
+        }
+        let fd = self.fd
+        loop.watch(fd: fd, interest: .read) { [weak self] _ in
+            var buf = [UInt8](repeating: 0, count: 8192)
+            var any = false
+            while true {
+                let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                any = true
+            }
+            if any { self?.schedule() }
+        }
+    }
+
+    /// Folders being watched (those that existed at start).
+    public var watchedDirectories: [String] { Array(watches.values).sorted() }
+
+    private func schedule() {
+        if let p = pending { loop.cancelTimer(p) }
+        pending = loop.addTimer(after: debounce) { [weak self] in
+            self?.pending = nil
+            self?.onChange()
+        }
+    }
+
+    deinit {
+        loop.unwatch(fd: fd)
+        close(fd)
+    }
+}

@@ -1,0 +1,93 @@
+// What each tick writes: report.json for `shd report --latest`, and a Prometheus textfile.
+import Reports
+import Workers
+
+public enum PrometheusText {
+    /// Renders every numeric and bool field of every row as `shd_<worker>_<function>_<field>{labels} value`,
+    /// labelled by the row's string fields, with HELP/TYPE from the catalog. Function errors become
+    /// `shd_function_up{worker,function} 0`.
+    public static func render(_ report: DaemonReport, catalog: Catalog, host: String?) -> String {
+        var out = ""
+        out.reserveCapacity(16384)
+        var up: [(String, String, Bool)] = []
+        for w in report.workerReports {
+            for f in w.functionReports {
+                up.append((w.name, f.name, f.error == nil))
+                let schema = catalog.function(worker: w.name, function: f.name)
+                // Group samples by metric so each metric's HELP/TYPE appears once.
+                var order: [String] = []
+                var samples: [String: [String]] = [:]
+                var fieldOf: [String: String] = [:]
+                for row in f.data {
+                    var labels: [(String, String)] = []
+                    for (k, v) in row { if case .string(let s) = v { labels.append((k, s)) } }
+                    let labelText = labels.isEmpty ? "" : "{" + labels.map { sanitize($0.0) + "=\"" + escape($0.1) + "\"" }.joined(separator: ",") + "}"
+                    for (k, v) in row {
+                        let value: String
+                        switch v {
+                        case .int(let i): value = String(i)
+                        case .double(let d): value = d.isFinite ? JSONValue.formatDouble(d) : (d.isNaN ? "NaN" : (d > 0 ? "+Inf" : "-Inf"))
+                        case .bool(let b): value = b ? "1" : "0"
+                        default: continue
+                        }
+                        let metric = "shd_" + sanitize(w.name) + "_" + sanitize(f.name) + "_" + sanitize(k)
+                        if samples[metric] == nil { order.append(metric); samples[metric] = []; fieldOf[metric] = k }
+                        samples[metric]!.append(metric + labelText + " " + value)
+                    }
+                }
+                for m in order {
+                    let field = schema?.field(fieldOf[m]!)
+                    out += "# HELP " + m + " " + escapeHelp(field?.help ?? "\(w.name).\(f.name) \(fieldOf[m]!)") + "\n"
+                    out += "# TYPE " + m + " " + (field?.kind == .counter ? "counter" : "gauge") + "\n"
+                    for s in samples[m]! { out += s + "\n" }
+                }
+            }
+        }
+        out += "# HELP shd_function_up 1 when the function's last collection succeeded\n# TYPE shd_function_up gauge\n"
+        for (w, f, ok) in up { out += "shd_function_up{worker=\"\(escape(w))\",function=\"\(escape(f))\"} \(ok ? 1 : 0)\n" }
+        out += "# HELP shd_report_timestamp_seconds Time of the report\n# TYPE shd_report_timestamp_seconds gauge\n"
+        out += "shd_report_timestamp_seconds " + JSONValue.formatDouble(report.datetime.seconds) + "\n"
+        return out
+    }
+
+    static func sanitize(_ s: String) -> String {
+        var out = ""
+        for (i, c) in s.unicodeScalars.enumerated() {
+            let ok = (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || c == "_" || (i > 0 && c >= "0" && c <= "9")
+            out.unicodeScalars.append(ok ? c : "_")
+        }
+        return out
+    }
+
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+    static func escapeHelp(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
+    }
+}
+
+extension String {
+    func replacingOccurrences(of a: String, with b: String) -> String {
+        guard !a.isEmpty, contains(a) else { return self }
+        var out = ""
+        var rest = Substring(self)
+        while let r = rest.firstRange(of: a) {
+            out += rest[..<r.lowerBound]
+            out += b
+            rest = rest[r.upperBound...]
+        }
+        out += rest
+        return out
+    }
+}

@@ -1,0 +1,127 @@
+// Settings of `shd run`: command-line flags over shd.conf `set` statements over defaults.
+import Reports
+import Rules
+import Workers
+
+/// What `shd run` was told on the command line; nil = not given (shd.conf or the default decides).
+public struct RunFlags: Sendable {
+    public var config: String?
+    public var rules: String?
+    public var stateDir: String?
+    public var textfileDir: String?
+    public var procRoot: String?
+    public var sysRoot: String?
+    public var etcRoot: String?
+    public var logLevel: String?
+    public var daemonize = false
+    public var pidfile: String?
+    public var interval: Double?
+    public init() {}
+}
+
+/// The resolved settings the daemon runs with.
+public struct DaemonSettings: Sendable, Equatable {
+    public static let defaultConfig = "/etc/shd/shd.conf"
+    public static let defaultRules = "/etc/shd/rules.d"
+
+    public var configFile: String?
+    public var rulesDir: String
+    public var stateDir = "/var/lib/shd"
+    public var textfileDir: String?
+    public var roots = SourceRoots()
+    public var logLevel: LogLevel = .info
+    public var pidfile = "/run/shd.pid"
+    public var interval: Double = 10
+    public var workerIntervals: [String: Double] = [:]
+    public var workers: [String] = []
+    public var hostname: String?
+    public var workerOptions = WorkerOptions()
+
+    public func interval(of worker: String) -> Double { workerIntervals[worker] ?? interval }
+
+    /// Files and folders the rule loader reads: the config file (if any) and the rules folder.
+    public var rulePaths: [String] { (configFile.map { [$0] } ?? []) + [rulesDir] }
+
+    /// Config file and rules folder from the flags, before shd.conf is read.
+    public static func locate(_ f: RunFlags) -> DaemonSettings {
+        var s = DaemonSettings(rulesDir: f.rules ?? defaultRules)
+        if let c = f.config {
+            s.configFile = c
+        } else if fileExists(defaultConfig) {
+            s.configFile = defaultConfig
+        }
+        return s
+    }
+
+    /// Applies `set` statements, then the flags (which win).
+    public mutating func apply(settings: [String: ConfigValue], flags f: RunFlags) throws(UsageError) {
+        for (name, value) in settings {
+            switch name {
+            case "interval": interval = try positiveDuration(name, value)
+            case "workers": workers = try stringList(name, value)
+            case "state_dir": stateDir = try string(name, value)
+            case "textfile_dir": textfileDir = try string(name, value)
+            case "proc_root": roots.proc = try string(name, value)
+            case "sys_root": roots.sys = try string(name, value)
+            case "log_level":
+                let t = try string(name, value)
+                guard let l = LogLevel(name: t) else { throw UsageError("set log_level: unknown level '\(t)'") }
+                logLevel = l
+            case "pidfile": pidfile = try string(name, value)
+            case "hostname": hostname = try string(name, value)
+            case "exclude_fstypes": workerOptions.excludedFilesystemTypes.formUnion(try stringList(name, value))
+            case "exclude_mounts": workerOptions.excludedMountPrefixes += try stringList(name, value)
+            case "top_processes": workerOptions.topProcesses = Int(value.numberValue ?? 10)
+            case "default_channels": break  // the rule engine routes with it
+            default:
+                if name.hasPrefix("interval.") {
+                    workerIntervals[String(name.dropFirst("interval.".count))] = try positiveDuration(name, value)
+                }
+            }
+        }
+        if let v = f.stateDir { stateDir = v }
+        if let v = f.textfileDir { textfileDir = v }
+        if let v = f.procRoot { roots.proc = v }
+        if let v = f.sysRoot { roots.sys = v }
+        if let v = f.etcRoot { roots.etc = v }
+        if let v = f.pidfile { pidfile = v }
+        if let v = f.interval {
+            guard v > 0 else { throw UsageError("--interval must be positive") }
+            interval = v
+        }
+        if let v = f.logLevel {
+            guard let l = LogLevel(name: v) else { throw UsageError("--log-level: unknown level '\(v)' (error, warning, notice, info, debug)") }
+            logLevel = l
+        }
+    }
+
+    private func string(_ n: String, _ v: ConfigValue) throws(UsageError) -> String {
+        guard case .string(let s) = v else { throw UsageError("set \(n): expected a string") }
+        return s
+    }
+
+    private func stringList(_ n: String, _ v: ConfigValue) throws(UsageError) -> [String] {
+        switch v {
+        case .string(let s): return [s]
+        case .list(let l):
+            var out: [String] = []
+            for e in l {
+                guard case .string(let s) = e else { throw UsageError("set \(n): expected a list of strings") }
+                out.append(s)
+            }
+            return out
+        default: throw UsageError("set \(n): expected a list of strings")
+        }
+    }
+
+    private func positiveDuration(_ n: String, _ v: ConfigValue) throws(UsageError) -> Double {
+        guard let d = v.numberValue, d > 0 else { throw UsageError("set \(n): expected a positive duration such as 10s") }
+        return d
+    }
+}
+
+func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

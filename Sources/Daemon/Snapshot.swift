@@ -1,0 +1,58 @@
+// The latest report of every worker, composed into the daemon report.
+import Reports
+import Workers
+
+/// Holds the workers and the latest `WorkerReport` of each; composes the `DaemonReport`.
+public final class Snapshot {
+    public let workers: [Worker]
+    public let roots: SourceRoots
+    public var options: WorkerOptions
+    public var hostname: String?
+    private var latest: [String: WorkerReport] = [:]
+
+    public init(workers: [Worker], roots: SourceRoots, options: WorkerOptions, hostname: String? = nil) {
+        self.workers = workers
+        self.roots = roots
+        self.options = options
+        self.hostname = hostname
+    }
+
+    /// Collects one worker now and stores its report.
+    @discardableResult
+    public func collect(_ worker: Worker, now: Timestamp = .now()) -> WorkerReport {
+        let r = worker.collect(roots: roots, options: options, now: now)
+        latest[worker.name] = r
+        SelfAccounting.shared.record(r)
+        return r
+    }
+
+    /// Collects every worker.
+    public func collectAll(now: Timestamp = .now()) {
+        for w in workers { collect(w, now: now) }
+    }
+
+    /// The daemon report: the latest report of every worker that has reported, in worker order.
+    public func report(now: Timestamp = .now()) -> DaemonReport {
+        DaemonReport(datetime: now, host: hostname, workerReports: workers.compactMap { latest[$0.name] })
+    }
+}
+
+/// Resolves worker names (`--worker`, `set workers`) to fresh worker instances.
+public func makeWorkers(named names: [String]) throws(UsageError) -> [Worker] {
+    if names.isEmpty { return WorkerRegistry.makeAll() }
+    var out: [Worker] = []
+    for n in names {
+        guard let w = WorkerRegistry.make(n) else {
+            throw UsageError("unknown worker '\(n)'; known workers: \(WorkerRegistry.names.joined(separator: ", "))")
+        }
+        if !out.contains(where: { $0.name == n }) { out.append(w) }
+    }
+    return out
+}
+
+/// A mistake in the command line or a setting: printed with exit status 2.
+public struct UsageError: Error, CustomStringConvertible, Equatable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

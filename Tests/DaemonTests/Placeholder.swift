@@ -1,2 +1,0 @@
-// DaemonTests: tests land with their module's issue.
-import Testing

@@ -1,0 +1,94 @@
+// `shd report` as a process: golden reports on fixture trees, and a live run on this machine.
+import Testing
+import Reports
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Replaces what legitimately changes between runs of the same tree: how long functions took.
+func normalised(_ v: JSONValue) -> JSONValue {
+    switch v {
+    case .object(let o):
+        var out = JSONObject()
+        for (k, e) in o {
+            if k == "duration_seconds" { out.append(k, .double(0)); continue }
+            out.append(k, normalised(e))
+        }
+        return .object(out)
+    case .array(let a): return .array(a.map(normalised))
+    default: return v
+    }
+}
+
+@Suite(.serialized) struct ReportGoldenTests {
+    static let trees = ["machine-a", "machine-b"]
+
+    @Test(arguments: trees)
+    func reportOnFixtureTreeMatchesGolden(tree: String) throws {
+        let root = TestPaths.fixture(tree)
+        try #require(access(root + "/proc", F_OK) == 0, "fixture tree \(tree) is missing")
+        let tmp = makeTempDirectory()
+        let p = try ChildProcess([shdBinary, "report", "--proc-root", root + "/proc", "--sys-root", root + "/sys",
+                                  "--etc-root", root + "/etc", "--sample-interval", "0", "--pretty",
+                                  "--fixed-time", "2026-11-25T08:00:00.000000+00:00"], outputDirectory: tmp)
+        #expect(p.wait(timeout: 60) == 0, "stderr: \(p.stderr)")
+        let actual = normalised(try JSONValue.parse(p.stdout))
+        let goldenPath = TestPaths.packageRoot + "/Tests/DaemonTests/Golden/\(tree).json"
+        if getenv("SHD_UPDATE_GOLDEN") != nil {
+            writeText(goldenPath, actual.encoded(pretty: true) + "\n")
+        }
+        let golden = try JSONValue.parse(readText(goldenPath))
+        // Compare worker by worker so a failure names the part that changed.
+        let a = try DaemonReport(json: actual), g = try DaemonReport(json: golden)
+        #expect(a.workerReports.map(\.name) == g.workerReports.map(\.name))
+        for (wa, wg) in zip(a.workerReports, g.workerReports) {
+            for (fa, fg) in zip(wa.functionReports, wg.functionReports) {
+                #expect(fa == fg, "\(tree): \(wa.name).\(fa.name) differs from the golden file (SHD_UPDATE_GOLDEN=1 swift test --filter ReportGoldenTests regenerates it)")
+            }
+        }
+    }
+}
+
+@Suite struct LiveReportTests {
+    @Test func reportOnThisMachineHasEveryWorkerAndSaneValues() throws {
+        let tmp = makeTempDirectory()
+        let p = try ChildProcess([shdBinary, "report", "--sample-interval", "0.2"], outputDirectory: tmp)
+        #expect(p.wait(timeout: 60) == 0, "stderr: \(p.stderr)")
+        let report = try DaemonReport(json: JSONValue.parse(p.stdout))
+        #expect(report.workerReports.map(\.name) == ["cpu", "load", "memory", "pressure", "disk", "network", "processes", "hardware", "system"])
+        var checked = 0
+        for w in report.workerReports {
+            for f in w.functionReports {
+                #expect(f.error == nil, "\(w.name).\(f.name) failed: \(f.error ?? "")")
+                for row in f.data {
+                    for (k, v) in row {
+                        guard let n = v.number else { continue }
+                        checked += 1
+                        #expect(n.isFinite, "\(w.name).\(f.name).\(k) is not finite")
+                        if k.hasSuffix("_percent") && !k.hasPrefix("offset") {
+                            #expect(n >= 0 && n <= 100.0001, "\(w.name).\(f.name).\(k) = \(n) is outside 0–100")
+                        }
+                        if k.hasSuffix("_total") || k.hasSuffix("_bytes") {
+                            #expect(n >= 0, "\(w.name).\(f.name).\(k) = \(n) is negative")
+                        }
+                    }
+                }
+            }
+        }
+        #expect(checked > 100, "only \(checked) numeric fields in the live report")
+        let cpus = report.function(worker: "cpu", function: "times")?.data.count ?? 0
+        #expect(cpus >= 2, "cpu.times should have a total row and one per CPU")
+    }
+
+    @Test func workerFilterAndUsageErrors() throws {
+        let tmp = makeTempDirectory()
+        let p = try ChildProcess([shdBinary, "report", "--worker", "load", "--sample-interval", "0"], outputDirectory: tmp)
+        #expect(p.wait(timeout: 30) == 0)
+        let r = try DaemonReport(json: JSONValue.parse(p.stdout))
+        #expect(r.workerReports.map(\.name) == ["load"])
+        let bad = try ChildProcess([shdBinary, "report", "--worker", "cpux"], outputDirectory: tmp)
+        #expect(bad.wait(timeout: 30) == 2)
+        #expect(bad.stderr.contains("unknown worker 'cpux'"))
+    }
+}
