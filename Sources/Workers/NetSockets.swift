@@ -41,10 +41,10 @@ public func parseSockstat(_ bytes: [UInt8]) throws(CollectError) -> [String: [St
     return out
 }
 
-/// TCP states as /proc/net/tcp prints them (include/net/tcp_states.h), in hex.
+/// TCP states as /proc/net/tcp prints them (include/net/tcp_states.h), in hex. (TCP_NEW_SYN_RECV
+/// request sockets are printed as SYN_RECV, so that state never appears.)
 public enum TCPState: UInt8, CaseIterable, Sendable {
     case established = 0x01, synSent, synRecv, finWait1, finWait2, timeWait, close, closeWait, lastAck, listen, closing
-    case newSynRecv = 0x0C
 
     /// The field-name form used in `network.sockets` (`tcp_close_wait`).
     public var fieldName: String {
@@ -60,7 +60,6 @@ public enum TCPState: UInt8, CaseIterable, Sendable {
         case .lastAck: return "tcp_last_ack"
         case .listen: return "tcp_listen"
         case .closing: return "tcp_closing"
-        case .newSynRecv: return "tcp_new_syn_recv"
         }
     }
 }
