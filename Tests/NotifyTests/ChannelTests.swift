@@ -259,6 +259,18 @@ import Glibc
         #expect(listDir(state).isEmpty, "its private spool is removed")
     }
 
+    @Test func aRefusedSecretIsPrintedWithItsFile() {
+        let state = makeTempDir("state")
+        defer { removeTree(state) }
+        writeFile(state + "/slack", "https://hooks.slack.com/services/x", mode: 0o640)
+        var out: [String] = []
+        let rc = NotifyTestCommand.run(channel: "ops", channels: [channel("ops", "slack", [("url", .file(state + "/slack"))])],
+                                       stateDir: state, hostname: "h") { out.append($0) }
+        #expect(rc == 1)
+        #expect(out.count == 1 && out[0].contains("secret file \(state)/slack is accessible by group or others (mode 640)"))
+        #expect(!out.joined().contains("hooks.slack.com"))
+    }
+
     @Test func unknownChannelExitsTwo() {
         var out: [String] = []
         let rc = NotifyTestCommand.run(channel: "nope", channels: [channel("ops", "log", [])], stateDir: "/tmp",
