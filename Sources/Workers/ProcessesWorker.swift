@@ -42,9 +42,26 @@ public final class ProcessTable {
     /// stat is unreadable is skipped: the walk is a snapshot of what could be seen.
     static func walk(_ proc: String, buffer: inout [UInt8]) -> [ProcessStat] {
         var out: [ProcessStat] = []
-        for name in listDirectory(proc) {
-            guard let first = name.utf8.first, first >= 0x30, first <= 0x39 else { continue }
-            let n = readSmall(proc + "/" + name + "/stat", into: &buffer)
+        guard let dir = opendir(proc) else { return out }
+        defer { closedir(dir) }
+        // "<proc>/<pid>/stat" is built in one reused C buffer: no String per directory entry.
+        var path = [CChar](proc.utf8CString.dropLast())
+        path.append(CChar(UInt8(ascii: "/")))
+        let base = path.count
+        while let e = readdir(dir) {
+            let isPID = withUnsafeBytes(of: e.pointee.d_name) { raw -> Bool in
+                guard let c = raw.first, c >= 0x30, c <= 0x39 else { return false }
+                path.removeSubrange(base...)
+                for b in raw {
+                    if b == 0 { break }
+                    path.append(CChar(bitPattern: b))
+                }
+                return true
+            }
+            if !isPID { continue }
+            for b in "/stat".utf8 { path.append(CChar(bitPattern: b)) }
+            path.append(0)
+            let n = path.withUnsafeBufferPointer { readSmall($0.baseAddress!, into: &buffer) }
             if n <= 0 { continue }
             if let s = try? parseProcessStat(buffer[0..<n]) { out.append(s) }
         }
@@ -67,6 +84,10 @@ let pageSizeBytes: Int64 = {
 /// Reads a small file into `buffer` with one open/read/close; returns bytes read, or -1.
 /// (Per-pid files come and go, so they are not kept open; the buffer is reused across the walk.)
 func readSmall(_ path: String, into buffer: inout [UInt8]) -> Int {
+    path.withCString { readSmall($0, into: &buffer) }
+}
+
+func readSmall(_ path: UnsafePointer<CChar>, into buffer: inout [UInt8]) -> Int {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     if fd < 0 { return -1 }
     defer { close(fd) }
