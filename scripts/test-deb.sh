@@ -168,23 +168,37 @@ fi
 
 # --- Optional: install on this machine and drive the init script. ---
 if [ -n "${SHD_DEB_INSTALL:-}" ]; then
+	if dpkg -s shd >/dev/null 2>&1; then
+		fail "SHD_DEB_INSTALL: shd is already installed here; not touching it"
+		finish
+	fi
 	if dpkg -i "$DEB" >"$WORK/dpkg.log" 2>&1; then pass "dpkg -i"; else fail "dpkg -i" "$(tail -10 "$WORK/dpkg.log")"; fi
 	check "user shd exists" getent passwd shd
 	check "/var/lib/shd is shd:shd 0750" bash -c '[ "$(stat -c "%U:%G %a" /var/lib/shd)" = "shd:shd 750" ]'
+	check "/etc/shd/secrets is root:shd 0750" bash -c '[ "$(stat -c "%U:%G %a" /etc/shd/secrets)" = "root:shd 750" ]'
+	/etc/init.d/shd stop >/dev/null 2>&1 # in case postinst's invoke-rc.d started it
 	check "/etc/init.d/shd start" /etc/init.d/shd start
-	sleep 1
 	check "/etc/init.d/shd status" /etc/init.d/shd status
 	check "daemon runs as shd" bash -c '[ "$(ps -o user= -p "$(cat /run/shd/shd.pid)")" = shd ]'
+	check "daemon writes /var/lib/shd/report.json" bash -c 'for i in $(seq 30); do [ -s /var/lib/shd/report.json ] && exit 0; sleep 0.5; done; exit 1'
 	check "/etc/init.d/shd reload" /etc/init.d/shd reload
+	check "daemon alive after reload" /etc/init.d/shd status
+	printf 'rule broken on disk.filesystems {\n  warn used_procent > 90\n}\n' >/etc/shd/rules.d/zz-broken.rules
+	check "reload with a broken rule fails" bash -c '! /etc/init.d/shd reload'
+	check "restart with a broken rule keeps the daemon" bash -c '! /etc/init.d/shd restart && /etc/init.d/shd status'
+	rm -f /etc/shd/rules.d/zz-broken.rules
 	check "/etc/init.d/shd restart" /etc/init.d/shd restart
 	check "/etc/init.d/shd stop" /etc/init.d/shd stop
 	check "status after stop is 3" bash -c '/etc/init.d/shd status; [ $? -eq 3 ]'
 	echo "# local edit" >>/etc/shd/shd.conf
 	touch /var/lib/shd/keep
+	check "upgrade (dpkg -i again)" dpkg -i --force-confold "$DEB"
+	check "upgrade keeps config edits and state" bash -c 'grep -q "# local edit" /etc/shd/shd.conf && [ -e /var/lib/shd/keep ]'
+	/etc/init.d/shd stop >/dev/null 2>&1
 	check "dpkg -r" dpkg -r shd
-	check "remove keeps config" grep -q '# local edit' /etc/shd/shd.conf
+	check "remove keeps config and state" bash -c 'grep -q "# local edit" /etc/shd/shd.conf && [ -e /var/lib/shd/keep ]'
 	check "dpkg -P" dpkg -P shd
-	check "purge removes /var/lib/shd and config" bash -c '[ ! -e /var/lib/shd ] && [ ! -e /etc/shd/shd.conf ]'
+	check "purge removes state and config" bash -c '[ ! -e /var/lib/shd ] && [ ! -e /etc/shd/shd.conf ] && [ ! -e /etc/init.d/shd ]'
 fi
 
 finish
