@@ -223,6 +223,12 @@ public final class Daemon {
             }
             return
         }
+        var next = DaemonSettings.locate(flags)
+        do { try next.apply(settings: config.settings, flags: flags) } catch {
+            log.error("reload (\(reason)) refused; the previous rules stay in force: \(error)")
+            return
+        }
+        applyReloadedSettings(next)
         let old = engine!
         let newEngine = Engine(configuration: config)
         newEngine.adoptState(from: old)
@@ -238,6 +244,24 @@ public final class Daemon {
         }
         saveState()
         log.notice("reloaded (\(reason)): \(config.rules.count) rules, \(config.channels.count) channels")
+    }
+
+    /// Log level and intervals change on reload; folders, roots and the worker list need a restart.
+    func applyReloadedSettings(_ next: DaemonSettings) {
+        if next.stateDir != settings.stateDir || next.roots != settings.roots || next.workers != settings.workers
+            || next.textfileDir != settings.textfileDir || next.workerOptions != settings.workerOptions || next.hostname != settings.hostname
+        {
+            log.warning("changes to state_dir, textfile_dir, proc_root, sys_root, workers, hostname and filesystem filters take effect after a restart")
+        }
+        log.level = next.logLevel
+        settings.logLevel = next.logLevel
+        let intervalsChanged = next.interval != settings.interval || next.workerIntervals != settings.workerIntervals
+        settings.interval = next.interval
+        settings.workerIntervals = next.workerIntervals
+        if intervalsChanged {
+            scheduleWorkers()
+            log.notice("collection intervals changed: " + snapshot.workers.map { "\($0.name) \(settings.interval(of: $0.name))s" }.joined(separator: ", "))
+        }
     }
 
     // MARK: Signals

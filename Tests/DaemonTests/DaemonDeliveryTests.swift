@@ -80,4 +80,27 @@ import Glibc
         #expect(m.raw.contains("Message-ID:") || m.raw.contains("Message-Id:"))
         #expect(m.raw.contains("daemon-report.json"))
     }
+
+    @Test func killedMidDeliveryDeliversTheSpooledAlertAfterRestartOnce() throws {
+        let h = try DaemonHarness()
+        h.receiver.defaultResponse = .hang
+        h.setAvailable(kB: 2_000_000)
+        try h.start()
+        #expect(h.waitFor(10) { h.receiver.requests.count >= 1 }, "log: \(h.log)")
+        let firstID = h.receiver.requests.first?.header("X-Shd-Notification-Id")
+        #expect(firstID != nil)
+        h.process!.signal(SIGKILL)
+        h.process!.wait(timeout: 5)
+        #expect(runShell("ls '\(h.state)/spool' | grep -q .") == 0, "nothing in the spool after the kill")
+
+        h.receiver.defaultResponse = .status(200, body: "ok")
+        try h.start()
+        #expect(h.waitFor(10) { h.receiver.requests.count >= 2 }, "not re-delivered; log: \(h.log)")
+        usleep(500_000)
+        let ids = h.receiver.requests.map { $0.header("X-Shd-Notification-Id") }
+        // The same notification again (receivers can drop repeats by id), and no second firing event.
+        #expect(ids.allSatisfy { $0 == firstID }, "ids: \(ids)")
+        #expect(h.receiver.requests.count == 2, "\(h.receiver.requests.count) requests")
+        #expect(h.waitFor(5) { runShell("ls '\(h.state)/spool' | grep -q .") != 0 }, "spool not emptied")
+    }
 }
