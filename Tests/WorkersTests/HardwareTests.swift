@@ -3,6 +3,9 @@ import Testing
 import Reports
 import TestSupport
 @testable import Workers
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite struct SensorParserTests {
     @Test(arguments: [("45000\n", 45000 as Int64), ("-273150\n", -273150), (" 0 \n", 0), ("65261850", 65261850)])
@@ -112,6 +115,38 @@ import TestSupport
         #expect(raid.map { $0["state"]?.string ?? "" } == ["recovering", "clean"])
         #expect(raid[0]["devices_failed"] == .int(1) && raid[0]["devices_active"] == .int(3) && raid[0]["sync_percent"] == .double(22.4))
         #expect(raid[1]["degraded"] == false && raid[1]["devices_total"] == .int(2))
+    }
+
+    @Test func olderDriversKeepAttributesUnderDevice() throws {
+        let t = ScratchTree()
+        t.write("sys/class/hwmon/hwmon0/device/name", "w83627ehf\n")
+        t.write("sys/class/hwmon/hwmon0/device/temp1_input", "38500\n")
+        t.write("sys/class/hwmon/hwmon0/device/fan2_input", "1318\n")
+        t.write("sys/class/hwmon/hwmon0/device/fan2_min", "0\n")
+        let ctx = HostTesting.context(t.roots)
+        #expect(try TemperaturesFunction().collect(ctx) == [
+            ["source": "hwmon", "device": "hwmon0", "chip": "w83627ehf", "sensor": "temp1", "celsius": 38.5],
+        ])
+        #expect(try FansFunction().collect(ctx).first?["rpm"] == .int(1318))
+    }
+
+    @Test func sensorsThatDisappearAreDroppedWithoutError() throws {
+        let t = ScratchTree()
+        t.write("sys/class/hwmon/hwmon0/name", "nvme\n")
+        t.write("sys/class/hwmon/hwmon0/temp1_input", "40850\n")
+        t.write("sys/class/hwmon/hwmon1/name", "drivetemp\n")
+        t.write("sys/class/hwmon/hwmon1/temp1_input", "31000\n")
+        let f = TemperaturesFunction()
+        #expect(try f.collect(HostTesting.context(t.roots, monotonic: 1)).count == 2)
+        // USB drive unplugged. (On sysfs the kept fd then fails with ENODEV and the set is rebuilt at
+        // once; a deleted regular file stays readable, so this tree shows the periodic rediscovery.)
+        _ = system("rm -rf '\(t.path)/sys/class/hwmon/hwmon1'")
+        let later = 1 + SensorSet.rediscoverSeconds
+        #expect(try f.collect(HostTesting.context(t.roots, monotonic: later)).map { $0["chip"]?.string ?? "" } == ["nvme"])
+        t.write("sys/class/hwmon/hwmon2/name", "drivetemp\n")
+        t.write("sys/class/hwmon/hwmon2/temp1_input", "30000\n")
+        #expect(try f.collect(HostTesting.context(t.roots, monotonic: later + 1)).count == 1)
+        #expect(try f.collect(HostTesting.context(t.roots, monotonic: 2 * later)).count == 2)
     }
 
     @Test func absentFeaturesAreNoData() throws {
