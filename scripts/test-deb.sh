@@ -156,6 +156,43 @@ if command -v systemd-analyze >/dev/null; then
 else
 	echo "skip systemd-analyze (not installed)"
 fi
+# Every system call shd makes (a few seconds of "shd run" plus --check-rules,
+# traced) must pass the unit's SystemCallFilter; with SystemCallErrorNumber=EPERM
+# a missing one would be a silent EPERM in production. Needs strace (optional).
+syscall_filter_expand() {
+	local g x
+	for g in "$@"; do
+		case $g in @*) ;; *) echo "$g"; continue ;; esac
+		systemd-analyze syscall-filter "$g" | sed 1d | grep -v '^ *#' | tr -d ' ' | grep -v '^$' |
+			while read -r x; do case $x in @*) syscall_filter_expand "$x" ;; *) echo "$x" ;; esac; done
+	done
+}
+if command -v strace >/dev/null && command -v systemd-analyze >/dev/null; then
+	allow=() deny=()
+	while IFS= read -r line; do
+		line=${line#SystemCallFilter=}
+		case $line in
+		"~"*) deny+=(${line#\~}) ;;
+		*) allow+=($line) ;;
+		esac
+	done < <(grep '^SystemCallFilter=' "$UNIT")
+	syscall_filter_expand "${allow[@]}" | sort -u >"$WORK/sc-allow"
+	syscall_filter_expand "${deny[@]}" | sort -u >"$WORK/sc-deny"
+	# Plain names given after the deny list are allowed again.
+	comm -23 "$WORK/sc-allow" "$WORK/sc-deny" >"$WORK/sc-eff"
+	grep '^SystemCallFilter=[a-z]' "$UNIT" | sed 's/^SystemCallFilter=//' | tr ' ' '\n' >>"$WORK/sc-eff"
+	sort -u "$WORK/sc-eff" -o "$WORK/sc-eff"
+	mkdir -p "$WORK/state"
+	env -i timeout -s TERM 8 strace -f -qq -o "$WORK/trace" "$BIN" run --config "$X/etc/shd/shd.conf" \
+		--rules "$X/etc/shd/rules.d" --state-dir "$WORK/state" >"$WORK/run.log" 2>&1
+	strace -f -qq -o "$WORK/trace2" env -i "$BIN" --check-rules "$X/etc/shd/shd.conf" "$X/etc/shd/rules.d" >/dev/null 2>&1
+	cat "$WORK/trace" "$WORK/trace2" | awk '{print $2}' | sed -n 's/^\([a-z_0-9]*\)(.*/\1/p' | sort -u >"$WORK/sc-used"
+	# execve of shd itself happens before the filter applies.
+	blocked=$(comm -23 "$WORK/sc-used" "$WORK/sc-eff" | tr '\n' ' ')
+	check "every syscall shd made ($(wc -l <"$WORK/sc-used")) passes the unit's SystemCallFilter${blocked:+ (blocked: $blocked)}" test -z "$blocked"
+else
+	echo "skip syscall-filter coverage (needs strace and systemd-analyze)"
+fi
 check "unit: Type=notify, User=shd, ExecStartPre check" bash -c 'grep -qx Type=notify "$1" && grep -qx User=shd "$1" && grep -qx "ExecStartPre=/usr/sbin/shd --check-rules" "$1"' _ "$UNIT"
 
 # --- SysV init script. ---
