@@ -65,6 +65,34 @@ public final class Engine {
         rule.mutes.contains { $0.isActive(at: now) } || configuration.mutes.contains { $0.isActive(at: now) }
     }
 
+    /// The row's string fields: the alert instance's labels.
+    static func labels(_ row: Row) -> [String: String] {
+        var labels: [String: String] = [:]
+        for (k, v) in row { if case .string(let s) = v { labels[k] = s } }
+        return labels
+    }
+
+    /// Same as `instanceKey(labels(row))`, without building the dictionary.
+    static func instanceKey(row: Row) -> String {
+        // Fast path: rows usually list their labels in the same (often sorted) order; sort only when they are not.
+        var s = ""
+        var last: String?
+        for (k, v) in row {
+            guard case .string(let str) = v else { continue }
+            if let l = last, k < l {
+                var pairs: [(String, String)] = []
+                for (k2, v2) in row { if case .string(let s2) = v2 { pairs.append((k2, s2)) } }
+                pairs.sort { $0.0 < $1.0 }
+                s = ""
+                for (k2, v2) in pairs { s += k2 + "=" + v2 + "\u{1F}" }
+                return s
+            }
+            last = k
+            s += k + "=" + str + "\u{1F}"
+        }
+        return s
+    }
+
     static func instanceKey(_ labels: [String: String]) -> String {
         var s = ""
         for k in labels.keys.sorted() { s += k + "=" + labels[k]! + "\u{1F}" }
@@ -75,20 +103,23 @@ public final class Engine {
         let rule = configuration.rules[ri]
         // A function that failed, or a worker not running, says nothing about the rows: keep every state.
         guard let fr = report.function(worker: rule.worker, function: rule.function), fr.error == nil else { return }
-        var rt = runtimes[ri]
+        // Take the runtime out of the array (and each instance out of its dictionary) while mutating it,
+        // so copy-on-write never duplicates instance tables or history buffers.
+        var rt = RuleRuntime()
+        swap(&rt, &runtimes[ri])
+        defer { swap(&rt, &runtimes[ri]) }
         let fresh = rt.lastReport.map { fr.datetime > $0 } ?? true
         let t = fr.datetime.seconds
         let muted = isMuted(rule, now)
         var seen: Set<String> = []
+        seen.reserveCapacity(fr.data.count)
 
         for row in fr.data {
             var ev = Evaluator(row: row, lets: rule.lets, seriesCount: rule.series.count)
             if let f = rule.filter, ev.condition(f) != true { continue }
-            var labels: [String: String] = [:]
-            for (k, v) in row { if case .string(let s) = v { labels[k] = s } }
-            let key = Engine.instanceKey(labels)
+            let key = Engine.instanceKey(row: row)
             guard seen.insert(key).inserted else { continue }
-            var inst = rt.instances[key] ?? AlertInstance(labels: labels)
+            var inst = rt.instances.removeValue(forKey: key) ?? AlertInstance(labels: Engine.labels(row))
             if inst.series.count != rule.series.count { inst.series = Array(repeating: SeriesBuffer(), count: rule.series.count) }
             inst.missing = 0
             inst.missingAlert = false
@@ -102,7 +133,7 @@ public final class Engine {
             rt.instances[key] = inst
         }
 
-        if fresh {
+        if fresh && seen.count != rt.instances.count {
             for (key, var inst) in rt.instances where !seen.contains(key) {
                 inst.missing += 1
                 switch rule.missing.action {
@@ -136,9 +167,8 @@ public final class Engine {
                     rt.instances[key] = inst
                 }
             }
-            rt.lastReport = fr.datetime
         }
-        runtimes[ri] = rt
+        if fresh { rt.lastReport = fr.datetime }
     }
 
     func labelText(_ labels: [String: String]) -> String {
@@ -177,13 +207,14 @@ public final class Engine {
             }
         }
 
-        // Values and texts as of now, for events and the firing list.
-        var values: [String: Double] = [:]
-        for f in rule.valueFields { if case .number(let d)? = Evaluator.fieldValue(ev.row[f]) { values[f] = d } }
-        for (i, n) in rule.letNames.enumerated() { if case .number(let d)? = ev.eval(.letRef(i)), d.isFinite { values[n] = d } }
-        inst.values = values
-
         let prev = inst.state
+        if target != nil || prev == .firing {
+            // Values as of now, for events and the firing list (not needed while all is well).
+            var values: [String: Double] = [:]
+            for f in rule.valueFields { if case .number(let d)? = Evaluator.fieldValue(ev.row[f]) { values[f] = d } }
+            for (i, n) in rule.letNames.enumerated() { if case .number(let d)? = ev.eval(.letRef(i)), d.isFinite { values[n] = d } }
+            inst.values = values
+        }
         let prevSeverity = inst.severity
         if let target {
             inst.severity = target

@@ -25,8 +25,11 @@ struct Token: Equatable {
     var span: Span
     /// First token on its line: statement recovery restarts only at such tokens.
     var startsLine: Bool
-    /// Raw source text, for a rule's definition identity.
-    var raw: String
+    /// Raw source text of strings and numbers (names and punctuation are their `text`).
+    var rawStorage: String
+
+    /// The token as written, for a rule's definition identity and messages.
+    var raw: String { rawStorage.isEmpty && kind != .eof ? text : rawStorage }
 
     func isPunct(_ p: String) -> Bool { kind == .punct && text == p }
     func isWord(_ w: String) -> Bool { kind == .ident && text == w }
@@ -102,9 +105,11 @@ struct Lexer {
         let loc = location(start)
         let first = loc.line != lastTokenLine
         lastTokenLine = loc.line
-        let raw = String(decoding: b[start..<i], as: UTF8.self)
-        return Token(kind: kind, text: text, number: number, unit: unit, span: Span(loc, length: raw.count),
-                     startsLine: first, raw: raw)
+        // Only strings and numbers differ from their text; skipping the copy for the rest keeps lexing cheap.
+        let raw = kind == .string || kind == .number ? String(decoding: b[start..<i], as: UTF8.self) : ""
+        let length = kind == .string || kind == .number ? raw.count : text.count
+        return Token(kind: kind, text: text, number: number, unit: unit, span: Span(loc, length: length),
+                     startsLine: first, rawStorage: raw)
     }
 
     mutating func next() -> Token {
@@ -124,7 +129,7 @@ struct Lexer {
         let start = i
         guard i < b.count else {
             let loc = location(i)
-            return Token(kind: .eof, text: "end of file", span: Span(loc, length: 1), startsLine: true, raw: "")
+            return Token(kind: .eof, text: "end of file", span: Span(loc, length: 1), startsLine: true, rawStorage: "")
         }
         let c = b[i]
         if Lexer.isIdentStart(c) {
