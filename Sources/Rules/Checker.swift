@@ -299,6 +299,7 @@ struct Checker {
         /// Inside rate()/delta(): a counter there is used as intended.
         var inCounterFunction = 0
         var sawCounter = false
+        var letDepth = 0
     }
 
     mutating func checkRule(_ r: RuleStatement, channels: Set<String>, defaults: [String]) -> AlertRule? {
@@ -428,8 +429,16 @@ struct Checker {
             scope.letState[i] = 2
             return .invalid
         }
+        // A chain of lets is compiled (and evaluated) recursively: bound it like expression nesting.
+        guard scope.letDepth < 64 else {
+            error("too-deep", "`let` values refer to each other more than 64 levels deep", scope.letSpans[i])
+            scope.letState[i] = 2
+            return .invalid
+        }
         scope.letState[i] = 1
+        scope.letDepth += 1
         let (c, t) = compile(scope.letNodes[i], &scope, known)
+        scope.letDepth -= 1
         scope.letCompiled[i] = c
         scope.letTypes[i] = t
         scope.letState[i] = 2

@@ -163,6 +163,7 @@ public enum KnownSettings {
         Setting("exclude_fstypes", "list of extra filesystem types to ignore"),
         Setting("exclude_mounts", "list of extra mount point prefixes to ignore"),
         Setting("top_processes", "rows in processes.top (number, default 10)"),
+        Setting("tcp_states", "count TCP connections by state in network.sockets (bool, default false in the daemon: the kernel walks its whole connection table, ~4 ms a tick)"),
     ]
 
     public static func isKnown(_ name: String) -> Bool {

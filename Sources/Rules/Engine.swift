@@ -422,7 +422,9 @@ public final class Engine {
                 inst.startsAt = try time(io["starts_at"], "\(at).starts_at")
                 inst.notified = io["notified"]?.bool ?? false
                 inst.lastNotified = try time(io["last_notified"], "\(at).last_notified")
-                inst.missing = Int(io["missing"]?.number ?? 0)
+                let missing = io["missing"]?.number ?? 0
+                guard missing >= 0, missing <= 1e9 else { throw StateError("\(at).missing is out of range") }
+                inst.missing = Int(missing)
                 inst.missingAlert = io["missing_alert"]?.bool ?? false
                 inst.summary = io["summary"]?.string ?? ""
                 inst.description = io["description"]?.string
@@ -435,8 +437,10 @@ public final class Engine {
                 for (si, sv) in series.enumerated() {
                     guard let samples = sv.array else { throw StateError("\(at).series[\(si)] is not an array") }
                     for s in samples {
-                        guard let pair = s.array, pair.count == 2, let t = pair[0].number, let v = pair[1].number else {
-                            throw StateError("\(at).series[\(si)] holds a sample that is not [time, value]")
+                        guard let pair = s.array, pair.count == 2, let t = pair[0].number, let v = pair[1].number, t.isFinite, v.isFinite,
+                              inst.series[si].times.last.map({ t > $0 }) ?? true
+                        else {
+                            throw StateError("\(at).series[\(si)] holds a sample that is not [time, value] in time order")
                         }
                         inst.series[si].times.append(t)
                         inst.series[si].values.append(v)

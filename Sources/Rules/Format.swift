@@ -1,7 +1,8 @@
 // Number, duration and byte-size formatting for templates and messages (no String(format:)).
 
 /// `85`, `85.5`, `0.33`: integral values without a fraction, others rounded to 2 decimals.
-func formatNumber(_ v: Double, decimals: Int = 2) -> String {
+func formatNumber(_ v: Double, decimals requested: Int = 2) -> String {
+    let decimals = min(max(requested, 0), 9)
     guard v.isFinite else { return v.isNaN ? "NaN" : (v > 0 ? "inf" : "-inf") }
     if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
     if abs(v) >= 1e15 { return v.description }
@@ -27,6 +28,7 @@ func formatDuration(_ seconds: Double) -> String {
     guard seconds.isFinite else { return seconds > 0 ? "never" : "-" }
     if seconds < 0 { return "-" + formatDuration(-seconds) }
     if seconds < 60 { return formatNumber(seconds, decimals: seconds < 10 ? 1 : 0) + "s" }
+    if seconds > 1e15 { return formatNumber(seconds) + "s" }
     var s = Int64(seconds.rounded())
     let units: [(String, Int64)] = [("w", 604_800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)]
     var parts: [String] = []

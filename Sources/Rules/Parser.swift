@@ -139,6 +139,8 @@ struct Parser {
     }
 
     mutating func parseValue() throws(ParseAbort) -> ValueNode {
+        try enter()
+        defer { depth -= 1 }
         let t = tok
         switch t.kind {
         case .string:
@@ -356,15 +358,19 @@ struct Parser {
 
     mutating func enter() throws(ParseAbort) {
         depth += 1
-        if depth > 200 { throw fail("too-deep", "expression nested too deeply (more than 200 levels)", at: tok) }
+        if depth > 200 { throw fail("too-deep", "expression or value nested too deeply (more than 200 levels)", at: tok) }
     }
 
     mutating func parseExpr() throws(ParseAbort) -> ExprNode {
         try enter()
         defer { depth -= 1 }
         var l = try parseAnd()
+        let base = depth
+        defer { depth = base }
         while tok.isWord("or") {
             let op = advance()
+            // Each link of a chain deepens the tree: count it against the nesting limit.
+            try enter()
             l = .binary("or", l, try parseAnd(), op.span)
         }
         return l
@@ -372,8 +378,11 @@ struct Parser {
 
     mutating func parseAnd() throws(ParseAbort) -> ExprNode {
         var l = try parseNot()
+        let base = depth
+        defer { depth = base }
         while tok.isWord("and") {
             let op = advance()
+            try enter()
             l = .binary("and", l, try parseNot(), op.span)
         }
         return l
@@ -408,8 +417,11 @@ struct Parser {
 
     mutating func parseAdditive() throws(ParseAbort) -> ExprNode {
         var l = try parseMultiplicative()
+        let base = depth
+        defer { depth = base }
         while tok.isPunct("+") || tok.isPunct("-") {
             let op = advance()
+            try enter()
             l = .binary(op.text, l, try parseMultiplicative(), op.span)
         }
         return l
@@ -417,8 +429,11 @@ struct Parser {
 
     mutating func parseMultiplicative() throws(ParseAbort) -> ExprNode {
         var l = try parseUnary()
+        let base = depth
+        defer { depth = base }
         while tok.isPunct("*") || tok.isPunct("/") {
             let op = advance()
+            try enter()
             l = .binary(op.text, l, try parseUnary(), op.span)
         }
         return l

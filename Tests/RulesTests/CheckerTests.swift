@@ -101,6 +101,26 @@ import Reports
         #expect(c.rules[0].channels == ["log"])
     }
 
+    @Test func longLetChainsAreBounded() {
+        var src = "rule r on disk.filesystems {\n warn l0 > 1\n"
+        for i in 0..<5000 { src += " let l\(i) = l\(i + 1) + 1\n" }
+        src += " let l5000 = used_percent\n}"
+        let r = RuleSetLoader.load(sources: [("t.rules", src)], catalog: TestCatalog.catalog)
+        #expect(r.diagnostics.contains { $0.id == "too-deep" })
+    }
+
+    @Test func extremeTemplateArgumentsDoNotTrap() throws {
+        let d = try Driver("""
+        rule r on disk.filesystems {
+          let big = 1e300
+          crit used_percent > 1
+          summary "{used_percent|round:100000} {big|duration} {big|bytes} {big|round:-5}"
+        }
+        """)
+        let e = try #require(d.tick(0, [TestCatalog.disk("/", used: 50.123456789)]).first)
+        #expect(e.summary.hasPrefix("50.123456789 "))
+    }
+
     @Test func everyErrorInOneRun() {
         let src = """
         rule a on disk.filesystems { warn used_procent > 1 }

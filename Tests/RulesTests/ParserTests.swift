@@ -174,6 +174,15 @@ import Reports
         #expect(diags.contains { $0.id == "too-deep" })
         let nots = "rule r on a.b { warn " + String(repeating: "not ", count: 5000) + "x }"
         #expect(RuleParser.parse(source: nots, file: "t").1.contains { $0.id == "too-deep" })
+        // Long flat chains make deep trees too: bounded the same way.
+        for op in [" + ", " * ", " and ", " or "] {
+            let chain = "rule r on a.b { warn " + Array(repeating: "x", count: 100_000).joined(separator: op) + " }"
+            #expect(RuleParser.parse(source: chain, file: "t").1.contains { $0.id == "too-deep" }, "\(op)")
+        }
+        let lists = "set workers " + String(repeating: "[", count: 100_000)
+        #expect(RuleParser.parse(source: lists, file: "t").1.contains { $0.id == "too-deep" })
+        let blocks = "channel c webhook { headers " + String(repeating: "{ a ", count: 100_000)
+        #expect(RuleParser.parse(source: blocks, file: "t").1.contains { $0.id == "too-deep" })
     }
 
     /// Deterministic garbage: random bytes, random tokens and truncations of a real file never trap or hang.
