@@ -35,7 +35,14 @@ public struct DaemonSettings: Sendable, Equatable {
     public var workerIntervals: [String: Double] = [:]
     public var workers: [String] = []
     public var hostname: String?
-    public var workerOptions = WorkerOptions()
+    /// The daemon's worker options: like `shd report`'s, except that TCP states are not counted
+    /// unless `set tcp_states true` (reading /proc/net/tcp costs the kernel a walk of its whole
+    /// connection table every tick, more than all other collection together on an idle server).
+    public var workerOptions: WorkerOptions = {
+        var o = WorkerOptions()
+        o.tcpStateCounts = false
+        return o
+    }()
 
     public func interval(of worker: String) -> Double { workerIntervals[worker] ?? interval }
 
@@ -72,6 +79,9 @@ public struct DaemonSettings: Sendable, Equatable {
             case "exclude_fstypes": workerOptions.excludedFilesystemTypes.formUnion(try stringList(name, value))
             case "exclude_mounts": workerOptions.excludedMountPrefixes += try stringList(name, value)
             case "top_processes": workerOptions.topProcesses = Int(value.numberValue ?? 10)
+            case "tcp_states":
+                guard case .bool(let b) = value else { throw UsageError("set tcp_states: expected true or false") }
+                workerOptions.tcpStateCounts = b
             case "default_channels": break  // the rule engine routes with it
             default:
                 if name.hasPrefix("interval.") {

@@ -180,6 +180,7 @@ struct Checker {
             }
         case "exclude_fstypes", "exclude_mounts": checkValue(s.value, .stringList, what)
         case "top_processes": checkValue(s.value, .number, what)
+        case "tcp_states": checkValue(s.value, .bool, what)
         default:
             if s.name.hasPrefix("interval.") {
                 let w = String(s.name.dropFirst("interval.".count))

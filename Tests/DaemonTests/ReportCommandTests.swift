@@ -21,6 +21,20 @@ func normalised(_ v: JSONValue) -> JSONValue {
     }
 }
 
+/// The first difference between two function reports, named by row and key.
+func rowDifference(_ a: FunctionReport, _ g: FunctionReport) -> String {
+    if a.error != g.error { return "error \(a.error ?? "nil") vs golden \(g.error ?? "nil")" }
+    if a.data.count != g.data.count { return "\(a.data.count) rows vs golden \(g.data.count)" }
+    for (i, (ra, rg)) in zip(a.data, g.data).enumerated() where ra != rg {
+        let keys = Set(ra.keys).union(rg.keys).sorted()
+        for k in keys where ra[k] != rg[k] {
+            return "row \(i) key \(k): \(ra[k].map { $0.encoded() } ?? "absent") vs golden \(rg[k].map { $0.encoded() } ?? "absent")"
+        }
+        return "row \(i): key order differs"
+    }
+    return "datetime"
+}
+
 @Suite(.serialized) struct ReportGoldenTests {
     static let trees = ["machine-a", "machine-b"]
 
@@ -43,8 +57,9 @@ func normalised(_ v: JSONValue) -> JSONValue {
         let a = try DaemonReport(json: actual), g = try DaemonReport(json: golden)
         #expect(a.workerReports.map(\.name) == g.workerReports.map(\.name))
         for (wa, wg) in zip(a.workerReports, g.workerReports) {
-            for (fa, fg) in zip(wa.functionReports, wg.functionReports) {
-                #expect(fa == fg, "\(tree): \(wa.name).\(fa.name) differs from the golden file (SHD_UPDATE_GOLDEN=1 swift test --filter ReportGoldenTests regenerates it)")
+            #expect(wa.functionReports.map(\.name) == wg.functionReports.map(\.name), "\(tree): \(wa.name) functions")
+            for (fa, fg) in zip(wa.functionReports, wg.functionReports) where fa != fg {
+                Issue.record("\(tree): \(wa.name).\(fa.name) differs from the golden file: \(rowDifference(fa, fg)) (SHD_UPDATE_GOLDEN=1 swift test --filter ReportGoldenTests regenerates it)")
             }
         }
     }
