@@ -1,0 +1,258 @@
+/*
+ * cfloor — the C floor for shd's collection-cycle budget (issue #2, BENCHMARKS.md).
+ *
+ * Reads the same files, the same number of times, with the same system calls as one
+ * `shd report` cycle of all default workers (taken from
+ * `strace -f .build-bench/release/shd report --sample-interval 0 --cycles 3`):
+ *   - files kept open and pread at offset 0 until EOF: /proc/stat, loadavg, meminfo,
+ *     vmstat, pressure/{cpu,memory,io}, self/mountinfo, diskstats, net/dev,
+ *     /sys/class/net/IF/{operstate,carrier,speed,mtu}, net/sockstat{,6},
+ *     net/{tcp,tcp6,udp,udp6}, sys/fs/file-nr, sys/kernel/{hostname,osrelease},
+ *     /proc/stat (system.info keeps its own fd), uptime, self/status, self/stat;
+ *     a sysfs attribute whose read fails (EINVAL: speed of a down link) is closed and
+ *     reopened next cycle, as shd does;
+ *   - statvfs of every mount shd reports (mountinfo filtered with shd's default excluded
+ *     fs types and mount prefixes);
+ *   - getdents of /proc, then for every pid open + read + read(EOF) + close of
+ *     /proc/PID/stat;
+ *   - open of /proc/mdstat (absent here), adjtimex, getdents of /proc/self/fd.
+ * Every byte read goes through a minimal number tokenizer (what any collector must at
+ * least do), so the floor is "read and scan", not "read and discard".
+ *
+ * Usage: cfloor [--cycles N] [--worker NAME]... [--proc-root DIR]   prints
+ *   cycles=N cpu_ms_per_cycle=X peak_rss_kb=Y   to stderr (the same line as shd report --cycles).
+ * Build: cc -O2 -o /tmp/cfloor bench/cfloor.c
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
+#include <sys/timex.h>
+#include <unistd.h>
+
+static uint64_t checksum;
+static char buf[1 << 21];  /* /proc/net/tcp on a busy host runs to megabytes */
+
+/* The cheapest parse: every run of digits becomes a number. */
+static void scan(const char *p, size_t n) {
+    uint64_t v = 0, sum = 0;
+    int in = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = (unsigned char)p[i] - '0';
+        if (c < 10) { v = v * 10 + c; in = 1; }
+        else if (in) { sum += v; v = 0; in = 0; }
+    }
+    checksum += sum + v + n;
+}
+
+typedef struct { char path[512]; int fd; } Kept;
+static Kept kept[128];
+static int nkept;
+
+static int keep(const char *path) {
+    Kept *k = &kept[nkept];
+    snprintf(k->path, sizeof k->path, "%s", path);
+    k->fd = open(path, O_RDONLY | O_CLOEXEC);
+    return nkept++;
+}
+
+/* pread at 0 until EOF, as shd's kept files do; on error close, reopen next time. */
+static size_t readKept(int i) {
+    Kept *k = &kept[i];
+    if (k->fd < 0) k->fd = open(k->path, O_RDONLY | O_CLOEXEC);
+    if (k->fd < 0) return 0;
+    size_t len = 0;
+    for (;;) {
+        ssize_t r = pread(k->fd, buf + len, len < 4096 ? 4096 - len : sizeof buf - len, (off_t)len);
+        if (r < 0) { close(k->fd); k->fd = -1; return 0; }
+        if (r == 0) break;
+        len += (size_t)r;
+        if (len == sizeof buf) break;
+    }
+    scan(buf, len);
+    return len;
+}
+
+static const char *excludedTypes[] = {
+    "proc", "sysfs", "cgroup", "cgroup2", "devtmpfs", "devpts", "tmpfs", "overlay", "squashfs", "autofs",
+    "mqueue", "hugetlbfs", "debugfs", "tracefs", "securityfs", "pstore", "bpf", "configfs", "fusectl",
+    "binfmt_misc", "rpc_pipefs", "nsfs", "efivarfs", "ramfs", "fuse.lxcfs", "fuse.gvfsd-fuse", "selinuxfs",
+    "nfsd", "rootfs", NULL};
+static const char *excludedPrefixes[] = {
+    "/dev", "/proc", "/sys", "/run", "/var/lib/docker", "/var/lib/containers", "/var/lib/kubelet", "/snap", NULL};
+
+static int excluded(const char *mnt, const char *type) {
+    if (strcmp(mnt, "/") == 0) return 0;
+    for (int i = 0; excludedTypes[i]; i++) if (strcmp(type, excludedTypes[i]) == 0) return 1;
+    for (int i = 0; excludedPrefixes[i]; i++) {
+        size_t l = strlen(excludedPrefixes[i]);
+        if (strncmp(mnt, excludedPrefixes[i], l) == 0 && (mnt[l] == 0 || mnt[l] == '/')) return 1;
+    }
+    return 0;
+}
+
+/* statvfs every reported mount in mountinfo (fields 5 = mount point, after " - " = type). */
+static void statMounts(size_t len) {
+    char *line = buf, *end = buf + len;
+    while (line < end) {
+        char *nl = memchr(line, '\n', (size_t)(end - line));
+        if (!nl) nl = end;
+        *nl = 0;
+        char *f[6] = {0};
+        char *p = line;
+        for (int i = 0; i < 5 && p; i++) { f[i] = p; p = strchr(p, ' '); if (p) *p++ = 0; }
+        char *dash = p ? strstr(p, " - ") : NULL;
+        if (f[4] && dash) {
+            char *type = dash + 3;
+            char *sp = strchr(type, ' ');
+            if (sp) *sp = 0;
+            if (!excluded(f[4], type)) {
+                struct statvfs sv;
+                if (statvfs(f[4], &sv) == 0) checksum += sv.f_bavail + sv.f_ffree;
+            }
+        }
+        line = nl + 1;
+    }
+}
+
+static char procRoot[200] = "/proc";
+static int iStat, iLoad, iMem, iVm, iPsi[3], iMounts, iDisk, iNetDev, iSock, iSock6, iTcp[4], iFileNr,
+    iHost, iRel, iStat2, iUptime, iSelfStatus, iSelfStat;
+static int iIf[16][4], nIf;
+
+static void walkProcesses(void) {
+    DIR *d = opendir(procRoot);
+    if (!d) return;
+    struct dirent *e;
+    char path[512];
+    while ((e = readdir(d))) {
+        if (!isdigit((unsigned char)e->d_name[0])) continue;
+        snprintf(path, sizeof path, "%s/%s/stat", procRoot, e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        size_t len = 0;
+        ssize_t r;
+        while ((r = read(fd, buf + len, 4096 - len)) > 0) len += (size_t)r;  /* read, read(EOF) */
+        close(fd);
+        scan(buf, len);
+    }
+    closedir(d);
+}
+
+static void countFds(void) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/self/fd", procRoot);
+    DIR *d = opendir(path);
+    if (!d) return;
+    int n = 0;
+    while (readdir(d)) n++;
+    closedir(d);
+    checksum += (uint64_t)n;
+}
+
+static void setup(void) {
+    char p[512];
+#define K(name) (snprintf(p, sizeof p, "%s/" name, procRoot), keep(p))
+    iStat = K("stat"); iLoad = K("loadavg"); iMem = K("meminfo"); iVm = K("vmstat");
+    iPsi[0] = K("pressure/cpu"); iPsi[1] = K("pressure/memory"); iPsi[2] = K("pressure/io");
+    iMounts = K("self/mountinfo"); iDisk = K("diskstats"); iNetDev = K("net/dev");
+    /* interfaces from /proc/net/dev: "  NAME: ..." after two header lines */
+    size_t len = readKept(iNetDev);
+    buf[len] = 0;
+    char *line = strchr(buf, '\n');
+    line = line ? strchr(line + 1, '\n') : NULL;
+    while (line && nIf < 16) {
+        line++;
+        char *colon = strchr(line, ':');
+        if (!colon) break;
+        while (*line == ' ') line++;
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(colon - line), line);
+        const char *attrs[4] = {"operstate", "carrier", "speed", "mtu"};
+        for (int a = 0; a < 4; a++) {
+            char sp[512];
+            snprintf(sp, sizeof sp, "/sys/class/net/%s/%s", name, attrs[a]);
+            iIf[nIf][a] = keep(sp);
+        }
+        nIf++;
+        line = strchr(colon, '\n');
+    }
+    iSock = K("net/sockstat"); iSock6 = K("net/sockstat6");
+    iTcp[0] = K("net/tcp"); iTcp[1] = K("net/tcp6"); iTcp[2] = K("net/udp"); iTcp[3] = K("net/udp6");
+    iFileNr = K("sys/fs/file-nr"); iHost = K("sys/kernel/hostname"); iRel = K("sys/kernel/osrelease");
+    iStat2 = K("stat"); iUptime = K("uptime"); iSelfStatus = K("self/status"); iSelfStat = K("self/stat");
+#undef K
+}
+
+/* Worker selection, as `shd report --worker NAME` (repeatable); none given = all. */
+static const char *workerNames[] = {"cpu", "load", "memory", "pressure", "disk", "network", "processes", "hardware", "system", NULL};
+static int selected[9], anySelected;
+static int on(int w) { return !anySelected || selected[w]; }
+
+static void cycle(void) {
+    if (on(0)) readKept(iStat);                                /* cpu */
+    if (on(1)) readKept(iLoad);                                /* load */
+    if (on(2)) { readKept(iMem); readKept(iVm); }              /* memory */
+    if (on(3)) for (int i = 0; i < 3; i++) readKept(iPsi[i]);  /* pressure */
+    if (on(4)) { statMounts(readKept(iMounts)); readKept(iDisk); }  /* disk */
+    if (on(5)) {                                               /* network */
+        readKept(iNetDev);
+        for (int i = 0; i < nIf; i++) for (int a = 0; a < 4; a++) readKept(iIf[i][a]);
+        readKept(iSock); readKept(iSock6);
+        for (int i = 0; i < 4; i++) readKept(iTcp[i]);
+    }
+    if (on(6)) { walkProcesses(); readKept(iFileNr); }         /* processes */
+    if (on(7)) {                                               /* hardware: md RAID */
+        char p[512];
+        snprintf(p, sizeof p, "%s/mdstat", procRoot);
+        int fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) { ssize_t r = read(fd, buf, 4096); if (r > 0) scan(buf, (size_t)r); close(fd); }
+    }
+    if (on(8)) {                                               /* system */
+        readKept(iHost); readKept(iRel); readKept(iStat2); readKept(iUptime);
+        struct timex tx = {0};
+        adjtimex(&tx);
+        checksum += (uint64_t)tx.offset;
+        readKept(iSelfStatus); countFds(); readKept(iSelfStat);
+    }
+}
+
+static double cpuSeconds(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+int main(int argc, char **argv) {
+    int cycles = 100;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--cycles") == 0 && i + 1 < argc) cycles = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--worker") == 0 && i + 1 < argc) {
+            const char *w = argv[++i];
+            int k = 0;
+            while (workerNames[k] && strcmp(workerNames[k], w) != 0) k++;
+            if (!workerNames[k]) { fprintf(stderr, "cfloor: unknown worker %s\n", w); return 2; }
+            selected[k] = anySelected = 1;
+        }
+        else if (strcmp(argv[i], "--proc-root") == 0 && i + 1 < argc) snprintf(procRoot, sizeof procRoot, "%s", argv[++i]);
+        else { fprintf(stderr, "usage: cfloor [--cycles N] [--worker NAME]... [--proc-root DIR]\n"); return 2; }
+    }
+    if (cycles < 1) cycles = 1;
+    setup();
+    cycle();  /* like shd report: one cycle before the timed ones */
+    double before = cpuSeconds();
+    for (int i = 0; i < cycles; i++) cycle();
+    double per = (cpuSeconds() - before) / cycles;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(stderr, "cycles=%d cpu_ms_per_cycle=%.3f peak_rss_kb=%ld\n", cycles, per * 1e3, ru.ru_maxrss);
+    printf("checksum=%llu\n", (unsigned long long)checksum);
+    return 0;
+}
