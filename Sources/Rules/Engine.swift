@@ -12,6 +12,8 @@ struct AlertInstance: Sendable, Equatable {
     var startsAt: Timestamp?
     /// Whether channels heard about this firing episode (a muted start is announced when the mute ends).
     var notified = false
+    /// The severity channels last heard: a change while muted is announced when the mute ends.
+    var notifiedSeverity: Severity = .warn
     var lastNotified: Timestamp?
     /// Evaluations with fresh data but without this row.
     var missing = 0
@@ -156,11 +158,13 @@ public final class Engine {
                         inst.summary = "\(rule.name): no data for " + labelText(inst.labels) + " in \(rule.worker).\(rule.function)"
                         if !muted {
                             inst.notified = true
+                            inst.notifiedSeverity = inst.severity
                             inst.lastNotified = now
                             events.append(event(.firing, rule, inst, now: now))
                         }
                     } else if inst.state == .firing && !inst.notified && !muted {
                         inst.notified = true
+                        inst.notifiedSeverity = inst.severity
                         inst.lastNotified = now
                         events.append(event(.firing, rule, inst, now: now))
                     }
@@ -215,7 +219,6 @@ public final class Engine {
             for (i, n) in rule.letNames.enumerated() { if case .number(let d)? = ev.eval(.letRef(i)), d.isFinite { values[n] = d } }
             inst.values = values
         }
-        let prevSeverity = inst.severity
         if let target {
             inst.severity = target
             render(rule, &inst, &ev)
@@ -227,8 +230,8 @@ public final class Engine {
                 notify(.firing, rule, &inst, now: now, muted: muted, into: &events)
             } else if !inst.notified {
                 notify(.firing, rule, &inst, now: now, muted: muted, into: &events)
-            } else if target != prevSeverity {
-                notify(target > prevSeverity ? .escalated : .deescalated, rule, &inst, now: now, muted: muted, into: &events)
+            } else if target != inst.notifiedSeverity {
+                notify(target > inst.notifiedSeverity ? .escalated : .deescalated, rule, &inst, now: now, muted: muted, into: &events)
             } else if let r = rule.repeatSeconds, let last = inst.lastNotified, now.seconds - last.seconds >= r {
                 notify(.repeated, rule, &inst, now: now, muted: muted, into: &events)
             }
@@ -256,6 +259,7 @@ public final class Engine {
         guard !muted else { return }
         inst.lastNotified = now
         inst.notified = true
+        inst.notifiedSeverity = inst.severity
         events.append(event(kind, rule, inst, now: now))
     }
 
@@ -362,6 +366,7 @@ public final class Engine {
                 io.append("since", .array(inst.since.map { $0.map { .int($0.microseconds) } ?? .null }))
                 io.append("starts_at", inst.startsAt.map { .int($0.microseconds) } ?? .null)
                 io.append("notified", .bool(inst.notified))
+                io.append("notified_severity", .string(inst.notifiedSeverity.rawValue))
                 io.append("last_notified", inst.lastNotified.map { .int($0.microseconds) } ?? .null)
                 io.append("missing", .int(Int64(inst.missing)))
                 io.append("missing_alert", .bool(inst.missingAlert))
@@ -421,6 +426,7 @@ public final class Engine {
                 inst.since = [try time(since[0], "\(at).since[0]"), try time(since[1], "\(at).since[1]")]
                 inst.startsAt = try time(io["starts_at"], "\(at).starts_at")
                 inst.notified = io["notified"]?.bool ?? false
+                inst.notifiedSeverity = io["notified_severity"]?.string.flatMap(Severity.init(rawValue:)) ?? sev
                 inst.lastNotified = try time(io["last_notified"], "\(at).last_notified")
                 let missing = io["missing"]?.number ?? 0
                 guard missing >= 0, missing <= 1e9 else { throw StateError("\(at).missing is out of range") }

@@ -113,6 +113,15 @@ struct Driver {
         #expect(d2.engine.firingAlerts.isEmpty)
     }
 
+    @Test func severityChangedDuringAMuteIsAnnouncedAfterIt() throws {
+        let d = try Driver("rule r on disk.filesystems { warn used_percent > 80\n crit used_percent > 90\n mute \"00:10-00:20\" }")
+        var out: [String] = []
+        for (m, v) in [(0.0, 85.0), (10, 95), (15, 95), (20, 95), (25, 85)] {
+            for e in d.tick(m, [TestCatalog.disk("/", used: v)]) { out.append("\(Int(m)):\(e.kind.rawValue):\(e.severity.rawValue)") }
+        }
+        #expect(out == ["0:firing:warn", "20:escalated:crit", "25:deescalated:warn"])
+    }
+
     @Test func absoluteMuteAndFileLevelMute() throws {
         let src = """
         mute from "2026-01-05T00:00:00Z" until "2026-01-05T01:00:00Z"
