@@ -27,6 +27,8 @@ public final class Daemon {
     var onReady: (() -> Void)?
     /// Set while the files on disk do not check: the rules in force are the last good ones.
     var configInvalid: AlertEvent?
+    /// The texts of the files last loaded (good or bad), to ignore events that changed nothing.
+    var loadedSources: [String: String] = [:]
     var ticks: UInt64 = 0
     var missedTicks: UInt64 = 0
     var stopping = false
@@ -55,6 +57,7 @@ public final class Daemon {
         try settings.apply(settings: config.settings, flags: flags)
         log.level = settings.logLevel
         configuration = config
+        loadedSources = loaded.sources
 
         do {
             try AtomicFile.makeDirectories(settings.stateDir, mode: 0o750)
@@ -125,8 +128,7 @@ public final class Daemon {
         let now = Timestamp.now()
         let report = snapshot.report(now: now)
         ticks += 1
-        var events = engine.evaluate(report: report, now: now)
-        if let meta = configInvalid, meta.kind == .firing, ticks == 1 { events.append(meta) }
+        let events = engine.evaluate(report: report, now: now)
         if !events.isEmpty {
             for e in events { log.info("alert \(e.rule) \(e.kind.rawValue) \(e.severity.rawValue) \(labelText(e.labels)): \(e.summary)") }
             dispatcher.enqueue(events, report: report)
@@ -195,19 +197,27 @@ public final class Daemon {
     // MARK: Reload
 
     func startWatching() {
-        var dirs = [settings.rulesDir]
+        // The rules folder's parent too, so a rules folder that is deleted and created again is noticed.
+        var dirs = [settings.rulesDir, parentDirectory(settings.rulesDir)]
         if let c = settings.configFile { dirs.append(parentDirectory(c)) }
         do {
-            watcher = try FileWatcher(loop: loop, directories: dirs) { [unowned self] in self.reload(reason: "files changed") }
+            watcher = try FileWatcher(loop: loop, directories: dirs) { [unowned self] in self.reload(reason: "files changed", onlyIfChanged: true) }
         } catch { log.warning("cannot watch \(dirs.joined(separator: ", ")) for changes (\(error)); use SIGHUP to reload") }
     }
 
     /// Loads and checks the files; swaps the engine in when clean, else keeps the old rules and
     /// fires `shd_config_invalid` until the files are fixed.
-    func reload(reason: String) {
+    /// - Parameter onlyIfChanged: skip when the files read are the same as those in force (inotify
+    ///   also reports files that are not rules, such as an editor's backup in the same folder).
+    func reload(reason: String, onlyIfChanged: Bool = false) {
+        let loaded = RuleSetLoader.load(paths: settings.rulePaths, catalog: WorkerRegistry.catalog)
+        if onlyIfChanged && loaded.sources == loadedSources {
+            log.debug("files changed, but not the configuration: nothing to reload")
+            return
+        }
+        loadedSources = loaded.sources
         notifier.reloading()
         defer { notifier.reloaded(status: statusLine()) }
-        let loaded = RuleSetLoader.load(paths: settings.rulePaths, catalog: WorkerRegistry.catalog)
         guard let config = loaded.configuration, !loaded.hasErrors else {
             let text = render(loaded)
             log.error("reload (\(reason)) refused; the previous rules stay in force:\n" + text)

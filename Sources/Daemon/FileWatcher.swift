@@ -15,6 +15,17 @@ public final class FileWatcher {
     private var pending: TimerID?
     private var watches: [Int32: String] = [:]
     private let onChange: () -> Void
+    private let directories: [String]
+    private static let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF)
+
+    /// (Re)adds a watch for every folder that exists: a folder deleted and created again (a
+    /// deployment tool replacing rules.d) is watched again on the next event or reload.
+    private func addWatches() {
+        for d in directories {
+            let wd = inotify_add_watch(fd, d, FileWatcher.mask)
+            if wd >= 0 { watches[wd] = d }
+        }
+    }
 
     public init(loop: EventLoop, directories: [String], debounce: Double = 0.02, onChange: @escaping () -> Void) throws(SystemError) {
         fd = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
@@ -22,11 +33,8 @@ public final class FileWatcher {
         self.loop = loop
         self.debounce = debounce
         self.onChange = onChange
-        let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF)
-        for d in Set(directories) {
-            let wd = inotify_add_watch(fd, d, mask)
-            if wd >= 0 { watches[wd] = d }
-        }
+        self.directories = Array(Set(directories)).sorted()
+        addWatches()
         let fd = self.fd
         loop.watch(fd: fd, interest: .read) { [weak self] _ in
             var buf = [UInt8](repeating: 0, count: 8192)
@@ -47,6 +55,7 @@ public final class FileWatcher {
         if let p = pending { loop.cancelTimer(p) }
         pending = loop.addTimer(after: debounce) { [weak self] in
             self?.pending = nil
+            self?.addWatches()
             self?.onChange()
         }
     }

@@ -137,6 +137,23 @@ final class DaemonHarness {
         #expect(h.process!.wait(timeout: 3) == 0)
     }
 
+    @Test func aRulesFolderReplacedWholeIsStillWatched() throws {
+        let h = try DaemonHarness()
+        h.setAvailable(kB: 9_000_000)  // 36% available
+        h.writeRules(threshold: 30)
+        try h.start()
+        #expect(h.waitReady())
+        // An unrelated file in the folder changes nothing.
+        writeText(h.rules + "/README", "notes")
+        #expect(h.waitFor(3) { h.log.contains("nothing to reload") }, "log: \(h.log)")
+        // A deployment tool replaces the whole folder.
+        runShell("rm -rf '\(h.rules)'")
+        usleep(200_000)
+        mkdir(h.rules, 0o755)
+        h.writeRules(threshold: 50)
+        #expect(h.waitFor(5) { h.alerts(rule: "memory_low", status: "firing").count == 1 }, "new folder not watched; log: \(h.log)")
+    }
+
     @Test func restartKeepsAlertStateSoNothingFiresTwiceAndTheResolveIsSent() throws {
         let h = try DaemonHarness()
         h.setAvailable(kB: 2_000_000)
