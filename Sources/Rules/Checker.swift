@@ -301,6 +301,9 @@ struct Checker {
         var inCounterFunction = 0
         var sawCounter = false
         var letDepth = 0
+        /// Lets whose value needs history (rate, windows): not allowed in `where`, which runs before sampling.
+        var letUsesSeries: Set<Int> = []
+        var inFilter = false
     }
 
     mutating func checkRule(_ r: RuleStatement, channels: Set<String>, defaults: [String]) -> AlertRule? {
@@ -347,7 +350,9 @@ struct Checker {
 
         var filter: CExpr?
         if let f = r.filter {
+            scope.inFilter = true
             let (c, t) = compile(f, &scope, knownSource)
+            scope.inFilter = false
             if t != .bool && t != .invalid { error("expected-condition", "`where` needs a condition (true/false), not \(t.word)", f.span) }
             filter = c
         }
@@ -438,7 +443,10 @@ struct Checker {
         }
         scope.letState[i] = 1
         scope.letDepth += 1
+        let seriesBefore = scope.series.count
+        let usesBefore = scope.letUsesSeries.count
         let (c, t) = compile(scope.letNodes[i], &scope, known)
+        if scope.series.count != seriesBefore || scope.letUsesSeries.count != usesBefore { scope.letUsesSeries.insert(i) }
         scope.letDepth -= 1
         scope.letCompiled[i] = c
         scope.letTypes[i] = t
@@ -581,7 +589,13 @@ struct Checker {
         case .string(let s, _): return (.constant(.string(s)), .string)
         case .bool(let b, _): return (.constant(.bool(b)), .bool)
         case .name(let n, let span):
-            if let i = scope.letIndex[n] { return (.letRef(i), compileLet(i, &scope, known)) }
+            if let i = scope.letIndex[n] {
+                let t = compileLet(i, &scope, known)
+                if scope.inFilter && scope.letUsesSeries.contains(i) {
+                    error("history-in-where", "`where` picks rows by their current values; `\(n)` needs history (rate, delta or a window): use it in `warn`/`crit`", span)
+                }
+                return (.letRef(i), t)
+            }
             guard known, let schema = scope.schema else { return (.field(n), .invalid) }
             guard let f = schema.field(n) else {
                 let candidates = schema.fields.map(\.name) + Array(scope.letIndex.keys)
@@ -689,6 +703,9 @@ struct Checker {
             let (c, t) = compile(e, &scope, known)
             if t != .number && t != .invalid { error("type-mismatch", "`\(name)` needs a number, not \(t.word)", e.span) }
             return c
+        }
+        if scope.inFilter && functions.contains(name) && name != "abs" {
+            error("history-in-where", "`where` picks rows by their current values; `\(name)()` needs history: use it in `warn`/`crit`", span)
         }
         switch name {
         case "rate", "delta":
