@@ -52,6 +52,7 @@ public final class FilesystemsFunction: MetricFunction {
             if byPoint[m.mountPoint] == nil { order.append(m.mountPoint) }
             byPoint[m.mountPoint] = m
         }
+        order = Self.withoutBindMounts(order.map { byPoint[$0]! }).map(\.mountPoint)
         let p = prober ?? StatfsProber(source: injected ?? Self.defaultSource(ctx.roots))
         prober = p
         let outcomes = p.probe(order, timeout: ctx.options.statfsTimeoutSeconds)
@@ -67,6 +68,25 @@ public final class FilesystemsFunction: MetricFunction {
         return rows
     }
 
+    /// Keeps one row per filesystem view: a mount of a filesystem already listed whose root is the
+    /// same folder or inside the listed one's (a bind mount, such as the ReadWritePaths= systemd adds
+    /// for the service) would report the same disk twice and alert twice. Btrfs subvolumes mounted
+    /// side by side (`/@`, `/@home`) are not inside each other and stay.
+    static func withoutBindMounts(_ mounts: [MountEntry]) -> [MountEntry] {
+        var kept: [MountEntry] = []
+        var rootsByDevice: [String: [String]] = [:]
+        for m in mounts {
+            let roots = rootsByDevice[m.deviceNumber] ?? []
+            let inside = !m.deviceNumber.isEmpty && roots.contains { r in
+                r == m.root || r == "/" || m.root.hasPrefix(r.hasSuffix("/") ? r : r + "/")
+            }
+            if inside { continue }
+            kept.append(m)
+            rootsByDevice[m.deviceNumber, default: []].append(m.root)
+        }
+        return kept
+    }
+
     static func defaultSource(_ roots: SourceRoots) -> any StatfsSource {
         if roots.proc == "/proc" { return LiveStatfs() }
         var base = roots.proc
@@ -78,7 +98,7 @@ public final class FilesystemsFunction: MetricFunction {
     /// One row from a mount and its statvfs outcome.
     public static func row(_ m: MountEntry, _ outcome: StatfsOutcome) -> Row {
         var r: Row = ["mount": .string(m.mountPoint), "device": .string(m.source), "fstype": .string(m.fstype)]
-        var readOnly = m.readOnly
+        let readOnly = m.readOnly
         var stuck = false
         switch outcome {
         case .stats(let s):
@@ -95,7 +115,6 @@ public final class FilesystemsFunction: MetricFunction {
             r.append("inodes_used", counterValue(iused))
             r.append("inodes_free", counterValue(s.filesFree))
             if s.files > 0 { r.append("inodes_used_percent", .double(rounded(Double(iused) / Double(s.files) * 100))) }
-            readOnly = readOnly || s.readOnly
         case .failed:
             break
         case .stuck:

@@ -17,9 +17,16 @@ public struct MountEntry: Equatable, Sendable {
     /// Mount source (`/dev/sda1`, `server:/export`, `tmpfs`).
     public var source: String
     public var superOptions: [String]
+    /// `major:minor` of the filesystem (the same for every mount of one filesystem).
+    public var deviceNumber: String = ""
+    /// The folder of the filesystem this mount shows (`/` unless it is a bind mount or a subvolume).
+    public var root: String = "/"
 
-    /// Read-only when either the mount or the superblock says `ro`.
-    public var readOnly: Bool { options.contains("ro") || superOptions.contains("ro") }
+    /// Read-only when the filesystem itself is (`ro` in the super options: mounted so, or remounted
+    /// after errors). A read-only *mount* of a writable filesystem is not: systemd's
+    /// ProtectSystem=strict gives the service read-only views of every filesystem, and the disk is
+    /// no less writable for that.
+    public var readOnly: Bool { superOptions.contains("ro") }
 }
 
 /// `/proc/self/mountinfo` (Documentation/filesystems/proc.rst, 3.5):
@@ -48,7 +55,8 @@ public func parseMountInfo(_ bytes: [UInt8]) throws(CollectError) -> [MountEntry
             mountID: id, parentID: parent, mountPoint: decodeOctalEscapes(f[4]),
             options: f[5].split(separator: UInt8(ascii: ",")).map(string),
             fstype: decodeOctalEscapes(f[sep + 1]), source: decodeOctalEscapes(f[sep + 2]),
-            superOptions: sep + 3 < f.count ? f[sep + 3].split(separator: UInt8(ascii: ",")).map(string) : []))
+            superOptions: sep + 3 < f.count ? f[sep + 3].split(separator: UInt8(ascii: ",")).map(string) : [],
+            deviceNumber: string(f[2]), root: decodeOctalEscapes(f[3])))
     }
     if let failure { throw failure }
     return out

@@ -28,7 +28,7 @@ enum HostTesting {
         ("27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard\n", "/", "ext4", "/dev/vda", false),
         ("36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n", "/mnt2", "ext3", "/dev/root", false),
         ("64 61 9:1 /backups /srv/backup\\040copies ro,noatime shared:32 master:3 - xfs /dev/md1 rw,attr2\n",
-         "/srv/backup copies", "xfs", "/dev/md1", true),
+         "/srv/backup copies", "xfs", "/dev/md1", false),  // a read-only view of a writable filesystem
         ("70 28 0:60 / /mnt/a\\011tab\\134back rw shared:40 propagate_from:2 unbindable - nfs4 srv:/x\\040y rw\n",
          "/mnt/a\ttab\\back", "nfs4", "srv:/x y", false),
         ("71 28 0:61 / /ro rw - ext4 /dev/sdz1 ro,relatime\n", "/ro", "ext4", "/dev/sdz1", true),
@@ -171,7 +171,8 @@ struct HangingStatfs: StatfsSource {
     @Test func filesystemsOnMachineB() throws {
         let rows = try FilesystemsFunction().collect(HostTesting.context(HostTesting.roots("machine-b")))
         let mounts = rows.compactMap { $0["mount"]?.string }
-        #expect(mounts == ["/", "/boot/efi", "/srv/data", "/var/lib/postgresql", "/srv/backup copies", "/mnt/archive"])
+        // "/srv/backup copies" is a bind mount of a folder of /srv/data's filesystem: not a second disk.
+        #expect(mounts == ["/", "/boot/efi", "/srv/data", "/var/lib/postgresql", "/mnt/archive"])
         let root = try #require(rows.first { $0["mount"] == "/" })
         #expect(root["device"] == "/dev/md0")
         #expect(root["size_bytes"] == .int(24375824 * 4096))
@@ -182,12 +183,26 @@ struct HangingStatfs: StatfsSource {
         let efi = try #require(rows.first { $0["mount"] == "/boot/efi" })
         #expect(efi["inodes_total"] == .int(0))
         #expect(efi["inodes_used_percent"] == nil)
-        let backup = try #require(rows.first { $0["mount"] == "/srv/backup copies" })
-        #expect(backup["read_only"] == true)
         let nfs = try #require(rows.first { $0["mount"] == "/mnt/archive" })
         #expect(nfs["stuck"] == true)
         #expect(nfs["size_bytes"] == nil)
         #expect(nfs["fstype"] == "nfs4")
+    }
+
+    /// What systemd's ProtectSystem=strict and ReadWritePaths= make of a host's mounts, and btrfs subvolumes.
+    @Test func bindMountsAndReadOnlyViewsAreNotSecondDisks() throws {
+        let text = """
+            27 1 254:0 / / ro,relatime - ext4 /dev/vda rw,discard
+            30 27 254:0 /var/lib/shd /var/lib/shd rw,relatime - ext4 /dev/vda rw,discard
+            31 27 254:0 /tmp/systemd-private-x/tmp /tmp rw,relatime - ext4 /dev/vda rw,discard
+            40 27 0:45 /@home /home ro,relatime - btrfs /dev/sdb2 rw,subvol=/@home
+            41 27 0:45 /@srv /srv rw,relatime - btrfs /dev/sdb2 rw,subvol=/@srv
+            42 41 0:45 /@srv/www /var/www rw,relatime - btrfs /dev/sdb2 rw,subvol=/@srv
+            50 27 8:17 / /data ro,relatime - xfs /dev/sdb1 ro
+            """
+        let kept = FilesystemsFunction.withoutBindMounts(try parseMountInfo(HostTesting.bytes(text)))
+        #expect(kept.map(\.mountPoint) == ["/", "/home", "/srv", "/data"])
+        #expect(kept.map(\.readOnly) == [false, false, false, true])
     }
 
     @Test func filesystemsWithAHangingSourceReturnInTime() throws {
