@@ -39,10 +39,13 @@ struct RuleRuntime: Sendable, Equatable {
 public final class Engine {
     public let configuration: Configuration
     var runtimes: [RuleRuntime]
+    /// The rules as objects: the hot path passes one reference instead of copying a struct of arrays.
+    let compiled: [CompiledRule]
 
     public init(configuration: Configuration) {
         self.configuration = configuration
         self.runtimes = Array(repeating: RuleRuntime(), count: configuration.rules.count)
+        self.compiled = configuration.rules.map(CompiledRule.init)
     }
 
     /// A malformed state.json: the daemon moves the file aside and starts clean.
@@ -63,7 +66,7 @@ public final class Engine {
         return events
     }
 
-    func isMuted(_ rule: AlertRule, _ now: Timestamp) -> Bool {
+    func isMuted(_ rule: CompiledRule, _ now: Timestamp) -> Bool {
         rule.mutes.contains { $0.isActive(at: now) } || configuration.mutes.contains { $0.isActive(at: now) }
     }
 
@@ -102,7 +105,7 @@ public final class Engine {
     }
 
     func evaluate(ruleIndex ri: Int, report: DaemonReport, now: Timestamp, into events: inout [AlertEvent]) {
-        let rule = configuration.rules[ri]
+        let rule = compiled[ri]
         // A function that failed, or a worker not running, says nothing about the rows: keep every state.
         guard let fr = report.function(worker: rule.worker, function: rule.function), fr.error == nil else { return }
         // Take the runtime out of the array (and each instance out of its dictionary) while mutating it,
@@ -113,14 +116,16 @@ public final class Engine {
         let fresh = rt.lastReport.map { fr.datetime > $0 } ?? true
         let t = fr.datetime.seconds
         let muted = isMuted(rule, now)
+        // Most functions have one row: a set of keys only pays off with several.
         var seen: Set<String> = []
-        seen.reserveCapacity(fr.data.count)
+        if fr.data.count > 1 { seen.reserveCapacity(fr.data.count) }
+        var onlyKey: String?
 
         for row in fr.data {
             var ev = Evaluator(row: row, lets: rule.lets, seriesCount: rule.series.count)
             if let f = rule.filter, ev.condition(f) != true { continue }
             let key = Engine.instanceKey(row: row)
-            guard seen.insert(key).inserted else { continue }
+            if fr.data.count == 1 { onlyKey = key } else if !seen.insert(key).inserted { continue }
             var inst = rt.instances.removeValue(forKey: key) ?? AlertInstance(labels: Engine.labels(row))
             if inst.series.count != rule.series.count { inst.series = Array(repeating: SeriesBuffer(), count: rule.series.count) }
             inst.missing = 0
@@ -135,8 +140,9 @@ public final class Engine {
             rt.instances[key] = inst
         }
 
-        if fresh && seen.count != rt.instances.count {
-            for (key, var inst) in rt.instances where !seen.contains(key) {
+        let allSeen = onlyKey.map { rt.instances.count == 1 && rt.instances[$0] != nil } ?? (seen.count == rt.instances.count)
+        if fresh && !allSeen {
+            for (key, var inst) in rt.instances where !seen.contains(key) && key != onlyKey {
                 inst.missing += 1
                 switch rule.missing.action {
                 case .keep:
@@ -180,7 +186,7 @@ public final class Engine {
     }
 
     /// One state-machine step for one instance whose row is present.
-    func step(_ rule: AlertRule, _ inst: inout AlertInstance, _ ev: inout Evaluator, now: Timestamp, muted: Bool,
+    func step(_ rule: CompiledRule, _ inst: inout AlertInstance, _ ev: inout Evaluator, now: Timestamp, muted: Bool,
               into events: inout [AlertEvent])
     {
         var target: Severity?
@@ -253,7 +259,7 @@ public final class Engine {
         }
     }
 
-    func notify(_ kind: AlertEvent.Kind, _ rule: AlertRule, _ inst: inout AlertInstance, now: Timestamp, muted: Bool,
+    func notify(_ kind: AlertEvent.Kind, _ rule: CompiledRule, _ inst: inout AlertInstance, now: Timestamp, muted: Bool,
                 into events: inout [AlertEvent])
     {
         guard !muted else { return }
@@ -263,7 +269,7 @@ public final class Engine {
         events.append(event(kind, rule, inst, now: now))
     }
 
-    func render(_ rule: AlertRule, _ inst: inout AlertInstance, _ ev: inout Evaluator) {
+    func render(_ rule: CompiledRule, _ inst: inout AlertInstance, _ ev: inout Evaluator) {
         let sev = inst.severity
         let lookup: (String) -> Value? = { name in
             switch name {
@@ -284,7 +290,7 @@ public final class Engine {
         inst.description = rule.description?.render(lookup)
     }
 
-    func event(_ kind: AlertEvent.Kind, _ rule: AlertRule, _ inst: AlertInstance, now: Timestamp) -> AlertEvent {
+    func event(_ kind: AlertEvent.Kind, _ rule: CompiledRule, _ inst: AlertInstance, now: Timestamp) -> AlertEvent {
         var labels = inst.labels
         labels["worker"] = rule.worker
         labels["function"] = rule.function
@@ -298,7 +304,7 @@ public final class Engine {
     /// Currently firing alerts (for SIGUSR1 dumps and Alertmanager re-sends), in rule order then label order.
     public var firingAlerts: [AlertEvent] {
         var out: [AlertEvent] = []
-        for (ri, rule) in configuration.rules.enumerated() {
+        for (ri, rule) in compiled.enumerated() {
             for key in runtimes[ri].instances.keys.sorted() {
                 let inst = runtimes[ri].instances[key]!
                 if inst.state == .firing { out.append(event(.firing, rule, inst, now: inst.startsAt ?? Timestamp(microseconds: 0))) }
@@ -457,5 +463,42 @@ public final class Engine {
             restored[ri] = rt
         }
         runtimes = restored
+    }
+}
+
+/// One rule's evaluation data, held by reference.
+final class CompiledRule {
+    let name: String
+    let worker: String
+    let function: String
+    let repeatSeconds: Double?
+    let channels: [String]
+    let missing: MissingPolicy
+    let mutes: [MuteWindow]
+    let filter: CExpr?
+    let conditions: [CompiledCondition]
+    let letNames: [String]
+    let lets: [CExpr]
+    let series: [SeriesSpec]
+    let summary: Template?
+    let description: Template?
+    let valueFields: [String]
+
+    init(_ r: AlertRule) {
+        name = r.name
+        worker = r.worker
+        function = r.function
+        repeatSeconds = r.repeatSeconds
+        channels = r.channels
+        missing = r.missing
+        mutes = r.mutes
+        filter = r.filter
+        conditions = r.conditions
+        letNames = r.letNames
+        lets = r.lets
+        series = r.series
+        summary = r.summary
+        description = r.description
+        valueFields = r.valueFields
     }
 }
