@@ -35,5 +35,6 @@ let package = Package(
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Workers", "TestSupport"]),
         .testTarget(name: "NotifyTests", dependencies: ["Notify", "TestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "TestSupport"], exclude: ["Golden"]),
+        .testTarget(name: "SecurityTests", dependencies: ["Daemon", "Rules", "Notify", "Workers", "Reports", "TestSupport"]),
     ]
 )

@@ -344,7 +344,12 @@ struct JSONParser {
                     if pos + 6 <= bytes.count, bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") {
                         pos += 2
                         let low = try hex4()
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low &- 0xDC00)
+                        if low >= 0xDC00 && low < 0xE000 {
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            // A lone high surrogate (U+FFFD); the escape after it is read on its own.
+                            pos -= 6
+                        }
                     }
                 }
                 let u = Unicode.Scalar(scalar) ?? "\u{FFFD}"

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Builds the libFuzzer targets in fuzz/*.swift into $BUILD (default .build-fuzz/bin).
+# Each shd module is compiled once with swiftc (coverage + AddressSanitizer, -enable-testing so the
+# targets can reach internal decoders such as Spool.parse), then each target links against them.
+# Usage: fuzz/build.sh [target ...]   (default: every fuzz/*.swift)
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+B=${BUILD:-$ROOT/.build-fuzz/bin}
+mkdir -p "$B"
+SWIFTC=${SWIFTC:-swiftc}
+FLAGS="-sanitize=fuzzer,address -parse-as-library -enable-testing -O -g -I $B -I Sources/CLinux -I Sources/CCurl"
+
+# module name, then its dependencies (already built); rebuilt only when a source is newer.
+build_module() {
+    m=$1
+    lib="$B/lib$m.a"
+    if [ -f "$lib" ] && [ -z "$(find Sources/$m -name '*.swift' -newer "$lib")" ] && [ -z "${FORCE:-}" ]; then return; fi
+    echo "fuzz/build.sh: module $m" >&2
+    # shellcheck disable=SC2086
+    $SWIFTC $FLAGS -module-name "$m" -emit-module -emit-module-path "$B/$m.swiftmodule" \
+        -emit-library -static -o "$lib" Sources/"$m"/*.swift
+    FORCE=1
+}
+build_module Reports
+build_module Workers
+build_module Rules
+build_module Notify
+
+targets=${*:-$(for f in fuzz/*.swift; do basename "$f" .swift; done)}
+for t in $targets; do
+    out="$B/fuzz-$t"
+    if [ -f "$out" ] && [ "$out" -nt "fuzz/$t.swift" ] && [ "$out" -nt "$B/libNotify.a" ]; then continue; fi
+    echo "fuzz/build.sh: target $t" >&2
+    # shellcheck disable=SC2086
+    $SWIFTC $FLAGS -module-name "Fuzz_$t" "fuzz/$t.swift" -o "$out" \
+        -use-ld=lld -L "$B" -lNotify -lRules -lWorkers -lReports -lcurl
+done

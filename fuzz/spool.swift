@@ -1,0 +1,28 @@
+// Fuzz target: the spool-file decoder the dispatcher runs on every file in STATE_DIR/spool at start,
+// and the payload renderers (webhook, Slack, Alertmanager, e-mail, exec environment, log line) on what it decoded.
+import Reports
+import Rules
+@testable import Notify
+
+let mailChannel: ChannelConfig? = try? ChannelConfig(ChannelDeclaration(
+    name: "mail", kind: "smtp",
+    options: [("server", .string("smtp://127.0.0.1:25")), ("from", .string("shd@example.com")),
+              ("to", .string("ops@example.com")), ("tls", .string("none"))],
+    location: SourceLocation(file: "fuzz", line: 1, column: 1)))
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzSpool(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    guard let (entry, event, report) = try? Spool.parse(bytes) else { return 0 }
+    let alerts = [OutgoingAlert(id: entry.id, event: event)]
+    _ = Payloads.webhook(alerts, host: "fuzz", report: report).encoded()
+    _ = Payloads.slack(alerts, host: "fuzz", reportPath: "/var/lib/shd/report.json", channel: nil, username: nil).encoded()
+    _ = Payloads.alertmanager([event], host: "fuzz", generatorURL: nil).encoded()
+    _ = Payloads.execEnvironment(alerts[0], host: "fuzz", channel: entry.channel)
+    _ = Payloads.logLine(event, host: "fuzz", channel: entry.channel)
+    if let mail = mailChannel {
+        _ = Payloads.email(alerts, config: mail, host: "fuzz", reportJSON: report?.encoded() ?? "null",
+                           reportPath: "/var/lib/shd/report.json", date: entry.created)
+    }
+    return 0
+}
