@@ -41,3 +41,31 @@ import Workers
         #expect(!r.hasErrors, "\(DiagnosticPrinter.text(r.diagnostics, sources: r.sources, color: false))")
     }
 }
+
+@Suite struct DiagnosticCatalogTests {
+    /// Every diagnostic id the sources can emit is listed in docs/rules.md, so the catalog stays complete.
+    @Test func everyIdIsDocumented() throws {
+        let docs = String(decoding: try #require(RuleTestRunner.readFile(TestPaths.packageRoot + "/docs/rules.md")), as: UTF8.self)
+        var ids: Set<String> = []
+        for f in ["Lexer", "Parser", "Checker", "Loader", "CheckRulesCommand", "TestRules"] {
+            let src = String(decoding: try #require(RuleTestRunner.readFile(TestPaths.packageRoot + "/Sources/Rules/\(f).swift")), as: UTF8.self)
+            // Ids are the first string argument of error(…)/warning(…)/fail(…)/Diagnostic(.x, …).
+            var rest = src[...]
+            while let r = rest.range(of: "\"") {
+                let after = rest[r.upperBound...]
+                guard let end = after.range(of: "\"") else { break }
+                let word = String(after[..<end.lowerBound])
+                let before = rest[..<r.lowerBound].suffix(24)
+                if word.count > 3, word.allSatisfy({ $0 == "-" || ($0 >= "a" && $0 <= "z") }), word.contains("-"),
+                   before.hasSuffix("error(") || before.hasSuffix("warning(") || before.hasSuffix("fail(") || before.hasSuffix(".error, ")
+                    || before.hasSuffix(".warning, ") || before.hasSuffix("? .error : .warning, ")
+                {
+                    ids.insert(word)
+                }
+                rest = after[end.upperBound...]
+            }
+        }
+        #expect(ids.count >= 40, "\(ids.sorted())")
+        for id in ids.sorted() { #expect(docs.contains("`\(id)`"), "\(id) is not in docs/rules.md") }
+    }
+}
