@@ -113,6 +113,7 @@ public enum DiagnosticPrinter {
         JSONValue.array(diags.map(jsonValue)).encoded(pretty: true) + "\n"
     }
 
+    /// One diagnostic as a JSON object (the element type of ``json(_:)``).
     public static func jsonValue(_ d: Diagnostic) -> JSONValue {
         var o = JSONObject()
         o.append("severity", .string(d.severity.rawValue))

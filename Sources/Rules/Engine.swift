@@ -42,6 +42,7 @@ public final class Engine {
     /// The rules as objects: the hot path passes one reference instead of copying a struct of arrays.
     let compiled: [CompiledRule]
 
+    /// An engine with every alert inactive; restore with ``importState(_:)`` or ``adoptState(from:)``.
     public init(configuration: Configuration) {
         self.configuration = configuration
         self.runtimes = Array(repeating: RuleRuntime(), count: configuration.rules.count)

@@ -36,6 +36,7 @@ extension ChannelDeclaration {
 
 /// What to do with an alert instance whose row is missing from its function's data.
 public struct MissingPolicy: Sendable, Equatable {
+    /// The policy chosen with `on_missing`.
     public enum Action: String, Sendable, Equatable {
         /// Keep the last state (a firing alert stays firing) until the row comes back.
         case keep
@@ -58,6 +59,7 @@ public enum MuteWindow: Sendable, Equatable {
     /// From one instant until another.
     case range(from: Timestamp, until: Timestamp)
 
+    /// Whether the silence covers `now` (daily windows use `now`'s own UTC offset as local time).
     public func isActive(at now: Timestamp) -> Bool {
         switch self {
         case .range(let from, let until): return now >= from && now < until

@@ -486,6 +486,7 @@ public enum TestRulesCommand {
 
         """
 
+    /// Runs the command; returns the exit status (0 all pass, 1 a test failed, 2 usage or load errors).
     public static func run(arguments: [String], catalog: Catalog, write: (String) -> Void) -> Int32 {
         var junit: String?
         var paths: [String] = []
