@@ -46,7 +46,11 @@ struct RuleTestParser {
     var diagnostics: [Diagnostic] = []
     let file: String
 
-    init(file: String, bytes: [UInt8]) {
+    /// When given, sample rows are checked against it: a misspelt field would make a "stays silent" test pass vacuously.
+    let catalog: Catalog?
+
+    init(file: String, bytes: [UInt8], catalog: Catalog? = nil) {
+        self.catalog = catalog
         var lexer = Lexer(file: file, bytes: bytes)
         tokens = lexer.tokenize()
         diagnostics = lexer.diagnostics
@@ -180,7 +184,16 @@ struct RuleTestParser {
         try expect("{", "to open the samples of this time (or use `report \"file.json\"`)")
         while !tok.isPunct("}") {
             if tok.kind == .eof { throw fail("expected `}` to close the samples", tok) }
+            let nameTok = tok
             let (w, f) = try functionName()
+            var schema: FunctionSchema?
+            if let catalog {
+                schema = catalog.function(worker: w, function: f)
+                if schema == nil {
+                    diagnostics.append(Diagnostic(.error, "bad-test", "unknown function `\(w).\(f)` in the samples", at: nameTok.span.location,
+                                                  length: w.count + 1 + f.count))
+                }
+            }
             if tok.isPunct("[") {
                 _ = advance()
                 var rows: [Row] = []
@@ -188,7 +201,7 @@ struct RuleTestParser {
                 while !tok.isPunct("]") {
                     if tok.kind == .eof { throw fail("expected `]`", tok) }
                     var st: [String: Double] = [:]
-                    rows.append(try parseRow(steps: &st))
+                    rows.append(try parseRow(steps: &st, schema: schema))
                     steps.append(st)
                     if tok.isPunct(",") { _ = advance() }
                 }
@@ -196,7 +209,7 @@ struct RuleTestParser {
                 add(w, f, rows, nil, steps)
             } else {
                 var st: [String: Double] = [:]
-                let row = try parseRow(steps: &st)
+                let row = try parseRow(steps: &st, schema: schema)
                 add(w, f, [row], nil, [st])
             }
         }
@@ -232,12 +245,18 @@ struct RuleTestParser {
     }
 
     /// `{ field value … }`; `field 90GiB step -1GiB` grows by the step at each repetition of `every`.
-    mutating func parseRow(steps: inout [String: Double]) throws(ParseAbort) -> Row {
+    mutating func parseRow(steps: inout [String: Double], schema: FunctionSchema? = nil) throws(ParseAbort) -> Row {
         try expect("{", "to open a row (`{ mount \"/\" used_percent 50 }`)")
         var row = Row()
         while !tok.isPunct("}") {
             guard tok.kind == .ident else { throw fail("expected a field name or `}` in a row", tok) }
-            let k = advance().text
+            let keyTok = advance()
+            let k = keyTok.text
+            if let schema, schema.field(k) == nil {
+                let hint = closest(k, in: schema.fields.map(\.name).sorted())
+                diagnostics.append(Diagnostic(.error, "bad-test", "unknown field `\(k)` in \(schema.name) samples" + (hint.map { "; did you mean `\($0)`?" } ?? ""),
+                                              at: keyTok.span.location, length: keyTok.span.length))
+            }
             var neg = false
             if tok.isPunct("-") { _ = advance(); neg = true }
             let v = advance()
@@ -343,7 +362,7 @@ public enum RuleTestRunner {
             return ([], [Diagnostic(.error, "file-binary", "this is a binary file (NUL byte at offset \(nul)), not a test file",
                                     at: SourceLocation(file: file, line: 1, column: 1))], [:])
         }
-        var parser = RuleTestParser(file: file, bytes: bytes)
+        var parser = RuleTestParser(file: file, bytes: bytes, catalog: catalog)
         let tf = parser.parse()
         var sources = [file: String(decoding: bytes, as: UTF8.self)]
         if !parser.diagnostics.isEmpty { return ([], parser.diagnostics, sources) }

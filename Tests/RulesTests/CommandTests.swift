@@ -248,6 +248,8 @@ func monotonic() -> Double {
         dir.write("bad.rules", "rule x on disk.filesystems { warn nope > 1 }")
         let t1 = dir.write("a.test", "rules \"bad.rules\"\ntest \"t\" { at 0s { disk.filesystems { mount \"/\" } } }")
         let t2 = dir.write("b.test", "rules \"bad.rules\"\ntest \"t\" { at soon }")
+        dir.write("good.rules", "rule x on disk.filesystems { warn used_percent > 1 }")
+        let t3 = dir.write("c.test", "rules \"good.rules\"\ntest \"t\" { at 0s { disk.filesystems { mount \"/\" used_procent 5 } }\n expect 0s silent }")
         var out = ""
         #expect(TestRulesCommand.run(arguments: [t1], catalog: TestCatalog.catalog) { out += $0 } == 2)
         #expect(out.contains("unknown field `nope`"))
@@ -255,6 +257,10 @@ func monotonic() -> Double {
         #expect(TestRulesCommand.run(arguments: [t2], catalog: TestCatalog.catalog) { out += $0 } == 2)
         #expect(out.contains("expected a time offset"))
         #expect(TestRulesCommand.run(arguments: [], catalog: TestCatalog.catalog) { _ in } == 2)
+        out = ""
+        // A misspelt sample field would make a silent test pass vacuously: it is a load error instead.
+        #expect(TestRulesCommand.run(arguments: [t3], catalog: TestCatalog.catalog) { out += $0 } == 2)
+        #expect(out.contains("unknown field `used_procent` in filesystems samples; did you mean `used_percent`?"))
     }
 
     @Test func recordedReportsAsSamples() throws {
