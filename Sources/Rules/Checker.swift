@@ -269,7 +269,7 @@ struct Checker {
                 error("bad-mute", "a daily mute window is written \"HH:MM-HH:MM\" in local time (e.g. \"02:00-04:00\")", span)
                 return nil
             }
-            return .daily(startMinute: s, endMinute: e == 1440 ? 0 : e)
+            return .daily(startMinute: s, endMinute: e)
         case .range(let from, let fromSpan, let until, let untilSpan):
             let f = Timestamp(rfc3339: from), u = Timestamp(rfc3339: until)
             if f == nil { error("bad-mute", "`from` must be an RFC 3339 time like \"2026-12-24T18:00:00+01:00\"", fromSpan) }

@@ -402,7 +402,8 @@ public final class Engine {
         func time(_ v: JSONValue?, _ what: String) throws(StateError) -> Timestamp? {
             switch v {
             case nil, .null?: return nil
-            case .int(let m)?: return Timestamp(microseconds: m)
+            // Years 1970–9999 only: anything else is corruption, and would overflow when printed.
+            case .int(let m)? where m >= 0 && m <= 253_402_300_799_999_999: return Timestamp(microseconds: m)
             default: throw StateError("\(what) is not a microsecond count")
             }
         }
@@ -451,6 +452,7 @@ public final class Engine {
                     guard let samples = sv.array else { throw StateError("\(at).series[\(si)] is not an array") }
                     for s in samples {
                         guard let pair = s.array, pair.count == 2, let t = pair[0].number, let v = pair[1].number, t.isFinite, v.isFinite,
+                              t >= 0, t <= 253_402_300_799,
                               inst.series[si].times.last.map({ t > $0 }) ?? true
                         else {
                             throw StateError("\(at).series[\(si)] holds a sample that is not [time, value] in time order")

@@ -54,7 +54,7 @@ public struct MissingPolicy: Sendable, Equatable {
 
 /// A silence: notifications are held back while it is active (states are still tracked).
 public enum MuteWindow: Sendable, Equatable {
-    /// Every day from `startMinute` to `endMinute` (minutes after local midnight; may wrap past midnight).
+    /// Every day from `startMinute` to `endMinute` (minutes after local midnight, 0–1440; may wrap past midnight).
     case daily(startMinute: Int, endMinute: Int)
     /// From one instant until another.
     case range(from: Timestamp, until: Timestamp)

@@ -122,6 +122,19 @@ struct Driver {
         #expect(out == ["0:firing:warn", "20:escalated:crit", "25:deescalated:warn"])
     }
 
+    @Test(arguments: [
+        (MuteWindow.daily(startMinute: 0, endMinute: 1440), [0, 600, 1439], [1440 + 1440 * 60]),
+        (.daily(startMinute: 1320, endMinute: 360), [1320, 1439, 0, 359], [360, 1319, 720]),
+        (.daily(startMinute: 120, endMinute: 240), [120, 239], [119, 240, 0]),
+    ] as [(MuteWindow, [Int], [Int])])
+    func dailyMuteWindows(_ w: MuteWindow, _ inside: [Int], _ outside: [Int]) {
+        for m in inside { #expect(w.isActive(at: TestCatalog.t0.adding(seconds: Double(m) * 60)), "\(m)") }
+        for m in outside where m < 1440 { #expect(!w.isActive(at: TestCatalog.t0.adding(seconds: Double(m) * 60)), "\(m)") }
+        // Local time: the same instant seen from UTC+2 is two hours later on the clock.
+        let utc = Timestamp(microseconds: TestCatalog.t0.microseconds + 60 * 60_000_000, utcOffsetSeconds: 7200)
+        #expect(MuteWindow.daily(startMinute: 180, endMinute: 181).isActive(at: utc))
+    }
+
     @Test func absoluteMuteAndFileLevelMute() throws {
         let src = """
         mute from "2026-01-05T00:00:00Z" until "2026-01-05T01:00:00Z"
@@ -286,6 +299,7 @@ struct Driver {
         "{\"version\": 1, \"rules\": [{\"rule\": \"disk\", \"identity\": \"IDENT\", \"instances\": [{\"labels\": {}}]}]}",
         "{\"version\": 1, \"rules\": [{\"rule\": \"disk\", \"identity\": \"IDENT\", \"instances\": [{\"labels\": {\"a\": 1}, \"state\": \"firing\", \"severity\": \"warn\", \"since\": [null, null]}]}]}",
         "{\"version\": 1, \"rules\": [{\"rule\": \"disk\", \"identity\": \"IDENT\", \"instances\": [{\"labels\": {}, \"state\": \"firing\", \"severity\": \"warn\", \"since\": [\"x\", null]}]}]}",
+        "{\"version\": 1, \"rules\": [{\"rule\": \"disk\", \"identity\": \"IDENT\", \"instances\": [{\"labels\": {}, \"state\": \"firing\", \"severity\": \"warn\", \"since\": [null, null], \"starts_at\": 9223372036854775807}]}]}",
         "{\"version\": 1, \"rules\": [{\"rule\": \"disk\", \"identity\": \"IDENT\", \"instances\": [{\"labels\": {}, \"state\": \"firing\", \"severity\": \"warn\", \"since\": [null, null], \"series\": [[[1]], []]}]}]}",
     ])
     func malformedStateThrowsAndChangesNothing(_ json: String) throws {
