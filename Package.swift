@@ -27,6 +27,8 @@ let package = Package(
         .target(name: "Daemon", dependencies: ["Workers", "Rules", "Notify", "Reports", "CLinux"]),
         // Command line only.
         .executableTarget(name: "shd", dependencies: ["Daemon", "Reports"]),
+        // In-process rule benchmarks (BENCHMARKS.md, scripts/bench-rules); not shipped.
+        .executableTarget(name: "shd-bench", dependencies: ["Rules", "Workers", "Reports"], path: "Sources/shd-bench"),
 
         .target(name: "TestSupport", dependencies: ["Reports"], path: "Tests/TestSupport"),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),

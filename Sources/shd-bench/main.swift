@@ -1,0 +1,217 @@
+// shd-bench: in-process benchmarks of the rule engine (issue #3; see BENCHMARKS.md and scripts/bench-rules).
+//
+//   shd-bench evaluate --rules PATH... --report FILE [--iterations N] [--warmup N]
+//       Loads and checks the rules (timed, in process), decodes a daemon report written by
+//       `shd report`, evaluates every rule against it WARMUP times (one simulated second apart, so
+//       rates and windows have history), then ITERATIONS more, timing each evaluation.
+//   shd-bench instances --count N [--window SECONDS]
+//       Memory per alert instance: one rule firing on every row of a synthetic processes.top with N
+//       rows; anonymous memory (smaps_rollup) and RSS before and after. With --window, the rule keeps a
+//       window of that many seconds and is evaluated that many times first (history per instance).
+import Reports
+import Rules
+import Workers
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func fail(_ message: String) -> Never {
+    var m = "shd-bench: " + message + "\n"
+    m.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+    exit(2)
+}
+
+func monotonic() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func cpuSeconds() -> Double {
+    var ru = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
+    return Double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + Double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6
+}
+
+func readFile(_ path: String) -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { fail("cannot open \(path)") }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
+        if n <= 0 { break }
+        out.append(contentsOf: buf[0..<n])
+    }
+    return out
+}
+
+/// Resident set size in kB (/proc/self/statm).
+func rssKB() -> Int {
+    let text = String(decoding: readFile("/proc/self/statm"), as: UTF8.self)
+    let fields = text.split(separator: " ")
+    return (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) / 1024
+}
+
+/// Anonymous memory in kB (/proc/self/smaps_rollup "Anonymous:"): the heap, without file pages.
+func anonymousKB() -> Int {
+    let text = String(decoding: readFile("/proc/self/smaps_rollup"), as: UTF8.self)
+    for line in text.split(separator: "\n") where line.hasPrefix("Anonymous:") {
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
+    }
+    return 0
+}
+
+func fmt(_ x: Double, _ digits: Int = 1) -> String {
+    var p: Double = 1
+    for _ in 0..<digits { p *= 10 }
+    let r = (x * p).rounded() / p
+    var s = "\(r)"
+    if let dot = s.firstIndex(of: ".") {
+        let decimals = s.distance(from: dot, to: s.endIndex) - 1
+        if decimals < digits { s += String(repeating: "0", count: digits - decimals) }
+    }
+    return s
+}
+
+func say(_ s: String) { print(s) }
+
+struct Args {
+    var rest: [String]
+    init() { rest = Array(CommandLine.arguments.dropFirst()) }
+    mutating func next() -> String? { rest.isEmpty ? nil : rest.removeFirst() }
+    mutating func value(_ flag: String) -> String {
+        guard let v = next() else { fail("\(flag) needs a value") }
+        return v
+    }
+}
+
+func evaluateCommand(_ a: inout Args) {
+    var rules: [String] = []
+    var reportPath: String?
+    var iterations = 1000
+    var warmup = 60
+    while let f = a.next() {
+        switch f {
+        case "--rules": rules.append(a.value(f))
+        case "--report": reportPath = a.value(f)
+        case "--iterations": iterations = Int(a.value(f)) ?? iterations
+        case "--warmup": warmup = Int(a.value(f)) ?? warmup
+        default: fail("unknown option \(f)")
+        }
+    }
+    guard !rules.isEmpty, let reportPath else { fail("evaluate needs --rules PATH and --report FILE") }
+
+    let catalog = WorkerRegistry.catalog
+    let t0 = monotonic()
+    let loaded = RuleSetLoader.load(paths: rules, catalog: catalog)
+    let loadMs = (monotonic() - t0) * 1e3
+    guard let config = loaded.configuration, !loaded.hasErrors else {
+        fail("the rules have \(loaded.errorCount) error(s); run shd --check-rules \(rules.joined(separator: " "))")
+    }
+    let json: JSONValue
+    do { json = try JSONValue.parse(bytes: readFile(reportPath)) } catch { fail("\(reportPath): \(error)") }
+    let base: DaemonReport
+    do { base = try DaemonReport(json: json) } catch { fail("\(reportPath): \(error)") }
+    let rows = base.workerReports.reduce(0) { $0 + $1.functionReports.reduce(0) { $0 + $1.data.count } }
+    say("rules: \(config.rules.count) from \(rules.joined(separator: " ")) (load + check in process: \(fmt(loadMs, 2)) ms)")
+    say("report: \(reportPath): \(base.workerReports.count) workers, \(rows) rows")
+
+    let engine = Engine(configuration: config)
+    var now = Timestamp(microseconds: base.datetime.microseconds)
+    var events = 0
+    for _ in 0..<warmup {
+        now = now.adding(seconds: 1)
+        events += engine.evaluate(report: base, now: now).count
+    }
+    var times: [Double] = []
+    times.reserveCapacity(iterations)
+    let c0 = cpuSeconds()
+    let w0 = monotonic()
+    for _ in 0..<iterations {
+        now = now.adding(seconds: 1)
+        let s = monotonic()
+        events += engine.evaluate(report: base, now: now).count
+        times.append(monotonic() - s)
+    }
+    let wall = monotonic() - w0
+    let cpu = cpuSeconds() - c0
+    times.sort()
+    let med = times[times.count / 2] * 1e6
+    let p99 = times[min(times.count - 1, times.count * 99 / 100)] * 1e6
+    say("evaluations: \(warmup) warm-up + \(iterations) timed, one simulated second apart; \(events) alert events; \(engine.instanceCount) instances held")
+    say("per evaluation: median \(fmt(med)) us, p99 \(fmt(p99)) us, max \(fmt(times.last! * 1e6)) us, mean wall \(fmt(wall / Double(iterations) * 1e6)) us, mean CPU \(fmt(cpu / Double(iterations) * 1e6)) us")
+    say("per rule: \(fmt(med / Double(config.rules.count) * 1000, 0)) ns (median evaluation / rules)")
+}
+
+func instancesCommand(_ a: inout Args) {
+    var count = 10000
+    var window = 0
+    while let f = a.next() {
+        switch f {
+        case "--count": count = Int(a.value(f)) ?? count
+        case "--window": window = Int(a.value(f)) ?? window
+        default: fail("unknown option \(f)")
+        }
+    }
+    let source: String
+    if window > 0 {
+        source = """
+        rule inst on processes.top {
+          warn avg(cpu_percent, \(window)s) >= 0
+          summary "{name} ({pid}, {user}) uses {cpu_percent}% CPU"
+        }
+
+        """
+    } else {
+        source = """
+        rule inst on processes.top {
+          warn cpu_percent >= 0
+          summary "{name} ({pid}, {user}) uses {cpu_percent}% CPU"
+        }
+
+        """
+    }
+    let loaded = RuleSetLoader.load(sources: [("inst.rules", source)], catalog: WorkerRegistry.catalog)
+    guard let config = loaded.configuration, !loaded.hasErrors else { fail("instance rule does not check: \(loaded.diagnostics)") }
+    let t = Timestamp(microseconds: 1_795_000_000_000_000)
+    var rows: [Row] = []
+    rows.reserveCapacity(count)
+    for i in 0..<count {
+        var r = Row()
+        r.append("pid", .int(Int64(10000 + i)))
+        r.append("name", .string("proc-\(i)"))
+        r.append("user", .string("user\(i % 50)"))
+        r.append("rank_by", .string("cpu"))
+        r.append("rank", .int(Int64(i + 1)))
+        r.append("cpu_percent", .double(Double(i % 100) / 3))
+        r.append("rss_bytes", .int(Int64(1_000_000 + i)))
+        r.append("threads", .int(4))
+        rows.append(r)
+    }
+    let report = DaemonReport(datetime: t, workerReports: [
+        WorkerReport(name: "processes", datetime: t, functionReports: [FunctionReport(name: "top", datetime: t, data: rows)]),
+    ])
+    let engine = Engine(configuration: config)
+    let anon0 = anonymousKB(), rss0 = rssKB()
+    var now = t
+    var events = 0
+    for _ in 0..<max(1, window) {
+        now = now.adding(seconds: 1)
+        events += engine.evaluate(report: report, now: now).count
+    }
+    let anon1 = anonymousKB(), rss1 = rssKB()
+    let n = engine.instanceCount
+    say("instances: \(n) (\(events) firing events), rule \(window > 0 ? "with avg(cpu_percent, \(window)s), \(window) evaluations" : "plain threshold, 1 evaluation")")
+    say("anonymous memory: \(anon0) -> \(anon1) kB: \(fmt(Double(anon1 - anon0) * 1024 / Double(max(n, 1)), 0)) bytes per instance")
+    say("RSS: \(rss0) -> \(rss1) kB: \(fmt(Double(rss1 - rss0) * 1024 / Double(max(n, 1)), 0)) bytes per instance")
+    withExtendedLifetime(engine) {}
+}
+
+var args = Args()
+switch args.next() {
+case "evaluate": evaluateCommand(&args)
+case "instances": instancesCommand(&args)
+default: fail("usage: shd-bench evaluate --rules PATH --report FILE [--iterations N] [--warmup N] | instances --count N [--window SECONDS]")
+}
