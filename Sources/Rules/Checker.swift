@@ -787,12 +787,12 @@ struct Checker {
                 break
             }
             let inner = String(chars[(i + 1)..<close])
-            let pieces = inner.split(separator: "|", maxSplits: 1).map { $0.trimmingSpaces() }
+            let pieces = inner.split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false).map { $0.trimmingSpaces() }
             let name = pieces.first ?? ""
             var filter: String?
             var arg: Int?
             if pieces.count == 2 {
-                let fa = pieces[1].split(separator: ":", maxSplits: 1)
+                let fa = pieces[1].split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
                 filter = String(fa[0])
                 if fa.count == 2 { arg = Int(fa[1]) }
                 if !Checker.templateFilters.contains(filter!) {
