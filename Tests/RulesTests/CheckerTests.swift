@@ -42,7 +42,7 @@ import Reports
         .init(source: "rule r on disk.filesystems { warn mean(used_percent, 5m) > 1 }", id: "unknown-function-call", severity: .error, line: 1, column: 35),
         .init(source: "rule r on disk.filesystems { warn used_percent > 1\n summary \"{mont} full\" }", id: "unknown-field", severity: .error, line: 2, column: 12),
         .init(source: "rule r on disk.filesystems { warn used_percent > 1\n summary \"{used_percent|byte}\" }", id: "bad-template", severity: .error, line: 2, column: 25),
-        .init(source: "rule r on disk.filesystems { warn used_percent > 1\n summary \"{mount|}\" }", id: "bad-template", severity: .error, line: 2, column: 17),
+        .init(source: "rule r on disk.filesystems { warn used_percent > 1\n summary \"{mount|}\" }", id: "bad-template", severity: .error, line: 2, column: 18),
         .init(source: "rule r on disk.filesystems { warn used_percent > 1\n summary \"{|bytes}\" }", id: "unknown-field", severity: .error, line: 2, column: 12),
         .init(source: "rule r on disk.filesystems { warn used_percent > 1\n on_missing forget }", id: "bad-value", severity: .error, line: 2, column: 13),
         .init(source: "rule r on disk.filesystems { warn used_percent > 1\n mute \"25:00-03:00\" }", id: "bad-mute", severity: .error, line: 2, column: 7),
