@@ -1,0 +1,332 @@
+// A daemon under attack: `shd run` on a private copy of machine-a with its own rules, config, state and
+// receivers, plus the helpers the fault and secret tests share (a scripted raw TCP server, file scans).
+import Testing
+import Reports
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `shd run` as a child on a copy of the machine-a fixture (modelled on DaemonTests' DaemonHarness, which
+/// another test target cannot import). Logs at debug level to `log`; every output lands under `dir`.
+final class SecDaemon {
+    let dir: String
+    let root: String
+    let rules: String
+    let state: String
+    let textfile: String
+    var process: ChildProcess?
+    /// Every stderr/stdout file of every process this harness started, for secret scans.
+    var outputs: [String] = []
+    private var runs = 0
+
+    init(_ name: String = "shd-sec") {
+        dir = makeTempDirectory(name)
+        root = dir + "/machine"
+        copyTree(TestPaths.fixture("machine-a"), root)
+        rules = dir + "/rules.d"
+        state = dir + "/state"
+        textfile = dir + "/textfile"
+        mkdir(rules, 0o755)
+        mkdir(textfile, 0o755)
+        setAvailable(kB: 24_215_532)  // 98% available: quiet
+    }
+
+    deinit {
+        process?.signal(SIGKILL)
+        _ = process?.wait(timeout: 5)
+        _ = runShell("umount '\(state)' 2>/dev/null; rm -rf '\(dir)'")
+    }
+
+    /// Rewrites MemAvailable in place (the daemon keeps the file open and re-reads it).
+    func setAvailable(kB: Int) {
+        let path = root + "/proc/meminfo"
+        let text = readText(path).split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.hasPrefix("MemAvailable:") ? "MemAvailable:   \(kB) kB" : String(line)
+        }.joined(separator: "\n")
+        writeText(path, text)
+    }
+
+    /// A rule on memory.usage that warns below `threshold` % available, routed to `channels`.
+    static func memoryRule(threshold: Int = 50, channels: [String]) -> String {
+        """
+        rule memory_low on memory.usage {
+          warn available_percent < \(threshold)
+          notify \(channels.joined(separator: ", "))
+          summary "only {available_percent}% memory available"
+        }
+
+        """
+    }
+
+    func writeRules(_ text: String, file: String = "test.rules") { writeText(rules + "/" + file, text) }
+
+    func start(interval: String = "100ms", extraArgs: [String] = [], environment: [String: String]? = nil) throws {
+        runs += 1
+        let out = dir + "/run\(runs)"
+        mkdir(out, 0o755)
+        process = try ChildProcess([shdBinary, "run", "--rules", rules, "--state-dir", state, "--textfile", textfile,
+                                    "--proc-root", root + "/proc", "--sys-root", root + "/sys", "--etc-root", root + "/etc",
+                                    "--interval", interval, "--log-level", "debug"] + extraArgs,
+                                   environment: environment, outputDirectory: out)
+        outputs += [process!.stdoutPath, process!.stderrPath]
+    }
+
+    /// Runs another shd command (check-rules, notify test, report) and records its output for the scans.
+    func command(_ args: [String], timeout: Double = 30) throws -> (Int32?, String, String) {
+        runs += 1
+        let out = dir + "/run\(runs)"
+        mkdir(out, 0o755)
+        let p = try ChildProcess([shdBinary] + args, outputDirectory: out)
+        let rc = p.wait(timeout: timeout)
+        if rc == nil { p.signal(SIGKILL); _ = p.wait(timeout: 5) }
+        outputs += [p.stdoutPath, p.stderrPath]
+        return (rc, p.stdout, p.stderr)
+    }
+
+    var log: String { process?.stderr ?? "" }
+
+    func waitFor(_ seconds: Double, _ what: () -> Bool) -> Bool { ChildProcess.waitFor(seconds, what) }
+
+    func waitReady() -> Bool { waitFor(20) { access(state + "/report.json", F_OK) == 0 } }
+
+    /// Stops the daemon with SIGTERM and returns its exit status.
+    @discardableResult
+    func stop() -> Int32? {
+        process?.signal(SIGTERM)
+        return process?.wait(timeout: 10)
+    }
+
+    func spoolFiles() -> [String] { listFiles(state + "/spool").filter { $0.hasSuffix(".spool") } }
+}
+
+/// Names in a folder (not recursive), sorted; empty when it cannot be listed.
+func listFiles(_ dir: String) -> [String] {
+    guard let d = opendir(dir) else { return [] }
+    defer { closedir(d) }
+    var out: [String] = []
+    while let e = readdir(d) {
+        let name = withUnsafePointer(to: e.pointee.d_name) { p in
+            p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+        }
+        if name != "." && name != ".." { out.append(name) }
+    }
+    return out.sorted()
+}
+
+/// Every regular file under `dir`, recursively (symlinks are not followed).
+func filesUnder(_ dir: String) -> [String] {
+    var out: [String] = []
+    for name in listFiles(dir) {
+        let p = dir + "/" + name
+        var st = stat()
+        guard lstat(p, &st) == 0 else { continue }
+        if st.st_mode & S_IFMT == S_IFDIR { out += filesUnder(p) } else if st.st_mode & S_IFMT == S_IFREG { out.append(p) }
+    }
+    return out
+}
+
+/// Raw bytes of a file (empty when unreadable).
+func readBytes(_ path: String) -> [UInt8] {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return [] }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n <= 0 { break }
+        out += buf[0..<n]
+    }
+    return out
+}
+
+func contains(_ hay: [UInt8], _ needle: String) -> Bool {
+    let n = Array(needle.utf8)
+    guard !n.isEmpty, hay.count >= n.count else { return false }
+    var i = 0
+    while i <= hay.count - n.count {
+        if hay[i] == n[0] && Array(hay[i..<(i + n.count)]) == n { return true }
+        i += 1
+    }
+    return false
+}
+
+/// Writes `text` to `path` with `mode` (the mode is applied after the write, whatever the umask).
+func writeSecret(_ path: String, _ text: String, mode: mode_t = 0o600) {
+    writeText(path, text)
+    chmod(path, mode)
+}
+
+/// A 127.0.0.1 port nobody listens on (bound once to get it from the kernel, then closed).
+func closedPort() -> UInt16 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return UInt16(bigEndian: addr.sin_port)
+}
+
+/// Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN, not in a locked-down container).
+let tmpfsMountable: Bool = {
+    guard getuid() == 0 else { return false }
+    let d = makeTempDirectory("shd-mount-probe")
+    defer { _ = runShell("umount '\(d)' 2>/dev/null; rmdir '\(d)'") }
+    return runShell("mount -t tmpfs -o size=64k tmpfs '\(d)' 2>/dev/null") == 0
+}()
+
+/// A TCP server on 127.0.0.1 whose connections are served, one at a time, by scripted behaviours:
+/// garbage bytes, a half answer, silence, or a correct minimal SMTP or HTTP conversation.
+final class RawServer: @unchecked Sendable {
+    enum Behaviour: Sendable {
+        /// Write these bytes, then close.
+        case send([UInt8])
+        /// Read until the peer is quiet for `idle` seconds or closes, replying per line with `reply(line)`
+        /// (nil: close). Used for SMTP: the greeting is `greeting`.
+        case lines(greeting: String?, reply: @Sendable (String) -> String?)
+        /// Accept and say nothing; the connection stays open until the server stops.
+        case silent
+    }
+
+    let port: UInt16
+    private let listenFD: Int32
+    private var mutex = pthread_mutex_t()
+    private var script: [Behaviour] = []
+    var defaultBehaviour: Behaviour
+    private var stopping = false
+    private var thread: pthread_t?
+    private var held: [Int32] = []
+    private(set) var connections = 0
+    /// What each conversation received, in order.
+    private(set) var transcripts: [String] = []
+
+    init(port: UInt16 = 0, default behaviour: Behaviour) throws {
+        defaultBehaviour = behaviour
+        pthread_mutex_init(&mutex, nil)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        guard rc == 0, listen(fd, 64) == 0 else { close(fd); throw RawServerError(errno: errno) }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        listenFD = fd
+        self.port = UInt16(bigEndian: addr.sin_port)
+        var t = pthread_t()
+        pthread_create(&t, nil, { arg in
+            Unmanaged<RawServer>.fromOpaque(arg!).takeRetainedValue().serve()
+            return nil
+        }, Unmanaged.passRetained(self).toOpaque())
+        thread = t
+    }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return body()
+    }
+
+    func enqueue(_ b: [Behaviour]) { locked { script += b } }
+    var connectionCount: Int { locked { connections } }
+    var received: [String] { locked { transcripts } }
+
+    func stop() {
+        let t: pthread_t? = locked { stopping = true; defer { thread = nil }; return thread }
+        if let t { pthread_join(t, nil) }
+    }
+
+    private func serve() {
+        defer { for fd in locked({ held }) { close(fd) }; close(listenFD) }
+        while !locked({ stopping }) {
+            var p = pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 20) > 0 else { continue }
+            let c = accept(listenFD, nil, nil)
+            guard c >= 0 else { continue }
+            let b: Behaviour = locked {
+                connections += 1
+                return script.isEmpty ? defaultBehaviour : script.removeFirst()
+            }
+            var tv = timeval(tv_sec: 2, tv_usec: 0)
+            setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            switch b {
+            case .send(let bytes):
+                // Read what the client sent first (a request), so the garbage is an answer, not a greeting.
+                let got = readSome(c)
+                _ = bytes.withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                locked { transcripts.append(got) }
+                close(c)
+            case .silent:
+                locked { held.append(c) }
+            case .lines(let greeting, let reply):
+                var transcript = ""
+                if let g = greeting { sendText(c, g) }
+                var pending = ""
+                var inData = false
+                conversation: while !locked({ stopping }) {
+                    let chunk = readSome(c)
+                    if chunk.isEmpty { break }
+                    transcript += chunk
+                    pending += chunk
+                    // Scalars, not Characters: "\r\n" is one Character and would hide the "\n".
+                    while let nl = pending.unicodeScalars.firstIndex(of: "\n") {
+                        let line = String(pending.unicodeScalars[..<nl]).trimmingSuffixCR()
+                        pending = String(pending.unicodeScalars[pending.unicodeScalars.index(after: nl)...])
+                        if inData {
+                            if line == "." { inData = false; guard let r = reply("<end of data>") else { break conversation }; sendText(c, r) }
+                            continue
+                        }
+                        guard let r = reply(line) else { break conversation }
+                        sendText(c, r)
+                        if r.hasPrefix("354") { inData = true }
+                    }
+                }
+                locked { transcripts.append(transcript) }
+                close(c)
+            }
+        }
+    }
+
+    private func readSome(_ fd: Int32) -> String {
+        var buf = [UInt8](repeating: 0, count: 65536)
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : ""
+    }
+
+    private func sendText(_ fd: Int32, _ s: String) {
+        let b = Array(s.utf8)
+        _ = b.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+}
+
+struct RawServerError: Error { var errno: Int32 }
+
+extension String {
+    func trimmingSuffixCR() -> String { unicodeScalars.last == "\r" ? String(unicodeScalars.dropLast()) : self }
+
+    /// Occurrences of `needle`.
+    func count(of needle: String) -> Int {
+        var n = 0
+        var rest = Substring(self)
+        while let r = rest.firstRange(of: needle) { n += 1; rest = rest[r.upperBound...] }
+        return n
+    }
+}
+
+/// A correct minimal SMTP server conversation (no TLS, no AUTH).
+@Sendable func goodSMTP(_ line: String) -> String? {
+    let u = line.uppercased()
+    if u.hasPrefix("EHLO") || u.hasPrefix("HELO") { return "250-localhost\r\n250 8BITMIME\r\n" }
+    if u.hasPrefix("MAIL") || u.hasPrefix("RCPT") || u.hasPrefix("RSET") || u.hasPrefix("NOOP") { return "250 ok\r\n" }
+    if u.hasPrefix("DATA") { return "354 go ahead\r\n" }
+    if line == "<end of data>" { return "250 queued\r\n" }
+    if u.hasPrefix("QUIT") { return "221 bye\r\n" }
+    return "500 what?\r\n"
+}
