@@ -190,6 +190,8 @@ final class RawServer: @unchecked Sendable {
         case lines(greeting: String?, reply: @Sendable (String) -> String?)
         /// Accept and say nothing; the connection stays open until the server stops.
         case silent
+        /// Read the request, then send these bytes one at a time with `delay` µs between them.
+        case trickle([UInt8], UInt32)
     }
 
     let port: UInt16
@@ -258,10 +260,25 @@ final class RawServer: @unchecked Sendable {
             setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
             switch b {
             case .send(let bytes):
-                // Read what the client sent first (a request), so the garbage is an answer, not a greeting.
-                let got = readSome(c)
-                _ = bytes.withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                locked { transcripts.append(got) }
+                // Read the whole request first, so the bytes are an answer, not a greeting.
+                let got = readHTTPRequest(c)
+                var off = 0
+                while off < bytes.count {
+                    let w = bytes.withUnsafeBytes { send(c, $0.baseAddress! + off, $0.count - off, Int32(MSG_NOSIGNAL)) }
+                    if w <= 0 { break }
+                    off += w
+                }
+                locked { transcripts.append(String(got.prefix(4096))) }
+                close(c)
+            case .trickle(let bytes, let delay):
+                let got = readHTTPRequest(c)
+                for b in bytes {
+                    if locked({ stopping }) { break }
+                    var one = b
+                    if send(c, &one, 1, Int32(MSG_NOSIGNAL)) <= 0 { break }
+                    usleep(delay)
+                }
+                locked { transcripts.append(String(got.prefix(4096))) }
                 close(c)
             case .silent:
                 locked { held.append(c) }
@@ -294,6 +311,34 @@ final class RawServer: @unchecked Sendable {
         }
     }
 
+    /// Reads an HTTP request: headers, then Content-Length bytes of body (or whatever arrives within the timeout).
+    private func readHTTPRequest(_ fd: Int32) -> String {
+        var got: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        var need: Int?
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            got += buf[0..<n]
+            if need == nil, let end = headerEnd(got) {
+                let head = String(decoding: got[0..<end], as: UTF8.self).lowercased()
+                var length = 0
+                if let r = head.firstRange(of: "content-length:") {
+                    length = Int(head[r.upperBound...].prefix { $0 != "\r" }.trimmingPrefixSpaces()) ?? 0
+                }
+                need = end + 4 + length
+            }
+            if let need, got.count >= need { break }
+        }
+        return String(decoding: got, as: UTF8.self)
+    }
+
+    private func headerEnd(_ b: [UInt8]) -> Int? {
+        guard b.count >= 4 else { return nil }
+        for i in 0...(b.count - 4) where b[i] == 13 && b[i + 1] == 10 && b[i + 2] == 13 && b[i + 3] == 10 { return i }
+        return nil
+    }
+
     private func readSome(_ fd: Int32) -> String {
         var buf = [UInt8](repeating: 0, count: 65536)
         let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
@@ -307,6 +352,10 @@ final class RawServer: @unchecked Sendable {
 }
 
 struct RawServerError: Error { var errno: Int32 }
+
+extension Substring {
+    func trimmingPrefixSpaces() -> Substring { drop { $0 == " " } }
+}
 
 extension String {
     func trimmingSuffixCR() -> String { unicodeScalars.last == "\r" ? String(unicodeScalars.dropLast()) : self }
@@ -329,4 +378,18 @@ extension String {
     if line == "<end of data>" { return "250 queued\r\n" }
     if u.hasPrefix("QUIT") { return "221 bye\r\n" }
     return "500 what?\r\n"
+}
+
+/// A complete HTTP/1.1 answer with `body`.
+func httpAnswer(_ code: Int, _ reason: String, headers: [String] = [], body: String = "") -> [UInt8] {
+    Array(("HTTP/1.1 \(code) \(reason)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n"
+           + headers.map { $0 + "\r\n" }.joined() + "\r\n" + body).utf8)
+}
+
+/// The X-Shd-Notification-Id of a recorded request ("" when absent).
+func notificationID(_ request: String) -> String {
+    for line in request.split(separator: "\r\n") where line.lowercased().hasPrefix("x-shd-notification-id:") {
+        return String(line.dropFirst("x-shd-notification-id:".count).drop { $0 == " " })
+    }
+    return ""
 }
