@@ -27,6 +27,9 @@ struct Token: Equatable {
     var startsLine: Bool
     /// Raw source text of strings and numbers (names and punctuation are their `text`).
     var rawStorage: String
+    /// Byte range in the source, for a rule's definition text.
+    var offset: Int = 0
+    var end: Int = 0
 
     /// The token as written, for a rule's definition identity and messages.
     var raw: String { rawStorage.isEmpty && kind != .eof ? text : rawStorage }
@@ -109,7 +112,7 @@ struct Lexer {
         let raw = kind == .string || kind == .number ? String(decoding: b[start..<i], as: UTF8.self) : ""
         let length = kind == .string || kind == .number ? raw.count : text.count
         return Token(kind: kind, text: text, number: number, unit: unit, span: Span(loc, length: length),
-                     startsLine: first, rawStorage: raw)
+                     startsLine: first, rawStorage: raw, offset: start, end: i)
     }
 
     mutating func next() -> Token {

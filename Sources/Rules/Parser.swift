@@ -11,7 +11,7 @@ public enum RuleParser {
     public static func parse(bytes: [UInt8], file: String) -> (AST, [Diagnostic]) {
         var lexer = Lexer(file: file, bytes: bytes)
         let tokens = lexer.tokenize()
-        var p = Parser(tokens: tokens, file: file)
+        var p = Parser(tokens: tokens, file: file, source: bytes)
         let statements = p.parseFile()
         return (AST(file: file, statements: statements), lexer.diagnostics + p.diagnostics)
     }
@@ -32,9 +32,25 @@ struct Parser {
     static let itemKeywords = ["warn", "crit", "let", "repeat", "notify", "summary", "description", "on_missing", "mute"]
     static let comparisons = ["<", "<=", ">", ">=", "==", "!=", "~", "!~", "=~"]
 
-    init(tokens: [Token], file: String) {
+    /// The source bytes, for rule definitions (absent when tokens come from elsewhere).
+    let source: [UInt8]
+
+    init(tokens: [Token], file: String, source: [UInt8] = []) {
         self.tokens = tokens
         self.file = file
+        self.source = source
+    }
+
+    /// Tokens `from..<to` as written, joined by single spaces: comments and layout don't count.
+    func definitionText(_ from: Int, _ to: Int) -> String {
+        guard !source.isEmpty else { return tokens[from..<to].map(\.raw).joined(separator: " ") }
+        var out: [UInt8] = []
+        out.reserveCapacity(tokens[to - 1].end - tokens[from].offset)
+        for k in from..<to {
+            if k > from { out.append(0x20) }
+            out += source[tokens[k].offset..<tokens[k].end]
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     var tok: Token { tokens[p] }
@@ -265,7 +281,7 @@ struct Parser {
             }
         }
         _ = advance()
-        let definition = tokens[startIndex..<p].map(\.raw).joined(separator: " ")
+        let definition = definitionText(startIndex, p)
         return RuleStatement(name: name.text, nameSpan: name.span, worker: worker.text, workerSpan: worker.span,
                              function: function.text, functionSpan: function.span, filter: filter, items: items,
                              definition: definition)
