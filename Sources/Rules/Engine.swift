@@ -293,8 +293,9 @@ public final class Engine {
 
     func event(_ kind: AlertEvent.Kind, _ rule: CompiledRule, _ inst: AlertInstance, now: Timestamp) -> AlertEvent {
         var labels = inst.labels
-        labels["worker"] = rule.worker
-        labels["function"] = rule.function
+        // A row's own label wins (system.errors has a `function` label): overriding it would merge distinct alerts.
+        if labels["worker"] == nil { labels["worker"] = rule.worker }
+        if labels["function"] == nil { labels["function"] = rule.function }
         return AlertEvent(kind: kind, rule: rule.name, severity: inst.severity, labels: labels, values: inst.values,
                           summary: inst.summary, description: inst.description, startsAt: inst.startsAt ?? now,
                           endsAt: kind == .resolved ? now : nil, channels: rule.channels)

@@ -74,6 +74,16 @@ struct Driver {
         #expect(d.engine.instanceCount == 3)
     }
 
+    @Test func rowLabelsNamedLikeTheBuiltInsAreKept() throws {
+        let d = try Driver("rule r on disk.filesystems { crit used_percent > 90 }")
+        let rows: [Row] = [["mount": "/", "function": "filesystems-a", "used_percent": 95], ["mount": "/", "function": "b", "used_percent": 95]]
+        let ev = d.tick(0, rows)
+        #expect(ev.count == 2)
+        #expect(Set(ev.map(\.fingerprint)).count == 2)
+        #expect(ev.map { $0.labels["function"]! } == ["filesystems-a", "b"])
+        #expect(ev.allSatisfy { $0.labels["worker"] == "disk" })
+    }
+
     @Test func repeatResendsWhileFiring() throws {
         let d = try Driver("rule r on disk.filesystems { crit used_percent > 90 repeat 10m }")
         var kinds: [String] = []
