@@ -248,6 +248,7 @@ func monotonic() -> Double {
         dir.write("bad.rules", "rule x on disk.filesystems { warn nope > 1 }")
         let t1 = dir.write("a.test", "rules \"bad.rules\"\ntest \"t\" { at 0s { disk.filesystems { mount \"/\" } } }")
         let t2 = dir.write("b.test", "rules \"bad.rules\"\ntest \"t\" { at soon }")
+        let t4 = dir.write("d.test", "rules \"good.rules\"\ntest \"t\" { at 1e300s { disk.filesystems { mount \"/\" } } }")
         dir.write("good.rules", "rule x on disk.filesystems { warn used_percent > 1 }")
         let t3 = dir.write("c.test", "rules \"good.rules\"\ntest \"t\" { at 0s { disk.filesystems { mount \"/\" used_procent 5 } }\n expect 0s silent }")
         var out = ""
@@ -261,6 +262,9 @@ func monotonic() -> Double {
         // A misspelt sample field would make a silent test pass vacuously: it is a load error instead.
         #expect(TestRulesCommand.run(arguments: [t3], catalog: TestCatalog.catalog) { out += $0 } == 2)
         #expect(out.contains("unknown field `used_procent` in filesystems samples; did you mean `used_percent`?"))
+        out = ""
+        #expect(TestRulesCommand.run(arguments: [t4], catalog: TestCatalog.catalog) { out += $0 } == 2)
+        #expect(out.contains("limited to 100 years"))
     }
 
     @Test func recordedReportsAsSamples() throws {
