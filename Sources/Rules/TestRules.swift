@@ -302,6 +302,8 @@ struct RuleTestParser {
         case "pending": kind = .state(.pending)
         case "inactive": kind = .state(.inactive)
         case "silent": kind = .silent
+        // `expect 12m resolved disk_space` reads naturally; resolution is an event, not a lasting state.
+        case "resolved": kind = .event(.resolved)
         case "event":
             guard tok.kind == .ident, let k = AlertEvent.Kind(rawValue: tok.text) else {
                 throw fail("expected an event kind: firing, escalated, deescalated, repeated or resolved", tok)
