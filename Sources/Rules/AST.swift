@@ -48,7 +48,7 @@ public struct ChannelStatement: Sendable {
     public var options: [(String, Span, ValueNode)]
 }
 
-/// `rule NAME on WORKER.FUNCTION [where EXPR] { items }`
+/// `rule NAME on WORKER.FUNCTION [by LABEL, …] [where EXPR] { items }`
 public struct RuleStatement: Sendable {
     public var name: String
     public var nameSpan: Span
@@ -56,6 +56,8 @@ public struct RuleStatement: Sendable {
     public var workerSpan: Span
     public var function: String
     public var functionSpan: Span
+    /// `by a, b`: the labels that identify an alert instance (default: every string field of the row).
+    public var by: [(String, Span)]
     public var filter: ExprNode?
     public var items: [RuleItem]
     /// The rule's tokens joined by single spaces: its identity across reloads (comments and layout don't count).

@@ -348,6 +348,23 @@ struct Checker {
         }
         for i in scope.letNodes.indices where scope.letState[i] == 0 { _ = compileLet(i, &scope, knownSource) }
 
+        var identityLabels: [String]?
+        if !r.by.isEmpty {
+            var names: [String] = []
+            for (n, span) in r.by {
+                if let schema = scope.schema {
+                    let labels = schema.fields.filter { $0.kind == .label }.map(\.name)
+                    if !labels.contains(n) {
+                        let (hint, fix) = suggest(n, labels, span)
+                        error("unknown-field", "`by` takes label fields of \(r.worker).\(r.function); `\(n)` is not one\(hint)", span,
+                              notes: hint.isEmpty ? [Diagnostic.Note("labels: " + labels.joined(separator: ", "))] : [], fixIt: fix)
+                        continue
+                    }
+                }
+                if !names.contains(n) { names.append(n) }
+            }
+            identityLabels = names
+        }
         var filter: CExpr?
         if let f = r.filter {
             scope.inFilter = true
@@ -422,7 +439,7 @@ struct Checker {
         for f in scope.valueFields where !valueFields.contains(f) { valueFields.append(f) }
         return AlertRule(name: r.name, worker: r.worker, function: r.function, location: r.nameSpan.location,
                          definition: r.definition, repeatSeconds: repeatSeconds, channels: notify.isEmpty ? defaults : notify,
-                         missing: missing, mutes: mutes, filter: filter, conditions: conditions,
+                         missing: missing, mutes: mutes, identityLabels: identityLabels, filter: filter, conditions: conditions,
                          letNames: scope.letNodes.indices.map { i in scope.letIndex.first { $0.value == i }!.key },
                          lets: scope.letCompiled.map { $0 ?? .constant(.number(.nan)) }, series: scope.series,
                          summary: summary, description: description, valueFields: valueFields)

@@ -72,8 +72,12 @@ public final class Engine {
     }
 
     /// The row's string fields: the alert instance's labels.
-    static func labels(_ row: Row) -> [String: String] {
+    static func labels(_ row: Row, only: [String]? = nil) -> [String: String] {
         var labels: [String: String] = [:]
+        if let only {
+            for k in only { if case .string(let s)? = row[k] { labels[k] = s } }
+            return labels
+        }
         for (k, v) in row { if case .string(let s) = v { labels[k] = s } }
         return labels
     }
@@ -125,9 +129,9 @@ public final class Engine {
         for row in fr.data {
             var ev = Evaluator(row: row, lets: rule.lets, seriesCount: rule.series.count)
             if let f = rule.filter, ev.condition(f) != true { continue }
-            let key = Engine.instanceKey(row: row)
+            let key = rule.identityLabels.map { Engine.instanceKey(Engine.labels(row, only: $0)) } ?? Engine.instanceKey(row: row)
             if fr.data.count == 1 { onlyKey = key } else if !seen.insert(key).inserted { continue }
-            var inst = rt.instances.removeValue(forKey: key) ?? AlertInstance(labels: Engine.labels(row))
+            var inst = rt.instances.removeValue(forKey: key) ?? AlertInstance(labels: Engine.labels(row, only: rule.identityLabels))
             if inst.series.count != rule.series.count { inst.series = Array(repeating: SeriesBuffer(), count: rule.series.count) }
             inst.missing = 0
             inst.missingAlert = false
@@ -487,8 +491,10 @@ final class CompiledRule {
     let summary: Template?
     let description: Template?
     let valueFields: [String]
+    let identityLabels: [String]?
 
     init(_ r: AlertRule) {
+        identityLabels = r.identityLabels
         name = r.name
         worker = r.worker
         function = r.function

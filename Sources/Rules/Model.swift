@@ -147,6 +147,8 @@ public struct AlertRule: Sendable {
     public var channels: [String]
     public var missing: MissingPolicy
     public var mutes: [MuteWindow]
+    /// `by …`: the labels that identify an instance; nil means every string field of the row.
+    public var identityLabels: [String]?
 
     var filter: CExpr?
     /// Sorted by severity, warn first.

@@ -251,6 +251,15 @@ struct Parser {
         let worker = try expectIdent("a worker name after `on`")
         _ = try expectPunct(".", "between the worker and the function (e.g. `disk.filesystems`)")
         let function = try expectIdent("a function name after `\(worker.text).`")
+        var by: [(String, Span)] = []
+        if tok.isWord("by") {
+            _ = advance()
+            repeat {
+                if tok.isPunct(",") { _ = advance() }
+                let n = try expectIdent("a label name after `by`")
+                by.append((n.text, n.span))
+            } while tok.isPunct(",")
+        }
         var filter: ExprNode?
         if tok.isWord("where") {
             _ = advance()
@@ -283,7 +292,7 @@ struct Parser {
         _ = advance()
         let definition = definitionText(startIndex, p)
         return RuleStatement(name: name.text, nameSpan: name.span, worker: worker.text, workerSpan: worker.span,
-                             function: function.text, functionSpan: function.span, filter: filter, items: items,
+                             function: function.text, functionSpan: function.span, by: by, filter: filter, items: items,
                              definition: definition)
     }
 

@@ -84,6 +84,17 @@ struct Driver {
         #expect(ev.allSatisfy { $0.labels["worker"] == "disk" })
     }
 
+    @Test func byNarrowsTheIdentity() throws {
+        let d = try Driver("rule r on disk.filesystems by mount { crit used_percent > 90 summary \"{mount} on {device}\" }")
+        let first = d.tick(0, [["mount": "/", "device": "/dev/sda1", "used_percent": 95]])
+        #expect(first.map(\.summary) == ["/ on /dev/sda1"])
+        #expect(first.first?.labels == ["mount": "/", "worker": "disk", "function": "filesystems"])
+        // The device name changes (a re-enumerated disk): still the same alert, no new event.
+        #expect(d.tick(1, [["mount": "/", "device": "/dev/sdb1", "used_percent": 95]]).isEmpty)
+        #expect(d.engine.firingAlerts.map(\.summary) == ["/ on /dev/sdb1"])
+        #expect(d.engine.instanceCount == 1)
+    }
+
     @Test func repeatResendsWhileFiring() throws {
         let d = try Driver("rule r on disk.filesystems { crit used_percent > 90 repeat 10m }")
         var kinds: [String] = []

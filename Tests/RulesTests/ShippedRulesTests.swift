@@ -14,7 +14,7 @@ import Workers
         let text = DiagnosticPrinter.text(r.diagnostics, sources: r.sources, color: false)
         #expect(r.diagnostics.isEmpty, "\(text)")
         let c = try #require(r.configuration)
-        #expect(c.rules.count >= 15)
+        #expect(c.rules.count >= 18)
         #expect(c.files.count == 4)
     }
 
