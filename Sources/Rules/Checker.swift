@@ -786,7 +786,7 @@ struct Checker {
     mutating func checkTemplate(_ text: String, _ span: Span, _ scope: inout Scope) -> Template {
         var parts: [Template.Part] = []
         var lit = ""
-        var chars = Array(text)
+        let chars = Array(text)
         var i = 0
         // Offsets inside the string map to columns after the opening quote (escapes make this approximate).
         func at(_ k: Int) -> Span {
@@ -829,7 +829,6 @@ struct Checker {
             i = close + 1
         }
         if !lit.isEmpty { parts.append(.text(lit)) }
-        chars.removeAll()
         return Template(parts: parts)
     }
 }
