@@ -70,7 +70,8 @@ public enum DiagnosticPrinter {
         var lineCache: [String: [Substring]] = [:]
         func line(_ file: String, _ n: Int) -> Substring? {
             if lineCache[file] == nil, let text = sources[file] {
-                lineCache[file] = text.split(separator: "\n", omittingEmptySubsequences: false)
+                // "\r\n" is one Character in Swift: split on both so CRLF files quote their lines too.
+                lineCache[file] = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
             }
             guard let lines = lineCache[file], n >= 1, n <= lines.count else { return nil }
             return lines[n - 1]
@@ -191,7 +192,8 @@ extension Substring {
     /// Tabs become one space each so the caret line (which counts characters) stays aligned.
     fileprivate func replacingTabs() -> String {
         var s = ""
-        for c in self { s.append(c == "\t" ? " " : c) }
+        // A CRLF file's lines end in "\r\n" (one Character): print the line without it.
+        for c in self where c != "\r" && c != "\r\n" { s.append(c == "\t" ? " " : c) }
         return s
     }
 }

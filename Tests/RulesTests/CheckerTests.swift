@@ -178,6 +178,14 @@ import Reports
         #expect(text == expected)
     }
 
+    @Test func crlfFilesQuoteTheirLines() {
+        let src = "# windows editor\r\nrule r on disk.filesystems {\r\n  warn used_procent > 1\r\n}\r\n"
+        let r = RuleSetLoader.load(sources: [("w.rules", src)], catalog: TestCatalog.catalog)
+        let text = DiagnosticPrinter.text(r.diagnostics, sources: r.sources, color: false)
+        #expect(text.hasPrefix("w.rules:3:8: error: unknown field `used_procent`"))
+        #expect(text.contains("\n      warn used_procent > 1\n           ^~~~~~~~~~~~\n"))
+    }
+
     @Test func goldenJSON() throws {
         let r = RuleSetLoader.load(sources: [("disk.rules", "rule r on disk.filesystems { warn used_procent > 1 }")],
                                    catalog: TestCatalog.catalog)
