@@ -50,6 +50,11 @@ struct Lexer {
     init(file: String, bytes: [UInt8]) {
         self.file = file
         self.b = bytes
+        // Some editors start UTF-8 files with a byte-order mark: skip it, columns count from after it.
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
+            i = 3
+            lineStart = 3
+        }
     }
 
     static let durationUnits: [String: Double] = ["ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]

@@ -50,6 +50,13 @@ import Reports
         #expect(lexer.diagnostics[0].location.line == 1 && lexer.diagnostics[0].location.column == 13)
     }
 
+    @Test func byteOrderMarkIsSkipped() {
+        var lexer = Lexer(file: "t", bytes: [0xEF, 0xBB, 0xBF] + Array("set x".utf8))
+        let toks = lexer.tokenize()
+        #expect(lexer.diagnostics.isEmpty)
+        #expect(toks.first?.text == "set" && toks.first?.span.location.column == 1)
+    }
+
     @Test func columnsCountCharactersNotBytes() {
         var lexer = Lexer(file: "t", bytes: Array("summary \"é€\" §".utf8))
         _ = lexer.tokenize()
