@@ -149,3 +149,20 @@ def stats(xs):
 def machine():
     return (f"nproc={os.cpu_count()} kernel={os.uname().release} "
             f"loadavg={open('/proc/loadavg').read().split()[0]}")
+
+
+def shipped_rules(dest="/tmp/shd-bench/shipped-rules.d", conf="/tmp/shd-bench/shipped-shd.conf"):
+    """The shipped rules.d and etc/shd.conf as committed at HEAD (not the working tree, which other
+    work may be editing), exported to DEST and CONF; returns (DEST, CONF, short commit)."""
+    import shutil as _shutil
+    _shutil.rmtree(dest, ignore_errors=True)
+    os.makedirs(dest)
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    names = subprocess.run(["git", "-C", ROOT, "ls-tree", "--name-only", "HEAD", "rules.d/"], capture_output=True, text=True, check=True).stdout.split()
+    for n in names:
+        if n.endswith(".rules"):
+            data = subprocess.run(["git", "-C", ROOT, "show", f"HEAD:{n}"], capture_output=True, check=True).stdout
+            open(os.path.join(dest, os.path.basename(n)), "wb").write(data)
+    data = subprocess.run(["git", "-C", ROOT, "show", "HEAD:etc/shd.conf"], capture_output=True, check=True).stdout
+    open(conf, "wb").write(data)
+    return dest, conf, commit
