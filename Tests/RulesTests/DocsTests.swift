@@ -5,8 +5,8 @@ import Workers
 @testable import Rules
 
 @Suite struct DocsTests {
-    /// Fenced blocks without a language tag that start with a statement and have no `...` placeholder.
-    static func examples() -> [String] {
+    /// Fenced blocks without a language tag.
+    static func blocks() -> [String] {
         guard let bytes = RuleTestRunner.readFile(TestPaths.packageRoot + "/docs/rules.md") else { return [] }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
         var out: [String] = []
@@ -17,9 +17,7 @@ import Workers
                 if l == "```" { inTagged = false }
             } else if l == "```" {
                 if let c = current {
-                    let text = c.joined(separator: "\n")
-                    let first = text.split(whereSeparator: { $0 == " " || $0 == "\n" }).first ?? ""
-                    if ["rule", "channel", "set", "mute"].contains(String(first)) && !text.contains("...") { out.append(text) }
+                    out.append(c.joined(separator: "\n"))
                     current = nil
                 } else {
                     current = []
@@ -31,6 +29,31 @@ import Workers
             }
         }
         return out
+    }
+
+    /// Blocks that start with a statement and have no `...` placeholder.
+    static func examples() -> [String] {
+        blocks().filter { text in
+            let first = text.split(whereSeparator: { $0 == " " || $0 == "\n" }).first ?? ""
+            return ["rule", "channel", "set", "mute"].contains(String(first)) && !text.contains("...")
+        }
+    }
+
+    /// Test-file examples (they name a rules file and hold a test).
+    static func testExamples() -> [String] { blocks().filter { $0.contains("\nrules \"") && $0.contains("\ntest \"") } }
+
+    @Test func testFileExamplesPass() throws {
+        let examples = Self.testExamples()
+        #expect(!examples.isEmpty)
+        let dir = TempDir()
+        for (i, ex) in examples.enumerated() {
+            // Examples name rules relative to rules-tests/; point them at the repository's rules.d.
+            let text = ex.replacingOccurrences("\"../rules.d/", "\"" + TestPaths.packageRoot + "/rules.d/")
+            let file = dir.write("ex\(i).test", text)
+            let (results, diags, sources) = RuleTestRunner.run(file: file, catalog: WorkerRegistry.catalog)
+            #expect(diags.isEmpty, "\(DiagnosticPrinter.text(diags, sources: sources, color: false))")
+            for r in results { #expect(r.passed, "\(r.failures)") }
+        }
     }
 
     @Test func docsHaveExamples() { #expect(Self.examples().count >= 4) }
