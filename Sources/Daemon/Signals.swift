@@ -15,6 +15,10 @@ public enum HandledSignals {
         sigemptyset(&set)
         for s in all { sigaddset(&set, s) }
         pthread_sigmask(SIG_BLOCK, &set, nil)
+        // A write to a closed pipe or socket must be an EPIPE error, not death: stderr piped to a reader that
+        // went away, or OpenSSL writing to a TLS receiver that reset (curl runs with CURLOPT_NOSIGNAL, so it does
+        // not ignore SIGPIPE itself). Exec children get the default back (Exec.swift resets it before exec).
+        signal(SIGPIPE, SIG_IGN)
     }
 
     /// Restores the default mask (in a child before exec).

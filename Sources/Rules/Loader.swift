@@ -76,12 +76,18 @@ public enum RuleSetLoader {
     }
 
     static func read(_ path: String, into files: inout [(String, [UInt8])], _ diagnostics: inout [Diagnostic]) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO named *.rules must not block the daemon's loop (it waits for a writer).
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             diagnostics.append(ioError(path, "cannot read: " + String(cString: strerror(errno))))
             return
         }
         defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG {
+            diagnostics.append(ioError(path, "cannot read: not a regular file (a directory, FIFO, socket or device)"))
+            return
+        }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
