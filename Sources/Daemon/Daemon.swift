@@ -33,6 +33,9 @@ public final class Daemon {
     var missedTicks: UInt64 = 0
     var stopping = false
     var exitStatus: Int32 = 0
+    /// The last state write failed (disk full, read-only): retried every evaluation until it succeeds, so a
+    /// crash after the disk recovers does not forget alerts that fired (and re-send them under new ids).
+    var stateUnsaved = false
 
     public init(flags: RunFlags, log: Logger) throws(SystemError) {
         self.flags = flags
@@ -133,6 +136,8 @@ public final class Daemon {
             for e in events { log.info("alert \(e.rule) \(e.kind.rawValue) \(e.severity.rawValue) \(labelText(e.labels)): \(e.summary)") }
             dispatcher.enqueue(events, report: report)
             saveState()
+        } else if stateUnsaved {
+            saveState()
         }
         dispatcher.refreshFiring(engine.firingAlerts, report: report)
         writeOutputs(report)
@@ -172,8 +177,14 @@ public final class Daemon {
         o.append("version", 1)
         o.append("saved_at", .string(Timestamp.now().rfc3339))
         o.append("engine", engine.exportState())
-        do { try AtomicFile.write(statePath, JSONValue.object(o).encoded() + "\n", mode: 0o640) } catch {
-            log.error("cannot save alert state to \(statePath): \(error)")
+        do {
+            try AtomicFile.write(statePath, JSONValue.object(o).encoded() + "\n", mode: 0o640)
+            if stateUnsaved { log.notice("alert state saved to \(statePath) again") }
+            stateUnsaved = false
+        } catch {
+            // Logged once per failure episode, not once per tick while the disk stays full.
+            if !stateUnsaved { log.error("cannot save alert state to \(statePath): \(error); retrying every tick") }
+            stateUnsaved = true
         }
     }
 
