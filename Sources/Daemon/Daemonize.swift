@@ -137,7 +137,9 @@ public enum Daemonizer {
         guard let d = opendir("/proc/self/fd") else { return [] }
         var fds: [Int32] = []
         while let e = readdir(d) {
-            let name = withUnsafePointer(to: e.pointee.d_name) { $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) } }
+            // d_name through a pointer, not `e.pointee.d_name`: that copies 256 bytes, past the end of a short last
+            // record in readdir's buffer (AddressSanitizer: heap-buffer-overflow).
+            let name = String(cString: UnsafeRawPointer(e).advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name)!).assumingMemoryBound(to: CChar.self))
             if let n = Int32(name) { fds.append(n) }
         }
         let own = dirfd(d)

@@ -100,9 +100,9 @@ enum FileIO {
         defer { closedir(d) }
         var names: [String] = []
         while let e = readdir(d) {
-            let name = withUnsafePointer(to: e.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
+            // d_name through a pointer, not `e.pointee.d_name`: that copies 256 bytes, past the end of a short last
+            // record in readdir's buffer (AddressSanitizer: heap-buffer-overflow).
+            let name = String(cString: UnsafeRawPointer(e).advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name)!).assumingMemoryBound(to: CChar.self))
             if name != "." && name != ".." { names.append(name) }
         }
         return names.sorted()

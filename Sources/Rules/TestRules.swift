@@ -535,9 +535,9 @@ public enum TestRulesCommand {
                 guard let d = opendir(p) else { continue }
                 var names: [String] = []
                 while let e = readdir(d) {
-                    let name = withUnsafePointer(to: e.pointee.d_name) { ptr in
-                        ptr.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-                    }
+                    // d_name through a pointer, not `e.pointee.d_name`: that copies 256 bytes, past the end of a short last
+                    // record in readdir's buffer (AddressSanitizer: heap-buffer-overflow).
+                    let name = String(cString: UnsafeRawPointer(e).advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name)!).assumingMemoryBound(to: CChar.self))
                     if name.hasSuffix(".test") { names.append(name) }
                 }
                 closedir(d)

@@ -49,16 +49,17 @@ public final class ProcessTable {
         path.append(CChar(UInt8(ascii: "/")))
         let base = path.count
         while let e = readdir(dir) {
-            let isPID = withUnsafeBytes(of: e.pointee.d_name) { raw -> Bool in
-                guard let c = raw.first, c >= 0x30, c <= 0x39 else { return false }
-                path.removeSubrange(base...)
-                for b in raw {
-                    if b == 0 { break }
-                    path.append(CChar(bitPattern: b))
-                }
-                return true
+            // d_name through a pointer, not `e.pointee.d_name`: that copies 256 bytes, past the end of a short last
+            // record in readdir's buffer (AddressSanitizer: heap-buffer-overflow).
+            let name = UnsafeRawPointer(e).advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name)!)
+                .assumingMemoryBound(to: UInt8.self)
+            guard name[0] >= 0x30, name[0] <= 0x39 else { continue }
+            path.removeSubrange(base...)
+            var i = 0
+            while i < 256, name[i] != 0 {
+                path.append(CChar(bitPattern: name[i]))
+                i += 1
             }
-            if !isPID { continue }
             for b in "/stat".utf8 { path.append(CChar(bitPattern: b)) }
             path.append(0)
             let n = path.withUnsafeBufferPointer { readSmall($0.baseAddress!, into: &buffer) }

@@ -106,9 +106,9 @@ func listFiles(_ dir: String) -> [String] {
     defer { closedir(d) }
     var out: [String] = []
     while let e = readdir(d) {
-        let name = withUnsafePointer(to: e.pointee.d_name) { p in
-            p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-        }
+        // d_name through a pointer, not `e.pointee.d_name`: that copies 256 bytes, past the end of a short last
+        // record in readdir's buffer (AddressSanitizer: heap-buffer-overflow).
+        let name = String(cString: UnsafeRawPointer(e).advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name)!).assumingMemoryBound(to: CChar.self))
         if name != "." && name != ".." { out.append(name) }
     }
     return out.sorted()
