@@ -38,6 +38,9 @@
 #include <unistd.h>
 
 static uint64_t checksum;
+/* --stop-on-short-read: treat a read shorter than asked as EOF (what shd could do for procfs
+ * seq_files) instead of a final pread returning 0: measures what the EOF read costs. */
+static int stopOnShort;
 static char buf[1 << 21];  /* /proc/net/tcp on a busy host runs to megabytes */
 
 /* The cheapest parse: every run of digits becomes a number. */
@@ -70,10 +73,12 @@ static size_t readKept(int i) {
     if (k->fd < 0) return 0;
     size_t len = 0;
     for (;;) {
-        ssize_t r = pread(k->fd, buf + len, len < 4096 ? 4096 - len : sizeof buf - len, (off_t)len);
+        size_t want = len < 4096 ? 4096 - len : sizeof buf - len;
+        ssize_t r = pread(k->fd, buf + len, want, (off_t)len);
         if (r < 0) { close(k->fd); k->fd = -1; return 0; }
         if (r == 0) break;
         len += (size_t)r;
+        if (stopOnShort && (size_t)r < want && r < 3000) break;
         if (len == sizeof buf) break;
     }
     scan(buf, len);
@@ -234,6 +239,7 @@ int main(int argc, char **argv) {
     int cycles = 100;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--cycles") == 0 && i + 1 < argc) cycles = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--stop-on-short-read") == 0) stopOnShort = 1;
         else if (strcmp(argv[i], "--worker") == 0 && i + 1 < argc) {
             const char *w = argv[++i];
             int k = 0;
@@ -242,7 +248,7 @@ int main(int argc, char **argv) {
             selected[k] = anySelected = 1;
         }
         else if (strcmp(argv[i], "--proc-root") == 0 && i + 1 < argc) snprintf(procRoot, sizeof procRoot, "%s", argv[++i]);
-        else { fprintf(stderr, "usage: cfloor [--cycles N] [--worker NAME]... [--proc-root DIR]\n"); return 2; }
+        else { fprintf(stderr, "usage: cfloor [--cycles N] [--worker NAME]... [--proc-root DIR] [--stop-on-short-read]\n"); return 2; }
     }
     if (cycles < 1) cycles = 1;
     setup();
