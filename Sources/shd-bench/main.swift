@@ -4,6 +4,9 @@
 //       Loads and checks the rules (timed, in process), decodes a daemon report written by
 //       `shd report`, evaluates every rule against it WARMUP times (one simulated second apart, so
 //       rates and windows have history), then ITERATIONS more, timing each evaluation.
+//   shd-bench encode --report FILE [--iterations N]
+//       What writing STATE_DIR/report.json costs a tick: DaemonReport.json (the JSON tree) and
+//       JSONValue.encoded() (the text), timed separately, per call.
 //   shd-bench instances --count N [--window SECONDS]
 //       Memory per alert instance: one rule firing on every row of a synthetic processes.top with N
 //       rows; anonymous memory (smaps_rollup) and RSS before and after. With --window, the rule keeps a
@@ -209,9 +212,44 @@ func instancesCommand(_ a: inout Args) {
     withExtendedLifetime(engine) {}
 }
 
+func encodeCommand(_ a: inout Args) {
+    var reportPath: String?
+    var iterations = 2000
+    while let f = a.next() {
+        switch f {
+        case "--report": reportPath = a.value(f)
+        case "--iterations": iterations = Int(a.value(f)) ?? iterations
+        default: fail("unknown option \(f)")
+        }
+    }
+    guard let reportPath else { fail("encode needs --report FILE") }
+    let report: DaemonReport
+    do { report = try DaemonReport(json: JSONValue.parse(bytes: readFile(reportPath))) } catch { fail("\(reportPath): \(error)") }
+    var bytes = 0
+    var tree: [Double] = [], text: [Double] = [], stamp: [Double] = []
+    for _ in 0..<iterations {
+        let t0 = monotonic()
+        let j = report.json
+        let t1 = monotonic()
+        bytes = j.encoded().utf8.count
+        let t2 = monotonic()
+        var n = 0
+        for w in report.workerReports { n += w.datetime.rfc3339.utf8.count; for f in w.functionReports { n += f.datetime.rfc3339.utf8.count } }
+        let t3 = monotonic()
+        if n == 0 { fail("no timestamps") }
+        tree.append(t1 - t0); text.append(t2 - t1); stamp.append(t3 - t2)
+    }
+    func med(_ x: [Double]) -> Double { x.sorted()[x.count / 2] * 1e6 }
+    let stamps = report.workerReports.reduce(report.workerReports.count) { $0 + $1.functionReports.count }
+    say("report: \(reportPath), \(bytes) bytes encoded, \(iterations) iterations")
+    say("DaemonReport.json (tree): median \(fmt(med(tree))) us; JSONValue.encoded(): median \(fmt(med(text))) us; "
+        + "\(stamps) Timestamp.rfc3339 alone: median \(fmt(med(stamp))) us (\(fmt(med(stamp) / Double(stamps), 2)) us each)")
+}
+
 var args = Args()
 switch args.next() {
 case "evaluate": evaluateCommand(&args)
 case "instances": instancesCommand(&args)
-default: fail("usage: shd-bench evaluate --rules PATH --report FILE [--iterations N] [--warmup N] | instances --count N [--window SECONDS]")
+case "encode": encodeCommand(&args)
+default: fail("usage: shd-bench evaluate --rules PATH --report FILE [--iterations N] [--warmup N] | encode --report FILE [--iterations N] | instances --count N [--window SECONDS]")
 }
