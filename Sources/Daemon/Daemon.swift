@@ -29,6 +29,16 @@ public final class Daemon {
     var configInvalid: AlertEvent?
     /// The texts of the files last loaded (good or bad), to ignore events that changed nothing.
     var loadedSources: [String: String] = [:]
+    /// Functions some rule reads, by worker: collected every tick; the others every report_interval.
+    var functionsInUse: [String: Set<String>] = [:]
+
+    func noteFunctionsInUse() {
+        var m: [String: Set<String>] = [:]
+        for r in configuration.rules { m[r.worker, default: []].insert(r.function) }
+        // shd's own accounting is cheap and the meta-rules on it should see every tick.
+        m["system", default: []].formUnion(["self", "errors"])
+        functionsInUse = m
+    }
     var ticks: UInt64 = 0
     var missedTicks: UInt64 = 0
     var stopping = false
@@ -61,6 +71,7 @@ public final class Daemon {
         log.level = settings.logLevel
         configuration = config
         loadedSources = loaded.sources
+        noteFunctionsInUse()
 
         do {
             try AtomicFile.makeDirectories(settings.stateDir, mode: 0o750)
@@ -105,12 +116,23 @@ public final class Daemon {
         for w in snapshot.workers {
             let interval = settings.interval(of: w.name)
             // The first collection happens at once so READY=1 follows a full report.
+            var lastFull = -Double.infinity
             let t = loop.addRepeatingTimer(interval: interval, initialDelay: 0.001) { [unowned self] expirations in
                 if expirations > 1 {
                     self.missedTicks += expirations - 1
                     self.log.warning("worker \(w.name) missed \(expirations - 1) tick(s) of \(interval)s")
                 }
-                self.snapshot.collect(w)
+                // Functions no rule reads are collected only every report_interval (DESIGN: walk
+                // /proc only as often as a rule or output needs); the textfile needs them all.
+                let mono = monotonicNow()
+                var only: Set<String>? = nil
+                if self.settings.textfileDir == nil && mono - lastFull < self.settings.reportInterval {
+                    only = self.functionsInUse[w.name] ?? []
+                } else {
+                    lastFull = mono
+                }
+                if only?.isEmpty == true { return }
+                self.snapshot.collect(w, only: only)
                 self.scheduleEvaluation()
             }
             workerTimers.append(t)
@@ -255,6 +277,7 @@ public final class Daemon {
         newEngine.adoptState(from: old)
         engine = newEngine
         configuration = config
+        noteFunctionsInUse()
         do { try dispatcher.updateChannels(config.channels) } catch { log.error("channels: \(error)") }
         if var meta = configInvalid {
             meta.kind = .resolved

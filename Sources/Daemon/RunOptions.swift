@@ -32,6 +32,9 @@ public struct DaemonSettings: Sendable, Equatable {
     public var logLevel: LogLevel = .info
     public var pidfile = "/run/shd.pid"
     public var interval: Double = 10
+    /// How often functions that no rule reads are collected (for report.json); every tick when a
+    /// textfile is written, which exports everything.
+    public var reportInterval: Double = 60
     public var workerIntervals: [String: Double] = [:]
     public var workers: [String] = []
     public var hostname: String?
@@ -65,6 +68,7 @@ public struct DaemonSettings: Sendable, Equatable {
         for (name, value) in settings {
             switch name {
             case "interval": interval = try positiveDuration(name, value)
+            case "report_interval": reportInterval = try positiveDuration(name, value)
             case "workers": workers = try stringList(name, value)
             case "state_dir": stateDir = try string(name, value)
             case "textfile_dir": textfileDir = try string(name, value)

@@ -17,12 +17,16 @@ public final class Snapshot {
         self.hostname = hostname
     }
 
-    /// Collects one worker now and stores its report.
+    /// Collects one worker now and stores its report. With `only`, the other functions keep their
+    /// previous reports (see `Worker.collect(only:previous:)`).
     @discardableResult
-    public func collect(_ worker: Worker, now: Timestamp = .now()) -> WorkerReport {
-        let r = worker.collect(roots: roots, options: options, now: now)
+    public func collect(_ worker: Worker, now: Timestamp = .now(), only: Set<String>? = nil) -> WorkerReport {
+        let r = worker.collect(roots: roots, options: options, now: now, only: only, previous: latest[worker.name])
         latest[worker.name] = r
-        SelfAccounting.shared.record(r)
+        // Count only what was collected now, not the reports carried over.
+        var fresh = r
+        fresh.functionReports.removeAll { $0.datetime != now }
+        SelfAccounting.shared.record(fresh)
         return r
     }
 

@@ -181,6 +181,7 @@ struct Checker {
         case "exclude_fstypes", "exclude_mounts": checkValue(s.value, .stringList, what)
         case "top_processes": checkValue(s.value, .number, what)
         case "tcp_states": checkValue(s.value, .bool, what)
+        case "report_interval": checkValue(s.value, .duration, what)
         default:
             if s.name.hasPrefix("interval.") {
                 let w = String(s.name.dropFirst("interval.".count))

@@ -95,11 +95,21 @@ public final class Worker {
     }
 
     /// Runs every function; a failing function reports its error and the others go on.
-    public func collect(roots: SourceRoots, options: WorkerOptions, now: Timestamp = .now()) -> WorkerReport {
+    ///
+    /// - Parameters:
+    ///   - only: names of the functions to collect now; the others keep their report from `previous`
+    ///     (with its own, older datetime). nil collects every function.
+    ///   - previous: the worker's last report, for the functions not collected now.
+    public func collect(roots: SourceRoots, options: WorkerOptions, now: Timestamp = .now(),
+                        only: Set<String>? = nil, previous: WorkerReport? = nil) -> WorkerReport {
         let ctx = CollectContext(roots: roots, options: options, now: now, monotonic: monotonicSeconds())
         var reports: [FunctionReport] = []
         reports.reserveCapacity(functions.count)
         for f in functions {
+            if let only, !only.contains(f.name), let old = previous?.function(f.name) {
+                reports.append(old)
+                continue
+            }
             let start = monotonicSeconds()
             do {
                 let rows = try f.collect(ctx)

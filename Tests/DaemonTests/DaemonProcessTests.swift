@@ -154,6 +154,20 @@ final class DaemonHarness {
         #expect(h.waitFor(5) { h.alerts(rule: "memory_low", status: "firing").count == 1 }, "new folder not watched; log: \(h.log)")
     }
 
+    @Test func functionsNoRuleReadsAreCollectedOnlyEveryReportInterval() throws {
+        let h = try DaemonHarness()
+        h.writeRules(threshold: 30, extra: "set report_interval 1h")
+        try h.start()
+        #expect(h.waitReady())
+        usleep(600_000)
+        let r = try DaemonReport(json: JSONValue.parse(readText(h.state + "/report.json")))
+        let used = try #require(r.function(worker: "memory", function: "usage")?.datetime)
+        let unused = try #require(r.function(worker: "cpu", function: "times")?.datetime)
+        // memory.usage (read by the rule) is collected every 100 ms tick, cpu.times only at the start.
+        #expect(used.seconds - unused.seconds > 0.3, "memory.usage \(used), cpu.times \(unused)")
+        #expect(r.workerReports.count == 9, "every worker is still in the report")
+    }
+
     @Test func restartKeepsAlertStateSoNothingFiresTwiceAndTheResolveIsSent() throws {
         let h = try DaemonHarness()
         h.setAvailable(kB: 2_000_000)
