@@ -785,26 +785,33 @@ struct Checker {
     static let templateSpecials = ["rule", "severity", "worker", "function"]
 
     mutating func checkTemplate(_ text: String, _ span: Span, _ scope: inout Scope) -> Template {
+        // Bytes, not Characters: the only special characters are ASCII, and this runs for every summary.
+        let b = Array(text.utf8)
         var parts: [Template.Part] = []
-        var lit = ""
-        let chars = Array(text)
+        var lit: [UInt8] = []
         var i = 0
-        // Offsets inside the string map to columns after the opening quote (escapes make this approximate).
+        let open = UInt8(ascii: "{"), close = UInt8(ascii: "}")
+        // Byte offsets inside the string map to columns after the opening quote (escapes make this approximate).
         func at(_ k: Int) -> Span {
             var loc = span.location
-            loc.column += 1 + k
+            var col = 0
+            for x in b[0..<min(k, b.count)] where x & 0xC0 != 0x80 { col += 1 }
+            loc.column += 1 + col
             return Span(loc, length: 1)
         }
-        while i < chars.count {
-            let c = chars[i]
-            if c == "{" && i + 1 < chars.count && chars[i + 1] == "{" { lit.append("{"); i += 2; continue }
-            if c == "}" && i + 1 < chars.count && chars[i + 1] == "}" { lit.append("}"); i += 2; continue }
-            if c != "{" { lit.append(c); i += 1; continue }
-            guard let close = chars[i...].firstIndex(of: "}") else {
+        func flush() {
+            if !lit.isEmpty { parts.append(.text(String(decoding: lit, as: UTF8.self))); lit.removeAll() }
+        }
+        while i < b.count {
+            let c = b[i]
+            if c == open && i + 1 < b.count && b[i + 1] == open { lit.append(open); i += 2; continue }
+            if c == close && i + 1 < b.count && b[i + 1] == close { lit.append(close); i += 2; continue }
+            if c != open { lit.append(c); i += 1; continue }
+            guard let end = b[i...].firstIndex(of: close) else {
                 error("bad-template", "`{` without a closing `}` in the template (write `{{` for a literal brace)", at(i))
                 break
             }
-            let inner = String(chars[(i + 1)..<close])
+            let inner = String(decoding: b[(i + 1)..<end], as: UTF8.self)
             let pieces = inner.split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false).map { $0.trimmingSpaces() }
             let name = pieces.first ?? ""
             var filter: String?
@@ -816,20 +823,20 @@ struct Checker {
                 if !Checker.templateFilters.contains(filter!) {
                     let hint = closest(filter!, in: Checker.templateFilters)
                     error("bad-template", "unknown template filter `\(filter!)`" + (hint.map { "; did you mean `\($0)`?" } ?? "")
-                              + " (filters: bytes, percent, duration, round)", at(i + 1 + name.count + 1))
+                              + " (filters: bytes, percent, duration, round)", at(i + 1 + name.utf8.count + 1))
                 }
             }
-            let known = scope.schema?.fields.map(\.name) ?? []
-            if scope.schema != nil && !known.contains(name) && scope.letIndex[name] == nil && !Checker.templateSpecials.contains(name) {
-                let candidates = known + Array(scope.letIndex.keys) + Checker.templateSpecials
+            if let schema = scope.schema, schema.field(name) == nil, scope.letIndex[name] == nil, !Checker.templateSpecials.contains(name) {
+                let candidates = schema.fields.map(\.name) + Array(scope.letIndex.keys) + Checker.templateSpecials
                 let hint = closest(name, in: candidates.sorted())
-                error("unknown-field", "unknown name `\(name)` in the template" + (hint.map { "; did you mean `\($0)`?" } ?? ""), Span(at(i + 1).location, length: max(1, name.count)))
+                error("unknown-field", "unknown name `\(name)` in the template" + (hint.map { "; did you mean `\($0)`?" } ?? ""),
+                      Span(at(i + 1).location, length: max(1, name.count)))
             }
-            if !lit.isEmpty { parts.append(.text(lit)); lit = "" }
+            flush()
             parts.append(.ref(name: name, filter: filter, arg: arg))
-            i = close + 1
+            i = end + 1
         }
-        if !lit.isEmpty { parts.append(.text(lit)) }
+        flush()
         return Template(parts: parts)
     }
 }

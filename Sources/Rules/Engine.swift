@@ -61,8 +61,10 @@ public final class Engine {
     /// Evaluates every rule against the latest report; returns the transitions channels must hear about.
     public func evaluate(report: DaemonReport, now: Timestamp) -> [AlertEvent] {
         var events: [AlertEvent] = []
+        // Instance keys depend only on a row's labels: compute them once per function, not once per rule.
+        var keyCache: [String: [String]] = [:]
         for i in configuration.rules.indices {
-            evaluate(ruleIndex: i, report: report, now: now, into: &events)
+            evaluate(ruleIndex: i, report: report, now: now, keyCache: &keyCache, into: &events)
         }
         return events
     }
@@ -109,7 +111,9 @@ public final class Engine {
         return s
     }
 
-    func evaluate(ruleIndex ri: Int, report: DaemonReport, now: Timestamp, into events: inout [AlertEvent]) {
+    func evaluate(ruleIndex ri: Int, report: DaemonReport, now: Timestamp, keyCache: inout [String: [String]],
+                  into events: inout [AlertEvent])
+    {
         let rule = compiled[ri]
         // A function that failed, or a worker not running, says nothing about the rows: keep every state.
         guard let fr = report.function(worker: rule.worker, function: rule.function), fr.error == nil else { return }
@@ -126,10 +130,19 @@ public final class Engine {
         if fr.data.count > 1 { seen.reserveCapacity(fr.data.count) }
         var onlyKey: String?
 
-        for row in fr.data {
+        var rowKeys: [String] = []
+        if rule.identityLabels == nil {
+            if let cached = keyCache[rule.functionKey], cached.count == fr.data.count {
+                rowKeys = cached
+            } else {
+                rowKeys = fr.data.map { Engine.instanceKey(row: $0) }
+                keyCache[rule.functionKey] = rowKeys
+            }
+        }
+        for (rowIndex, row) in fr.data.enumerated() {
             var ev = Evaluator(row: row, lets: rule.lets, seriesCount: rule.series.count)
             if let f = rule.filter, ev.condition(f) != true { continue }
-            let key = rule.identityLabels.map { Engine.instanceKey(Engine.labels(row, only: $0)) } ?? Engine.instanceKey(row: row)
+            let key = rule.identityLabels.map { Engine.instanceKey(Engine.labels(row, only: $0)) } ?? rowKeys[rowIndex]
             if fr.data.count == 1 { onlyKey = key } else if !seen.insert(key).inserted { continue }
             var inst = rt.instances.removeValue(forKey: key) ?? AlertInstance(labels: Engine.labels(row, only: rule.identityLabels))
             if inst.series.count != rule.series.count { inst.series = Array(repeating: SeriesBuffer(), count: rule.series.count) }
@@ -492,9 +505,12 @@ final class CompiledRule {
     let description: Template?
     let valueFields: [String]
     let identityLabels: [String]?
+    /// `worker.function`, the key of the per-evaluation instance-key cache.
+    let functionKey: String
 
     init(_ r: AlertRule) {
         identityLabels = r.identityLabels
+        functionKey = r.worker + "." + r.function
         name = r.name
         worker = r.worker
         function = r.function

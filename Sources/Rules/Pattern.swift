@@ -29,6 +29,15 @@ public struct Pattern: Sendable {
 
     let root: Node
     public let source: String
+    /// Globs like `"/srv/*"`, `"*.log"` or `"eth0"` match with a string comparison instead of backtracking.
+    enum Fast: Sendable { case none, equal(String), prefix(String), suffix(String), contains(String), any }
+    var fast: Fast = .none
+
+    init(root: Node, source: String, fast: Fast = .none) {
+        self.root = root
+        self.source = source
+        self.fast = fast
+    }
 
     /// A regex syntax error with the character offset inside the pattern.
     public struct SyntaxError: Error, Equatable {
@@ -56,7 +65,26 @@ public struct Pattern: Sendable {
             }
             i += 1
         }
-        return Pattern(root: .seq(nodes), source: text)
+        return Pattern(root: .seq(nodes), source: text, fast: fastForm(s))
+    }
+
+    /// A glob whose only wildcards are `*` at its ends needs no matcher.
+    static func fastForm(_ s: [Unicode.Scalar]) -> Fast {
+        let special: Set<Unicode.Scalar> = ["*", "?", "["]
+        var core = s[...]
+        let lead = core.first == "*"
+        if lead { core = core.dropFirst() }
+        let trail = core.last == "*"
+        if trail { core = core.dropLast() }
+        guard !core.contains(where: { special.contains($0) }) else { return .none }
+        var text = ""
+        text.unicodeScalars.append(contentsOf: core)
+        switch (lead, trail) {
+        case (false, false): return .equal(text)
+        case (false, true): return .prefix(text)
+        case (true, false): return .suffix(text)
+        case (true, true): return text.isEmpty ? .any : .contains(text)
+        }
     }
 
     /// Compiles a regular expression, or throws with the offset of the first problem.
@@ -65,6 +93,14 @@ public struct Pattern: Sendable {
         let node = try p.parseAlt(depth: 0)
         if p.i < p.s.count { throw SyntaxError(message: "unmatched `)`", offset: p.i) }
         return Pattern(root: node, source: text)
+    }
+
+    /// Substring test on Unicode scalars (the glob matcher's unit), without Foundation.
+    func containsScalars(_ text: String, _ part: String) -> Bool {
+        let t = Array(text.unicodeScalars), p = Array(part.unicodeScalars)
+        guard p.count <= t.count else { return false }
+        for i in 0...(t.count - p.count) where t[i] == p[0] && Array(t[i..<(i + p.count)]) == p { return true }
+        return false
     }
 
     static func parseClass(_ s: [Unicode.Scalar], _ start: Int, negation: [Unicode.Scalar]) throws(SyntaxError) -> (CharSet, Int) {
@@ -115,6 +151,14 @@ public struct Pattern: Sendable {
 
     /// Whole-string match.
     public func matches(_ text: String) -> Bool {
+        switch fast {
+        case .equal(let e): return text == e
+        case .prefix(let p): return text.hasPrefix(p)
+        case .suffix(let x): return text.hasSuffix(x)
+        case .contains(let c): return text.unicodeScalars.count >= c.unicodeScalars.count && containsScalars(text, c)
+        case .any: return true
+        case .none: break
+        }
         var m = Matcher(s: Array(text.unicodeScalars))
         let n = m.s.count
         return m.match(root, 0) { (_: inout Matcher, j: Int) in j == n }

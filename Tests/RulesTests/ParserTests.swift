@@ -234,6 +234,8 @@ struct SplitMix {
         ("/*", "/", true), ("/*", "/var/lib", true), ("/*", "var", false), ("/var/*", "/var", false),
         ("eth?", "eth0", true), ("eth?", "eth10", false), ("[!l]*", "lo", false), ("[!l]*", "eth0", true),
         ("sd[a-c]", "sdb", true), ("sd[a-c]", "sdd", false), ("*.log", "a.log", true), ("", "", true),
+        ("*ru*", "/run", true), ("*ro*", "/run/user", false), ("*", "", true), ("**", "x", true), ("eth0", "eth0", true),
+        ("eth0", "eth01", false), ("*.log", "log", false), ("/srv/*", "/srv/", true), ("*é*", "café", true),
     ])
     func globs(_ pattern: String, _ text: String, _ expected: Bool) {
         #expect(Pattern.glob(pattern).matches(text) == expected)
