@@ -19,7 +19,7 @@
  * Every byte read goes through a minimal number tokenizer (what any collector must at
  * least do), so the floor is "read and scan", not "read and discard".
  *
- * Usage: cfloor [--cycles N] [--worker NAME]... [--proc-root DIR]   prints
+ * Usage: cfloor [--cycles N] [--worker NAME]... [--proc-root DIR] [--interval S] [--no-tcp-tables]   prints
  *   cycles=N cpu_ms_per_cycle=X peak_rss_kb=Y   to stderr (the same line as shd report --cycles).
  * Build: cc -O2 -o /tmp/cfloor bench/cfloor.c
  */
@@ -35,12 +35,18 @@
 #include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <sys/timex.h>
+#include <time.h>
 #include <unistd.h>
 
 static uint64_t checksum;
 /* --stop-on-short-read: treat a read shorter than asked as EOF (what shd could do for procfs
  * seq_files) instead of a final pread returning 0: measures what the EOF read costs. */
 static int stopOnShort;
+/* --interval S: sleep S seconds between cycles (a daemon's tick: caches go cold in between). */
+static double intervalSeconds;
+/* --no-tcp-tables: skip /proc/net/tcp and tcp6, as `shd run` does unless `set tcp_states true`
+ * (its listening sockets then come from a sock_diag dump, which this floor does not make). */
+static int noTcpTables;
 static char buf[1 << 21];  /* /proc/net/tcp on a busy host runs to megabytes */
 
 /* The cheapest parse: every run of digits becomes a number. */
@@ -211,7 +217,7 @@ static void cycle(void) {
         readKept(iNetDev);
         for (int i = 0; i < nIf; i++) for (int a = 0; a < 4; a++) readKept(iIf[i][a]);
         readKept(iSock); readKept(iSock6);
-        for (int i = 0; i < 4; i++) readKept(iTcp[i]);
+        for (int i = noTcpTables ? 2 : 0; i < 4; i++) readKept(iTcp[i]);
     }
     if (on(6)) { walkProcesses(); readKept(iFileNr); }         /* processes */
     if (on(7)) {                                               /* hardware: md RAID */
@@ -240,6 +246,8 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--cycles") == 0 && i + 1 < argc) cycles = atoi(argv[++i]);
         else if (strcmp(argv[i], "--stop-on-short-read") == 0) stopOnShort = 1;
+        else if (strcmp(argv[i], "--no-tcp-tables") == 0) noTcpTables = 1;
+        else if (strcmp(argv[i], "--interval") == 0 && i + 1 < argc) intervalSeconds = atof(argv[++i]);
         else if (strcmp(argv[i], "--worker") == 0 && i + 1 < argc) {
             const char *w = argv[++i];
             int k = 0;
@@ -248,13 +256,19 @@ int main(int argc, char **argv) {
             selected[k] = anySelected = 1;
         }
         else if (strcmp(argv[i], "--proc-root") == 0 && i + 1 < argc) snprintf(procRoot, sizeof procRoot, "%s", argv[++i]);
-        else { fprintf(stderr, "usage: cfloor [--cycles N] [--worker NAME]... [--proc-root DIR] [--stop-on-short-read]\n"); return 2; }
+        else { fprintf(stderr, "usage: cfloor [--cycles N] [--worker NAME]... [--proc-root DIR] [--stop-on-short-read] [--interval S] [--no-tcp-tables]\n"); return 2; }
     }
     if (cycles < 1) cycles = 1;
     setup();
     cycle();  /* like shd report: one cycle before the timed ones */
     double before = cpuSeconds();
-    for (int i = 0; i < cycles; i++) cycle();
+    for (int i = 0; i < cycles; i++) {
+        if (intervalSeconds > 0) {
+            struct timespec ts = {(time_t)intervalSeconds, (long)((intervalSeconds - (double)(time_t)intervalSeconds) * 1e9)};
+            while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+        }
+        cycle();
+    }
     double per = (cpuSeconds() - before) / cycles;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
