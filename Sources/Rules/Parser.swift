@@ -9,11 +9,10 @@ public enum RuleParser {
 
     /// Same, from raw bytes (invalid UTF-8 inside strings is replaced; the loader rejects binary files first).
     public static func parse(bytes: [UInt8], file: String) -> (AST, [Diagnostic]) {
-        var lexer = Lexer(file: file, bytes: bytes)
-        let tokens = lexer.tokenize()
-        var p = Parser(tokens: tokens, file: file, source: bytes)
+        // Tokens are pulled from the lexer as the parser needs them: no array of every token in the file.
+        var p = Parser(lexer: Lexer(file: file, bytes: bytes), file: file)
         let statements = p.parseFile()
-        return (AST(file: file, statements: statements), lexer.diagnostics + p.diagnostics)
+        return (AST(file: file, statements: statements), p.lexer.diagnostics + p.diagnostics)
     }
 }
 
@@ -21,43 +20,52 @@ public enum RuleParser {
 struct ParseAbort: Error {}
 
 struct Parser {
-    let tokens: [Token]
+    var lexer: Lexer
     let file: String
-    var p = 0
+    /// The current token, one token of lookahead, and the last token consumed.
+    var cur: Token
+    var ahead: Token?
+    var previous: Token
+    /// Tokens consumed so far: recovery compares it to know whether it made progress.
+    var consumed = 0
     var diagnostics: [Diagnostic] = []
     /// Expression nesting, bounded so hostile input cannot overflow the stack.
     var depth = 0
+    /// While parsing a rule: its tokens as written, joined by single spaces (its definition identity).
+    var recording: [UInt8]?
 
     static let topKeywords = ["set", "channel", "rule", "mute"]
     static let itemKeywords = ["warn", "crit", "let", "repeat", "notify", "summary", "description", "on_missing", "mute"]
     static let comparisons = ["<", "<=", ">", ">=", "==", "!=", "~", "!~", "=~"]
 
-    /// The source bytes, for rule definitions (absent when tokens come from elsewhere).
-    let source: [UInt8]
-
-    init(tokens: [Token], file: String, source: [UInt8] = []) {
-        self.tokens = tokens
+    init(lexer: Lexer, file: String) {
+        self.lexer = lexer
         self.file = file
-        self.source = source
+        cur = self.lexer.next()
+        previous = cur
     }
 
-    /// Tokens `from..<to` as written, joined by single spaces: comments and layout don't count.
-    func definitionText(_ from: Int, _ to: Int) -> String {
-        guard !source.isEmpty else { return tokens[from..<to].map(\.raw).joined(separator: " ") }
-        var out: [UInt8] = []
-        out.reserveCapacity(tokens[to - 1].end - tokens[from].offset)
-        for k in from..<to {
-            if k > from { out.append(0x20) }
-            out += source[tokens[k].offset..<tokens[k].end]
-        }
-        return String(decoding: out, as: UTF8.self)
+    var tok: Token { cur }
+    mutating func peek() -> Token {
+        if ahead == nil { ahead = cur.kind == .eof ? cur : lexer.next() }
+        return ahead!
     }
-
-    var tok: Token { tokens[p] }
-    func peek(_ n: Int = 1) -> Token { tokens[min(p + n, tokens.count - 1)] }
     mutating func advance() -> Token {
-        let t = tokens[p]
-        if p < tokens.count - 1 { p += 1 }
+        let t = cur
+        if t.kind != .eof {
+            if recording != nil {
+                if !recording!.isEmpty { recording!.append(0x20) }
+                recording! += lexer.b[t.offset..<t.end]
+            }
+            previous = t
+            consumed += 1
+            if let a = ahead {
+                cur = a
+                ahead = nil
+            } else {
+                cur = lexer.next()
+            }
+        }
         return t
     }
 
@@ -97,7 +105,7 @@ struct Parser {
         var out: [Statement] = []
         while tok.kind != .eof {
             if tok.isPunct(";") { _ = advance(); continue }
-            let start = p
+            let start = consumed
             do throws(ParseAbort) {
                 out.append(try parseStatement())
             } catch {
@@ -109,7 +117,7 @@ struct Parser {
 
     /// Skips to the next token that starts a line with a top-level keyword.
     mutating func synchronizeTop(from start: Int) {
-        if p == start { _ = advance() }
+        if consumed == start { _ = advance() }
         while tok.kind != .eof && !(tok.startsLine && tok.kind == .ident && Parser.topKeywords.contains(tok.text)) {
             _ = advance()
         }
@@ -138,7 +146,7 @@ struct Parser {
     mutating func parseSet() throws(ParseAbort) -> SetStatement {
         _ = advance()
         // `set NAME VALUE` is one line: a name on the next line is the next statement, not this one's.
-        if tok.startsLine { throw fail("expected-name", "expected a setting name after `set`", at: tokens[p - 1]) }
+        if tok.startsLine { throw fail("expected-name", "expected a setting name after `set`", at: previous) }
         let first = try expectIdent("a setting name after `set`")
         var name = first.text
         var len = first.span.length
@@ -149,7 +157,7 @@ struct Parser {
             name += "." + part.text
             len += 1 + part.span.length
         }
-        if tok.startsLine { throw fail("expected-value", "expected a value after `set \(name)` on the same line", at: tokens[p - 1]) }
+        if tok.startsLine { throw fail("expected-value", "expected a value after `set \(name)` on the same line", at: previous) }
         let value = try parseValue()
         return SetStatement(name: name, nameSpan: Span(first.span.location, length: len), value: value)
     }
@@ -241,7 +249,8 @@ struct Parser {
     }
 
     mutating func parseRule() throws(ParseAbort) -> RuleStatement {
-        let startIndex = p
+        recording = []
+        defer { recording = nil }
         _ = advance()
         let name = try expectIdent("a rule name after `rule`")
         guard tok.isWord("on") else {
@@ -276,12 +285,12 @@ struct Parser {
                 throw fail("expected-token", "expected `}` to close rule `\(name.text)` before this statement", at: tok,
                            notes: [Diagnostic.Note("the rule body opens here", at: open.span.location)])
             }
-            let start = p
+            let start = consumed
             do throws(ParseAbort) {
                 items.append(try parseItem())
             } catch {
                 // Recover at the next rule statement or the closing brace.
-                if p == start { _ = advance() }
+                if consumed == start { _ = advance() }
                 while tok.kind != .eof && !tok.isPunct("}")
                     && !(tok.startsLine && tok.kind == .ident && (Parser.itemKeywords.contains(tok.text) || ["rule", "channel", "set"].contains(tok.text)))
                 {
@@ -290,7 +299,7 @@ struct Parser {
             }
         }
         _ = advance()
-        let definition = definitionText(startIndex, p)
+        let definition = String(decoding: recording ?? [], as: UTF8.self)
         return RuleStatement(name: name.text, nameSpan: name.span, worker: worker.text, workerSpan: worker.span,
                              function: function.text, functionSpan: function.span, by: by, filter: filter, items: items,
                              definition: definition)
