@@ -31,12 +31,12 @@ public final class Daemon {
     var loadedSources: [String: String] = [:]
     /// Functions some rule reads, by worker: collected every tick; the others every report_interval.
     var functionsInUse: [String: Set<String>] = [:]
+    /// A full collection happened since report.json was last written.
+    var outputsDue = true
 
     func noteFunctionsInUse() {
         var m: [String: Set<String>] = [:]
         for r in configuration.rules { m[r.worker, default: []].insert(r.function) }
-        // shd's own accounting is cheap and the meta-rules on it should see every tick.
-        m["system", default: []].formUnion(["self", "errors"])
         functionsInUse = m
     }
     var ticks: UInt64 = 0
@@ -110,30 +110,42 @@ public final class Daemon {
 
     // MARK: Ticks
 
+    /// One timerfd per distinct interval: workers that share an interval are collected together and
+    /// evaluated once (separate timers drift apart by microseconds and would each cost an evaluation
+    /// and a report.json write).
     func scheduleWorkers() {
         for t in workerTimers { loop.cancelTimer(t) }
         workerTimers = []
+        var groups: [(interval: Double, workers: [Worker])] = []
         for w in snapshot.workers {
             let interval = settings.interval(of: w.name)
-            // The first collection happens at once so READY=1 follows a full report.
+            if let i = groups.firstIndex(where: { $0.interval == interval }) { groups[i].workers.append(w) } else { groups.append((interval, [w])) }
+        }
+        for (interval, workers) in groups {
             var lastFull = -Double.infinity
+            // The first collection happens at once so READY=1 follows a full report.
             let t = loop.addRepeatingTimer(interval: interval, initialDelay: 0.001) { [unowned self] expirations in
                 if expirations > 1 {
                     self.missedTicks += expirations - 1
-                    self.log.warning("worker \(w.name) missed \(expirations - 1) tick(s) of \(interval)s")
+                    self.log.warning("\(workers.map(\.name).joined(separator: ", ")) missed \(expirations - 1) tick(s) of \(interval)s")
                 }
                 // Functions no rule reads are collected only every report_interval (DESIGN: walk
                 // /proc only as often as a rule or output needs); the textfile needs them all.
                 let mono = monotonicNow()
-                var only: Set<String>? = nil
-                if self.settings.textfileDir == nil && mono - lastFull < self.settings.reportInterval {
-                    only = self.functionsInUse[w.name] ?? []
-                } else {
+                let full = self.settings.textfileDir != nil || mono - lastFull >= self.settings.reportInterval
+                if full {
                     lastFull = mono
+                    self.outputsDue = true
                 }
-                if only?.isEmpty == true { return }
-                self.snapshot.collect(w, only: only)
-                self.scheduleEvaluation()
+                let now = Timestamp.now()
+                var collected = false
+                for w in workers {
+                    let only: Set<String>? = full ? nil : (self.functionsInUse[w.name] ?? [])
+                    if only?.isEmpty == true { continue }
+                    self.snapshot.collect(w, now: now, only: only)
+                    collected = true
+                }
+                if collected { self.scheduleEvaluation() }
             }
             workerTimers.append(t)
         }
@@ -162,7 +174,12 @@ public final class Daemon {
             saveState()
         }
         dispatcher.refreshFiring(engine.firingAlerts, report: report)
-        writeOutputs(report)
+        // report.json follows the full collections (every report_interval) and every alert
+        // change; encoding and renaming it each tick would be the daemon's largest cost at 1 s.
+        if outputsDue || !events.isEmpty || settings.textfileDir != nil {
+            outputsDue = false
+            writeOutputs(report)
+        }
         if !firstTickDone && report.workerReports.count == snapshot.workers.count {
             firstTickDone = true
             let status = statusLine()

@@ -32,9 +32,10 @@ public struct DaemonSettings: Sendable, Equatable {
     public var logLevel: LogLevel = .info
     public var pidfile = "/run/shd.pid"
     public var interval: Double = 10
-    /// How often functions that no rule reads are collected (for report.json); every tick when a
-    /// textfile is written, which exports everything.
-    public var reportInterval: Double = 60
+    /// How often functions that no rule reads are collected and report.json is rewritten (it is
+    /// also rewritten on every alert change); every tick when a textfile is written, which exports
+    /// everything.
+    public var reportInterval: Double = 30
     public var workerIntervals: [String: Double] = [:]
     public var workers: [String] = []
     public var hostname: String?

@@ -26,7 +26,7 @@ public final class ProcessTable {
         for p in processes { ticks[p.pid] = (p.startTime, p.cpuTicks) }
         previousTicks = ticks
         previousScanAt = scannedAt
-        processes = Self.walk(ctx.roots.proc, buffer: &buffer)
+        processes = walk(ctx.roots.proc)
         scannedAt = ctx.monotonic
     }
 
@@ -38,12 +38,30 @@ public final class ProcessTable {
         return Double(p.cpuTicks - old.ticks) / clockTicksPerSecond / (now - then) * 100
     }
 
+    /// `[pid]/stat` files kept open between walks and re-read with pread, by pid. Opening a /proc
+    /// file is a path walk and a pid lookup, the larger part of the walk's cost; an open fd of a
+    /// process that exited answers ESRCH (also when its pid was reused), and is then closed.
+    private var statFDs: [Int64: Int32] = [:]
+    private var statFDsRoot = ""
+    /// At most this many kept open: each holds a small kernel buffer, and fds are a shared limit.
+    public var maxOpenStatFiles = 512
+
+    deinit { for fd in statFDs.values { close(fd) } }
+
     /// Reads every `[pid]/stat` under `proc`. A process that exits mid-walk (ENOENT, ESRCH) or whose
     /// stat is unreadable is skipped: the walk is a snapshot of what could be seen.
-    static func walk(_ proc: String, buffer: inout [UInt8]) -> [ProcessStat] {
+    func walk(_ proc: String) -> [ProcessStat] {
         var out: [ProcessStat] = []
+        out.reserveCapacity(processes.count + 16)
+        if statFDsRoot != proc {
+            for fd in statFDs.values { close(fd) }
+            statFDs = [:]
+            statFDsRoot = proc
+        }
         guard let dir = opendir(proc) else { return out }
         defer { closedir(dir) }
+        var seen: Set<Int64> = []
+        seen.reserveCapacity(statFDs.count + 16)
         // "<proc>/<pid>/stat" is built in one reused C buffer: no String per directory entry.
         var path = [CChar](proc.utf8CString.dropLast())
         path.append(CChar(UInt8(ascii: "/")))
@@ -54,21 +72,63 @@ public final class ProcessTable {
             let name = UnsafeRawPointer(e).advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name)!)
                 .assumingMemoryBound(to: UInt8.self)
             guard name[0] >= 0x30, name[0] <= 0x39 else { continue }
-            path.removeSubrange(base...)
+            var pid: Int64 = 0
             var i = 0
-            while i < 256, name[i] != 0 {
-                path.append(CChar(bitPattern: name[i]))
+            while i < 20, name[i] >= 0x30, name[i] <= 0x39 {
+                pid = pid * 10 + Int64(name[i] - 0x30)
                 i += 1
             }
-            for b in "/stat".utf8 { path.append(CChar(bitPattern: b)) }
-            path.append(0)
-            let n = path.withUnsafeBufferPointer { readSmall($0.baseAddress!, into: &buffer) }
+            guard name[i] == 0 else { continue }
+            var n = -1
+            if let fd = statFDs[pid] {
+                n = preadAll(fd, into: &buffer)
+                if n <= 0 {
+                    close(fd)
+                    statFDs[pid] = nil
+                }
+            }
+            if n <= 0 {
+                path.removeSubrange(base...)
+                for k in 0..<i { path.append(CChar(bitPattern: name[k])) }
+                for b in "/stat".utf8 { path.append(CChar(bitPattern: b)) }
+                path.append(0)
+                let fd = path.withUnsafeBufferPointer { open($0.baseAddress!, O_RDONLY | O_CLOEXEC) }
+                if fd < 0 { continue }
+                n = preadAll(fd, into: &buffer)
+                if n > 0 && statFDs.count < maxOpenStatFiles { statFDs[pid] = fd } else { close(fd) }
+            }
             if n <= 0 { continue }
+            seen.insert(pid)
             if let s = try? parseProcessStat(buffer[0..<n]) { out.append(s) }
+        }
+        // Processes that are gone.
+        if statFDs.count > seen.count {
+            for (pid, fd) in statFDs where !seen.contains(pid) {
+                close(fd)
+                statFDs[pid] = nil
+            }
         }
         out.sort { $0.pid < $1.pid }
         return out
     }
+
+    /// Open stat files kept between walks (for tests).
+    public var openStatFiles: Int { statFDs.count }
+}
+
+/// Reads a small /proc file from offset 0 into `buffer`; bytes read, or -1.
+func preadAll(_ fd: Int32, into buffer: inout [UInt8]) -> Int {
+    var total = 0
+    while total < buffer.count {
+        let n = buffer.withUnsafeMutableBytes { p in pread(fd, p.baseAddress! + total, p.count - total, off_t(total)) }
+        if n < 0 {
+            if shd_errno() == EINTR { continue }
+            return -1
+        }
+        if n == 0 { break }
+        total += n
+    }
+    return total
 }
 
 /// Clock ticks per second for /proc/[pid]/stat times (USER_HZ, 100 on every mainstream arch).

@@ -17,7 +17,8 @@ import Glibc
         let h = try DaemonHarness()
         h.receiver.defaultResponse = .hang
         h.setAvailable(kB: 2_000_000)  // fires at once; the webhook never answers
-        try h.start()
+        // With a textfile every tick is a full collection and rewrites report.json: a clock to read.
+        try h.start(extraArgs: ["--textfile", h.dir + "/textfile"])
         #expect(h.waitFor(10) { h.receiver.requests.count >= 1 }, "log: \(h.log)")
         // While the request hangs, reports keep coming every 100 ms tick.
         var times: [Timestamp] = []

@@ -159,7 +159,12 @@ final class DaemonHarness {
         h.writeRules(threshold: 30, extra: "set report_interval 1h")
         try h.start()
         #expect(h.waitReady())
+        let first = readText(h.state + "/report.json")
         usleep(600_000)
+        #expect(readText(h.state + "/report.json") == first, "report.json is rewritten only every report_interval or on an alert")
+        // An alert change rewrites it.
+        h.setAvailable(kB: 2_000_000)
+        #expect(h.waitFor(5) { h.alerts(rule: "memory_low", status: "firing").count == 1 })
         let r = try DaemonReport(json: JSONValue.parse(readText(h.state + "/report.json")))
         let used = try #require(r.function(worker: "memory", function: "usage")?.datetime)
         let unused = try #require(r.function(worker: "cpu", function: "times")?.datetime)
