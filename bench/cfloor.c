@@ -13,13 +13,14 @@
  *     reopened next cycle, as shd does;
  *   - statvfs of every mount shd reports (mountinfo filtered with shd's default excluded
  *     fs types and mount prefixes);
- *   - getdents of /proc, then for every pid open + read + read(EOF) + close of
- *     /proc/PID/stat;
+ *   - getdents of /proc, then for every pid pread + pread(EOF) of /proc/PID/stat on an fd
+ *     kept open across cycles (up to 512; shd since 7708d78), or open + read + read(EOF) +
+ *     close with --open-per-cycle (shd before);
  *   - open of /proc/mdstat (absent here), adjtimex, getdents of /proc/self/fd.
  * Every byte read goes through a minimal number tokenizer (what any collector must at
  * least do), so the floor is "read and scan", not "read and discard".
  *
- * Usage: cfloor [--cycles N] [--worker NAME]... [--proc-root DIR] [--interval S] [--no-tcp-tables]   prints
+ * Usage: cfloor [--cycles N] [--worker NAME]... [--proc-root DIR] [--interval S] [--no-tcp-tables] [--open-per-cycle]   prints
  *   cycles=N cpu_ms_per_cycle=X peak_rss_kb=Y   to stderr (the same line as shd report --cycles).
  * Build: cc -O2 -o /tmp/cfloor bench/cfloor.c
  */
@@ -47,6 +48,9 @@ static double intervalSeconds;
 /* --no-tcp-tables: skip /proc/net/tcp and tcp6, as `shd run` does unless `set tcp_states true`
  * (its listening sockets then come from a sock_diag dump, which this floor does not make). */
 static int noTcpTables;
+/* --open-per-cycle: open/read/close every /proc/PID/stat each cycle (shd before 7708d78)
+ * instead of keeping up to 512 of them open. */
+static int keepPids = 1;
 static char buf[1 << 21];  /* /proc/net/tcp on a busy host runs to megabytes */
 
 /* The cheapest parse: every run of digits becomes a number. */
@@ -138,23 +142,72 @@ static int iStat, iLoad, iMem, iVm, iPsi[3], iMounts, iDisk, iNetDev, iSock, iSo
     iHost, iRel, iStat2, iUptime, iSelfStatus, iSelfStat;
 static int iIf[16][4], nIf;
 
+/* /proc/PID/stat fds kept open across cycles and re-read with pread, as shd does since 7708d78
+ * (at most 512 kept; beyond that open/read/close). Open-addressing table keyed by pid. */
+#define KEEP_MAX 512
+#define SLOTS 2048
+static struct { int pid, fd, seen; } slot[SLOTS];
+static int keptCount, generation;
+
+static int slotOf(int pid) {
+    unsigned h = (unsigned)pid * 2654435761u;
+    for (unsigned i = 0; i < SLOTS; i++) {
+        int k = (int)((h + i) & (SLOTS - 1));
+        if (slot[k].pid == pid || slot[k].pid == 0) return k;
+    }
+    return -1;
+}
+
+static size_t preadAll(int fd) {
+    size_t len = 0;
+    ssize_t r;
+    while ((r = pread(fd, buf + len, 4096 - len, (off_t)len)) > 0) len += (size_t)r;  /* pread, pread(EOF) */
+    return r < 0 ? 0 : len;
+}
+
 static void walkProcesses(void) {
     DIR *d = opendir(procRoot);
     if (!d) return;
     struct dirent *e;
     char path[512];
+    generation++;
     while ((e = readdir(d))) {
         if (!isdigit((unsigned char)e->d_name[0])) continue;
+        int pid = atoi(e->d_name);
+        int k = slotOf(pid);
+        if (k >= 0 && slot[k].pid == pid) {
+            size_t len = preadAll(slot[k].fd);
+            slot[k].seen = generation;
+            scan(buf, len);
+            continue;
+        }
         snprintf(path, sizeof path, "%s/%s/stat", procRoot, e->d_name);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) continue;
-        size_t len = 0;
-        ssize_t r;
-        while ((r = read(fd, buf + len, 4096 - len)) > 0) len += (size_t)r;  /* read, read(EOF) */
-        close(fd);
+        size_t len = preadAll(fd);
         scan(buf, len);
+        if (keepPids && k >= 0 && keptCount < KEEP_MAX) {
+            slot[k].pid = pid; slot[k].fd = fd; slot[k].seen = generation; keptCount++;
+        } else {
+            close(fd);
+        }
     }
     closedir(d);
+    /* close the fds of processes that are gone (rebuild the table without them) */
+    if (keepPids) {
+        int live[KEEP_MAX][2], n = 0;
+        for (int k = 0; k < SLOTS; k++) {
+            if (!slot[k].pid) continue;
+            if (slot[k].seen == generation && n < KEEP_MAX) { live[n][0] = slot[k].pid; live[n][1] = slot[k].fd; n++; }
+            else close(slot[k].fd);
+            slot[k].pid = 0;
+        }
+        keptCount = 0;
+        for (int i = 0; i < n; i++) {
+            int k = slotOf(live[i][0]);
+            slot[k].pid = live[i][0]; slot[k].fd = live[i][1]; slot[k].seen = generation; keptCount++;
+        }
+    }
 }
 
 static void countFds(void) {
@@ -247,6 +300,7 @@ int main(int argc, char **argv) {
         if (strcmp(argv[i], "--cycles") == 0 && i + 1 < argc) cycles = atoi(argv[++i]);
         else if (strcmp(argv[i], "--stop-on-short-read") == 0) stopOnShort = 1;
         else if (strcmp(argv[i], "--no-tcp-tables") == 0) noTcpTables = 1;
+        else if (strcmp(argv[i], "--open-per-cycle") == 0) keepPids = 0;
         else if (strcmp(argv[i], "--interval") == 0 && i + 1 < argc) intervalSeconds = atof(argv[++i]);
         else if (strcmp(argv[i], "--worker") == 0 && i + 1 < argc) {
             const char *w = argv[++i];
@@ -256,7 +310,7 @@ int main(int argc, char **argv) {
             selected[k] = anySelected = 1;
         }
         else if (strcmp(argv[i], "--proc-root") == 0 && i + 1 < argc) snprintf(procRoot, sizeof procRoot, "%s", argv[++i]);
-        else { fprintf(stderr, "usage: cfloor [--cycles N] [--worker NAME]... [--proc-root DIR] [--stop-on-short-read] [--interval S] [--no-tcp-tables]\n"); return 2; }
+        else { fprintf(stderr, "usage: cfloor [--cycles N] [--worker NAME]... [--proc-root DIR] [--stop-on-short-read] [--interval S] [--no-tcp-tables] [--open-per-cycle]\n"); return 2; }
     }
     if (cycles < 1) cycles = 1;
     setup();
