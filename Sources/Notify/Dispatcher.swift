@@ -164,6 +164,17 @@ public final class Dispatcher {
                     log.log(level, line)
                     continue
                 }
+                // The last queued word on this alert already says this (firing at this severity):
+                // sending it again would be a duplicate. It happens when shd was killed after
+                // spooling a transition but before saving the alert state, and the restarted engine
+                // raises the same transition again.
+                if event.kind == .firing || event.kind == .escalated || event.kind == .deescalated,
+                   let last = queues[name]?.last(where: { $0.fingerprint == event.fingerprint }),
+                   last.transition == SpoolEntry.transition(of: event)
+                {
+                    log.log(.info, "notify: \(event.rule) \(SpoolEntry.transition(of: event)) is already queued for channel \(name); not queued twice")
+                    continue
+                }
                 if reportText == nil { reportText = report.json.encoded() }
                 let (entry, error) = spool.write(channel: name, batch: batch, event: event, reportText: reportText!, now: now)
                 if let error {

@@ -17,6 +17,14 @@ struct SpoolEntry {
     var created: Timestamp
     /// The file text, kept only when it could not be written (disk full): delivery still tries once from memory.
     var unsaved: [UInt8]?
+    /// The alert instance (`AlertEvent.fingerprint`) and what the entry tells about it (`firing:warn`, …).
+    var fingerprint = ""
+    var transition = ""
+
+    /// What an event tells a receiver about its alert: a repeat says nothing new.
+    static func transition(of e: AlertEvent) -> String {
+        (e.kind == .resolved ? "resolved" : "firing") + ":" + e.severity.rawValue
+    }
 }
 
 /// The spool folder (STATE_DIR/spool, mode 0700). File format, one JSON object per file:
@@ -62,6 +70,8 @@ final class Spool {
         text += ",\"report\":" + reportText + "}"
         let path = directory + "/" + id + "." + Spool.safeName(channel) + ".spool"
         var entry = SpoolEntry(id: id, path: path, channel: channel, batch: batch, created: now)
+        entry.fingerprint = event.fingerprint
+        entry.transition = SpoolEntry.transition(of: event)
         do {
             // The folder is synced once per enqueue call (`syncDirectory()`), not once per file.
             try FileIO.writeAtomically(path, Array(text.utf8), syncDirectory: false)
@@ -95,7 +105,10 @@ final class Spool {
         let event: AlertEvent
         do { event = try AlertEvent(json: ev) } catch { throw SpoolCorruption(reason: error.description) }
         let report = v["report"].flatMap { $0 == .null ? nil : $0 }
-        return (SpoolEntry(id: id, path: "", channel: channel, batch: batch, created: created), event, report)
+        var entry = SpoolEntry(id: id, path: "", channel: channel, batch: batch, created: created)
+        entry.fingerprint = event.fingerprint
+        entry.transition = SpoolEntry.transition(of: event)
+        return (entry, event, report)
     }
 
     /// Deletes a delivered (or abandoned) entry.
