@@ -55,7 +55,10 @@ public struct DaemonSettings: Sendable, Equatable {
 
     /// Config file and rules folder from the flags, before shd.conf is read.
     public static func locate(_ f: RunFlags) -> DaemonSettings {
-        var s = DaemonSettings(rulesDir: f.rules ?? defaultRules)
+        // Without --rules: /etc/shd/rules.d, else a rules.d in the current folder (a clone of the
+        // repository), else /etc/shd/rules.d anyway so the error names the usual place.
+        let rules = f.rules ?? (fileExists(defaultRules) ? defaultRules : fileExists("rules.d") ? "rules.d" : defaultRules)
+        var s = DaemonSettings(rulesDir: rules)
         if let c = f.config {
             s.configFile = c
         } else if fileExists(defaultConfig) {
