@@ -25,11 +25,27 @@ struct AlertInstance: Sendable, Equatable {
     var series: [SeriesBuffer] = []
 }
 
+/// An instance key (`Engine.instanceKey`) with its hash computed once: rows' keys are built once per report and
+/// looked up by every rule on the same function, so hashing the string on every lookup would dominate.
+struct InstanceKey: Hashable, Comparable, Sendable {
+    let text: String
+    let hash: Int
+
+    init(_ text: String) {
+        self.text = text
+        self.hash = text.hashValue
+    }
+
+    static func == (a: InstanceKey, b: InstanceKey) -> Bool { a.hash == b.hash && a.text == b.text }
+    static func < (a: InstanceKey, b: InstanceKey) -> Bool { a.text < b.text }
+    func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+}
+
 /// Per-rule runtime state.
 struct RuleRuntime: Sendable, Equatable {
     /// `datetime` of the last function report evaluated: a report seen again adds no samples.
     var lastReport: Timestamp?
-    var instances: [String: AlertInstance] = [:]
+    var instances: [InstanceKey: AlertInstance] = [:]
 }
 
 /// Evaluates a configuration's rules against daemon reports and tracks every alert's state.
@@ -62,7 +78,7 @@ public final class Engine {
     public func evaluate(report: DaemonReport, now: Timestamp) -> [AlertEvent] {
         var events: [AlertEvent] = []
         // Instance keys depend only on a row's labels: compute them once per function, not once per rule.
-        var keyCache: [String: [String]] = [:]
+        var keyCache: [String: [InstanceKey]] = [:]
         for i in configuration.rules.indices {
             evaluate(ruleIndex: i, report: report, now: now, keyCache: &keyCache, into: &events)
         }
@@ -111,7 +127,7 @@ public final class Engine {
         return s
     }
 
-    func evaluate(ruleIndex ri: Int, report: DaemonReport, now: Timestamp, keyCache: inout [String: [String]],
+    func evaluate(ruleIndex ri: Int, report: DaemonReport, now: Timestamp, keyCache: inout [String: [InstanceKey]],
                   into events: inout [AlertEvent])
     {
         let rule = compiled[ri]
@@ -126,36 +142,35 @@ public final class Engine {
         let t = fr.datetime.seconds
         let muted = isMuted(rule, now)
         // Most functions have one row: a set of keys only pays off with several.
-        var seen: Set<String> = []
+        var seen: Set<InstanceKey> = []
         if fr.data.count > 1 { seen.reserveCapacity(fr.data.count) }
-        var onlyKey: String?
+        var onlyKey: InstanceKey?
 
-        var rowKeys: [String] = []
+        var rowKeys: [InstanceKey] = []
         if rule.identityLabels == nil {
             if let cached = keyCache[rule.functionKey], cached.count == fr.data.count {
                 rowKeys = cached
             } else {
-                rowKeys = fr.data.map { Engine.instanceKey(row: $0) }
+                rowKeys = fr.data.map { InstanceKey(Engine.instanceKey(row: $0)) }
                 keyCache[rule.functionKey] = rowKeys
             }
         }
+        // One evaluator per rule, reset per row: its caches are allocated once, not once per row.
+        var ev = Evaluator(row: JSONObject(), lets: rule.lets, seriesCount: rule.series.count)
         for (rowIndex, row) in fr.data.enumerated() {
-            var ev = Evaluator(row: row, lets: rule.lets, seriesCount: rule.series.count)
+            ev.reset(row: row)
             if let f = rule.filter, ev.condition(f) != true { continue }
-            let key = rule.identityLabels.map { Engine.instanceKey(Engine.labels(row, only: $0)) } ?? rowKeys[rowIndex]
+            let key = rule.identityLabels.map { InstanceKey(Engine.instanceKey(Engine.labels(row, only: $0))) } ?? rowKeys[rowIndex]
             if fr.data.count == 1 { onlyKey = key } else if !seen.insert(key).inserted { continue }
-            var inst = rt.instances.removeValue(forKey: key) ?? AlertInstance(labels: Engine.labels(row, only: rule.identityLabels))
-            if inst.series.count != rule.series.count { inst.series = Array(repeating: SeriesBuffer(), count: rule.series.count) }
-            inst.missing = 0
-            inst.missingAlert = false
-            // Every series is sampled on fresh data before any condition runs, so `and`/`or` short-circuits never leave gaps.
-            for (si, spec) in rule.series.enumerated() {
-                if fresh, let v = ev.number(spec.input), v.isFinite { inst.series[si].push(t, v, keep: spec) }
-                let limit = spec.limit.flatMap { ev.number($0) }
-                ev.seriesValues[si] = inst.series[si].value(spec, limit: limit).map(Value.number)
+            // Mutate the instance where it lives: one hash lookup, no removal and re-insertion.
+            let idx: Dictionary<InstanceKey, AlertInstance>.Index
+            if let i = rt.instances.index(forKey: key) {
+                idx = i
+            } else {
+                rt.instances[key] = AlertInstance(labels: Engine.labels(row, only: rule.identityLabels))
+                idx = rt.instances.index(forKey: key)!
             }
-            step(rule, &inst, &ev, now: now, muted: muted, into: &events)
-            rt.instances[key] = inst
+            update(rule, &rt.instances.values[idx], &ev, fresh: fresh, t: t, now: now, muted: muted, into: &events)
         }
 
         let allSeen = onlyKey.map { rt.instances.count == 1 && rt.instances[$0] != nil } ?? (seen.count == rt.instances.count)
@@ -197,6 +212,22 @@ public final class Engine {
             }
         }
         if fresh { rt.lastReport = fr.datetime }
+    }
+
+    /// Samples the rule's series for a row that is present, then steps the instance's state machine.
+    func update(_ rule: CompiledRule, _ inst: inout AlertInstance, _ ev: inout Evaluator, fresh: Bool, t: Double, now: Timestamp,
+                muted: Bool, into events: inout [AlertEvent])
+    {
+        if inst.series.count != rule.series.count { inst.series = Array(repeating: SeriesBuffer(), count: rule.series.count) }
+        inst.missing = 0
+        inst.missingAlert = false
+        // Every series is sampled on fresh data before any condition runs, so `and`/`or` short-circuits never leave gaps.
+        for (si, spec) in rule.series.enumerated() {
+            if fresh, let v = ev.number(spec.input), v.isFinite { inst.series[si].push(t, v, keep: spec) }
+            let limit = spec.limit.flatMap { ev.number($0) }
+            ev.seriesValues[si] = inst.series[si].value(spec, limit: limit).map(Value.number)
+        }
+        step(rule, &inst, &ev, now: now, muted: muted, into: &events)
     }
 
     func labelText(_ labels: [String: String]) -> String {
@@ -479,7 +510,7 @@ public final class Engine {
                         inst.series[si].values.append(v)
                     }
                 }
-                rt.instances[Engine.instanceKey(labels)] = inst
+                rt.instances[InstanceKey(Engine.instanceKey(labels))] = inst
             }
             restored[ri] = rt
         }

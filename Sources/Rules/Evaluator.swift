@@ -87,7 +87,7 @@ struct SeriesBuffer: Sendable, Equatable {
 
 /// Evaluates compiled expressions over one row.
 struct Evaluator {
-    let row: Row
+    private(set) var row: Row
     let lets: [CExpr]
     var letCache: [Value??]
     var seriesValues: [Value?]
@@ -97,6 +97,13 @@ struct Evaluator {
         self.lets = lets
         self.letCache = Array(repeating: nil, count: lets.count)
         self.seriesValues = Array(repeating: nil, count: seriesCount)
+    }
+
+    /// Points the evaluator at another row of the same rule, keeping its buffers.
+    mutating func reset(row: Row) {
+        self.row = row
+        for i in letCache.indices { letCache[i] = nil }
+        for i in seriesValues.indices { seriesValues[i] = nil }
     }
 
     static func fieldValue(_ v: JSONValue?) -> Value? {
