@@ -164,17 +164,16 @@ public final class Dispatcher {
                     log.log(level, line)
                     continue
                 }
-                // The last queued word on this alert already says this (firing at this severity):
-                // sending it again would be a duplicate. It happens when shd was killed after
+                // The last word this channel was given on this alert already says this (firing at this
+                // severity): sending it again would be a duplicate. It happens when shd was killed after
                 // spooling a transition but before saving the alert state, and the restarted engine
-                // raises the same transition again.
-                if event.kind == .firing || event.kind == .escalated || event.kind == .deescalated,
-                   let last = queues[name]?.last(where: { $0.fingerprint == event.fingerprint }),
-                   last.transition == SpoolEntry.transition(of: event)
-                {
-                    log.log(.info, "notify: \(event.rule) \(SpoolEntry.transition(of: event)) is already queued for channel \(name); not queued twice")
+                // raises the same transition again (the spooled one is recovered, or already sent).
+                let transition = SpoolEntry.transition(of: event)
+                if event.kind != .repeated && event.kind != .resolved && lastTold[name]?[event.fingerprint] == transition {
+                    log.log(.info, "notify: \(event.rule) \(transition) was already queued for channel \(name); not queued twice")
                     continue
                 }
+                tell(name, event.fingerprint, transition)
                 if reportText == nil { reportText = report.json.encoded() }
                 let (entry, error) = spool.write(channel: name, batch: batch, event: event, reportText: reportText!, now: now)
                 if let error {
@@ -190,15 +189,29 @@ public final class Dispatcher {
     }
 
     /// Re-reads the spool (after a restart or crash) and delivers what is there. Call once after `init`.
+    /// Per channel, the last transition queued for each alert that is not resolved (`firing:warn` …):
+    /// what the receiver has been, or will be, told. Resolved alerts are forgotten, so this holds
+    /// the firing alerts only.
+    private var lastTold: [String: [String: String]] = [:]
+
+    private func tell(_ channel: String, _ fingerprint: String, _ transition: String) {
+        if transition.hasPrefix("resolved") {
+            lastTold[channel]?[fingerprint] = nil
+        } else {
+            lastTold[channel, default: [:]][fingerprint] = transition
+        }
+    }
+
     public func recoverSpool() {
         let known = Set(queues.values.flatMap { $0.map(\.id) })
         let entries = spool.scan { path, reason in
             log.log(.error, "notify: spool file \(path) is corrupt (\(reason)); moved aside to \(path).corrupt")
         }
         var recovered: [String: Int] = [:]
-        for e in entries where !known.contains(e.id) {
+        for e in entries.sorted(by: { $0.id < $1.id }) where !known.contains(e.id) {
             queues[e.channel, default: []].append(e)
             recovered[e.channel, default: 0] += 1
+            tell(e.channel, e.fingerprint, e.transition)
         }
         for name in recovered.keys.sorted() {
             queues[name]!.sort { $0.id < $1.id }
