@@ -19,9 +19,9 @@ func removeTree(_ path: String) {
     guard let d = opendir(path) else { unlink(path); return }
     var names: [String] = []
     while let e = readdir(d) {
-        let name = withUnsafePointer(to: e.pointee.d_name) {
-            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-        }
+        // Through a pointer: copying `e.pointee.d_name` reads 256 bytes, past a short last record.
+        let name = String(cString: UnsafeRawPointer(e).advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name)!)
+            .assumingMemoryBound(to: CChar.self))
         if name != "." && name != ".." { names.append(name) }
     }
     closedir(d)
