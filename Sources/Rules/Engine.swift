@@ -57,12 +57,36 @@ public final class Engine {
     var runtimes: [RuleRuntime]
     /// The rules as objects: the hot path passes one reference instead of copying a struct of arrays.
     let compiled: [CompiledRule]
+    /// For each rule, the index of its `worker.function` among the distinct ones (``functionCount``).
+    let functionSlots: [Int]
+    let functionCount: Int
+    /// Evaluation buffers reused from rule to rule (taken out while a rule runs).
+    var letScratch: [Value??] = []
+    var seriesScratch: [Value?] = []
+    var passedScratch: [Int] = []
 
     /// An engine with every alert inactive; restore with ``importState(_:)`` or ``adoptState(from:)``.
     public init(configuration: Configuration) {
         self.configuration = configuration
         self.runtimes = Array(repeating: RuleRuntime(), count: configuration.rules.count)
-        self.compiled = configuration.rules.map(CompiledRule.init)
+        let compiled = configuration.rules.map(CompiledRule.init)
+        self.compiled = compiled
+        var slots: [String: Int] = [:]
+        self.functionSlots = compiled.map { r in
+            if let s = slots[r.functionKey] { return s }
+            slots[r.functionKey] = slots.count
+            return slots.count - 1
+        }
+        self.functionCount = slots.count
+    }
+
+    /// One function report of the report being evaluated, looked up once and shared by every rule on it.
+    struct FunctionRows {
+        let report: FunctionReport?
+        /// Instance keys of the rows (rules without `by`), built on first use.
+        var keys: [InstanceKey]?
+        /// No two rows share a key: rules need no set to skip duplicate rows.
+        var unique = true
     }
 
     /// A malformed state.json: the daemon moves the file aside and starts clean.
@@ -77,10 +101,10 @@ public final class Engine {
     /// Evaluates every rule against the latest report; returns the transitions channels must hear about.
     public func evaluate(report: DaemonReport, now: Timestamp) -> [AlertEvent] {
         var events: [AlertEvent] = []
-        // Instance keys depend only on a row's labels: compute them once per function, not once per rule.
-        var keyCache: [String: [InstanceKey]] = [:]
+        // Function reports and instance keys depend only on the report: look them up once per function, not once per rule.
+        var functions = [FunctionRows?](repeating: nil, count: functionCount)
         for i in configuration.rules.indices {
-            evaluate(ruleIndex: i, report: report, now: now, keyCache: &keyCache, into: &events)
+            evaluate(ruleIndex: i, report: report, now: now, functions: &functions, into: &events)
         }
         return events
     }
@@ -127,12 +151,14 @@ public final class Engine {
         return s
     }
 
-    func evaluate(ruleIndex ri: Int, report: DaemonReport, now: Timestamp, keyCache: inout [String: [InstanceKey]],
+    func evaluate(ruleIndex ri: Int, report: DaemonReport, now: Timestamp, functions: inout [FunctionRows?],
                   into events: inout [AlertEvent])
     {
         let rule = compiled[ri]
         // A function that failed, or a worker not running, says nothing about the rows: keep every state.
-        guard let fr = report.function(worker: rule.worker, function: rule.function), fr.error == nil else { return }
+        let slot = functionSlots[ri]
+        if functions[slot] == nil { functions[slot] = FunctionRows(report: report.function(worker: rule.worker, function: rule.function)) }
+        guard let fr = functions[slot]!.report, fr.error == nil else { return }
         // Take the runtime out of the array (and each instance out of its dictionary) while mutating it,
         // so copy-on-write never duplicates instance tables or history buffers.
         var rt = RuleRuntime()
@@ -141,30 +167,54 @@ public final class Engine {
         let fresh = rt.lastReport.map { fr.datetime > $0 } ?? true
         let t = fr.datetime.seconds
         let muted = isMuted(rule, now)
-        // Most functions have one row: a set of keys only pays off with several.
-        var seen: Set<InstanceKey> = []
-        if fr.data.count > 1 { seen.reserveCapacity(fr.data.count) }
         var onlyKey: InstanceKey?
 
         var rowKeys: [InstanceKey] = []
+        var unique = false
         if rule.identityLabels == nil {
-            if let cached = keyCache[rule.functionKey], cached.count == fr.data.count {
-                rowKeys = cached
-            } else {
-                rowKeys = fr.data.map { InstanceKey(Engine.instanceKey(row: $0)) }
-                keyCache[rule.functionKey] = rowKeys
+            if functions[slot]!.keys == nil {
+                let keys = fr.data.map { InstanceKey(Engine.instanceKey(row: $0)) }
+                functions[slot]!.keys = keys
+                functions[slot]!.unique = keys.count < 2 || Set(keys).count == keys.count
             }
+            rowKeys = functions[slot]!.keys!
+            unique = functions[slot]!.unique
         }
-        // One evaluator per rule, reset per row: its caches are allocated once, not once per row.
-        var ev = Evaluator(row: JSONObject(), lets: rule.lets, seriesCount: rule.series.count)
+        // Rows whose keys are known to be distinct need no set: the rows that passed are listed, and a set is built
+        // from them only when some instance went unseen. Other multi-row cases skip duplicate keys with a set.
+        let useSet = fr.data.count > 1 && !unique
+        var seen: Set<InstanceKey> = []
+        if useSet { seen.reserveCapacity(fr.data.count) }
+        var passed: [Int] = []
+        swap(&passed, &passedScratch)
+        passed.removeAll(keepingCapacity: true)
+        defer { swap(&passed, &passedScratch) }
+
+        // One evaluator per rule, reset per row, with buffers kept from rule to rule.
+        var ev = Evaluator(row: JSONObject(), lets: rule.lets, seriesCount: rule.series.count, letCache: letScratch,
+                           seriesValues: seriesScratch)
+        letScratch = []
+        seriesScratch = []
+        defer {
+            letScratch = ev.letCache
+            seriesScratch = ev.seriesValues
+        }
         for (rowIndex, row) in fr.data.enumerated() {
             ev.reset(row: row)
             if let f = rule.filter, ev.condition(f) != true { continue }
             let key = rule.identityLabels.map { InstanceKey(Engine.instanceKey(Engine.labels(row, only: $0))) } ?? rowKeys[rowIndex]
-            if fr.data.count == 1 { onlyKey = key } else if !seen.insert(key).inserted { continue }
+            if fr.data.count == 1 {
+                onlyKey = key
+            } else if useSet {
+                if !seen.insert(key).inserted { continue }
+            } else {
+                passed.append(rowIndex)
+            }
             // Mutate the instance where it lives: one hash lookup, no removal and re-insertion.
             let idx: Dictionary<InstanceKey, AlertInstance>.Index
-            if let i = rt.instances.index(forKey: key) {
+            if rt.instances.count == 1, rt.instances.keys.first == key {
+                idx = rt.instances.startIndex
+            } else if let i = rt.instances.index(forKey: key) {
                 idx = i
             } else {
                 rt.instances[key] = AlertInstance(labels: Engine.labels(row, only: rule.identityLabels))
@@ -173,8 +223,10 @@ public final class Engine {
             update(rule, &rt.instances.values[idx], &ev, fresh: fresh, t: t, now: now, muted: muted, into: &events)
         }
 
-        let allSeen = onlyKey.map { rt.instances.count == 1 && rt.instances[$0] != nil } ?? (seen.count == rt.instances.count)
+        let allSeen = onlyKey.map { rt.instances.count == 1 && rt.instances[$0] != nil }
+            ?? ((useSet ? seen.count : passed.count) == rt.instances.count)
         if fresh && !allSeen {
+            if !useSet && onlyKey == nil { seen = Set(passed.map { rowKeys[$0] }) }
             for (key, var inst) in rt.instances where !seen.contains(key) && key != onlyKey {
                 inst.missing += 1
                 switch rule.missing.action {

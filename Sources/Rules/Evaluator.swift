@@ -93,10 +93,19 @@ struct Evaluator {
     var seriesValues: [Value?]
 
     init(row: Row, lets: [CExpr], seriesCount: Int) {
+        self.init(row: row, lets: lets, seriesCount: seriesCount, letCache: [], seriesValues: [])
+    }
+
+    /// Same, reusing the storage of `letCache` and `seriesValues` (their contents are discarded).
+    init(row: Row, lets: [CExpr], seriesCount: Int, letCache: [Value??], seriesValues: [Value?]) {
         self.row = row
         self.lets = lets
-        self.letCache = Array(repeating: nil, count: lets.count)
-        self.seriesValues = Array(repeating: nil, count: seriesCount)
+        self.letCache = letCache
+        self.seriesValues = seriesValues
+        self.letCache.removeAll(keepingCapacity: true)
+        self.seriesValues.removeAll(keepingCapacity: true)
+        for _ in 0..<lets.count { self.letCache.append(nil) }
+        for _ in 0..<seriesCount { self.seriesValues.append(nil) }
     }
 
     /// Points the evaluator at another row of the same rule, keeping its buffers.
