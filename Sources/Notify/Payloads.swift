@@ -206,26 +206,12 @@ enum Payloads {
 
     /// `Wed, 25 Nov 2026 08:00:01 +0000` (RFC 5322 §3.3), in the timestamp's own UTC offset.
     static func rfc5322Date(_ t: Timestamp) -> String {
-        let local = Int64((Double(t.microseconds) / 1_000_000).rounded(.down)) + Int64(t.utcOffsetSeconds)
-        var days = local / 86400
-        var rem = local % 86400
-        if rem < 0 { rem += 86400; days -= 1 }
-        let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]  // 1970-01-01 was a Thursday.
+        let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        let wd = weekdays[Int(((days % 7) + 7) % 7)]
-        // Civil date from days since the epoch (Howard Hinnant's algorithm).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        let c = t.localComponents
         let off = Int64(t.utcOffsetSeconds)
         let sign = off < 0 ? "-" : "+"
-        return "\(wd), \(d) \(months[Int(m - 1)]) \(y) \(two(rem / 3600)):\(two(rem % 3600 / 60)):\(two(rem % 60)) "
+        return "\(weekdays[Int(c.weekday)]), \(c.day) \(months[Int(c.month - 1)]) \(c.year) \(two(c.hour)):\(two(c.minute)):\(two(c.second)) "
             + "\(sign)\(two(abs(off) / 3600))\(two(abs(off) % 3600 / 60))"
     }
 

@@ -63,6 +63,17 @@ public struct Timestamp: Equatable, Comparable, Hashable, Sendable, CustomString
 
     public var description: String { rfc3339 }
 
+    /// The calendar fields of this instant in its own UTC offset (for other date formats, such as
+    /// RFC 5322's). `weekday` is 0 for Sunday … 6 for Saturday.
+    public var localComponents: (year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64, second: Int64, weekday: Int64) {
+        let local = Int64((Double(microseconds) / 1_000_000).rounded(.down)) + Int64(utcOffsetSeconds)
+        let (y, mo, d, h, mi, s) = Timestamp.civil(fromEpochSeconds: local)
+        var days = local / 86400
+        if local % 86400 < 0 { days -= 1 }
+        // 1970-01-01 was a Thursday (4).
+        return (y, mo, d, h, mi, s, ((days + 4) % 7 + 7) % 7)
+    }
+
     /// Parses RFC 3339 (`Z` or `±hh:mm`, optional fraction of up to 9 digits).
     public init?(rfc3339 text: String) {
         let b = Array(text.utf8)
