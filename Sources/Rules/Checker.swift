@@ -677,14 +677,12 @@ struct Checker {
         let (rc, rt) = compile(r, &scope, known)
         switch op {
         case "and", "or":
-            for (t, side) in [(lt, l), (rt, r)] where t != .bool && t != .invalid {
-                error("type-mismatch", "`\(op)` joins conditions; this side is \(t.word)", side.span)
-            }
+            if lt != .bool && lt != .invalid { error("type-mismatch", "`\(op)` joins conditions; this side is \(lt.word)", l.span) }
+            if rt != .bool && rt != .invalid { error("type-mismatch", "`\(op)` joins conditions; this side is \(rt.word)", r.span) }
             return (op == "and" ? .and(lc, rc) : .or(lc, rc), .bool)
         case "+", "-", "*", "/":
-            for (t, side) in [(lt, l), (rt, r)] where t != .number && t != .invalid {
-                error("type-mismatch", "`\(op)` needs numbers; this side is \(t.word)", side.span)
-            }
+            if lt != .number && lt != .invalid { error("type-mismatch", "`\(op)` needs numbers; this side is \(lt.word)", l.span) }
+            if rt != .number && rt != .invalid { error("type-mismatch", "`\(op)` needs numbers; this side is \(rt.word)", r.span) }
             if op == "/", case .number(0, _, let zs) = r { error("division-by-zero", "division by zero", zs) }
             let a: ArithOp = op == "+" ? .add : op == "-" ? .sub : op == "*" ? .mul : .div
             return (.arith(a, lc, rc), .number)
@@ -704,7 +702,7 @@ struct Checker {
     }
 
     mutating func compileCall(_ name: String, _ span: Span, _ args: [ExprNode], _ scope: inout Scope, _ known: Bool) -> (CExpr, ExprType) {
-        let functions = ["rate", "delta", "increase", "avg", "min", "max", "sum", "count", "predict_zero", "time_to", "abs"]
+        let functions = Checker.functions
         func arity(_ n: Int, _ usage: String) -> Bool {
             if args.count != n {
                 error("wrong-arguments", "`\(name)` takes \(n) argument\(n == 1 ? "" : "s"): \(usage)", span)
@@ -742,7 +740,7 @@ struct Checker {
         case "avg", "min", "max", "sum", "count", "increase":
             guard arity(2, "\(name)(value, 5m)") else { return (.constant(.number(0)), .invalid) }
             // A counter's window minimum, maximum or increase is meaningful; its average or sum is not.
-            let counterOK = ["min", "max", "increase"].contains(name)
+            let counterOK = name == "min" || name == "max" || name == "increase"
             if counterOK { scope.inCounterFunction += 1 }
             let saw = scope.sawCounter
             scope.sawCounter = false
@@ -781,6 +779,7 @@ struct Checker {
 
     // MARK: templates
 
+    static let functions = ["rate", "delta", "increase", "avg", "min", "max", "sum", "count", "predict_zero", "time_to", "abs"]
     static let templateFilters = ["bytes", "percent", "duration", "round"]
     static let templateSpecials = ["rule", "severity", "worker", "function"]
 

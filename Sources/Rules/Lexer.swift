@@ -114,8 +114,20 @@ struct Lexer {
         let first = loc.line != lastTokenLine
         lastTokenLine = loc.line
         // Only strings and numbers differ from their text; skipping the copy for the rest keeps lexing cheap.
-        let raw = kind == .string || kind == .number ? String(decoding: b[start..<i], as: UTF8.self) : ""
-        let length = kind == .string || kind == .number ? raw.count : text.count
+        // A number's text is its source (ASCII); names and punctuation are ASCII too: their length is their byte count.
+        let raw: String
+        let length: Int
+        switch kind {
+        case .string:
+            raw = String(decoding: b[start..<i], as: UTF8.self)
+            length = raw.count
+        case .number:
+            raw = text
+            length = i - start
+        default:
+            raw = ""
+            length = text.utf8.count
+        }
         return Token(kind: kind, text: text, number: number, unit: unit, span: Span(loc, length: length),
                      startsLine: first, rawStorage: raw, offset: start, end: i)
     }
@@ -146,12 +158,14 @@ struct Lexer {
         }
         if Lexer.isDigit(c) { return lexNumber(start) }
         if c == UInt8(ascii: "\"") { return lexString(start) }
-        let two: [String] = ["==", "!=", "<=", ">=", "=~", "!~"]
+        // Two-character operators: ==, !=, <=, >=, =~, !~.
         if i + 1 < b.count {
-            let s = String(decoding: b[i..<(i + 2)], as: UTF8.self)
-            if two.contains(s) {
+            let d = b[i + 1]
+            let isTwo = (d == UInt8(ascii: "=") && (c == UInt8(ascii: "=") || c == UInt8(ascii: "!") || c == UInt8(ascii: "<") || c == UInt8(ascii: ">")))
+                || (d == UInt8(ascii: "~") && (c == UInt8(ascii: "=") || c == UInt8(ascii: "!")))
+            if isTwo {
                 i += 2
-                return make(.punct, s, from: start)
+                return make(.punct, String(decoding: b[start..<i], as: UTF8.self), from: start)
             }
         }
         if "{}()[],.=<>~+-*/;|:".utf8.contains(c) {
@@ -189,7 +203,9 @@ struct Lexer {
                 i += 2
                 while i < b.count && Lexer.isDigit(b[i]) { i += 1 }
             }
-            let digits = String(decoding: b[numStart..<i].filter { $0 != UInt8(ascii: "_") }, as: UTF8.self)
+            let digits = b[numStart..<i].contains(UInt8(ascii: "_"))
+                ? String(decoding: b[numStart..<i].filter { $0 != UInt8(ascii: "_") }, as: UTF8.self)
+                : String(decoding: b[numStart..<i], as: UTF8.self)
             value = Double(digits) ?? 0
             let suffixStart = i
             while i < b.count && Lexer.isIdentStart(b[i]) { i += 1 }

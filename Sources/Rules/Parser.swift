@@ -25,7 +25,7 @@ struct Parser {
     /// The current token, one token of lookahead, and the last token consumed.
     var cur: Token
     var ahead: Token?
-    var previous: Token
+    var previousSpan: Span
     /// Tokens consumed so far: recovery compares it to know whether it made progress.
     var consumed = 0
     var diagnostics: [Diagnostic] = []
@@ -37,12 +37,16 @@ struct Parser {
     static let topKeywords = ["set", "channel", "rule", "mute"]
     static let itemKeywords = ["warn", "crit", "let", "repeat", "notify", "summary", "description", "on_missing", "mute"]
     static let comparisons = ["<", "<=", ">", ">=", "==", "!=", "~", "!~", "=~"]
+    /// Statements that end a rule body left open.
+    static let ruleEnders = ["rule", "channel", "set"]
+    /// Words that cannot start a value.
+    static let notValues = ["and", "or", "for", "clear"]
 
     init(lexer: Lexer, file: String) {
         self.lexer = lexer
         self.file = file
         cur = self.lexer.next()
-        previous = cur
+        previousSpan = cur.span
     }
 
     var tok: Token { cur }
@@ -57,7 +61,7 @@ struct Parser {
                 if !recording!.isEmpty { recording!.append(0x20) }
                 recording! += lexer.b[t.offset..<t.end]
             }
-            previous = t
+            previousSpan = t.span
             consumed += 1
             if let a = ahead {
                 cur = a
@@ -80,7 +84,11 @@ struct Parser {
     }
 
     mutating func fail(_ id: String, _ message: String, at t: Token, notes: [Diagnostic.Note] = [], fixIt: Diagnostic.FixIt? = nil) -> ParseAbort {
-        diagnostics.append(Diagnostic(.error, id, message, at: t.span.location, length: t.span.length, notes: notes, fixIt: fixIt))
+        fail(id, message, at: t.span, notes: notes, fixIt: fixIt)
+    }
+
+    mutating func fail(_ id: String, _ message: String, at span: Span, notes: [Diagnostic.Note] = [], fixIt: Diagnostic.FixIt? = nil) -> ParseAbort {
+        diagnostics.append(Diagnostic(.error, id, message, at: span.location, length: span.length, notes: notes, fixIt: fixIt))
         return ParseAbort()
     }
 
@@ -146,7 +154,7 @@ struct Parser {
     mutating func parseSet() throws(ParseAbort) -> SetStatement {
         _ = advance()
         // `set NAME VALUE` is one line: a name on the next line is the next statement, not this one's.
-        if tok.startsLine { throw fail("expected-name", "expected a setting name after `set`", at: previous) }
+        if tok.startsLine { throw fail("expected-name", "expected a setting name after `set`", at: previousSpan) }
         let first = try expectIdent("a setting name after `set`")
         var name = first.text
         var len = first.span.length
@@ -157,7 +165,7 @@ struct Parser {
             name += "." + part.text
             len += 1 + part.span.length
         }
-        if tok.startsLine { throw fail("expected-value", "expected a value after `set \(name)` on the same line", at: previous) }
+        if tok.startsLine { throw fail("expected-value", "expected a value after `set \(name)` on the same line", at: previousSpan) }
         let value = try parseValue()
         return SetStatement(name: name, nameSpan: Span(first.span.location, length: len), value: value)
     }
@@ -281,7 +289,7 @@ struct Parser {
                 throw fail("expected-token", "expected `}` to close rule `\(name.text)` (opened at line \(open.span.location.line))", at: tok)
             }
             if tok.isPunct(";") { _ = advance(); continue }
-            if tok.startsLine && tok.kind == .ident && ["rule", "channel", "set"].contains(tok.text) {
+            if tok.startsLine && tok.kind == .ident && Parser.ruleEnders.contains(tok.text) {
                 throw fail("expected-token", "expected `}` to close rule `\(name.text)` before this statement", at: tok,
                            notes: [Diagnostic.Note("the rule body opens here", at: open.span.location)])
             }
@@ -292,7 +300,7 @@ struct Parser {
                 // Recover at the next rule statement or the closing brace.
                 if consumed == start { _ = advance() }
                 while tok.kind != .eof && !tok.isPunct("}")
-                    && !(tok.startsLine && tok.kind == .ident && (Parser.itemKeywords.contains(tok.text) || ["rule", "channel", "set"].contains(tok.text)))
+                    && !(tok.startsLine && tok.kind == .ident && (Parser.itemKeywords.contains(tok.text) || Parser.ruleEnders.contains(tok.text)))
                 {
                     _ = advance()
                 }
@@ -493,7 +501,7 @@ struct Parser {
             _ = advance()
             return .string(t.text, t.span)
         case .ident:
-            if ["and", "or", "for", "clear"].contains(t.text) || Parser.itemKeywords.contains(t.text) && t.text != "repeat" {
+            if Parser.notValues.contains(t.text) || Parser.itemKeywords.contains(t.text) && t.text != "repeat" {
                 throw fail("expected-expression", "expected a value, field or function, found keyword `\(t.text)`", at: t)
             }
             _ = advance()
