@@ -33,12 +33,6 @@ public final class Daemon {
     var functionsInUse: [String: Set<String>] = [:]
     /// A full collection happened since report.json was last written.
     var outputsDue = true
-
-    func noteFunctionsInUse() {
-        var m: [String: Set<String>] = [:]
-        for r in configuration.rules { m[r.worker, default: []].insert(r.function) }
-        functionsInUse = m
-    }
     var ticks: UInt64 = 0
     var missedTicks: UInt64 = 0
     var stopping = false
@@ -109,6 +103,12 @@ public final class Daemon {
     }
 
     // MARK: Ticks
+
+    func noteFunctionsInUse() {
+        var m: [String: Set<String>] = [:]
+        for r in configuration.rules { m[r.worker, default: []].insert(r.function) }
+        functionsInUse = m
+    }
 
     /// One timerfd per distinct interval: workers that share an interval are collected together and
     /// evaluated once (separate timers drift apart by microseconds and would each cost an evaluation
@@ -202,7 +202,7 @@ public final class Daemon {
             try AtomicFile.write(settings.stateDir + "/report.json", report.json.encoded() + "\n", mode: 0o640, durable: false)
         } catch { log.warning("report.json: \(error)") }
         if let dir = settings.textfileDir {
-            let text = PrometheusText.render(report, catalog: WorkerRegistry.catalog, host: snapshot.hostname)
+            let text = PrometheusText.render(report, catalog: WorkerRegistry.catalog)
             do { try AtomicFile.write(dir + "/shd.prom", text, mode: 0o644, durable: false) } catch {
                 log.warning("textfile: \(error)")
             }

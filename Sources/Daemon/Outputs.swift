@@ -6,7 +6,7 @@ public enum PrometheusText {
     /// Renders every numeric and bool field of every row as `shd_<worker>_<function>_<field>{labels} value`,
     /// labelled by the row's string fields, with HELP/TYPE from the catalog. Function errors become
     /// `shd_function_up{worker,function} 0`.
-    public static func render(_ report: DaemonReport, catalog: Catalog, host: String?) -> String {
+    public static func render(_ report: DaemonReport, catalog: Catalog) -> String {
         var out = ""
         out.reserveCapacity(16384)
         var up: [(String, String, Bool)] = []
