@@ -83,6 +83,12 @@ struct Checker {
         }
 
         var ruleSeen: [String: Span] = [:]
+        // Large rule sets: grow the rule array once, not by doubling (each move frees a large block, which makes
+        // malloc consolidate its free lists).
+        var ruleCount = 0
+        for ast in asts { for case .rule in ast.statements { ruleCount += 1 } }
+        config.rules.reserveCapacity(ruleCount)
+        ruleSeen.reserveCapacity(ruleCount)
         for ast in asts {
             for case .rule(let r) in ast.statements {
                 if let first = ruleSeen[r.name] {
