@@ -56,21 +56,24 @@ struct Parser {
     }
     mutating func advance() -> Token {
         let t = cur
-        if t.kind != .eof {
-            if recording != nil {
-                if !recording!.isEmpty { recording!.append(0x20) }
-                recording! += lexer.b[t.offset..<t.end]
-            }
-            previousSpan = t.span
-            consumed += 1
-            if let a = ahead {
-                cur = a
-                ahead = nil
-            } else {
-                cur = lexer.next()
-            }
-        }
+        skip()
         return t
+    }
+    /// Same as `advance()` without handing the token back (no copy of it).
+    mutating func skip() {
+        guard cur.kind != .eof else { return }
+        if recording != nil {
+            if !recording!.isEmpty { recording!.append(0x20) }
+            recording! += lexer.b[cur.offset..<cur.end]
+        }
+        previousSpan = cur.span
+        consumed += 1
+        if let a = ahead {
+            cur = a
+            ahead = nil
+        } else {
+            cur = lexer.next()
+        }
     }
 
     func describe(_ t: Token) -> String {
@@ -93,17 +96,17 @@ struct Parser {
     }
 
     mutating func expectPunct(_ s: String, _ context: String) throws(ParseAbort) -> Token {
-        if tok.isPunct(s) { return advance() }
+        if cur.isPunct(s) { return advance() }
         throw fail("expected-token", "expected `\(s)` \(context), found \(describe(tok))", at: tok)
     }
 
     mutating func expectIdent(_ what: String) throws(ParseAbort) -> Token {
-        if tok.kind == .ident { return advance() }
+        if cur.kind == .ident { return advance() }
         throw fail("expected-name", "expected \(what), found \(describe(tok))", at: tok)
     }
 
     mutating func expectString(_ what: String) throws(ParseAbort) -> Token {
-        if tok.kind == .string { return advance() }
+        if cur.kind == .string { return advance() }
         throw fail("expected-string", "expected \(what) (a quoted string), found \(describe(tok))", at: tok)
     }
 
@@ -111,8 +114,8 @@ struct Parser {
 
     mutating func parseFile() -> [Statement] {
         var out: [Statement] = []
-        while tok.kind != .eof {
-            if tok.isPunct(";") { _ = advance(); continue }
+        while cur.kind != .eof {
+            if cur.isPunct(";") { skip(); continue }
             let start = consumed
             do throws(ParseAbort) {
                 out.append(try parseStatement())
@@ -125,9 +128,9 @@ struct Parser {
 
     /// Skips to the next token that starts a line with a top-level keyword.
     mutating func synchronizeTop(from start: Int) {
-        if consumed == start { _ = advance() }
-        while tok.kind != .eof && !(tok.startsLine && tok.kind == .ident && Parser.topKeywords.contains(tok.text)) {
-            _ = advance()
+        if consumed == start { skip() }
+        while cur.kind != .eof && !(cur.startsLine && cur.kind == .ident && Parser.topKeywords.contains(cur.text)) {
+            skip()
         }
     }
 
@@ -141,7 +144,7 @@ struct Parser {
         case "channel": return .channel(try parseChannel())
         case "rule": return .rule(try parseRule())
         case "mute":
-            _ = advance()
+            skip()
             return .mute(try parseMute())
         default:
             let hint = closest(t.text, in: Parser.topKeywords)
@@ -152,20 +155,20 @@ struct Parser {
     }
 
     mutating func parseSet() throws(ParseAbort) -> SetStatement {
-        _ = advance()
+        skip()
         // `set NAME VALUE` is one line: a name on the next line is the next statement, not this one's.
-        if tok.startsLine { throw fail("expected-name", "expected a setting name after `set`", at: previousSpan) }
+        if cur.startsLine { throw fail("expected-name", "expected a setting name after `set`", at: previousSpan) }
         let first = try expectIdent("a setting name after `set`")
         var name = first.text
         var len = first.span.length
         // Dotted names: `set interval.processes 30s`.
-        while tok.isPunct(".") && peek().kind == .ident {
-            _ = advance()
+        while cur.isPunct(".") && peek().kind == .ident {
+            skip()
             let part = advance()
             name += "." + part.text
             len += 1 + part.span.length
         }
-        if tok.startsLine { throw fail("expected-value", "expected a value after `set \(name)` on the same line", at: previousSpan) }
+        if cur.startsLine { throw fail("expected-value", "expected a value after `set \(name)` on the same line", at: previousSpan) }
         let value = try parseValue()
         return SetStatement(name: name, nameSpan: Span(first.span.location, length: len), value: value)
     }
@@ -176,46 +179,46 @@ struct Parser {
         let t = tok
         switch t.kind {
         case .string:
-            _ = advance()
+            skip()
             return .string(t.text, t.span)
         case .number:
-            _ = advance()
+            skip()
             return .number(t.number, t.unit, t.span)
         case .ident:
-            _ = advance()
+            skip()
             if t.text == "file" {
                 let path = try expectString("a file path after `file`")
                 return .file(path.text, Span(t.span.location, length: t.span.length + 1 + path.span.length))
             }
             return .word(t.text, t.span)
         case .punct where t.text == "-" && peek().kind == .number:
-            _ = advance()
+            skip()
             let n = advance()
             return .number(-n.number, n.unit, Span(t.span.location, length: n.span.length + 1))
         case .punct where t.text == "[":
-            _ = advance()
+            skip()
             var items: [ValueNode] = []
-            while !tok.isPunct("]") {
-                if tok.kind == .eof { throw fail("expected-token", "expected `]` to close the list opened here", at: t) }
+            while !cur.isPunct("]") {
+                if cur.kind == .eof { throw fail("expected-token", "expected `]` to close the list opened here", at: t) }
                 items.append(try parseValue())
-                if tok.isPunct(",") { _ = advance() } else if !tok.isPunct("]") {
+                if cur.isPunct(",") { skip() } else if !cur.isPunct("]") {
                     throw fail("expected-token", "expected `,` or `]` in a list, found \(describe(tok))", at: tok)
                 }
             }
-            _ = advance()
+            skip()
             return .list(items, t.span)
         case .punct where t.text == "{":
-            _ = advance()
+            skip()
             var entries: [(String, Span, ValueNode)] = []
-            while !tok.isPunct("}") {
-                guard tok.kind == .string || tok.kind == .ident else {
+            while !cur.isPunct("}") {
+                guard cur.kind == .string || cur.kind == .ident else {
                     throw fail("expected-name", "expected a key (name or string) or `}` in a block, found \(describe(tok))", at: tok)
                 }
                 let k = advance()
                 entries.append((k.text, k.span, try parseValue()))
-                if tok.isPunct(",") || tok.isPunct(";") { _ = advance() }
+                if cur.isPunct(",") || cur.isPunct(";") { skip() }
             }
-            _ = advance()
+            skip()
             return .block(entries, t.span)
         default:
             throw fail("expected-value", "expected a value (string, number, list, block or `file \"path\"`), found \(describe(t))", at: t)
@@ -223,32 +226,32 @@ struct Parser {
     }
 
     mutating func parseChannel() throws(ParseAbort) -> ChannelStatement {
-        _ = advance()
+        skip()
         let name = try expectIdent("a channel name after `channel`")
         let kind = try expectIdent("a channel kind (\(ChannelKinds.kinds.keys.sorted().joined(separator: ", "))) after the name")
         var options: [(String, Span, ValueNode)] = []
-        if tok.isPunct("{") {
+        if cur.isPunct("{") {
             let open = advance()
-            while !tok.isPunct("}") {
-                if tok.kind == .eof { throw fail("expected-token", "expected `}` to close channel `\(name.text)`", at: open) }
-                if tok.isPunct(";") || tok.isPunct(",") { _ = advance(); continue }
-                if tok.startsLine && tok.kind == .ident && Parser.topKeywords.contains(tok.text) && peek().kind == .ident {
+            while !cur.isPunct("}") {
+                if cur.kind == .eof { throw fail("expected-token", "expected `}` to close channel `\(name.text)`", at: open) }
+                if cur.isPunct(";") || cur.isPunct(",") { skip(); continue }
+                if cur.startsLine && cur.kind == .ident && Parser.topKeywords.contains(cur.text) && peek().kind == .ident {
                     throw fail("expected-token", "expected `}` to close channel `\(name.text)` before this statement", at: tok)
                 }
                 let key = try expectIdent("an option name in channel `\(name.text)`")
                 options.append((key.text, key.span, try parseValue()))
             }
-            _ = advance()
+            skip()
         }
         return ChannelStatement(name: name.text, nameSpan: name.span, kind: kind.text, kindSpan: kind.span, options: options)
     }
 
     mutating func parseMute() throws(ParseAbort) -> MuteNode {
-        if tok.isWord("from") {
-            _ = advance()
+        if cur.isWord("from") {
+            skip()
             let from = try expectString("a start time (RFC 3339) after `from`")
-            guard tok.isWord("until") else { throw fail("expected-token", "expected `until` after the start time, found \(describe(tok))", at: tok) }
-            _ = advance()
+            guard cur.isWord("until") else { throw fail("expected-token", "expected `until` after the start time, found \(describe(tok))", at: tok) }
+            skip()
             let until = try expectString("an end time (RFC 3339) after `until`")
             return .range(from: from.text, fromSpan: from.span, until: until.text, untilSpan: until.span)
         }
@@ -259,37 +262,37 @@ struct Parser {
     mutating func parseRule() throws(ParseAbort) -> RuleStatement {
         recording = []
         defer { recording = nil }
-        _ = advance()
+        skip()
         let name = try expectIdent("a rule name after `rule`")
-        guard tok.isWord("on") else {
+        guard cur.isWord("on") else {
             throw fail("expected-token", "expected `on WORKER.FUNCTION` after the rule name, found \(describe(tok))", at: tok)
         }
-        _ = advance()
+        skip()
         let worker = try expectIdent("a worker name after `on`")
         _ = try expectPunct(".", "between the worker and the function (e.g. `disk.filesystems`)")
         let function = try expectIdent("a function name after `\(worker.text).`")
         var by: [(String, Span)] = []
-        if tok.isWord("by") {
-            _ = advance()
+        if cur.isWord("by") {
+            skip()
             repeat {
-                if tok.isPunct(",") { _ = advance() }
+                if cur.isPunct(",") { skip() }
                 let n = try expectIdent("a label name after `by`")
                 by.append((n.text, n.span))
-            } while tok.isPunct(",")
+            } while cur.isPunct(",")
         }
         var filter: ExprNode?
-        if tok.isWord("where") {
-            _ = advance()
+        if cur.isWord("where") {
+            skip()
             filter = try parseExpr()
         }
         let open = try expectPunct("{", "to open the rule body")
         var items: [RuleItem] = []
-        while !tok.isPunct("}") {
-            if tok.kind == .eof {
+        while !cur.isPunct("}") {
+            if cur.kind == .eof {
                 throw fail("expected-token", "expected `}` to close rule `\(name.text)` (opened at line \(open.span.location.line))", at: tok)
             }
-            if tok.isPunct(";") { _ = advance(); continue }
-            if tok.startsLine && tok.kind == .ident && Parser.ruleEnders.contains(tok.text) {
+            if cur.isPunct(";") { skip(); continue }
+            if cur.startsLine && cur.kind == .ident && Parser.ruleEnders.contains(cur.text) {
                 throw fail("expected-token", "expected `}` to close rule `\(name.text)` before this statement", at: tok,
                            notes: [Diagnostic.Note("the rule body opens here", at: open.span.location)])
             }
@@ -298,15 +301,15 @@ struct Parser {
                 items.append(try parseItem())
             } catch {
                 // Recover at the next rule statement or the closing brace.
-                if consumed == start { _ = advance() }
-                while tok.kind != .eof && !tok.isPunct("}")
-                    && !(tok.startsLine && tok.kind == .ident && (Parser.itemKeywords.contains(tok.text) || Parser.ruleEnders.contains(tok.text)))
+                if consumed == start { skip() }
+                while cur.kind != .eof && !cur.isPunct("}")
+                    && !(cur.startsLine && cur.kind == .ident && (Parser.itemKeywords.contains(cur.text) || Parser.ruleEnders.contains(cur.text)))
                 {
-                    _ = advance()
+                    skip()
                 }
             }
         }
-        _ = advance()
+        skip()
         let definition = String(decoding: recording ?? [], as: UTF8.self)
         return RuleStatement(name: name.text, nameSpan: name.span, worker: worker.text, workerSpan: worker.span,
                              function: function.text, functionSpan: function.span, by: by, filter: filter, items: items,
@@ -320,21 +323,21 @@ struct Parser {
         }
         switch t.text {
         case "warn", "crit":
-            _ = advance()
+            skip()
             let e = try parseExpr()
             var forDuration: (Double, Span)?
             var clear: ClearNode?
-            while tok.isWord("for") || tok.isWord("clear") {
+            while cur.isWord("for") || cur.isWord("clear") {
                 let kw = advance()
                 if kw.text == "for" {
                     let d = tok
                     guard d.kind == .number else { throw fail("expected-duration", "expected a duration after `for` (e.g. `5m`), found \(describe(d))", at: d) }
-                    _ = advance()
+                    skip()
                     if d.unit != .duration {
                         diagnostics.append(Diagnostic(.error, "expected-duration", "`for` needs a duration with a unit, e.g. `\(d.raw)s` or `\(d.raw)m`", at: d.span.location, length: d.span.length))
                     }
                     forDuration = (d.number, d.span)
-                } else if Parser.comparisons.contains(tok.text) && tok.kind == .punct {
+                } else if Parser.comparisons.contains(cur.text) && cur.kind == .punct {
                     let op = advance()
                     clear = .shorthand(op: op.text, opSpan: op.span, rhs: try parseAdditive())
                 } else {
@@ -343,42 +346,42 @@ struct Parser {
             }
             return .condition(ConditionNode(severity: t.text, span: t.span, expr: e, forDuration: forDuration, clear: clear))
         case "let":
-            _ = advance()
+            skip()
             let n = try expectIdent("a name after `let`")
             _ = try expectPunct("=", "after `let \(n.text)`")
             return .letBinding(name: n.text, span: n.span, value: try parseExpr())
         case "repeat":
-            _ = advance()
+            skip()
             let d = tok
             guard d.kind == .number else { throw fail("expected-duration", "expected a duration after `repeat` (e.g. `4h`), found \(describe(d))", at: d) }
-            _ = advance()
+            skip()
             if d.unit != .duration {
                 diagnostics.append(Diagnostic(.error, "expected-duration", "`repeat` needs a duration with a unit, e.g. `\(d.raw)h`", at: d.span.location, length: d.span.length))
             }
             return .repeatEvery(d.number, d.span)
         case "notify":
-            _ = advance()
+            skip()
             var names: [(String, Span)] = []
             repeat {
-                if tok.isPunct(",") { _ = advance() }
+                if cur.isPunct(",") { skip() }
                 let n = try expectIdent("a channel name after `notify`")
                 names.append((n.text, n.span))
-            } while tok.isPunct(",")
+            } while cur.isPunct(",")
             return .notify(names)
         case "summary", "description":
-            _ = advance()
+            skip()
             let s = try expectString("a template string after `\(t.text)`")
             return t.text == "summary" ? .summary(s.text, s.span) : .description(s.text, s.span)
         case "on_missing":
-            _ = advance()
+            skip()
             let policy = try expectIdent("`keep`, `resolve` or `alert` after `on_missing`")
             var after: Double?
             var afterSpan: Span?
-            if tok.isWord("after") {
-                _ = advance()
+            if cur.isWord("after") {
+                skip()
                 let n = tok
                 guard n.kind == .number else { throw fail("expected-number", "expected a number of evaluations after `after`, found \(describe(n))", at: n) }
-                _ = advance()
+                skip()
                 after = n.number
                 afterSpan = n.span
                 if n.unit != .none {
@@ -387,7 +390,7 @@ struct Parser {
             }
             return .onMissing(policy: policy.text, policySpan: policy.span, after: after, afterSpan: afterSpan)
         case "mute":
-            _ = advance()
+            skip()
             return .mute(try parseMute())
         default:
             let hint = closest(t.text, in: Parser.itemKeywords)
@@ -409,7 +412,7 @@ struct Parser {
         var l = try parseAnd()
         let base = depth
         defer { depth = base }
-        while tok.isWord("or") {
+        while cur.isWord("or") {
             let op = advance()
             // Each link of a chain deepens the tree: count it against the nesting limit.
             try enter()
@@ -422,7 +425,7 @@ struct Parser {
         var l = try parseNot()
         let base = depth
         defer { depth = base }
-        while tok.isWord("and") {
+        while cur.isWord("and") {
             let op = advance()
             try enter()
             l = .binary("and", l, try parseNot(), op.span)
@@ -431,7 +434,7 @@ struct Parser {
     }
 
     mutating func parseNot() throws(ParseAbort) -> ExprNode {
-        if tok.isWord("not") {
+        if cur.isWord("not") {
             let op = advance()
             try enter()
             defer { depth -= 1 }
@@ -442,17 +445,17 @@ struct Parser {
 
     mutating func parseComparison() throws(ParseAbort) -> ExprNode {
         let l = try parseAdditive()
-        if tok.kind == .punct && Parser.comparisons.contains(tok.text) {
+        if cur.kind == .punct && Parser.comparisons.contains(cur.text) {
             let op = advance()
             let r = try parseAdditive()
-            if tok.kind == .punct && Parser.comparisons.contains(tok.text) {
+            if cur.kind == .punct && Parser.comparisons.contains(cur.text) {
                 throw fail("chained-comparison", "comparisons cannot be chained; combine them with `and`", at: tok)
             }
             return .binary(op.text, l, r, op.span)
         }
-        if tok.isPunct("=") {
+        if cur.isPunct("=") {
             throw fail("expected-token", "`=` is not a comparison; use `==`", at: tok,
-                       fixIt: Diagnostic.FixIt("replace with `==`", location: tok.span.location, length: 1, replacement: "=="))
+                       fixIt: Diagnostic.FixIt("replace with `==`", location: cur.span.location, length: 1, replacement: "=="))
         }
         return l
     }
@@ -461,7 +464,7 @@ struct Parser {
         var l = try parseMultiplicative()
         let base = depth
         defer { depth = base }
-        while tok.isPunct("+") || tok.isPunct("-") {
+        while cur.isPunct("+") || cur.isPunct("-") {
             let op = advance()
             try enter()
             l = .binary(op.text, l, try parseMultiplicative(), op.span)
@@ -473,7 +476,7 @@ struct Parser {
         var l = try parseUnary()
         let base = depth
         defer { depth = base }
-        while tok.isPunct("*") || tok.isPunct("/") {
+        while cur.isPunct("*") || cur.isPunct("/") {
             let op = advance()
             try enter()
             l = .binary(op.text, l, try parseUnary(), op.span)
@@ -482,7 +485,7 @@ struct Parser {
     }
 
     mutating func parseUnary() throws(ParseAbort) -> ExprNode {
-        if tok.isPunct("-") {
+        if cur.isPunct("-") {
             let op = advance()
             try enter()
             defer { depth -= 1 }
@@ -495,34 +498,34 @@ struct Parser {
         let t = tok
         switch t.kind {
         case .number:
-            _ = advance()
+            skip()
             return .number(t.number, t.unit, t.span)
         case .string:
-            _ = advance()
+            skip()
             return .string(t.text, t.span)
         case .ident:
             if Parser.notValues.contains(t.text) || Parser.itemKeywords.contains(t.text) && t.text != "repeat" {
                 throw fail("expected-expression", "expected a value, field or function, found keyword `\(t.text)`", at: t)
             }
-            _ = advance()
+            skip()
             if t.text == "true" || t.text == "false" { return .bool(t.text == "true", t.span) }
-            if tok.isPunct("(") {
-                _ = advance()
+            if cur.isPunct("(") {
+                skip()
                 var args: [ExprNode] = []
-                while !tok.isPunct(")") {
+                while !cur.isPunct(")") {
                     // `window 1h` reads better in predictions; the word is optional.
-                    if tok.isWord("window") { _ = advance() }
+                    if cur.isWord("window") { skip() }
                     args.append(try parseExpr())
-                    if tok.isPunct(",") { _ = advance() } else if !tok.isPunct(")") {
+                    if cur.isPunct(",") { skip() } else if !cur.isPunct(")") {
                         throw fail("expected-token", "expected `,` or `)` in the arguments of `\(t.text)`, found \(describe(tok))", at: tok)
                     }
                 }
-                _ = advance()
+                skip()
                 return .call(t.text, t.span, args)
             }
             return .name(t.text, t.span)
         case .punct where t.text == "(":
-            _ = advance()
+            skip()
             let e = try parseExpr()
             _ = try expectPunct(")", "to close the parenthesis")
             return e
