@@ -816,8 +816,12 @@ struct Checker {
                 error("bad-template", "`{` without a closing `}` in the template (write `{{` for a literal brace)", at(i))
                 break
             }
-            let inner = String(decoding: b[(i + 1)..<end], as: UTF8.self)
-            let pieces = inner.split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false).map { $0.trimmingSpaces() }
+            let innerBytes = b[(i + 1)..<end]
+            // Most references are a bare name: no split, no trimming.
+            let pieces = innerBytes.contains(where: { $0 == UInt8(ascii: "|") || $0 == UInt8(ascii: " ") })
+                ? String(decoding: innerBytes, as: UTF8.self).split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false)
+                    .map { $0.trimmingSpaces() }
+                : [String(decoding: innerBytes, as: UTF8.self)]
             let name = pieces.first ?? ""
             var filter: String?
             var arg: Int?
