@@ -261,6 +261,14 @@ struct Lexer {
 
     mutating func lexString(_ start: Int) -> Token {
         i += 1
+        // Most strings have no escape: decode them straight from the source.
+        var k = i
+        while k < b.count && b[k] != UInt8(ascii: "\"") && b[k] != 0x0A && b[k] != UInt8(ascii: "\\") { k += 1 }
+        if k < b.count && b[k] == UInt8(ascii: "\"") {
+            let text = String(decoding: b[i..<k], as: UTF8.self)
+            i = k + 1
+            return make(.string, text, from: start)
+        }
         var bytes: [UInt8] = []
         while i < b.count {
             let c = b[i]
