@@ -493,7 +493,7 @@ struct Checker {
             switch cl {
             case .expr(let e): clearNode = e
             case .shorthand(let op, let opSpan, let rhs):
-                guard case .binary(let top, let lhs, _, _) = c.expr, ["<", "<=", ">", ">=", "==", "!="].contains(top) else {
+                guard case .binary(let top, let lhs, _, _) = c.expr, Checker.shorthandComparisons.contains(top) else {
                     error("clear-shorthand", "`clear \(op) …` needs a trigger that is one comparison (like `x > 90`); write the full condition: `clear x \(op) …`", opSpan)
                     return nil
                 }
@@ -785,6 +785,8 @@ struct Checker {
 
     // MARK: templates
 
+    /// Trigger operators a `clear < N` shorthand can reuse the left side of.
+    static let shorthandComparisons = ["<", "<=", ">", ">=", "==", "!="]
     static let functions = ["rate", "delta", "increase", "avg", "min", "max", "sum", "count", "predict_zero", "time_to", "abs"]
     static let templateFilters = ["bytes", "percent", "duration", "round"]
     static let templateSpecials = ["rule", "severity", "worker", "function"]

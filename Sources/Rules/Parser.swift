@@ -261,6 +261,7 @@ struct Parser {
 
     mutating func parseRule() throws(ParseAbort) -> RuleStatement {
         recording = []
+        recording!.reserveCapacity(256)
         defer { recording = nil }
         skip()
         let name = try expectIdent("a rule name after `rule`")
