@@ -14,7 +14,7 @@
  *   - statvfs of every mount shd reports (mountinfo filtered with shd's default excluded
  *     fs types and mount prefixes);
  *   - getdents of /proc, then for every pid pread + pread(EOF) of /proc/PID/stat on an fd
- *     kept open across cycles (up to 512; shd since 7708d78), or open + read + read(EOF) +
+ *     kept open across cycles (up to 512; shd since a0c9b42), or open + read + read(EOF) +
  *     close with --open-per-cycle (shd before);
  *   - open of /proc/mdstat (absent here), adjtimex, getdents of /proc/self/fd.
  * Every byte read goes through a minimal number tokenizer (what any collector must at
@@ -48,7 +48,7 @@ static double intervalSeconds;
 /* --no-tcp-tables: skip /proc/net/tcp and tcp6, as `shd run` does unless `set tcp_states true`
  * (its listening sockets then come from a sock_diag dump, which this floor does not make). */
 static int noTcpTables;
-/* --open-per-cycle: open/read/close every /proc/PID/stat each cycle (shd before 7708d78)
+/* --open-per-cycle: open/read/close every /proc/PID/stat each cycle (shd before a0c9b42)
  * instead of keeping up to 512 of them open. */
 static int keepPids = 1;
 static char buf[1 << 21];  /* /proc/net/tcp on a busy host runs to megabytes */
@@ -142,7 +142,7 @@ static int iStat, iLoad, iMem, iVm, iPsi[3], iMounts, iDisk, iNetDev, iSock, iSo
     iHost, iRel, iStat2, iUptime, iSelfStatus, iSelfStat;
 static int iIf[16][4], nIf;
 
-/* /proc/PID/stat fds kept open across cycles and re-read with pread, as shd does since 7708d78
+/* /proc/PID/stat fds kept open across cycles and re-read with pread, as shd does since a0c9b42
  * (at most 512 kept; beyond that open/read/close). Open-addressing table keyed by pid. */
 #define KEEP_MAX 512
 #define SLOTS 2048
