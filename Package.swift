@@ -20,9 +20,9 @@ let package = Package(
         // Workers and functions over /proc and /sys, each with a pure parser.
         .target(name: "Workers", dependencies: ["Reports", "CLinux"]),
         // The rule language: lexer, parser, checker, evaluator, diagnostics, rule tests.
-        .target(name: "Rules", dependencies: ["Reports"]),
+        .target(name: "Rules", dependencies: ["Reports", "CLinux"]),
         // Channels, payloads, spool and delivery over libcurl's multi-socket API.
-        .target(name: "Notify", dependencies: ["Rules", "Reports", "CCurl"]),
+        .target(name: "Notify", dependencies: ["Rules", "Reports", "CCurl", "CLinux"]),
         // The composition root: event loop, snapshot, outputs, state, reload, daemonize.
         .target(name: "Daemon", dependencies: ["Workers", "Rules", "Notify", "Reports", "CLinux"]),
         // Command line only.

@@ -15,6 +15,11 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <errno.h>
+#include <dirent.h>
 
 static inline int shd_errno(void) { return errno; }
+
+/* A readdir entry's name. Swift's `e.pointee.d_name` copies the whole 256-byte array, reading past
+   the end of a short last record in readdir's buffer (AddressSanitizer: heap-buffer-overflow). */
+static inline const char *shd_dirent_name(const struct dirent *e) { return e->d_name; }
 #endif

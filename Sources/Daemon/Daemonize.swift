@@ -137,9 +137,7 @@ public enum Daemonizer {
         guard let d = opendir("/proc/self/fd") else { return [] }
         var fds: [Int32] = []
         while let e = readdir(d) {
-            // d_name through a pointer, not `e.pointee.d_name`: that copies 256 bytes, past the end of a short last
-            // record in readdir's buffer (AddressSanitizer: heap-buffer-overflow).
-            let name = String(cString: UnsafeRawPointer(e).advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name)!).assumingMemoryBound(to: CChar.self))
+            let name = String(cString: shd_dirent_name(e))
             if let n = Int32(name) { fds.append(n) }
         }
         let own = dirfd(d)

@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CLinux
 import Reports
 
 /// What loading a rule set produced: a configuration when there are no errors, and every diagnostic.
@@ -66,9 +67,7 @@ public enum RuleSetLoader {
         defer { closedir(d) }
         var names: [String] = []
         while let e = readdir(d) {
-            // d_name through a pointer, not `e.pointee.d_name`: that copies 256 bytes, past the end of a short last
-            // record in readdir's buffer (AddressSanitizer: heap-buffer-overflow).
-            let name = String(cString: UnsafeRawPointer(e).advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name)!).assumingMemoryBound(to: CChar.self))
+            let name = String(cString: shd_dirent_name(e))
             if name.hasSuffix(".rules") && !name.hasPrefix(".") { names.append(name) }
         }
         // Byte order, not locale order: the same on every machine.

@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CLinux
 import Reports
 
 /// One parsed `.test` file.
@@ -535,9 +536,7 @@ public enum TestRulesCommand {
                 guard let d = opendir(p) else { continue }
                 var names: [String] = []
                 while let e = readdir(d) {
-                    // d_name through a pointer, not `e.pointee.d_name`: that copies 256 bytes, past the end of a short last
-                    // record in readdir's buffer (AddressSanitizer: heap-buffer-overflow).
-                    let name = String(cString: UnsafeRawPointer(e).advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name)!).assumingMemoryBound(to: CChar.self))
+                    let name = String(cString: shd_dirent_name(e))
                     if name.hasSuffix(".test") { names.append(name) }
                 }
                 closedir(d)

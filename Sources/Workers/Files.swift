@@ -101,9 +101,7 @@ public func listDirectory(_ path: String) -> [String] {
     defer { closedir(d) }
     var names: [String] = []
     while let e = readdir(d) {
-        // d_name through a pointer, not `e.pointee.d_name`: that copies 256 bytes, past the end of a short last
-        // record in readdir's buffer (AddressSanitizer: heap-buffer-overflow).
-        let name = String(cString: UnsafeRawPointer(e).advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name)!).assumingMemoryBound(to: CChar.self))
+        let name = String(cString: shd_dirent_name(e))
         if name != "." && name != ".." { names.append(name) }
     }
     return names

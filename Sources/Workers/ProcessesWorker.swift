@@ -67,10 +67,7 @@ public final class ProcessTable {
         path.append(CChar(UInt8(ascii: "/")))
         let base = path.count
         while let e = readdir(dir) {
-            // d_name through a pointer, not `e.pointee.d_name`: that copies 256 bytes, past the end of a short last
-            // record in readdir's buffer (AddressSanitizer: heap-buffer-overflow).
-            let name = UnsafeRawPointer(e).advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name)!)
-                .assumingMemoryBound(to: UInt8.self)
+            let name = UnsafeRawPointer(shd_dirent_name(e)).assumingMemoryBound(to: UInt8.self)
             guard name[0] >= 0x30, name[0] <= 0x39 else { continue }
             var pid: Int64 = 0
             var i = 0
