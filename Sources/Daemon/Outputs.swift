@@ -37,7 +37,7 @@ public enum PrometheusText {
                 }
                 for m in order {
                     let field = schema?.field(fieldOf[m]!)
-                    out += "# HELP " + m + " " + escapeHelp(field?.help ?? "\(w.name).\(f.name) \(fieldOf[m]!)") + "\n"
+                    out += "# HELP " + m + " " + escape(field?.help ?? "\(w.name).\(f.name) \(fieldOf[m]!)", quotes: false) + "\n"
                     out += "# TYPE " + m + " " + (field?.kind == .counter ? "counter" : "gauge") + "\n"
                     for s in samples[m]! { out += s + "\n" }
                 }
@@ -59,35 +59,17 @@ public enum PrometheusText {
         return out
     }
 
-    static func escape(_ s: String) -> String {
+    /// Label values escape backslash, double quote and newline; HELP text only backslash and newline.
+    static func escape(_ s: String, quotes: Bool = true) -> String {
         var out = ""
         for c in s {
             switch c {
             case "\\": out += "\\\\"
-            case "\"": out += "\\\""
+            case "\"" where quotes: out += "\\\""
             case "\n": out += "\\n"
             default: out.append(c)
             }
         }
-        return out
-    }
-
-    static func escapeHelp(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
-    }
-}
-
-extension String {
-    func replacingOccurrences(of a: String, with b: String) -> String {
-        guard !a.isEmpty, contains(a) else { return self }
-        var out = ""
-        var rest = Substring(self)
-        while let r = rest.firstRange(of: a) {
-            out += rest[..<r.lowerBound]
-            out += b
-            rest = rest[r.upperBound...]
-        }
-        out += rest
         return out
     }
 }
