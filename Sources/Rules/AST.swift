@@ -1,6 +1,6 @@
 // The syntax tree of one rules/configuration file, as the parser builds it (before checking).
 
-/// One parsed file.
+/// One parsed file. Spans in its nodes are in `file`.
 public struct AST: Sendable {
     public var file: String
     public var statements: [Statement]
@@ -97,16 +97,16 @@ public enum MuteNode: Sendable {
     case range(from: String, fromSpan: Span, until: String, untilSpan: Span)
 }
 
-/// An expression.
-public indirect enum ExprNode: Sendable {
+/// An expression. Only the cases with operands are boxed: leaves (numbers, names) are stored in their parent.
+public enum ExprNode: Sendable {
     case number(Double, NumberUnit, Span)
     case string(String, Span)
     case bool(Bool, Span)
     case name(String, Span)
     /// `fn(args)`; `window 1h` arguments are parsed as the duration alone.
-    case call(String, Span, [ExprNode])
-    case unary(String, ExprNode, Span)
-    case binary(String, ExprNode, ExprNode, Span)
+    indirect case call(String, Span, [ExprNode])
+    indirect case unary(String, ExprNode, Span)
+    indirect case binary(String, ExprNode, ExprNode, Span)
 
     public var span: Span {
         switch self {

@@ -20,20 +20,24 @@ enum ExprType: Equatable {
 struct Checker {
     let catalog: Catalog
     var diagnostics: [Diagnostic] = []
+    /// The file of the statements being checked: spans carry no file name, diagnostics get it from here.
+    var currentFile = ""
 
     init(catalog: Catalog) { self.catalog = catalog }
 
     mutating func error(_ id: String, _ message: String, _ span: Span, notes: [Diagnostic.Note] = [], fixIt: Diagnostic.FixIt? = nil) {
-        diagnostics.append(Diagnostic(.error, id, message, at: span.location, length: span.length, notes: notes, fixIt: fixIt))
+        diagnostics.append(Diagnostic(.error, id, message, at: loc(span), length: span.length, notes: notes, fixIt: fixIt))
     }
 
     mutating func warning(_ id: String, _ message: String, _ span: Span, notes: [Diagnostic.Note] = [], fixIt: Diagnostic.FixIt? = nil) {
-        diagnostics.append(Diagnostic(.warning, id, message, at: span.location, length: span.length, notes: notes, fixIt: fixIt))
+        diagnostics.append(Diagnostic(.warning, id, message, at: loc(span), length: span.length, notes: notes, fixIt: fixIt))
     }
+
+    func loc(_ span: Span) -> SourceLocation { span.location(in: currentFile) }
 
     func suggest(_ word: String, _ candidates: [String], _ span: Span) -> (String, Diagnostic.FixIt?) {
         guard let c = closest(word, in: candidates.sorted()) else { return ("", nil) }
-        return ("; did you mean `\(c)`?", Diagnostic.FixIt("replace with `\(c)`", location: span.location, length: span.length, replacement: c))
+        return ("; did you mean `\(c)`?", Diagnostic.FixIt("replace with `\(c)`", location: loc(span), length: span.length, replacement: c))
     }
 
     // MARK: the whole rule set
@@ -41,18 +45,19 @@ struct Checker {
     mutating func check(_ asts: [AST]) -> Configuration {
         var config = Configuration()
         config.files = asts.map(\.file)
-        var channelSeen: [String: Span] = [:]
-        var settingSeen: [String: Span] = [:]
+        var channelSeen: [String: SourceLocation] = [:]
+        var settingSeen: [String: SourceLocation] = [:]
 
         // Channels first: rules in any file may route to channels declared in any other.
         for ast in asts {
+            currentFile = ast.file
             for case .channel(let c) in ast.statements {
                 if let first = channelSeen[c.name] {
                     error("duplicate-channel", "channel `\(c.name)` is declared twice", c.nameSpan,
-                          notes: [Diagnostic.Note("first declared here", at: first.location)])
+                          notes: [Diagnostic.Note("first declared here", at: first)])
                     continue
                 }
-                channelSeen[c.name] = c.nameSpan
+                channelSeen[c.name] = loc(c.nameSpan)
                 if let decl = checkChannel(c) { config.channels.append(decl) }
             }
         }
@@ -64,12 +69,13 @@ struct Checker {
         let channelNames = Set(config.channels.map(\.name)).union(channelSeen.keys)
 
         for ast in asts {
+            currentFile = ast.file
             for case .set(let s) in ast.statements {
                 if let first = settingSeen[s.name] {
                     warning("setting-overridden", "`set \(s.name)` overrides an earlier value", s.nameSpan,
-                            notes: [Diagnostic.Note("earlier value set here", at: first.location)])
+                            notes: [Diagnostic.Note("earlier value set here", at: first)])
                 }
-                settingSeen[s.name] = s.nameSpan
+                settingSeen[s.name] = loc(s.nameSpan)
                 if let v = checkSetting(s, channels: channelNames) { config.settings[s.name] = v }
             }
             for case .mute(let m) in ast.statements {
@@ -82,7 +88,7 @@ struct Checker {
             config.defaultChannels = [s]
         }
 
-        var ruleSeen: [String: Span] = [:]
+        var ruleSeen: [String: SourceLocation] = [:]
         // Large rule sets: grow the rule array once, not by doubling (each move frees a large block, which makes
         // malloc consolidate its free lists).
         var ruleCount = 0
@@ -90,13 +96,14 @@ struct Checker {
         config.rules.reserveCapacity(ruleCount)
         ruleSeen.reserveCapacity(ruleCount)
         for ast in asts {
+            currentFile = ast.file
             for case .rule(let r) in ast.statements {
                 if let first = ruleSeen[r.name] {
                     error("duplicate-rule", "rule `\(r.name)` is declared twice", r.nameSpan,
-                          notes: [Diagnostic.Note("first declared here", at: first.location)])
+                          notes: [Diagnostic.Note("first declared here", at: first)])
                     continue
                 }
-                ruleSeen[r.name] = r.nameSpan
+                ruleSeen[r.name] = loc(r.nameSpan)
                 if let rule = checkRule(r, channels: channelNames, defaults: config.defaultChannels) { config.rules.append(rule) }
             }
         }
@@ -128,7 +135,7 @@ struct Checker {
         case (.bool, .word(let w, _)) where w == "true" || w == "false": return
         case (.duration, .number(let n, .none, let span)):
             error("expected-duration", "\(what) needs a duration with a unit, e.g. `\(formatNumber(n))s`", span,
-                  fixIt: Diagnostic.FixIt("add a unit", location: span.location, length: span.length, replacement: formatNumber(n) + "s"))
+                  fixIt: Diagnostic.FixIt("add a unit", location: loc(span), length: span.length, replacement: formatNumber(n) + "s"))
         case (.stringList, .list(let items, _)), (.stringOrList, .list(let items, _)):
             for i in items where !isString(i) { error("expected-string", "\(what) must be a list of strings", i.span) }
         case (.oneOf(let words), .word(let w, let span)), (.oneOf(let words), .string(let w, let span)):
@@ -259,7 +266,7 @@ struct Checker {
         }
         if diagnostics[n0...].contains(where: { $0.severity == .error }) { return nil }
         return ChannelDeclaration(name: c.name, kind: c.kind, options: c.options.map { ($0.0, configValue($0.2)) },
-                                  location: c.nameSpan.location)
+                                  location: loc(c.nameSpan))
     }
 
     mutating func checkMute(_ m: MuteNode) -> MuteWindow? {
@@ -335,7 +342,7 @@ struct Checker {
         for case .letBinding(let name, let span, let value) in r.items {
             if let first = scope.letIndex[name] {
                 error("duplicate-let", "`let \(name)` is defined twice in rule `\(r.name)`", span,
-                      notes: [Diagnostic.Note("first defined here", at: scope.letSpans[first].location)])
+                      notes: [Diagnostic.Note("first defined here", at: loc(scope.letSpans[first]))])
                 continue
             }
             if scope.schema?.field(name) != nil {
@@ -395,7 +402,7 @@ struct Checker {
                 let sev: Severity = c.severity == "crit" ? .crit : .warn
                 if condNodes[sev] != nil {
                     error("duplicate-condition", "rule `\(r.name)` already has a `\(c.severity)` condition; combine them with `or`", c.span,
-                          notes: [Diagnostic.Note("the first one", at: condNodes[sev]!.span.location)])
+                          notes: [Diagnostic.Note("the first one", at: loc(condNodes[sev]!.span))])
                     continue
                 }
                 condNodes[sev] = c
@@ -444,7 +451,7 @@ struct Checker {
         conditions.sort { $0.severity < $1.severity }
         var valueFields: [String] = []
         for f in scope.valueFields where !valueFields.contains(f) { valueFields.append(f) }
-        return AlertRule(name: r.name, worker: r.worker, function: r.function, location: r.nameSpan.location,
+        return AlertRule(name: r.name, worker: r.worker, function: r.function, location: loc(r.nameSpan),
                          definition: r.definition, repeatSeconds: repeatSeconds, channels: notify.isEmpty ? defaults : notify,
                          missing: missing, mutes: mutes, identityLabels: identityLabels, filter: filter, conditions: conditions,
                          letNames: scope.letNodes.indices.map { i in scope.letIndex.first { $0.value == i }!.key },
@@ -560,18 +567,18 @@ struct Checker {
         if upward ? c.value < w.value : c.value > w.value {
             error("crit-below-warn",
                   "crit threshold \(formatNumber(c.value)) is \(upward ? "below" : "above") the warn threshold \(formatNumber(w.value)) for `\(w.op)`: crit would fire before warn",
-                  c.span, notes: [Diagnostic.Note("the warn threshold", at: w.span.location)])
+                  c.span, notes: [Diagnostic.Note("the warn threshold", at: loc(w.span))])
         }
     }
 
     /// Replaces `> 90` by `< 85`: the opposite direction, at the trigger's threshold.
     func clearFix(_ t: (lhs: String, op: String, value: Double, span: Span, opSpan: Span),
                   _ c: (lhs: String, op: String, value: Double, span: Span, opSpan: Span)) -> Diagnostic.FixIt? {
-        guard c.opSpan.location.line == c.span.location.line else { return nil }
+        guard c.opSpan.line == c.span.line else { return nil }
         let flipped = t.op.hasPrefix(">") ? "<" : ">"
-        let length = c.span.location.column + c.span.length - c.opSpan.location.column
+        let length = c.span.column + c.span.length - c.opSpan.column
         let replacement = flipped + " " + formatNumber(t.value)
-        return Diagnostic.FixIt("replace with `\(replacement)`", location: c.opSpan.location, length: length, replacement: replacement)
+        return Diagnostic.FixIt("replace with `\(replacement)`", location: loc(c.opSpan), length: length, replacement: replacement)
     }
 
     mutating func checkClear(trigger: ExprNode, clear: ExprNode) {
@@ -638,7 +645,7 @@ struct Checker {
                 scope.valueFields.append(n)
                 if scope.inCounterFunction > 0 { scope.sawCounter = true } else {
                     warning("raw-counter", "`\(n)` is a counter that only grows; compare its `rate(\(n))` or `delta(\(n))`", span,
-                            fixIt: Diagnostic.FixIt("use rate()", location: span.location, length: span.length, replacement: "rate(\(n))"))
+                            fixIt: Diagnostic.FixIt("use rate()", location: loc(span), length: span.length, replacement: "rate(\(n))"))
                 }
                 return (.field(n), .number)
             }
@@ -671,9 +678,9 @@ struct Checker {
                 do throws(Pattern.SyntaxError) {
                     return (.match(lc, try Pattern.regex(pat), negated: false), .bool)
                 } catch {
-                    var loc = pspan.location
-                    loc.column += 1 + error.offset
-                    diagnostics.append(Diagnostic(.error, "bad-regex", "invalid regular expression: \(error.message)", at: loc))
+                    var at = loc(pspan)
+                    at.column += 1 + error.offset
+                    diagnostics.append(Diagnostic(.error, "bad-regex", "invalid regular expression: \(error.message)", at: at))
                     return (.constant(.bool(false)), .invalid)
                 }
             }
@@ -800,11 +807,9 @@ struct Checker {
         let open = UInt8(ascii: "{"), close = UInt8(ascii: "}")
         // Byte offsets inside the string map to columns after the opening quote (escapes make this approximate).
         func at(_ k: Int) -> Span {
-            var loc = span.location
             var col = 0
             for x in b[0..<min(k, b.count)] where x & 0xC0 != 0x80 { col += 1 }
-            loc.column += 1 + col
-            return Span(loc, length: 1)
+            return Span(line: span.line, column: span.column + 1 + col, length: 1)
         }
         func flush() {
             if !lit.isEmpty { parts.append(.text(String(decoding: lit, as: UTF8.self))); lit.removeAll() }
@@ -841,7 +846,7 @@ struct Checker {
                 let candidates = schema.fields.map(\.name) + Array(scope.letIndex.keys) + Checker.templateSpecials
                 let hint = closest(name, in: candidates.sorted())
                 error("unknown-field", "unknown name `\(name)` in the template" + (hint.map { "; did you mean `\($0)`?" } ?? ""),
-                      Span(at(i + 1).location, length: max(1, name.count)))
+                      at(i + 1).with(length: max(1, name.count)))
             }
             flush()
             parts.append(.ref(name: name, filter: filter, arg: arg))

@@ -22,9 +22,9 @@ struct ParseAbort: Error {}
 struct Parser {
     var lexer: Lexer
     let file: String
-    /// The current token, one token of lookahead, and the last token consumed.
-    var cur: Token
-    var ahead: Token?
+    /// The current token, one token of lookahead, and the span of the last token consumed.
+    var cur: Lexeme
+    var ahead: Lexeme?
     var previousSpan: Span
     /// Tokens consumed so far: recovery compares it to know whether it made progress.
     var consumed = 0
@@ -32,15 +32,12 @@ struct Parser {
     /// Expression nesting, bounded so hostile input cannot overflow the stack.
     var depth = 0
     /// While parsing a rule: its tokens as written, joined by single spaces (its definition identity).
-    var recording: [UInt8]?
+    /// One buffer for every rule of the file.
+    var recording: [UInt8] = []
+    var isRecording = false
 
     static let topKeywords = ["set", "channel", "rule", "mute"]
     static let itemKeywords = ["warn", "crit", "let", "repeat", "notify", "summary", "description", "on_missing", "mute"]
-    static let comparisons = ["<", "<=", ">", ">=", "==", "!=", "~", "!~", "=~"]
-    /// Statements that end a rule body left open.
-    static let ruleEnders = ["rule", "channel", "set"]
-    /// Words that cannot start a value.
-    static let notValues = ["and", "or", "for", "clear"]
 
     init(lexer: Lexer, file: String) {
         self.lexer = lexer
@@ -49,22 +46,22 @@ struct Parser {
         previousSpan = cur.span
     }
 
-    var tok: Token { cur }
-    mutating func peek() -> Token {
+    var tok: Lexeme { cur }
+    mutating func peek() -> Lexeme {
         if ahead == nil { ahead = cur.kind == .eof ? cur : lexer.next() }
         return ahead!
     }
-    mutating func advance() -> Token {
+    mutating func advance() -> Lexeme {
         let t = cur
         skip()
         return t
     }
-    /// Same as `advance()` without handing the token back (no copy of it).
+    /// Consumes the current token.
     mutating func skip() {
         guard cur.kind != .eof else { return }
-        if recording != nil {
-            if !recording!.isEmpty { recording!.append(0x20) }
-            recording! += lexer.b[cur.offset..<cur.end]
+        if isRecording {
+            if !recording.isEmpty { recording.append(0x20) }
+            recording.append(contentsOf: lexer.b[cur.start..<cur.end])
         }
         previousSpan = cur.span
         consumed += 1
@@ -76,38 +73,42 @@ struct Parser {
         }
     }
 
-    func describe(_ t: Token) -> String {
+    /// A name's (or any token's) text, for the syntax tree.
+    func text(_ t: Lexeme) -> String { lexer.text(t) }
+
+    func describe(_ t: Lexeme) -> String {
         switch t.kind {
         case .eof: return "end of file"
-        case .string: return "string \"\(t.text)\""
-        case .number: return "number `\(t.raw)`"
-        case .ident: return "`\(t.text)`"
-        case .punct: return "`\(t.text)`"
+        case .string: return "string \"\(lexer.stringValue(t))\""
+        case .number: return "number `\(lexer.source(t))`"
+        case .ident, .punct: return "`\(lexer.source(t))`"
         }
     }
 
-    mutating func fail(_ id: String, _ message: String, at t: Token, notes: [Diagnostic.Note] = [], fixIt: Diagnostic.FixIt? = nil) -> ParseAbort {
+    func loc(_ span: Span) -> SourceLocation { span.location(in: file) }
+
+    mutating func fail(_ id: String, _ message: String, at t: Lexeme, notes: [Diagnostic.Note] = [], fixIt: Diagnostic.FixIt? = nil) -> ParseAbort {
         fail(id, message, at: t.span, notes: notes, fixIt: fixIt)
     }
 
     mutating func fail(_ id: String, _ message: String, at span: Span, notes: [Diagnostic.Note] = [], fixIt: Diagnostic.FixIt? = nil) -> ParseAbort {
-        diagnostics.append(Diagnostic(.error, id, message, at: span.location, length: span.length, notes: notes, fixIt: fixIt))
+        diagnostics.append(Diagnostic(.error, id, message, at: loc(span), length: span.length, notes: notes, fixIt: fixIt))
         return ParseAbort()
     }
 
-    mutating func expectPunct(_ s: String, _ context: String) throws(ParseAbort) -> Token {
-        if cur.isPunct(s) { return advance() }
-        throw fail("expected-token", "expected `\(s)` \(context), found \(describe(tok))", at: tok)
+    mutating func expectPunct(_ p: Punct, _ context: String) throws(ParseAbort) -> Lexeme {
+        if cur.isPunct(p) { return advance() }
+        throw fail("expected-token", "expected `\(p.text)` \(context), found \(describe(tok))", at: tok)
     }
 
-    mutating func expectIdent(_ what: String) throws(ParseAbort) -> Token {
+    mutating func expectIdent(_ what: @autoclosure () -> String) throws(ParseAbort) -> Lexeme {
         if cur.kind == .ident { return advance() }
-        throw fail("expected-name", "expected \(what), found \(describe(tok))", at: tok)
+        throw fail("expected-name", "expected \(what()), found \(describe(tok))", at: tok)
     }
 
-    mutating func expectString(_ what: String) throws(ParseAbort) -> Token {
+    mutating func expectString(_ what: @autoclosure () -> String) throws(ParseAbort) -> Lexeme {
         if cur.kind == .string { return advance() }
-        throw fail("expected-string", "expected \(what) (a quoted string), found \(describe(tok))", at: tok)
+        throw fail("expected-string", "expected \(what()) (a quoted string), found \(describe(tok))", at: tok)
     }
 
     // MARK: statements
@@ -115,7 +116,7 @@ struct Parser {
     mutating func parseFile() -> [Statement] {
         var out: [Statement] = []
         while cur.kind != .eof {
-            if cur.isPunct(";") { skip(); continue }
+            if cur.isPunct(.semicolon) { skip(); continue }
             let start = consumed
             do throws(ParseAbort) {
                 out.append(try parseStatement())
@@ -129,7 +130,7 @@ struct Parser {
     /// Skips to the next token that starts a line with a top-level keyword.
     mutating func synchronizeTop(from start: Int) {
         if consumed == start { skip() }
-        while cur.kind != .eof && !(cur.startsLine && cur.kind == .ident && Parser.topKeywords.contains(cur.text)) {
+        while cur.kind != .eof && !(cur.startsLine && cur.kind == .ident && cur.keyword.isTop) {
             skip()
         }
     }
@@ -139,18 +140,19 @@ struct Parser {
         guard t.kind == .ident else {
             throw fail("expected-statement", "expected a statement (set, channel, rule or mute), found \(describe(t))", at: t)
         }
-        switch t.text {
-        case "set": return .set(try parseSet())
-        case "channel": return .channel(try parseChannel())
-        case "rule": return .rule(try parseRule())
-        case "mute":
+        switch t.keyword {
+        case .set: return .set(try parseSet())
+        case .channel: return .channel(try parseChannel())
+        case .rule: return .rule(try parseRule())
+        case .mute:
             skip()
             return .mute(try parseMute())
         default:
-            let hint = closest(t.text, in: Parser.topKeywords)
-            throw fail("expected-statement", "unknown statement `\(t.text)`; expected set, channel, rule or mute"
+            let word = text(t)
+            let hint = closest(word, in: Parser.topKeywords)
+            throw fail("expected-statement", "unknown statement `\(word)`; expected set, channel, rule or mute"
                            + (hint.map { " (did you mean `\($0)`?)" } ?? ""), at: t,
-                       fixIt: hint.map { Diagnostic.FixIt("replace with `\($0)`", location: t.span.location, length: t.span.length, replacement: $0) })
+                       fixIt: hint.map { Diagnostic.FixIt("replace with `\($0)`", location: loc(t.span), length: t.span.length, replacement: $0) })
         }
     }
 
@@ -159,18 +161,18 @@ struct Parser {
         // `set NAME VALUE` is one line: a name on the next line is the next statement, not this one's.
         if cur.startsLine { throw fail("expected-name", "expected a setting name after `set`", at: previousSpan) }
         let first = try expectIdent("a setting name after `set`")
-        var name = first.text
+        var name = text(first)
         var len = first.span.length
         // Dotted names: `set interval.processes 30s`.
-        while cur.isPunct(".") && peek().kind == .ident {
+        while cur.isPunct(.dot) && peek().kind == .ident {
             skip()
             let part = advance()
-            name += "." + part.text
+            name += "." + text(part)
             len += 1 + part.span.length
         }
         if cur.startsLine { throw fail("expected-value", "expected a value after `set \(name)` on the same line", at: previousSpan) }
         let value = try parseValue()
-        return SetStatement(name: name, nameSpan: Span(first.span.location, length: len), value: value)
+        return SetStatement(name: name, nameSpan: first.span.with(length: len), value: value)
     }
 
     mutating func parseValue() throws(ParseAbort) -> ValueNode {
@@ -180,43 +182,43 @@ struct Parser {
         switch t.kind {
         case .string:
             skip()
-            return .string(t.text, t.span)
+            return .string(lexer.stringValue(t), t.span)
         case .number:
             skip()
             return .number(t.number, t.unit, t.span)
         case .ident:
             skip()
-            if t.text == "file" {
+            if t.isWord(.file) {
                 let path = try expectString("a file path after `file`")
-                return .file(path.text, Span(t.span.location, length: t.span.length + 1 + path.span.length))
+                return .file(lexer.stringValue(path), t.span.with(length: t.span.length + 1 + path.span.length))
             }
-            return .word(t.text, t.span)
-        case .punct where t.text == "-" && peek().kind == .number:
+            return .word(text(t), t.span)
+        case .punct where t.isPunct(.minus) && peek().kind == .number:
             skip()
             let n = advance()
-            return .number(-n.number, n.unit, Span(t.span.location, length: n.span.length + 1))
-        case .punct where t.text == "[":
+            return .number(-n.number, n.unit, t.span.with(length: n.span.length + 1))
+        case .punct where t.isPunct(.lbracket):
             skip()
             var items: [ValueNode] = []
-            while !cur.isPunct("]") {
+            while !cur.isPunct(.rbracket) {
                 if cur.kind == .eof { throw fail("expected-token", "expected `]` to close the list opened here", at: t) }
                 items.append(try parseValue())
-                if cur.isPunct(",") { skip() } else if !cur.isPunct("]") {
+                if cur.isPunct(.comma) { skip() } else if !cur.isPunct(.rbracket) {
                     throw fail("expected-token", "expected `,` or `]` in a list, found \(describe(tok))", at: tok)
                 }
             }
             skip()
             return .list(items, t.span)
-        case .punct where t.text == "{":
+        case .punct where t.isPunct(.lbrace):
             skip()
             var entries: [(String, Span, ValueNode)] = []
-            while !cur.isPunct("}") {
+            while !cur.isPunct(.rbrace) {
                 guard cur.kind == .string || cur.kind == .ident else {
                     throw fail("expected-name", "expected a key (name or string) or `}` in a block, found \(describe(tok))", at: tok)
                 }
                 let k = advance()
-                entries.append((k.text, k.span, try parseValue()))
-                if cur.isPunct(",") || cur.isPunct(";") { skip() }
+                entries.append((text(k), k.span, try parseValue()))
+                if cur.isPunct(.comma) || cur.isPunct(.semicolon) { skip() }
             }
             skip()
             return .block(entries, t.span)
@@ -227,75 +229,79 @@ struct Parser {
 
     mutating func parseChannel() throws(ParseAbort) -> ChannelStatement {
         skip()
-        let name = try expectIdent("a channel name after `channel`")
+        let nameTok = try expectIdent("a channel name after `channel`")
+        let name = text(nameTok)
         let kind = try expectIdent("a channel kind (\(ChannelKinds.kinds.keys.sorted().joined(separator: ", "))) after the name")
         var options: [(String, Span, ValueNode)] = []
-        if cur.isPunct("{") {
+        if cur.isPunct(.lbrace) {
             let open = advance()
-            while !cur.isPunct("}") {
-                if cur.kind == .eof { throw fail("expected-token", "expected `}` to close channel `\(name.text)`", at: open) }
-                if cur.isPunct(";") || cur.isPunct(",") { skip(); continue }
-                if cur.startsLine && cur.kind == .ident && Parser.topKeywords.contains(cur.text) && peek().kind == .ident {
-                    throw fail("expected-token", "expected `}` to close channel `\(name.text)` before this statement", at: tok)
+            while !cur.isPunct(.rbrace) {
+                if cur.kind == .eof { throw fail("expected-token", "expected `}` to close channel `\(name)`", at: open) }
+                if cur.isPunct(.semicolon) || cur.isPunct(.comma) { skip(); continue }
+                if cur.startsLine && cur.kind == .ident && cur.keyword.isTop && peek().kind == .ident {
+                    throw fail("expected-token", "expected `}` to close channel `\(name)` before this statement", at: tok)
                 }
-                let key = try expectIdent("an option name in channel `\(name.text)`")
-                options.append((key.text, key.span, try parseValue()))
+                let key = try expectIdent("an option name in channel `\(name)`")
+                options.append((text(key), key.span, try parseValue()))
             }
             skip()
         }
-        return ChannelStatement(name: name.text, nameSpan: name.span, kind: kind.text, kindSpan: kind.span, options: options)
+        return ChannelStatement(name: name, nameSpan: nameTok.span, kind: text(kind), kindSpan: kind.span, options: options)
     }
 
     mutating func parseMute() throws(ParseAbort) -> MuteNode {
-        if cur.isWord("from") {
+        if cur.isWord(.from) {
             skip()
             let from = try expectString("a start time (RFC 3339) after `from`")
-            guard cur.isWord("until") else { throw fail("expected-token", "expected `until` after the start time, found \(describe(tok))", at: tok) }
+            guard cur.isWord(.until) else { throw fail("expected-token", "expected `until` after the start time, found \(describe(tok))", at: tok) }
             skip()
             let until = try expectString("an end time (RFC 3339) after `until`")
-            return .range(from: from.text, fromSpan: from.span, until: until.text, untilSpan: until.span)
+            return .range(from: lexer.stringValue(from), fromSpan: from.span, until: lexer.stringValue(until), untilSpan: until.span)
         }
         let w = try expectString("a daily window like \"02:00-04:00\", or `from \"…\" until \"…\"`, after `mute`")
-        return .daily(w.text, w.span)
+        return .daily(lexer.stringValue(w), w.span)
     }
 
     mutating func parseRule() throws(ParseAbort) -> RuleStatement {
-        recording = []
-        recording!.reserveCapacity(256)
-        defer { recording = nil }
+        recording.removeAll(keepingCapacity: true)
+        isRecording = true
+        defer { isRecording = false }
         skip()
-        let name = try expectIdent("a rule name after `rule`")
-        guard cur.isWord("on") else {
+        let nameTok = try expectIdent("a rule name after `rule`")
+        guard cur.isWord(.on) else {
             throw fail("expected-token", "expected `on WORKER.FUNCTION` after the rule name, found \(describe(tok))", at: tok)
         }
         skip()
         let worker = try expectIdent("a worker name after `on`")
-        _ = try expectPunct(".", "between the worker and the function (e.g. `disk.filesystems`)")
-        let function = try expectIdent("a function name after `\(worker.text).`")
+        _ = try expectPunct(.dot, "between the worker and the function (e.g. `disk.filesystems`)")
+        guard cur.kind == .ident else {
+            throw fail("expected-name", "expected a function name after `\(text(worker)).`, found \(describe(tok))", at: tok)
+        }
+        let function = advance()
         var by: [(String, Span)] = []
-        if cur.isWord("by") {
+        if cur.isWord(.by) {
             skip()
             repeat {
-                if cur.isPunct(",") { skip() }
+                if cur.isPunct(.comma) { skip() }
                 let n = try expectIdent("a label name after `by`")
-                by.append((n.text, n.span))
-            } while cur.isPunct(",")
+                by.append((text(n), n.span))
+            } while cur.isPunct(.comma)
         }
         var filter: ExprNode?
-        if cur.isWord("where") {
+        if cur.isWord(.where) {
             skip()
             filter = try parseExpr()
         }
-        let open = try expectPunct("{", "to open the rule body")
+        let open = try expectPunct(.lbrace, "to open the rule body")
         var items: [RuleItem] = []
-        while !cur.isPunct("}") {
+        while !cur.isPunct(.rbrace) {
             if cur.kind == .eof {
-                throw fail("expected-token", "expected `}` to close rule `\(name.text)` (opened at line \(open.span.location.line))", at: tok)
+                throw fail("expected-token", "expected `}` to close rule `\(text(nameTok))` (opened at line \(open.span.line))", at: tok)
             }
-            if cur.isPunct(";") { skip(); continue }
-            if cur.startsLine && cur.kind == .ident && Parser.ruleEnders.contains(cur.text) {
-                throw fail("expected-token", "expected `}` to close rule `\(name.text)` before this statement", at: tok,
-                           notes: [Diagnostic.Note("the rule body opens here", at: open.span.location)])
+            if cur.isPunct(.semicolon) { skip(); continue }
+            if cur.startsLine && cur.kind == .ident && cur.keyword.isRuleEnder {
+                throw fail("expected-token", "expected `}` to close rule `\(text(nameTok))` before this statement", at: tok,
+                           notes: [Diagnostic.Note("the rule body opens here", at: loc(open.span))])
             }
             let start = consumed
             do throws(ParseAbort) {
@@ -303,17 +309,17 @@ struct Parser {
             } catch {
                 // Recover at the next rule statement or the closing brace.
                 if consumed == start { skip() }
-                while cur.kind != .eof && !cur.isPunct("}")
-                    && !(cur.startsLine && cur.kind == .ident && (Parser.itemKeywords.contains(cur.text) || Parser.ruleEnders.contains(cur.text)))
+                while cur.kind != .eof && !cur.isPunct(.rbrace)
+                    && !(cur.startsLine && cur.kind == .ident && (cur.keyword.isItem || cur.keyword.isRuleEnder))
                 {
                     skip()
                 }
             }
         }
         skip()
-        let definition = String(decoding: recording ?? [], as: UTF8.self)
-        return RuleStatement(name: name.text, nameSpan: name.span, worker: worker.text, workerSpan: worker.span,
-                             function: function.text, functionSpan: function.span, by: by, filter: filter, items: items,
+        let definition = String(decoding: recording, as: UTF8.self)
+        return RuleStatement(name: text(nameTok), nameSpan: nameTok.span, worker: text(worker), workerSpan: worker.span,
+                             function: text(function), functionSpan: function.span, by: by, filter: filter, items: items,
                              definition: definition)
     }
 
@@ -322,63 +328,68 @@ struct Parser {
         guard t.kind == .ident else {
             throw fail("expected-statement", "expected a rule statement (\(Parser.itemKeywords.joined(separator: ", "))), found \(describe(t))", at: t)
         }
-        switch t.text {
-        case "warn", "crit":
+        switch t.keyword {
+        case .warn, .crit:
             skip()
             let e = try parseExpr()
             var forDuration: (Double, Span)?
             var clear: ClearNode?
-            while cur.isWord("for") || cur.isWord("clear") {
+            while cur.isWord(.for) || cur.isWord(.clear) {
                 let kw = advance()
-                if kw.text == "for" {
+                if kw.isWord(.for) {
                     let d = tok
                     guard d.kind == .number else { throw fail("expected-duration", "expected a duration after `for` (e.g. `5m`), found \(describe(d))", at: d) }
                     skip()
                     if d.unit != .duration {
-                        diagnostics.append(Diagnostic(.error, "expected-duration", "`for` needs a duration with a unit, e.g. `\(d.raw)s` or `\(d.raw)m`", at: d.span.location, length: d.span.length))
+                        let raw = lexer.source(d)
+                        diagnostics.append(Diagnostic(.error, "expected-duration", "`for` needs a duration with a unit, e.g. `\(raw)s` or `\(raw)m`", at: loc(d.span), length: d.span.length))
                     }
                     forDuration = (d.number, d.span)
-                } else if Parser.comparisons.contains(cur.text) && cur.kind == .punct {
+                } else if cur.kind == .punct && cur.punct.isComparison {
                     let op = advance()
-                    clear = .shorthand(op: op.text, opSpan: op.span, rhs: try parseAdditive())
+                    clear = .shorthand(op: op.punct.text, opSpan: op.span, rhs: try parseAdditive())
                 } else {
                     clear = .expr(try parseExpr())
                 }
             }
-            return .condition(ConditionNode(severity: t.text, span: t.span, expr: e, forDuration: forDuration, clear: clear))
-        case "let":
+            return .condition(ConditionNode(severity: t.keyword == .warn ? "warn" : "crit", span: t.span, expr: e,
+                                            forDuration: forDuration, clear: clear))
+        case .let:
             skip()
             let n = try expectIdent("a name after `let`")
-            _ = try expectPunct("=", "after `let \(n.text)`")
-            return .letBinding(name: n.text, span: n.span, value: try parseExpr())
-        case "repeat":
+            let name = text(n)
+            _ = try expectPunct(.assign, "after `let \(name)`")
+            return .letBinding(name: name, span: n.span, value: try parseExpr())
+        case .repeat:
             skip()
             let d = tok
             guard d.kind == .number else { throw fail("expected-duration", "expected a duration after `repeat` (e.g. `4h`), found \(describe(d))", at: d) }
             skip()
             if d.unit != .duration {
-                diagnostics.append(Diagnostic(.error, "expected-duration", "`repeat` needs a duration with a unit, e.g. `\(d.raw)h`", at: d.span.location, length: d.span.length))
+                diagnostics.append(Diagnostic(.error, "expected-duration", "`repeat` needs a duration with a unit, e.g. `\(lexer.source(d))h`", at: loc(d.span), length: d.span.length))
             }
             return .repeatEvery(d.number, d.span)
-        case "notify":
+        case .notify:
             skip()
             var names: [(String, Span)] = []
             repeat {
-                if cur.isPunct(",") { skip() }
+                if cur.isPunct(.comma) { skip() }
                 let n = try expectIdent("a channel name after `notify`")
-                names.append((n.text, n.span))
-            } while cur.isPunct(",")
+                names.append((text(n), n.span))
+            } while cur.isPunct(.comma)
             return .notify(names)
-        case "summary", "description":
+        case .summary, .description:
             skip()
-            let s = try expectString("a template string after `\(t.text)`")
-            return t.text == "summary" ? .summary(s.text, s.span) : .description(s.text, s.span)
-        case "on_missing":
+            let isSummary = t.keyword == .summary
+            let s = try expectString("a template string after `\(isSummary ? "summary" : "description")`")
+            let value = lexer.stringValue(s)
+            return isSummary ? .summary(value, s.span) : .description(value, s.span)
+        case .on_missing:
             skip()
             let policy = try expectIdent("`keep`, `resolve` or `alert` after `on_missing`")
             var after: Double?
             var afterSpan: Span?
-            if cur.isWord("after") {
+            if cur.isWord(.after) {
                 skip()
                 let n = tok
                 guard n.kind == .number else { throw fail("expected-number", "expected a number of evaluations after `after`, found \(describe(n))", at: n) }
@@ -386,17 +397,18 @@ struct Parser {
                 after = n.number
                 afterSpan = n.span
                 if n.unit != .none {
-                    diagnostics.append(Diagnostic(.error, "expected-number", "`after` counts evaluations: write a plain number like `3`", at: n.span.location, length: n.span.length))
+                    diagnostics.append(Diagnostic(.error, "expected-number", "`after` counts evaluations: write a plain number like `3`", at: loc(n.span), length: n.span.length))
                 }
             }
-            return .onMissing(policy: policy.text, policySpan: policy.span, after: after, afterSpan: afterSpan)
-        case "mute":
+            return .onMissing(policy: text(policy), policySpan: policy.span, after: after, afterSpan: afterSpan)
+        case .mute:
             skip()
             return .mute(try parseMute())
         default:
-            let hint = closest(t.text, in: Parser.itemKeywords)
-            throw fail("expected-statement", "unknown rule statement `\(t.text)`; expected one of \(Parser.itemKeywords.joined(separator: ", "))", at: t,
-                       fixIt: hint.map { Diagnostic.FixIt("replace with `\($0)`", location: t.span.location, length: t.span.length, replacement: $0) })
+            let word = text(t)
+            let hint = closest(word, in: Parser.itemKeywords)
+            throw fail("expected-statement", "unknown rule statement `\(word)`; expected one of \(Parser.itemKeywords.joined(separator: ", "))", at: t,
+                       fixIt: hint.map { Diagnostic.FixIt("replace with `\($0)`", location: loc(t.span), length: t.span.length, replacement: $0) })
         }
     }
 
@@ -413,7 +425,7 @@ struct Parser {
         var l = try parseAnd()
         let base = depth
         defer { depth = base }
-        while cur.isWord("or") {
+        while cur.isWord(.or) {
             let op = advance()
             // Each link of a chain deepens the tree: count it against the nesting limit.
             try enter()
@@ -426,7 +438,7 @@ struct Parser {
         var l = try parseNot()
         let base = depth
         defer { depth = base }
-        while cur.isWord("and") {
+        while cur.isWord(.and) {
             let op = advance()
             try enter()
             l = .binary("and", l, try parseNot(), op.span)
@@ -435,7 +447,7 @@ struct Parser {
     }
 
     mutating func parseNot() throws(ParseAbort) -> ExprNode {
-        if cur.isWord("not") {
+        if cur.isWord(.not) {
             let op = advance()
             try enter()
             defer { depth -= 1 }
@@ -446,17 +458,17 @@ struct Parser {
 
     mutating func parseComparison() throws(ParseAbort) -> ExprNode {
         let l = try parseAdditive()
-        if cur.kind == .punct && Parser.comparisons.contains(cur.text) {
+        if cur.kind == .punct && cur.punct.isComparison {
             let op = advance()
             let r = try parseAdditive()
-            if cur.kind == .punct && Parser.comparisons.contains(cur.text) {
+            if cur.kind == .punct && cur.punct.isComparison {
                 throw fail("chained-comparison", "comparisons cannot be chained; combine them with `and`", at: tok)
             }
-            return .binary(op.text, l, r, op.span)
+            return .binary(op.punct.text, l, r, op.span)
         }
-        if cur.isPunct("=") {
+        if cur.isPunct(.assign) {
             throw fail("expected-token", "`=` is not a comparison; use `==`", at: tok,
-                       fixIt: Diagnostic.FixIt("replace with `==`", location: cur.span.location, length: 1, replacement: "=="))
+                       fixIt: Diagnostic.FixIt("replace with `==`", location: loc(cur.span), length: 1, replacement: "=="))
         }
         return l
     }
@@ -465,10 +477,10 @@ struct Parser {
         var l = try parseMultiplicative()
         let base = depth
         defer { depth = base }
-        while cur.isPunct("+") || cur.isPunct("-") {
+        while cur.isPunct(.plus) || cur.isPunct(.minus) {
             let op = advance()
             try enter()
-            l = .binary(op.text, l, try parseMultiplicative(), op.span)
+            l = .binary(op.punct.text, l, try parseMultiplicative(), op.span)
         }
         return l
     }
@@ -477,16 +489,16 @@ struct Parser {
         var l = try parseUnary()
         let base = depth
         defer { depth = base }
-        while cur.isPunct("*") || cur.isPunct("/") {
+        while cur.isPunct(.star) || cur.isPunct(.slash) {
             let op = advance()
             try enter()
-            l = .binary(op.text, l, try parseUnary(), op.span)
+            l = .binary(op.punct.text, l, try parseUnary(), op.span)
         }
         return l
     }
 
     mutating func parseUnary() throws(ParseAbort) -> ExprNode {
-        if cur.isPunct("-") {
+        if cur.isPunct(.minus) {
             let op = advance()
             try enter()
             defer { depth -= 1 }
@@ -503,32 +515,35 @@ struct Parser {
             return .number(t.number, t.unit, t.span)
         case .string:
             skip()
-            return .string(t.text, t.span)
+            return .string(lexer.stringValue(t), t.span)
         case .ident:
-            if Parser.notValues.contains(t.text) || Parser.itemKeywords.contains(t.text) && t.text != "repeat" {
-                throw fail("expected-expression", "expected a value, field or function, found keyword `\(t.text)`", at: t)
+            switch t.keyword {
+            case .and, .or, .for, .clear, .warn, .crit, .let, .notify, .summary, .description, .on_missing, .mute:
+                throw fail("expected-expression", "expected a value, field or function, found keyword `\(text(t))`", at: t)
+            default: break
             }
             skip()
-            if t.text == "true" || t.text == "false" { return .bool(t.text == "true", t.span) }
-            if cur.isPunct("(") {
+            if t.isWord(.true) || t.isWord(.false) { return .bool(t.isWord(.true), t.span) }
+            if cur.isPunct(.lparen) {
                 skip()
+                let name = text(t)
                 var args: [ExprNode] = []
-                while !cur.isPunct(")") {
+                while !cur.isPunct(.rparen) {
                     // `window 1h` reads better in predictions; the word is optional.
-                    if cur.isWord("window") { skip() }
+                    if cur.isWord(.window) { skip() }
                     args.append(try parseExpr())
-                    if cur.isPunct(",") { skip() } else if !cur.isPunct(")") {
-                        throw fail("expected-token", "expected `,` or `)` in the arguments of `\(t.text)`, found \(describe(tok))", at: tok)
+                    if cur.isPunct(.comma) { skip() } else if !cur.isPunct(.rparen) {
+                        throw fail("expected-token", "expected `,` or `)` in the arguments of `\(name)`, found \(describe(tok))", at: tok)
                     }
                 }
                 skip()
-                return .call(t.text, t.span, args)
+                return .call(name, t.span, args)
             }
-            return .name(t.text, t.span)
-        case .punct where t.text == "(":
+            return .name(text(t), t.span)
+        case .punct where t.isPunct(.lparen):
             skip()
             let e = try parseExpr()
-            _ = try expectPunct(")", "to close the parenthesis")
+            _ = try expectPunct(.rparen, "to close the parenthesis")
             return e
         default:
             throw fail("expected-expression", "expected a value, field or function, found \(describe(t))", at: t)

@@ -66,7 +66,7 @@ struct RuleTestParser {
     }
 
     mutating func fail(_ message: String, _ t: Token) -> ParseAbort {
-        diagnostics.append(Diagnostic(.error, "bad-test", message, at: t.span.location, length: t.span.length))
+        diagnostics.append(Diagnostic(.error, "bad-test", message, at: t.location, length: t.length))
         return ParseAbort()
     }
 
@@ -111,7 +111,7 @@ struct RuleTestParser {
     mutating func parseCase() throws(ParseAbort) -> RuleTestFile.Case {
         let kw = advance()
         guard tok.kind == .string else { throw fail("expected the test name as a string after `test`", tok) }
-        var c = RuleTestFile.Case(name: advance().text, location: kw.span.location)
+        var c = RuleTestFile.Case(name: advance().text, location: kw.location)
         try expect("{", "to open the test")
         while !tok.isPunct("}") {
             if tok.kind == .eof { throw fail("expected `}` to close test \"\(c.name)\"", tok) }
@@ -193,7 +193,7 @@ struct RuleTestParser {
             if let catalog {
                 schema = catalog.function(worker: w, function: f)
                 if schema == nil {
-                    diagnostics.append(Diagnostic(.error, "bad-test", "unknown function `\(w).\(f)` in the samples", at: nameTok.span.location,
+                    diagnostics.append(Diagnostic(.error, "bad-test", "unknown function `\(w).\(f)` in the samples", at: nameTok.location,
                                                   length: w.count + 1 + f.count))
                 }
             }
@@ -258,7 +258,7 @@ struct RuleTestParser {
             if let schema, schema.field(k) == nil {
                 let hint = closest(k, in: schema.fields.map(\.name).sorted())
                 diagnostics.append(Diagnostic(.error, "bad-test", "unknown field `\(k)` in \(schema.name) samples" + (hint.map { "; did you mean `\($0)`?" } ?? ""),
-                                              at: keyTok.span.location, length: keyTok.span.length))
+                                              at: keyTok.location, length: keyTok.length))
             }
             var neg = false
             if tok.isPunct("-") { _ = advance(); neg = true }
@@ -327,7 +327,7 @@ struct RuleTestParser {
         if kind != .silent && rule == nil { throw fail("expected a rule name after `\(what.text)`", tok) }
         let text = tokens[startIndex..<p].map(\.raw).joined(separator: " ")
         return RuleTestFile.Expectation(from: from, to: to, kind: kind, rule: rule, severity: severity, labels: labels,
-                                        location: kw.span.location, text: text)
+                                        location: kw.location, text: text)
     }
 }
 

@@ -54,7 +54,7 @@ import Reports
         var lexer = Lexer(file: "t", bytes: [0xEF, 0xBB, 0xBF] + Array("set x".utf8))
         let toks = lexer.tokenize()
         #expect(lexer.diagnostics.isEmpty)
-        #expect(toks.first?.text == "set" && toks.first?.span.location.column == 1)
+        #expect(toks.first?.text == "set" && toks.first?.location.column == 1)
     }
 
     @Test func columnsCountCharactersNotBytes() {
