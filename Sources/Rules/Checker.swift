@@ -22,6 +22,12 @@ struct Checker {
     var diagnostics: [Diagnostic] = []
     /// The file of the statements being checked: spans carry no file name, diagnostics get it from here.
     var currentFile = ""
+    /// Workers, functions and fields by name, built on the first rule (the catalog's lookups are linear scans).
+    var index: CatalogIndex?
+    /// Per-rule buffers, kept from rule to rule so each rule does not allocate them again.
+    var spareLets: [LetSlot] = []
+    var spareValueFields: [String] = []
+    var spareTemplateBytes: [UInt8] = []
 
     init(catalog: Catalog) { self.catalog = catalog }
 
@@ -299,33 +305,94 @@ struct Checker {
 
     // MARK: rules
 
+    /// A field of the rule's function: its position in the schema and its kind.
+    struct FieldRef {
+        var index: Int
+        var kind: FieldKind
+    }
+
+    /// The catalog by name: worker → (its position, function → position), and the fields of each function.
+    struct CatalogIndex {
+        var workers: [String: (index: Int, functions: [String: Int])] = [:]
+        var fields: [[[String: FieldRef]]] = []
+
+        init(_ catalog: Catalog) {
+            for (wi, w) in catalog.workers.enumerated() {
+                var functions: [String: Int] = [:]
+                var fieldMaps: [[String: FieldRef]] = []
+                for (fi, f) in w.functions.enumerated() {
+                    // The first of two equal names wins, as `FunctionSchema.field(_:)` (a linear scan) would.
+                    if functions[f.name] == nil { functions[f.name] = fi }
+                    var m: [String: FieldRef] = [:]
+                    m.reserveCapacity(f.fields.count)
+                    for (k, field) in f.fields.enumerated() where m[field.name] == nil { m[field.name] = FieldRef(index: k, kind: field.kind) }
+                    fieldMaps.append(m)
+                }
+                if workers[w.name] == nil { workers[w.name] = (wi, functions) }
+                fields.append(fieldMaps)
+            }
+        }
+    }
+
+    /// One `let` of the rule being checked.
+    struct LetSlot {
+        var name: String
+        var node: ExprNode
+        var span: Span
+        var compiled: CExpr?
+        var type: ExprType = .invalid
+        /// 0 unvisited, 1 in progress (a cycle if seen again), 2 done.
+        var state: UInt8 = 0
+        /// Its value needs history (rate, windows): not allowed in `where`, which runs before sampling.
+        var usesSeries = false
+    }
+
     /// Per-rule compilation state.
     struct Scope {
         var schema: FunctionSchema?
-        var letIndex: [String: Int] = [:]
-        var letNodes: [ExprNode] = []
-        var letSpans: [Span] = []
-        var letCompiled: [CExpr?] = []
-        var letTypes: [ExprType] = []
-        /// 0 unvisited, 1 in progress (a cycle if seen again), 2 done.
-        var letState: [Int] = []
+        /// The schema's fields by name.
+        var fields: [String: FieldRef] = [:]
+        var lets: [LetSlot] = []
         var series: [SeriesSpec] = []
         var valueFields: [String] = []
         /// Inside rate()/delta(): a counter there is used as intended.
         var inCounterFunction = 0
         var sawCounter = false
         var letDepth = 0
-        /// Lets whose value needs history (rate, windows): not allowed in `where`, which runs before sampling.
-        var letUsesSeries: Set<Int> = []
+        /// How many lets have `usesSeries` set.
+        var letsUsingSeries = 0
         var inFilter = false
+
+        /// The slot of `let name`, if the rule has one (rules have a handful of lets at most: a linear scan).
+        func letIndex(_ name: String) -> Int? {
+            var i = 0
+            while i < lets.count {
+                if lets[i].name == name { return i }
+                i += 1
+            }
+            return nil
+        }
+        var letNames: [String] { lets.map(\.name) }
+        func field(_ name: String) -> FieldRef? { fields.isEmpty ? nil : fields[name] }
     }
 
     mutating func checkRule(_ r: RuleStatement, channels: Set<String>, defaults: [String]) -> AlertRule? {
         let n0 = diagnostics.count
         var scope = Scope()
-        if let w = catalog.worker(r.worker) {
-            if let f = w.function(r.function) {
-                scope.schema = f
+        swap(&scope.lets, &spareLets)
+        swap(&scope.valueFields, &spareValueFields)
+        defer {
+            scope.lets.removeAll(keepingCapacity: true)
+            scope.valueFields.removeAll(keepingCapacity: true)
+            swap(&scope.lets, &spareLets)
+            swap(&scope.valueFields, &spareValueFields)
+        }
+        if index == nil { index = CatalogIndex(catalog) }
+        if let (wi, functions) = index!.workers[r.worker] {
+            let w = catalog.workers[wi]
+            if let fi = functions[r.function] {
+                scope.schema = w.functions[fi]
+                scope.fields = index!.fields[wi][fi]
             } else {
                 let (hint, fix) = suggest(r.function, w.functions.map(\.name), r.functionSpan)
                 error("unknown-function", "worker `\(r.worker)` has no function `\(r.function)`\(hint)", r.functionSpan,
@@ -340,12 +407,12 @@ struct Checker {
 
         // Lets first, so conditions may use them wherever they are written.
         for case .letBinding(let name, let span, let value) in r.items {
-            if let first = scope.letIndex[name] {
+            if let first = scope.letIndex(name) {
                 error("duplicate-let", "`let \(name)` is defined twice in rule `\(r.name)`", span,
-                      notes: [Diagnostic.Note("first defined here", at: loc(scope.letSpans[first]))])
+                      notes: [Diagnostic.Note("first defined here", at: loc(scope.lets[first].span))])
                 continue
             }
-            if scope.schema?.field(name) != nil {
+            if scope.field(name) != nil {
                 error("let-shadows-field", "`let \(name)` hides the field `\(name)` of \(r.worker).\(r.function); pick another name", span)
                 continue
             }
@@ -353,14 +420,9 @@ struct Checker {
                 error("let-shadows-field", "`\(name)` is reserved for templates; pick another name", span)
                 continue
             }
-            scope.letIndex[name] = scope.letNodes.count
-            scope.letNodes.append(value)
-            scope.letSpans.append(span)
-            scope.letCompiled.append(nil)
-            scope.letTypes.append(.invalid)
-            scope.letState.append(0)
+            scope.lets.append(LetSlot(name: name, node: value, span: span))
         }
-        for i in scope.letNodes.indices where scope.letState[i] == 0 { _ = compileLet(i, &scope, knownSource) }
+        for i in scope.lets.indices where scope.lets[i].state == 0 { _ = compileLet(i, &scope, knownSource) }
 
         var identityLabels: [String]?
         if !r.by.isEmpty {
@@ -389,7 +451,9 @@ struct Checker {
         }
 
         var conditions: [CompiledCondition] = []
-        var condNodes: [Severity: ConditionNode] = [:]
+        conditions.reserveCapacity(2)
+        var warnNode: ConditionNode?
+        var critNode: ConditionNode?
         var repeatSeconds: Double?
         var notify: [String] = []
         var summary: Template?
@@ -400,12 +464,12 @@ struct Checker {
             switch item {
             case .condition(let c):
                 let sev: Severity = c.severity == "crit" ? .crit : .warn
-                if condNodes[sev] != nil {
+                if let first = sev == .crit ? critNode : warnNode {
                     error("duplicate-condition", "rule `\(r.name)` already has a `\(c.severity)` condition; combine them with `or`", c.span,
-                          notes: [Diagnostic.Note("the first one", at: loc(condNodes[sev]!.span))])
+                          notes: [Diagnostic.Note("the first one", at: loc(first.span))])
                     continue
                 }
-                condNodes[sev] = c
+                if sev == .crit { critNode = c } else { warnNode = c }
                 if let cc = compileCondition(c, sev, &scope, knownSource) { conditions.append(cc) }
             case .letBinding: break
             case .repeatEvery(let d, let span):
@@ -442,46 +506,50 @@ struct Checker {
                 if let w = checkMute(m) { mutes.append(w) }
             }
         }
-        if condNodes.isEmpty {
+        if warnNode == nil && critNode == nil {
             error("no-condition", "rule `\(r.name)` has no `warn` or `crit` condition, so it can never fire", r.nameSpan)
         }
-        if let w = condNodes[.warn], let c = condNodes[.crit] { checkThresholdOrder(warn: w, crit: c) }
+        if let w = warnNode, let c = critNode { checkThresholdOrder(warn: w, crit: c) }
 
         if diagnostics[n0...].contains(where: { $0.severity == .error }) { return nil }
         conditions.sort { $0.severity < $1.severity }
         var valueFields: [String] = []
+        valueFields.reserveCapacity(scope.valueFields.count)
         for f in scope.valueFields where !valueFields.contains(f) { valueFields.append(f) }
         return AlertRule(name: r.name, worker: r.worker, function: r.function, location: loc(r.nameSpan),
                          definition: r.definition, repeatSeconds: repeatSeconds, channels: notify.isEmpty ? defaults : notify,
                          missing: missing, mutes: mutes, identityLabels: identityLabels, filter: filter, conditions: conditions,
-                         letNames: scope.letNodes.indices.map { i in scope.letIndex.first { $0.value == i }!.key },
-                         lets: scope.letCompiled.map { $0 ?? .constant(.number(.nan)) }, series: scope.series,
+                         letNames: scope.letNames,
+                         lets: scope.lets.map { $0.compiled ?? .constant(.number(.nan)) }, series: scope.series,
                          summary: summary, description: description, valueFields: valueFields)
     }
 
     mutating func compileLet(_ i: Int, _ scope: inout Scope, _ known: Bool) -> ExprType {
-        if scope.letState[i] == 2 { return scope.letTypes[i] }
-        if scope.letState[i] == 1 {
-            error("let-cycle", "`let` refers to itself through a cycle", scope.letSpans[i])
-            scope.letState[i] = 2
+        if scope.lets[i].state == 2 { return scope.lets[i].type }
+        if scope.lets[i].state == 1 {
+            error("let-cycle", "`let` refers to itself through a cycle", scope.lets[i].span)
+            scope.lets[i].state = 2
             return .invalid
         }
         // A chain of lets is compiled (and evaluated) recursively: bound it like expression nesting.
         guard scope.letDepth < 64 else {
-            error("too-deep", "`let` values refer to each other more than 64 levels deep", scope.letSpans[i])
-            scope.letState[i] = 2
+            error("too-deep", "`let` values refer to each other more than 64 levels deep", scope.lets[i].span)
+            scope.lets[i].state = 2
             return .invalid
         }
-        scope.letState[i] = 1
+        scope.lets[i].state = 1
         scope.letDepth += 1
         let seriesBefore = scope.series.count
-        let usesBefore = scope.letUsesSeries.count
-        let (c, t) = compile(scope.letNodes[i], &scope, known)
-        if scope.series.count != seriesBefore || scope.letUsesSeries.count != usesBefore { scope.letUsesSeries.insert(i) }
+        let usesBefore = scope.letsUsingSeries
+        let (c, t) = compile(scope.lets[i].node, &scope, known)
+        if scope.series.count != seriesBefore || scope.letsUsingSeries != usesBefore {
+            scope.lets[i].usesSeries = true
+            scope.letsUsingSeries += 1
+        }
         scope.letDepth -= 1
-        scope.letCompiled[i] = c
-        scope.letTypes[i] = t
-        scope.letState[i] = 2
+        scope.lets[i].compiled = c
+        scope.lets[i].type = t
+        scope.lets[i].state = 2
         return t
     }
 
@@ -500,7 +568,7 @@ struct Checker {
             switch cl {
             case .expr(let e): clearNode = e
             case .shorthand(let op, let opSpan, let rhs):
-                guard case .binary(let top, let lhs, _, _) = c.expr, Checker.shorthandComparisons.contains(top) else {
+                guard case .binary(let top, let lhs, _, _) = c.expr, case .compare = Checker.binaryOp(top) else {
                     error("clear-shorthand", "`clear \(op) …` needs a trigger that is one comparison (like `x > 90`); write the full condition: `clear x \(op) …`", opSpan)
                     return nil
                 }
@@ -553,15 +621,27 @@ struct Checker {
     }
 
     /// `x > A` / `x > B`: the left sides, the operator and the numeric threshold, when the condition has that shape.
-    func thresholdShape(_ e: ExprNode) -> (lhs: String, op: String, value: Double, span: Span, opSpan: Span)? {
-        guard case .binary(let op, let l, let r, let opSpan) = e, ["<", "<=", ">", ">="].contains(op) else { return nil }
-        if case .number(let v, _, let span) = r { return (l.text, op, v, span, opSpan) }
-        if case .unary("-", .number(let v, _, let span), _) = r { return (l.text, op, -v, span, opSpan) }
+    typealias Shape = (lhs: ExprNode, op: String, value: Double, span: Span, opSpan: Span)
+
+    func thresholdShape(_ e: ExprNode) -> Shape? {
+        guard case .binary(let op, let l, let r, let opSpan) = e else { return nil }
+        switch Checker.binaryOp(op) {
+        case .compare(.lt), .compare(.le), .compare(.gt), .compare(.ge): break
+        default: return nil
+        }
+        if case .number(let v, _, let span) = r { return (l, op, v, span, opSpan) }
+        if case .unary("-", .number(let v, _, let span), _) = r { return (l, op, -v, span, opSpan) }
         return nil
     }
 
+    /// Whether two left-hand sides read the same (`ExprNode.text`), without building the text of plain names.
+    func sameText(_ a: ExprNode, _ b: ExprNode) -> Bool {
+        if case .name(let x, _) = a, case .name(let y, _) = b { return x == y }
+        return a.text == b.text
+    }
+
     mutating func checkThresholdOrder(warn: ConditionNode, crit: ConditionNode) {
-        guard let w = thresholdShape(warn.expr), let c = thresholdShape(crit.expr), w.lhs == c.lhs,
+        guard let w = thresholdShape(warn.expr), let c = thresholdShape(crit.expr), sameText(w.lhs, c.lhs),
               w.op.first == c.op.first else { return }
         let upward = w.op.hasPrefix(">")
         if upward ? c.value < w.value : c.value > w.value {
@@ -572,8 +652,7 @@ struct Checker {
     }
 
     /// Replaces `> 90` by `< 85`: the opposite direction, at the trigger's threshold.
-    func clearFix(_ t: (lhs: String, op: String, value: Double, span: Span, opSpan: Span),
-                  _ c: (lhs: String, op: String, value: Double, span: Span, opSpan: Span)) -> Diagnostic.FixIt? {
+    func clearFix(_ t: Shape, _ c: Shape) -> Diagnostic.FixIt? {
         guard c.opSpan.line == c.span.line else { return nil }
         let flipped = t.op.hasPrefix(">") ? "<" : ">"
         let length = c.span.column + c.span.length - c.opSpan.column
@@ -582,7 +661,7 @@ struct Checker {
     }
 
     mutating func checkClear(trigger: ExprNode, clear: ExprNode) {
-        guard let t = thresholdShape(trigger), let c = thresholdShape(clear), t.lhs == c.lhs else { return }
+        guard let t = thresholdShape(trigger), let c = thresholdShape(clear), sameText(t.lhs, c.lhs) else { return }
         let up = t.op.hasPrefix(">")
         if t.op.first == c.op.first {
             error("clear-never",
@@ -601,8 +680,9 @@ struct Checker {
     func unit(of e: ExprNode, _ scope: Scope) -> String? {
         switch e {
         case .name(let n, _):
-            guard let u = scope.schema?.field(n)?.unit, !u.isEmpty else { return nil }
-            return u
+            guard let f = scope.field(n), let schema = scope.schema else { return nil }
+            let u = schema.fields[f.index].unit
+            return u.isEmpty ? nil : u
         case .number(_, let u, _):
             switch u {
             case .duration: return "seconds"
@@ -620,16 +700,16 @@ struct Checker {
         case .string(let s, _): return (.constant(.string(s)), .string)
         case .bool(let b, _): return (.constant(.bool(b)), .bool)
         case .name(let n, let span):
-            if let i = scope.letIndex[n] {
+            if let i = scope.letIndex(n) {
                 let t = compileLet(i, &scope, known)
-                if scope.inFilter && scope.letUsesSeries.contains(i) {
+                if scope.inFilter && scope.lets[i].usesSeries {
                     error("history-in-where", "`where` picks rows by their current values; `\(n)` needs history (rate, delta or a window): use it in `warn`/`crit`", span)
                 }
                 return (.letRef(i), t)
             }
             guard known, let schema = scope.schema else { return (.field(n), .invalid) }
-            guard let f = schema.field(n) else {
-                let candidates = schema.fields.map(\.name) + Array(scope.letIndex.keys)
+            guard let f = scope.field(n) else {
+                let candidates = schema.fields.map(\.name) + scope.letNames
                 let (hint, fix) = suggest(n, candidates, span)
                 error("unknown-field", "unknown field `\(n)` in \(schemaPath(scope))\(hint)", span,
                       notes: hint.isEmpty ? [Diagnostic.Note("fields: " + schema.fields.map(\.name).joined(separator: ", "))] : [], fixIt: fix)
@@ -667,14 +747,15 @@ struct Checker {
     func schemaPath(_ scope: Scope) -> String { scope.schema.map { $0.name } ?? "" }
 
     mutating func compileBinary(_ op: String, _ l: ExprNode, _ r: ExprNode, _ span: Span, _ scope: inout Scope, _ known: Bool) -> (CExpr, ExprType) {
-        if op == "~" || op == "!~" || op == "=~" {
+        let kind = Checker.binaryOp(op)
+        if kind == .glob || kind == .notGlob || kind == .regex {
             let (lc, lt) = compile(l, &scope, known)
             if lt != .string && lt != .invalid { error("type-mismatch", "`\(op)` matches strings; the left side is \(lt.word)", l.span) }
             guard case .string(let pat, let pspan) = r else {
                 error("expected-string", "the pattern after `\(op)` must be a quoted string", r.span)
                 return (.constant(.bool(false)), .invalid)
             }
-            if op == "=~" {
+            if kind == .regex {
                 do throws(Pattern.SyntaxError) {
                     return (.match(lc, try Pattern.regex(pat), negated: false), .bool)
                 } catch {
@@ -684,27 +765,27 @@ struct Checker {
                     return (.constant(.bool(false)), .invalid)
                 }
             }
-            return (.match(lc, Pattern.glob(pat), negated: op == "!~"), .bool)
+            return (.match(lc, Pattern.glob(pat), negated: kind == .notGlob), .bool)
         }
         let (lc, lt) = compile(l, &scope, known)
         let (rc, rt) = compile(r, &scope, known)
-        switch op {
-        case "and", "or":
+        switch kind {
+        case .and, .or:
             if lt != .bool && lt != .invalid { error("type-mismatch", "`\(op)` joins conditions; this side is \(lt.word)", l.span) }
             if rt != .bool && rt != .invalid { error("type-mismatch", "`\(op)` joins conditions; this side is \(rt.word)", r.span) }
-            return (op == "and" ? .and(lc, rc) : .or(lc, rc), .bool)
-        case "+", "-", "*", "/":
+            return (kind == .and ? .and(lc, rc) : .or(lc, rc), .bool)
+        case .add, .sub, .mul, .div:
             if lt != .number && lt != .invalid { error("type-mismatch", "`\(op)` needs numbers; this side is \(lt.word)", l.span) }
             if rt != .number && rt != .invalid { error("type-mismatch", "`\(op)` needs numbers; this side is \(rt.word)", r.span) }
-            if op == "/", case .number(0, _, let zs) = r { error("division-by-zero", "division by zero", zs) }
-            let a: ArithOp = op == "+" ? .add : op == "-" ? .sub : op == "*" ? .mul : .div
+            if kind == .div, case .number(0, _, let zs) = r { error("division-by-zero", "division by zero", zs) }
+            let a: ArithOp = kind == .add ? .add : kind == .sub ? .sub : kind == .mul ? .mul : .div
             return (.arith(a, lc, rc), .number)
         default:
-            let cmp = CompareOp(rawValue: op)!
+            guard case .compare(let cmp) = kind else { preconditionFailure("unknown operator \(op)") }
             if lt != .invalid && rt != .invalid && lt != rt {
                 let hint = lt == .string || rt == .string ? " (string fields are labels: compare them with == \"…\", ~ \"glob\" or =~ \"regex\")" : ""
                 error("type-mismatch", "cannot compare \(lt.word) with \(rt.word) using `\(op)`\(hint)", span)
-            } else if (lt == .string || lt == .bool) && ![.eq, .ne].contains(cmp) {
+            } else if (lt == .string || lt == .bool) && cmp != .eq && cmp != .ne {
                 error("type-mismatch", "`\(op)` orders numbers; \(lt.word) can only be compared with == or !=", span)
             }
             if let lu = unit(of: l, scope), let ru = unit(of: r, scope), lu != ru {
@@ -792,19 +873,72 @@ struct Checker {
 
     // MARK: templates
 
-    /// Trigger operators a `clear < N` shorthand can reuse the left side of.
-    static let shorthandComparisons = ["<", "<=", ">", ">=", "==", "!="]
+    /// The operator of a binary node. The parser writes them from a fixed set of one- to three-byte spellings:
+    /// classified on bytes, not by comparing strings one after the other.
+    enum BinaryOp: Equatable {
+        case and, or, add, sub, mul, div
+        /// `~`, `!~`, `=~`
+        case glob, notGlob, regex
+        /// `<`, `<=`, `>`, `>=`, `==`, `!=`: the trigger operators a `clear < N` shorthand can reuse the left side of.
+        case compare(CompareOp)
+        case other
+    }
+
+    static func binaryOp(_ op: String) -> BinaryOp {
+        var it = op.utf8.makeIterator()
+        guard let a = it.next() else { return .other }
+        guard let b = it.next() else {
+            switch a {
+            case UInt8(ascii: "+"): return .add
+            case UInt8(ascii: "-"): return .sub
+            case UInt8(ascii: "*"): return .mul
+            case UInt8(ascii: "/"): return .div
+            case UInt8(ascii: "~"): return .glob
+            case UInt8(ascii: "<"): return .compare(.lt)
+            case UInt8(ascii: ">"): return .compare(.gt)
+            default: return .other
+            }
+        }
+        if let c = it.next() {
+            return it.next() == nil && a == UInt8(ascii: "a") && b == UInt8(ascii: "n") && c == UInt8(ascii: "d") ? .and : .other
+        }
+        switch (a, b) {
+        case (UInt8(ascii: "o"), UInt8(ascii: "r")): return .or
+        case (UInt8(ascii: "!"), UInt8(ascii: "~")): return .notGlob
+        case (UInt8(ascii: "="), UInt8(ascii: "~")): return .regex
+        case (UInt8(ascii: "<"), UInt8(ascii: "=")): return .compare(.le)
+        case (UInt8(ascii: ">"), UInt8(ascii: "=")): return .compare(.ge)
+        case (UInt8(ascii: "="), UInt8(ascii: "=")): return .compare(.eq)
+        case (UInt8(ascii: "!"), UInt8(ascii: "=")): return .compare(.ne)
+        default: return .other
+        }
+    }
     static let functions = ["rate", "delta", "increase", "avg", "min", "max", "sum", "count", "predict_zero", "time_to", "abs"]
     static let templateFilters = ["bytes", "percent", "duration", "round"]
     static let templateSpecials = ["rule", "severity", "worker", "function"]
 
     mutating func checkTemplate(_ text: String, _ span: Span, _ scope: inout Scope) -> Template {
         // Bytes, not Characters: the only special characters are ASCII, and this runs for every summary.
-        let b = Array(text.utf8)
+        var text = text
+        var lit = spareTemplateBytes
+        spareTemplateBytes = []
+        let template = text.withUTF8 { checkTemplate(bytes: $0, span, &scope, &lit) }
+        lit.removeAll(keepingCapacity: true)
+        spareTemplateBytes = lit
+        return template
+    }
+
+    /// `lit` is an empty buffer for literal text (its storage is reused from template to template).
+    mutating func checkTemplate(bytes b: UnsafeBufferPointer<UInt8>, _ span: Span, _ scope: inout Scope,
+                                _ lit: inout [UInt8]) -> Template
+    {
+        let open = UInt8(ascii: "{"), close = UInt8(ascii: "}"), bar = UInt8(ascii: "|"), space = UInt8(ascii: " ")
         var parts: [Template.Part] = []
-        var lit: [UInt8] = []
+        // At most a text and a reference per `{`, and the text after the last one.
+        var opens = 0
+        for c in b where c == open { opens += 1 }
+        parts.reserveCapacity(2 * opens + 1)
         var i = 0
-        let open = UInt8(ascii: "{"), close = UInt8(ascii: "}")
         // Byte offsets inside the string map to columns after the opening quote (escapes make this approximate).
         func at(_ k: Int) -> Span {
             var col = 0
@@ -812,38 +946,76 @@ struct Checker {
             return Span(line: span.line, column: span.column + 1 + col, length: 1)
         }
         func flush() {
-            if !lit.isEmpty { parts.append(.text(String(decoding: lit, as: UTF8.self))); lit.removeAll() }
+            if !lit.isEmpty { parts.append(.text(String(decoding: lit, as: UTF8.self))); lit.removeAll(keepingCapacity: true) }
         }
+        func string(_ from: Int, _ to: Int) -> String { String(decoding: UnsafeBufferPointer(rebasing: b[from..<to]), as: UTF8.self) }
         while i < b.count {
+            // A run of plain text in one copy.
+            var j = i
+            while j < b.count && b[j] != open && b[j] != close { j += 1 }
+            if j > i {
+                lit.append(contentsOf: UnsafeBufferPointer(rebasing: b[i..<j]))
+                i = j
+                continue
+            }
             let c = b[i]
             if c == open && i + 1 < b.count && b[i + 1] == open { lit.append(open); i += 2; continue }
             if c == close && i + 1 < b.count && b[i + 1] == close { lit.append(close); i += 2; continue }
             if c != open { lit.append(c); i += 1; continue }
-            guard let end = b[i...].firstIndex(of: close) else {
+            var end = i
+            while end < b.count && b[end] != close { end += 1 }
+            guard end < b.count else {
                 error("bad-template", "`{` without a closing `}` in the template (write `{{` for a literal brace)", at(i))
                 break
             }
-            let innerBytes = b[(i + 1)..<end]
-            // Most references are a bare name: no split, no trimming.
-            let pieces = innerBytes.contains(where: { $0 == UInt8(ascii: "|") || $0 == UInt8(ascii: " ") })
-                ? String(decoding: innerBytes, as: UTF8.self).split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false)
-                    .map { $0.trimmingSpaces() }
-                : [String(decoding: innerBytes, as: UTF8.self)]
-            let name = pieces.first ?? ""
+            var ascii = true, split = false
+            for k in (i + 1)..<end {
+                if b[k] >= 0x80 { ascii = false }
+                if b[k] == bar || b[k] == space { split = true }
+            }
+            var name: String
             var filter: String?
             var arg: Int?
-            if pieces.count == 2 {
-                let fa = pieces[1].split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-                filter = String(fa[0])
-                if fa.count == 2 { arg = Int(fa[1]) }
-                if !Checker.templateFilters.contains(filter!) {
-                    let hint = closest(filter!, in: Checker.templateFilters)
-                    error("bad-template", "unknown template filter `\(filter!)`" + (hint.map { "; did you mean `\($0)`?" } ?? "")
-                              + " (filters: bytes, percent, duration, round)", at(i + 1 + name.utf8.count + 1))
+            if !split {
+                // Most references are a bare name: no split, no trimming.
+                name = string(i + 1, end)
+            } else if ascii {
+                // `name|filter:arg`, each side trimmed of spaces; the filter is what precedes the first `:`.
+                var nameEnd = i + 1
+                while nameEnd < end && b[nameEnd] != bar { nameEnd += 1 }
+                func trimmed(_ from: Int, _ to: Int) -> (Int, Int) {
+                    var f = from, t = to
+                    while f < t && b[f] == space { f += 1 }
+                    while t > f && b[t - 1] == space { t -= 1 }
+                    return (f, t)
+                }
+                let (nf, nt) = trimmed(i + 1, nameEnd)
+                name = string(nf, nt)
+                if nameEnd < end {
+                    let (ff, ft) = trimmed(nameEnd + 1, end)
+                    var colon = ff
+                    while colon < ft && b[colon] != UInt8(ascii: ":") { colon += 1 }
+                    filter = string(ff, colon)
+                    if colon < ft { arg = Int(string(colon + 1, ft)) }
+                }
+            } else {
+                // Non-ASCII inside the braces: split on Characters, as written for people.
+                let pieces = string(i + 1, end).split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false)
+                    .map { $0.trimmingSpaces() }
+                name = pieces.first ?? ""
+                if pieces.count == 2 {
+                    let fa = pieces[1].split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+                    filter = String(fa[0])
+                    if fa.count == 2 { arg = Int(fa[1]) }
                 }
             }
-            if let schema = scope.schema, schema.field(name) == nil, scope.letIndex[name] == nil, !Checker.templateSpecials.contains(name) {
-                let candidates = schema.fields.map(\.name) + Array(scope.letIndex.keys) + Checker.templateSpecials
+            if let f = filter, !Checker.templateFilters.contains(f) {
+                let hint = closest(f, in: Checker.templateFilters)
+                error("bad-template", "unknown template filter `\(f)`" + (hint.map { "; did you mean `\($0)`?" } ?? "")
+                          + " (filters: bytes, percent, duration, round)", at(i + 1 + name.utf8.count + 1))
+            }
+            if let schema = scope.schema, scope.field(name) == nil, scope.letIndex(name) == nil, !Checker.templateSpecials.contains(name) {
+                let candidates = schema.fields.map(\.name) + scope.letNames + Checker.templateSpecials
                 let hint = closest(name, in: candidates.sorted())
                 error("unknown-field", "unknown name `\(name)` in the template" + (hint.map { "; did you mean `\($0)`?" } ?? ""),
                       at(i + 1).with(length: max(1, name.count)))
