@@ -84,19 +84,20 @@ enum ArithOp: Sendable { case add, sub, mul, div }
 enum CompareOp: String, Sendable { case lt = "<", le = "<=", gt = ">", ge = ">=", eq = "==", ne = "!=" }
 
 /// A compiled expression: names are resolved to fields, `let` slots or history series.
-indirect enum CExpr: Sendable {
+/// Only the cases with operands are boxed: constants and field names are stored in their parent.
+enum CExpr: Sendable {
     case constant(Value)
     case field(String)
     case letRef(Int)
     case series(Int)
-    case neg(CExpr)
-    case not(CExpr)
-    case abs(CExpr)
-    case arith(ArithOp, CExpr, CExpr)
-    case compare(CompareOp, CExpr, CExpr)
-    case and(CExpr, CExpr)
-    case or(CExpr, CExpr)
-    case match(CExpr, Pattern, negated: Bool)
+    indirect case neg(CExpr)
+    indirect case not(CExpr)
+    indirect case abs(CExpr)
+    indirect case arith(ArithOp, CExpr, CExpr)
+    indirect case compare(CompareOp, CExpr, CExpr)
+    indirect case and(CExpr, CExpr)
+    indirect case or(CExpr, CExpr)
+    indirect case match(CExpr, Pattern, negated: Bool)
 }
 
 /// What a history series computes from its samples.

@@ -35,6 +35,9 @@ struct Parser {
     /// One buffer for every rule of the file.
     var recording: [UInt8] = []
     var isRecording = false
+    /// The items of the rule being parsed, in a buffer kept from rule to rule; each rule gets an exact-size copy
+    /// (appending to a fresh array grows it 1, 2, 4, 8: four allocations for a rule of five items).
+    var itemBuffer: [RuleItem] = []
 
     static let topKeywords = ["set", "channel", "rule", "mute"]
     static let itemKeywords = ["warn", "crit", "let", "repeat", "notify", "summary", "description", "on_missing", "mute"]
@@ -293,7 +296,9 @@ struct Parser {
             filter = try parseExpr()
         }
         let open = try expectPunct(.lbrace, "to open the rule body")
-        var items: [RuleItem] = []
+        var items = itemBuffer
+        itemBuffer = []
+        items.removeAll(keepingCapacity: true)
         while !cur.isPunct(.rbrace) {
             if cur.kind == .eof {
                 throw fail("expected-token", "expected `}` to close rule `\(text(nameTok))` (opened at line \(open.span.line))", at: tok)
@@ -318,8 +323,14 @@ struct Parser {
         }
         skip()
         let definition = String(decoding: recording, as: UTF8.self)
+        let exact = [RuleItem](unsafeUninitializedCapacity: items.count) { buffer, count in
+            _ = buffer.initialize(fromContentsOf: items)
+            count = items.count
+        }
+        items.removeAll(keepingCapacity: true)
+        itemBuffer = items
         return RuleStatement(name: text(nameTok), nameSpan: nameTok.span, worker: text(worker), workerSpan: worker.span,
-                             function: text(function), functionSpan: function.span, by: by, filter: filter, items: items,
+                             function: text(function), functionSpan: function.span, by: by, filter: filter, items: exact,
                              definition: definition)
     }
 
@@ -528,6 +539,7 @@ struct Parser {
                 skip()
                 let name = text(t)
                 var args: [ExprNode] = []
+                args.reserveCapacity(2)
                 while !cur.isPunct(.rparen) {
                     // `window 1h` reads better in predictions; the word is optional.
                     if cur.isWord(.window) { skip() }
