@@ -145,7 +145,7 @@ public enum RuleSetLoader {
             asts.append(ast)
         }
         var checker = Checker(catalog: catalog)
-        let config = checker.check(asts)
+        let config = checker.check(&asts)
         diagnostics += checker.diagnostics
         // One message per problem (a `clear < N` shorthand re-checks the trigger's left side), in reading order.
         var seen: Set<String> = []
