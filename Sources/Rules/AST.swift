@@ -66,7 +66,7 @@ public struct RuleStatement: Sendable {
 
 /// One statement inside a rule block.
 public enum RuleItem: Sendable {
-    case condition(ConditionNode)
+    indirect case condition(ConditionNode)
     case letBinding(name: String, span: Span, value: ExprNode)
     case repeatEvery(Double, Span)
     case notify([(String, Span)])
