@@ -711,27 +711,27 @@ struct Checker {
                 }
                 return (.letRef(i), t)
             }
-            guard known, let schema = scope.schema else { return (.field(n), .invalid) }
+            guard known, let schema = scope.schema else { return (.field(n, hint: -1), .invalid) }
             guard let f = scope.field(n) else {
                 let candidates = schema.fields.map(\.name) + scope.letNames
                 let (hint, fix) = suggest(n, candidates, span)
                 error("unknown-field", "unknown field `\(n)` in \(schemaPath(scope))\(hint)", span,
                       notes: hint.isEmpty ? [Diagnostic.Note("fields: " + schema.fields.map(\.name).joined(separator: ", "))] : [], fixIt: fix)
-                return (.field(n), .invalid)
+                return (.field(n, hint: -1), .invalid)
             }
             switch f.kind {
-            case .label: return (.field(n), .string)
-            case .bool: return (.field(n), .bool)
+            case .label: return (.field(n, hint: f.index), .string)
+            case .bool: return (.field(n, hint: f.index), .bool)
             case .number:
                 scope.valueFields.append(n)
-                return (.field(n), .number)
+                return (.field(n, hint: f.index), .number)
             case .counter:
                 scope.valueFields.append(n)
                 if scope.inCounterFunction > 0 { scope.sawCounter = true } else {
                     warning("raw-counter", "`\(n)` is a counter that only grows; compare its `rate(\(n))` or `delta(\(n))`", span,
                             fixIt: Diagnostic.FixIt("use rate()", location: loc(span), length: span.length, replacement: "rate(\(n))"))
                 }
-                return (.field(n), .number)
+                return (.field(n, hint: f.index), .number)
             }
         case .unary(let op, let x, let span):
             let (c, t) = compile(x, &scope, known)

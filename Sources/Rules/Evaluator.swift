@@ -158,7 +158,9 @@ struct Evaluator {
     mutating func eval(_ e: CExpr) -> Value? {
         switch e {
         case .constant(let v): return v
-        case .field(let n): return Evaluator.fieldValue(row[n])
+        case .field(let n, let hint):
+            if hint >= 0 && hint < row.entries.count && row.entries[hint].key == n { return Evaluator.fieldValue(row.entries[hint].value) }
+            return Evaluator.fieldValue(row[n])
         case .letRef(let i):
             if let cached = letCache[i] { return cached }
             let v = eval(lets[i])

@@ -87,7 +87,11 @@ enum CompareOp: String, Sendable { case lt = "<", le = "<=", gt = ">", ge = ">="
 /// Only the cases with operands are boxed: constants and field names are stored in their parent.
 enum CExpr: Sendable {
     case constant(Value)
-    case field(String)
+    /// A field of the row, and where the schema declares it: rows mostly list their fields in that order, so the
+    /// evaluator looks there first and scans the row only when the name is elsewhere (-1: no schema position).
+    /// A row's keys are unique (`JSONObject`'s setter replaces; `append` is for callers with unique keys), so the
+    /// entry found at the hint is the one the scan would find.
+    case field(String, hint: Int)
     case letRef(Int)
     case series(Int)
     indirect case neg(CExpr)
