@@ -229,3 +229,41 @@ import Reports
         #expect(DiagnosticPrinter.text(r.diagnostics, sources: r.sources, color: true).contains("\u{1B}[1;31merror:"))
     }
 }
+
+/// How `checkTemplate` splits summaries and descriptions into text and `{name|filter:arg}` references.
+@Suite struct TemplateSplitTests {
+    static func parts(_ template: String) -> (parts: [String], ids: [String]) {
+        var checker = Checker(catalog: TestCatalog.catalog)
+        var scope = Checker.Scope()
+        let t = checker.checkTemplate(template, Span(line: 1, column: 10, length: 1), &scope)
+        let parts = t.parts.map { p -> String in
+            switch p {
+            case .text(let s): return "text(\(s))"
+            case .ref(let name, let filter, let arg): return "ref(\(name)|\(filter ?? "-")|\(arg.map(String.init) ?? "-"))"
+            }
+        }
+        return (parts, checker.diagnostics.map(\.id))
+    }
+
+    @Test(arguments: [
+        ("{mount} is {used_percent|round:1}% full, {avail_bytes|bytes} left",
+         ["ref(mount|-|-)", "text( is )", "ref(used_percent|round|1)", "text(% full, )", "ref(avail_bytes|bytes|-)", "text( left)"]),
+        ("{{literal}} and a}b", ["text({literal} and a}b)"]),
+        ("{ mount }/{ x | round }", ["ref(mount|-|-)", "text(/)", "ref(x|round|-)"]),
+        ("{x|round:+3}{y|percent:}", ["ref(x|round|3)", "ref(y|percent|-)"]),
+        ("{}", ["ref(|-|-)"]),
+        ("é {é|round:2} ü", ["text(é )", "ref(é|round|2)", "text( ü)"]),
+    ])
+    func splits(_ template: String, _ expected: [String]) {
+        let r = Self.parts(template)
+        #expect(r.parts == expected)
+        #expect(r.ids.isEmpty)
+    }
+
+    @Test func unknownFilterAndUnclosedBraceAreReported() {
+        // The filter is what precedes the first `:`, spaces included: `round ` is not a filter.
+        let r = Self.parts("{x | round : 2} tail {open")
+        #expect(r.parts == ["ref(x|round |-)", "text( tail )"])
+        #expect(r.ids == ["bad-template", "bad-template"])
+    }
+}
