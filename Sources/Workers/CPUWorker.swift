@@ -255,8 +255,8 @@ public final class CPUFrequencyReader {
         init(cpu: Int, dir: String) {
             self.cpu = cpu
             let cur = dir + "/scaling_cur_freq"
-            current = KernelFile(readAttribute(cur) != nil ? cur : dir + "/cpuinfo_cur_freq", cap: 256)
-            governor = KernelFile(dir + "/scaling_governor", cap: 256)
+            current = KernelFile(readAttribute(cur) != nil ? cur : dir + "/cpuinfo_cur_freq", cap: 256, singleRecord: true)
+            governor = KernelFile(dir + "/scaling_governor", cap: 256, singleRecord: true)
             minKHz = readAttribute(dir + "/cpuinfo_min_freq").flatMap { UInt64($0) }
             maxKHz = readAttribute(dir + "/cpuinfo_max_freq").flatMap { UInt64($0) }
         }

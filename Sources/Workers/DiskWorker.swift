@@ -1,4 +1,5 @@
 // The disk worker: disk.filesystems (mountinfo + statvfs with a deadline) and disk.io (/proc/diskstats).
+import CLinux
 import Reports
 #if canImport(Glibc)
 import Glibc
@@ -33,6 +34,11 @@ public final class FilesystemsFunction: MetricFunction {
     private let injected: (any StatfsSource)?
     private var prober: StatfsProber?
     private var file: KernelFile?
+    /// The filtered mount list and the options it was filtered with, kept while the mount table
+    /// has not changed (see `mountTableUnchanged`).
+    private var cached: (options: WorkerOptions, mounts: [MountEntry], inline: Set<String>)?
+    /// Whether the mountinfo fd is on procfs, so poll() reports mount table changes (nil: not asked yet).
+    private var pollable: Bool?
 
     /// - Parameter statfs: where sizes come from. nil picks `LiveStatfs` for the real `/proc` and, for a
     ///   fixture tree, `FixtureStatfs` over the `statvfs` file beside the tree's `proc` directory.
@@ -40,32 +46,112 @@ public final class FilesystemsFunction: MetricFunction {
         self.injected = statfs
     }
 
+    /// Times the mount table was read and parsed (for tests: a tick with no mount change reads none).
+    public private(set) var mountTableReads = 0
+
     public func collect(_ ctx: CollectContext) throws -> [Row] {
         let f = file ?? KernelFile(ctx.roots.proc + "/self/mountinfo")
         file = f
-        guard let bytes = try f.readIfPresent() else { return [] }
-        let mounts = try parseMountInfo(bytes)
-        // A later mount on the same point shadows the earlier one (and replaces the early-boot rootfs).
-        var order: [String] = []
-        var byPoint: [String: MountEntry] = [:]
-        for m in mounts where !isExcludedMount(m, ctx.options) {
-            if byPoint[m.mountPoint] == nil { order.append(m.mountPoint) }
-            byPoint[m.mountPoint] = m
+        let mounts: [MountEntry]
+        let inline: Set<String>
+        let fromCache: Bool
+        if let c = cached, c.options == ctx.options, mountTableUnchanged(f) {
+            mounts = c.mounts
+            inline = c.inline
+            fromCache = true
+        } else {
+            cached = nil
+            guard let bytes = try f.readIfPresent() else { return [] }
+            mountTableReads += 1
+            let all = try parseMountInfo(bytes)
+            mounts = Self.reported(all, ctx.options)
+            inline = Self.inlineMountPoints(all: all, reported: mounts)
+            cached = (ctx.options, mounts, inline)
+            fromCache = false
         }
-        order = Self.withoutBindMounts(order.map { byPoint[$0]! }).map(\.mountPoint)
         let p = prober ?? StatfsProber(source: injected ?? Self.defaultSource(ctx.roots))
         prober = p
-        let outcomes = p.probe(order, timeout: ctx.options.statfsTimeoutSeconds)
+        // Local disk filesystems answer statvfs from memory: asked on this thread, they cost no
+        // handoff to the prober's thread and back. Only for the real statvfs: a fixture or injected
+        // source's behaviour has nothing to do with the filesystem type.
+        var outcomes: [String: StatfsOutcome]
+        if injected == nil, p.source is LiveStatfs, !inline.isEmpty {
+            outcomes = p.probe(mounts.map(\.mountPoint).filter { !inline.contains($0) }, timeout: ctx.options.statfsTimeoutSeconds)
+            for point in inline { outcomes[point] = p.source.statfs(point) }
+        } else {
+            outcomes = p.probe(mounts.map(\.mountPoint), timeout: ctx.options.statfsTimeoutSeconds)
+        }
         var rows: [Row] = []
-        rows.reserveCapacity(order.count)
-        for point in order {
-            let m = byPoint[point]!
-            let outcome = outcomes[point] ?? .stuck
+        rows.reserveCapacity(mounts.count)
+        for m in mounts {
+            let outcome = outcomes[m.mountPoint] ?? .stuck
             // The mount went away between reading mountinfo and statvfs.
             if case .failed(let e) = outcome, e == ENOENT, ctx.roots.proc == "/proc" { continue }
+            // A filesystem the kernel remounted read-only after errors (errors=remount-ro) changes its
+            // super options without a mount table event: statvfs's ST_RDONLY (mount or superblock
+            // read-only) disagreeing with the kept options means the kept list is stale.
+            if fromCache, case .stats(let s) = outcome, s.readOnly != (m.options.contains("ro") || m.readOnly) {
+                cached = nil
+                return try collect(ctx)
+            }
             rows.append(Self.row(m, outcome))
         }
         return rows
+    }
+
+    /// The mounts reported, in mountinfo order: excluded types and prefixes left out, a later mount
+    /// on the same point shadowing the earlier one (and replacing the early-boot rootfs), bind
+    /// mounts of a listed filesystem left out.
+    static func reported(_ all: [MountEntry], _ options: WorkerOptions) -> [MountEntry] {
+        var order: [String] = []
+        var byPoint: [String: MountEntry] = [:]
+        for m in all where !isExcludedMount(m, options) {
+            if byPoint[m.mountPoint] == nil { order.append(m.mountPoint) }
+            byPoint[m.mountPoint] = m
+        }
+        return withoutBindMounts(order.map { byPoint[$0]! })
+    }
+
+    /// Filesystem types whose statfs is answered from in-memory counters (no I/O, no server, no
+    /// userspace daemon), so it cannot hang: these are asked without the prober's deadline.
+    static let inMemoryStatfsTypes: Set<String> = ["ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "vfat", "exfat"]
+    /// Filesystems a path walk crosses without waiting on anything (in-memory pseudo filesystems).
+    static let nonBlockingWalkTypes: Set<String> = [
+        "rootfs", "tmpfs", "ramfs", "devtmpfs", "proc", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue",
+        "securityfs", "debugfs", "tracefs", "pstore", "bpf", "configfs", "efivarfs", "hugetlbfs",
+    ]
+
+    /// The reported mount points that may be asked statvfs on the collecting thread: a filesystem
+    /// of an in-memory-statfs type whose path crosses only such filesystems or pseudo ones. A local
+    /// disk mounted under an NFS share or an automount point stays with the prober, since resolving
+    /// its path could wait on the server.
+    static func inlineMountPoints(all: [MountEntry], reported: [MountEntry]) -> Set<String> {
+        var out: Set<String> = []
+        for m in reported where inMemoryStatfsTypes.contains(m.fstype) {
+            let crossesOnlyLocal = all.allSatisfy { a in
+                let p = a.mountPoint
+                let ancestor = p == "/" || m.mountPoint == p || m.mountPoint.hasPrefix(p.hasSuffix("/") ? p : p + "/")
+                return !ancestor || inMemoryStatfsTypes.contains(a.fstype) || nonBlockingWalkTypes.contains(a.fstype)
+            }
+            if crossesOnlyLocal { out.insert(m.mountPoint) }
+        }
+        return out
+    }
+
+    /// True when the kept mountinfo fd is on procfs and poll() reports no mount or unmount since the
+    /// last check (the kernel flags POLLPRI|POLLERR on a change, proc(5)): the tick then skips
+    /// reading and parsing the table, most of this function's cost. A fixture file is always re-read.
+    private func mountTableUnchanged(_ f: KernelFile) -> Bool {
+        let fd = f.descriptor
+        guard fd >= 0 else { return false }
+        if pollable == nil {
+            pollable = shd_is_procfs(fd) == 1
+        }
+        guard pollable == true else { return false }
+        var p = pollfd(fd: fd, events: Int16(POLLPRI), revents: 0)
+        let n = poll(&p, 1, 0)
+        if n < 0 { return false }
+        return n == 0 || p.revents & Int16(POLLPRI | POLLERR) == 0
     }
 
     /// Keeps one row per filesystem view: a mount of a filesystem already listed whose root is the

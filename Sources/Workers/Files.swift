@@ -18,21 +18,36 @@ public struct ReadError: Error, Equatable, CustomStringConvertible {
 ///
 /// /proc and /sys report a size of 0 or 4096 whatever the content, so the buffer grows until a
 /// short read, up to `cap` bytes.
+///
+/// A file whose whole content the kernel produces in one go — a sysfs attribute, a sysctl, or a
+/// procfs `single_open` file such as meminfo, vmstat, loadavg, pressure/* or /proc/PID/stat — can
+/// be opened with `singleRecord: true`: a read that returns fewer bytes than asked is then the
+/// whole file, and the `pread` that would return 0 is not made. Files the kernel renders record
+/// by record (mountinfo, net/dev, diskstats, mdstat, net/tcp) must not: a seq_file stops a read
+/// short when the next record does not fit its page-sized buffer, without being at the end.
+/// Regular files (fixture trees) end at a short read either way.
 public final class KernelFile {
     public let path: String
     public let cap: Int
+    public let singleRecord: Bool
     private var fd: Int32 = -1
     private var buffer: [UInt8]
 
-    public init(_ path: String, cap: Int = 1 << 22) {
+    public init(_ path: String, cap: Int = 1 << 22, singleRecord: Bool = false) {
         self.path = path
         self.cap = cap
+        self.singleRecord = singleRecord
         self.buffer = []
     }
 
     deinit { if fd >= 0 { close(fd) } }
 
-    /// Reads the whole file. Reopens once if the kept fd has gone stale.
+    /// The open descriptor, or -1 before the first read (for `poll`).
+    public var descriptor: Int32 { fd }
+
+    /// Reads the whole file. Reopens once if the kept fd has gone stale (the process or device
+    /// went away); any other error (EINVAL from the speed of a link that is down, EIO from a
+    /// sensor) is thrown with the fd kept, so the next tick does not pay an open and a close.
     public func read() throws(ReadError) -> [UInt8] {
         if fd < 0 {
             fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -40,9 +55,9 @@ public final class KernelFile {
         }
         if let r = readFrom(fd) { return r }
         let e = shd_errno()
-        close(fd)
-        fd = -1
         if e == ESRCH || e == ENOENT || e == EBADF || e == ENODEV {
+            close(fd)
+            fd = -1
             return try readOnce(path, cap: cap)
         }
         throw ReadError(path: path, errno: e)
@@ -56,8 +71,9 @@ public final class KernelFile {
                 if buffer.count >= cap { break }
                 buffer.append(contentsOf: [UInt8](repeating: 0, count: min(buffer.count, cap - buffer.count)))
             }
+            let asked = buffer.count - total
             let n = buffer.withUnsafeMutableBytes { p in
-                pread(fd, p.baseAddress! + total, p.count - total, off_t(total))
+                pread(fd, p.baseAddress! + total, asked, off_t(total))
             }
             if n < 0 {
                 if shd_errno() == EINTR { continue }
@@ -65,6 +81,7 @@ public final class KernelFile {
             }
             if n == 0 { break }
             total += n
+            if singleRecord && n < asked { break }
         }
         return Array(buffer[0..<total])
     }

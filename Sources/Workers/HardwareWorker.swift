@@ -33,7 +33,7 @@ final class SensorSet {
     }
 
     private func refresh(_ ctx: CollectContext) {
-        inputs = discover(ctx.roots).map { ($0, KernelFile($0.inputPath, cap: 256)) }
+        inputs = discover(ctx.roots).map { ($0, KernelFile($0.inputPath, cap: 256, singleRecord: true)) }
         discoveredAt = ctx.monotonic
     }
 }
@@ -106,8 +106,8 @@ public final class EdacFunction: MetricFunction {
             let base = ctx.roots.sys + "/devices/system/edac/mc"
             return listDirectory(base).filter { $0.hasPrefix("mc") }.sorted(by: naturalLess).map { mc in
                 let dir = base + "/" + mc
-                return (mc, readAttribute(dir + "/mc_name") ?? "", KernelFile(dir + "/ce_count", cap: 256),
-                        KernelFile(dir + "/ue_count", cap: 256))
+                return (mc, readAttribute(dir + "/mc_name") ?? "", KernelFile(dir + "/ce_count", cap: 256, singleRecord: true),
+                        KernelFile(dir + "/ue_count", cap: 256, singleRecord: true))
             }
         }()
         controllers = list

@@ -57,7 +57,7 @@ public final class LoadAveragesFunction: MetricFunction {
     public init() {}
 
     public func collect(_ ctx: CollectContext) throws -> [Row] {
-        let f = file ?? KernelFile(ctx.roots.proc + "/loadavg", cap: 4096)
+        let f = file ?? KernelFile(ctx.roots.proc + "/loadavg", cap: 4096, singleRecord: true)
         file = f
         let l = try parseLoadAvg(try f.read())
         let n = cpus ?? onlineCPUCount(ctx.roots)

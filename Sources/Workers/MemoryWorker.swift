@@ -84,7 +84,7 @@ public final class MemoryUsageFunction: MetricFunction {
 
     public func collect(_ ctx: CollectContext) throws -> [Row] {
         let path = ctx.roots.proc + "/meminfo"
-        let f = file?.path == path ? file! : KernelFile(path, cap: 1 << 16)
+        let f = file?.path == path ? file! : KernelFile(path, cap: 1 << 16, singleRecord: true)
         file = f
         return [memoryUsageRow(try parseMeminfo(try f.read()))]
     }

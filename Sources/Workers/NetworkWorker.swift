@@ -34,10 +34,10 @@ public final class InterfacesFunction: MetricFunction {
     final class LinkFiles {
         let operstate, carrier, speed, mtu: KernelFile
         init(_ dir: String) {
-            operstate = KernelFile(dir + "/operstate", cap: 256)
-            carrier = KernelFile(dir + "/carrier", cap: 256)
-            speed = KernelFile(dir + "/speed", cap: 256)
-            mtu = KernelFile(dir + "/mtu", cap: 256)
+            operstate = KernelFile(dir + "/operstate", cap: 256, singleRecord: true)
+            carrier = KernelFile(dir + "/carrier", cap: 256, singleRecord: true)
+            speed = KernelFile(dir + "/speed", cap: 256, singleRecord: true)
+            mtu = KernelFile(dir + "/mtu", cap: 256, singleRecord: true)
         }
     }
 
@@ -160,8 +160,8 @@ public final class SocketsFunction: MetricFunction {
 
     public func collect(_ ctx: CollectContext) throws -> [Row] {
         let net = ctx.roots.proc + "/net/"
-        let s4 = sockstat ?? KernelFile(net + "sockstat", cap: 65536)
-        let s6 = sockstat6 ?? KernelFile(net + "sockstat6", cap: 65536)
+        let s4 = sockstat ?? KernelFile(net + "sockstat", cap: 65536, singleRecord: true)
+        let s6 = sockstat6 ?? KernelFile(net + "sockstat6", cap: 65536, singleRecord: true)
         sockstat = s4
         sockstat6 = s6
         guard let b4 = try s4.readIfPresent() else { return [] }

@@ -60,7 +60,7 @@ public final class PressureReader {
 
     public func collect(_ ctx: CollectContext) throws -> [Row] {
         let path = ctx.roots.proc + "/pressure/" + resource
-        let f = file?.path == path ? file! : KernelFile(path, cap: 4096)
+        let f = file?.path == path ? file! : KernelFile(path, cap: 4096, singleRecord: true)
         file = f
         let bytes: [UInt8]
         do {

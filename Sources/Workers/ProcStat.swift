@@ -151,7 +151,7 @@ public final class ProcStatReader {
         let path = ctx.roots.proc + "/stat"
         if let c = cached, c.path == path, c.monotonic == ctx.monotonic { return c.stat }
         let f: KernelFile
-        if let old = file, old.path == path { f = old } else { f = KernelFile(path, cap: 1 << 20); file = f }
+        if let old = file, old.path == path { f = old } else { f = KernelFile(path, cap: 1 << 20, singleRecord: true); file = f }
         let s = try parseProcStat(try f.read())
         cached = (path, ctx.monotonic, s)
         return s

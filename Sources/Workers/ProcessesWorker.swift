@@ -113,17 +113,21 @@ public final class ProcessTable {
     public var openStatFiles: Int { statFDs.count }
 }
 
-/// Reads a small /proc file from offset 0 into `buffer`; bytes read, or -1.
+/// Reads a small single-record /proc file (`[pid]/stat`) from offset 0 into `buffer`; bytes read,
+/// or -1. The kernel renders such a file whole on every read, so a read shorter than asked is the
+/// end: no second `pread` to be told 0 (see `KernelFile.singleRecord`).
 func preadAll(_ fd: Int32, into buffer: inout [UInt8]) -> Int {
     var total = 0
     while total < buffer.count {
-        let n = buffer.withUnsafeMutableBytes { p in pread(fd, p.baseAddress! + total, p.count - total, off_t(total)) }
+        let asked = buffer.count - total
+        let n = buffer.withUnsafeMutableBytes { p in pread(fd, p.baseAddress! + total, asked, off_t(total)) }
         if n < 0 {
             if shd_errno() == EINTR { continue }
             return -1
         }
         if n == 0 { break }
         total += n
+        if n < asked { break }
     }
     return total
 }
@@ -196,7 +200,7 @@ public final class ProcessSummaryFunction: MetricFunction {
         for k in ["running", "sleeping", "disk_sleep", "zombie", "stopped", "idle", "other"] {
             r.append(k, .int(counts[k] ?? 0))
         }
-        let f = fileNr ?? KernelFile(ctx.roots.proc + "/sys/fs/file-nr", cap: 4096)
+        let f = fileNr ?? KernelFile(ctx.roots.proc + "/sys/fs/file-nr", cap: 4096, singleRecord: true)
         fileNr = f
         if let b = try f.readIfPresent() {
             let nr = try parseFileNr(b)

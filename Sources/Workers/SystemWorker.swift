@@ -77,9 +77,9 @@ public final class SystemInfoFunction: MetricFunction {
     public func collect(_ ctx: CollectContext) throws -> [Row] {
         let p = ctx.roots.proc
         if hostname?.path != p + "/sys/kernel/hostname" {
-            hostname = KernelFile(p + "/sys/kernel/hostname", cap: 256)
-            osrelease = KernelFile(p + "/sys/kernel/osrelease", cap: 256)
-            uptime = KernelFile(p + "/uptime", cap: 256)
+            hostname = KernelFile(p + "/sys/kernel/hostname", cap: 256, singleRecord: true)
+            osrelease = KernelFile(p + "/sys/kernel/osrelease", cap: 256, singleRecord: true)
+            uptime = KernelFile(p + "/uptime", cap: 256, singleRecord: true)
         }
         // os-release changes only with an OS upgrade; read it once.
         if osRelease?.etc != ctx.roots.etc {
@@ -388,8 +388,8 @@ public final class SystemSelfFunction: MetricFunction {
     public func collect(_ ctx: CollectContext) throws -> [Row] {
         let p = ctx.roots.proc + "/self"
         if status?.path != p + "/status" {
-            status = KernelFile(p + "/status", cap: 1 << 16)
-            stat = KernelFile(p + "/stat", cap: 4096)
+            status = KernelFile(p + "/status", cap: 1 << 16, singleRecord: true)
+            stat = KernelFile(p + "/stat", cap: 4096, singleRecord: true)
         }
         let u = try parseSelfStatus(try status!.read())
         var row = Row()

@@ -247,3 +247,104 @@ struct HangingStatfs: StatfsSource {
         #expect(second.allSatisfy { $0["busy_percent"] == .double(0) && $0["reads_per_second"] == .double(0) })
     }
 }
+
+/// The mount table kept between ticks: re-read only when procfs says it changed.
+@Suite struct MountTableCacheTests {
+    /// A statvfs that answers for any mount, read-only or not.
+    struct FixedStatfs: StatfsSource {
+        let readOnly: Bool
+        func statfs(_ mountPoint: String) -> StatfsOutcome {
+            .stats(FilesystemStats(blockSize: 4096, blocks: 100, blocksFree: 50, blocksAvailable: 40, files: 10,
+                                   filesFree: 5, readOnly: readOnly))
+        }
+    }
+
+    @Test func liveMountTableIsReadOncePerChange() throws {
+        let f = FilesystemsFunction()
+        let first = try f.collect(HostTesting.context(SourceRoots()))
+        let second = try f.collect(HostTesting.context(SourceRoots()))
+        #expect(first.map { $0["mount"] } == second.map { $0["mount"] })
+        #expect(first.contains { $0["mount"] == "/" })
+        // Unless a mount or unmount happened in between (poll() would say so), the second tick reused the list.
+        #expect(f.mountTableReads == 1)
+    }
+
+    @Test func fixtureMountTableIsReadEveryTick() throws {
+        // A fixture is a regular file: poll() cannot report changes, so every tick reads it.
+        let f = FilesystemsFunction()
+        for _ in 0..<3 { _ = try f.collect(HostTesting.context(HostTesting.roots("machine-b"))) }
+        #expect(f.mountTableReads == 3)
+    }
+
+    @Test func statvfsReadOnlyDisagreeingWithKeptOptionsRereadsTheTable() throws {
+        // On this machine's real mount table, a statvfs that says every filesystem is read-only (as
+        // after errors=remount-ro, which changes no mount) contradicts the kept `rw`: each tick re-reads.
+        let f = FilesystemsFunction(statfs: FixedStatfs(readOnly: true))
+        _ = try f.collect(HostTesting.context(SourceRoots()))
+        _ = try f.collect(HostTesting.context(SourceRoots()))
+        let root = try #require(try f.collect(HostTesting.context(SourceRoots())).first { $0["mount"] == "/" })
+        let rootMountedReadOnly = try parseMountInfo(readOnce("/proc/self/mountinfo"))
+            .last { $0.mountPoint == "/" }.map { $0.readOnly || $0.options.contains("ro") } ?? false
+        #expect(f.mountTableReads == (rootMountedReadOnly ? 1 : 3))
+        // The row's read_only is the filesystem's (super options), as always.
+        #expect(root["read_only"] != nil)
+        // Agreeing figures keep the table.
+        let g = FilesystemsFunction(statfs: FixedStatfs(readOnly: false))
+        for _ in 0..<3 { _ = try g.collect(HostTesting.context(SourceRoots())) }
+        #expect(g.mountTableReads == (rootMountedReadOnly ? 3 : 1))
+    }
+
+    @Test func localDisksAreAskedInlineUnlessTheirPathCrossesANetworkMount() throws {
+        let all = try parseMountInfo(HostTesting.bytes("""
+            28 1 9:0 / / rw,relatime shared:1 - ext4 /dev/md0 rw
+            23 28 0:5 / /dev rw shared:2 - devtmpfs udev rw
+            60 28 8:1 / /boot/efi rw,relatime shared:31 - vfat /dev/sda1 rw
+            61 28 9:1 / /srv/data rw,noatime shared:32 - xfs /dev/md1 rw
+            65 28 0:50 / /mnt/archive rw,relatime shared:35 - nfs4 server:/export rw
+            70 65 8:17 / /mnt/archive/disk rw,relatime - ext4 /dev/sdb1 rw
+            71 28 0:60 / /home/auto rw,relatime - autofs systemd-1 rw
+            72 71 8:33 / /home/auto/user rw,relatime - ext4 /dev/sdc1 rw
+            73 28 0:61 / /media/usb rw,relatime - fuseblk /dev/sdd1 rw
+            74 28 0:62 / /srv/datastore rw - btrfs /dev/sde rw
+
+            """))
+        let inline = FilesystemsFunction.inlineMountPoints(all: all, reported: all)
+        #expect(inline == ["/", "/boot/efi", "/srv/data", "/srv/datastore"])
+    }
+}
+
+@Suite struct KernelFileTests {
+    @Test func anErrorOtherThanStaleKeepsTheDescriptor() throws {
+        // pread on a directory fails with EISDIR, as a sysfs attribute fails with EINVAL while a link
+        // is down: the fd stays open for the next tick instead of an open and a close each time.
+        let dir = makeTempDirectory("kernelfile")
+        defer { rmdir(dir) }
+        let f = KernelFile(dir)
+        #expect(throws: ReadError.self) { try f.read() }
+        let fd = f.descriptor
+        #expect(fd >= 0)
+        do { _ = try f.read() } catch { #expect(error.errno == EISDIR) }
+        #expect(f.descriptor == fd)
+    }
+
+    @Test(arguments: [false, true]) func readsAWholeFileLargerThanOneBuffer(singleRecord: Bool) throws {
+        let dir = makeTempDirectory("kernelfile")
+        let path = dir + "/big"
+        defer { unlink(path); rmdir(dir) }
+        let text = (0..<2000).map { "line \($0)\n" }.joined()
+        writeText(path, text)
+        let f = KernelFile(path, singleRecord: singleRecord)
+        #expect(try f.read() == Array(text.utf8))
+        #expect(try f.read() == Array(text.utf8))
+    }
+
+    @Test func singleRecordProcFilesReadTheSameAsReadingToEOF() throws {
+        for path in ["/proc/self/stat", "/proc/loadavg", "/proc/meminfo", "/proc/uptime"] {
+            let kept = try KernelFile(path, singleRecord: true).read()
+            let once = try readOnce(path)
+            // Same shape (the values move): same number of lines and of fields on the first line.
+            #expect(kept.split(separator: 0x0A).count == once.split(separator: 0x0A).count, "\(path)")
+            #expect(kept.last == 0x0A, "\(path)")
+        }
+    }
+}
