@@ -48,17 +48,69 @@ public final class ProcessTable {
 
     deinit { for fd in statFDs.values { close(fd) } }
 
+    /// The pid the kernel allocated last, from `/proc/loadavg`, read just before the latest full
+    /// walk; nil when unknown or when the shortcut does not apply (see `lastAllocatedPID`).
+    private var lastPIDBeforeWalk: Int64?
+    /// Whether the latest full walk kept the fd of every process it saw.
+    private var keptEveryProcess = false
+    private var loadavg: KernelFile?
+    /// Whether `/proc/loadavg` speaks of the pid namespace this procfs lists (nil: not checked yet).
+    private var loadavgMatchesProc: Bool?
+    /// Full walks (getdents of /proc) and walks that only re-read the kept fds; for tests.
+    public private(set) var fullWalks = 0
+    public private(set) var keptWalks = 0
+
+    /// The fifth field of /proc/loadavg: the last pid allocated in the reader's pid namespace. Every
+    /// new process or thread moves it; nil for a fixture tree (a regular file) or when this procfs
+    /// lists another pid namespace than ours (then its pids are not the ones loadavg counts).
+    private func lastAllocatedPID(_ proc: String) -> Int64? {
+        let f = loadavg ?? KernelFile(proc + "/loadavg", cap: 4096, singleRecord: true)
+        loadavg = f
+        guard let bytes = try? f.read() else { return nil }
+        if loadavgMatchesProc == nil {
+            var link = [CChar](repeating: 0, count: 64)
+            let n = readlink(proc + "/self", &link, link.count - 1)
+            let selfPID = n > 0 ? String(decoding: link[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+            loadavgMatchesProc = shd_is_procfs(f.descriptor) == 1 && selfPID == String(getpid())
+        }
+        guard loadavgMatchesProc == true else { return nil }
+        var end = bytes.count
+        while end > 0 && (bytes[end - 1] == 0x0A || bytes[end - 1] == 0x20) { end -= 1 }
+        var start = end
+        while start > 0 && bytes[start - 1] >= 0x30 && bytes[start - 1] <= 0x39 { start -= 1 }
+        guard start < end, start > 0, bytes[start - 1] == 0x20 else { return nil }
+        return parseInt64(bytes[start..<end])
+    }
+
     /// Reads every `[pid]/stat` under `proc`. A process that exits mid-walk (ENOENT, ESRCH) or whose
     /// stat is unreadable is skipped: the walk is a snapshot of what could be seen.
+    ///
+    /// When no pid was allocated since the last full walk (loadavg's last pid has not moved) and
+    /// that walk kept every process's fd open, the processes now are those of the last walk minus
+    /// the ones that exited: the walk then re-reads the kept fds and skips listing /proc, whose
+    /// getdents costs the kernel a dentry lookup per pid (a quarter of the walk on an idle host).
     func walk(_ proc: String) -> [ProcessStat] {
-        var out: [ProcessStat] = []
-        out.reserveCapacity(processes.count + 16)
         if statFDsRoot != proc {
             for fd in statFDs.values { close(fd) }
             statFDs = [:]
             statFDsRoot = proc
+            lastPIDBeforeWalk = nil
+            loadavg = nil
+            loadavgMatchesProc = nil
         }
-        guard let dir = opendir(proc) else { return out }
+        let lastPID = lastAllocatedPID(proc)
+        if let lastPID, lastPID == lastPIDBeforeWalk, keptEveryProcess {
+            keptWalks += 1
+            return rereadKept()
+        }
+        fullWalks += 1
+        lastPIDBeforeWalk = lastPID
+        var out: [ProcessStat] = []
+        out.reserveCapacity(processes.count + 16)
+        guard let dir = opendir(proc) else {
+            keptEveryProcess = false
+            return out
+        }
         defer { closedir(dir) }
         var seen: Set<Int64> = []
         seen.reserveCapacity(statFDs.count + 16)
@@ -104,6 +156,24 @@ public final class ProcessTable {
                 close(fd)
                 statFDs[pid] = nil
             }
+        }
+        keptEveryProcess = statFDs.count == seen.count
+        out.sort { $0.pid < $1.pid }
+        return out
+    }
+
+    /// The walk without listing /proc: every kept fd re-read; a process that exited (ESRCH) is dropped.
+    private func rereadKept() -> [ProcessStat] {
+        var out: [ProcessStat] = []
+        out.reserveCapacity(statFDs.count)
+        for (pid, fd) in statFDs {
+            let n = preadAll(fd, into: &buffer)
+            if n <= 0 {
+                close(fd)
+                statFDs[pid] = nil
+                continue
+            }
+            if let s = try? parseProcessStat(buffer[0..<n]) { out.append(s) }
         }
         out.sort { $0.pid < $1.pid }
         return out

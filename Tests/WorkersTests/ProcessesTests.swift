@@ -184,3 +184,51 @@ func statLine(pid: Int, comm: String, state: String = "S", ppid: Int = 1, utime:
         #expect(pct >= 0 && pct <= 100)
     }
 }
+
+/// The walk that skips listing /proc while no pid was allocated (loadavg's last pid).
+@Suite struct ProcessWalkShortcutTests {
+    static func context(_ roots: SourceRoots, _ tick: Double) -> CollectContext {
+        HostTesting.context(roots, monotonic: tick)
+    }
+
+    @Test func fixtureTreesAreAlwaysListed() {
+        // A fixture's loadavg is a regular file: its last pid says nothing about the tree.
+        let table = ProcessTable()
+        for tick in 1...3 { table.refresh(Self.context(HostTesting.roots("machine-b"), Double(tick))) }
+        #expect(table.fullWalks == 3 && table.keptWalks == 0)
+    }
+
+    @Test func liveWalkSeesNewAndExitedProcessesAndSkipsListingWhenNothingStarted() throws {
+        let table = ProcessTable()
+        var tick = 1.0
+        func walk() -> Set<Int64> {
+            tick += 1
+            table.refresh(Self.context(SourceRoots(), tick))
+            return Set(table.processes.map(\.pid))
+        }
+        let before = walk()
+        #expect(before.contains(Int64(getpid())))
+        // A new process allocates a pid: the next walk lists /proc and finds it.
+        let child = try ChildProcess(["/bin/sleep", "30"], outputDirectory: "/tmp")
+        let full = table.fullWalks
+        #expect(walk().contains(Int64(child.pid)))
+        #expect(table.fullWalks == full + 1)
+        // Once it exits and is reaped, it is gone, whichever walk runs.
+        child.signal(SIGKILL)
+        #expect(child.wait(timeout: 5) != nil)
+        #expect(!walk().contains(Int64(child.pid)))
+        // With nothing started between two walks (other tests run beside this one, so retry), the
+        // walk re-reads the kept fds only, and still sees this process.
+        var skipped = false
+        for _ in 0..<300 where !skipped {
+            let kept = table.keptWalks
+            let pids = walk()
+            if table.keptWalks > kept {
+                skipped = true
+                #expect(pids.contains(Int64(getpid())))
+            }
+            usleep(5_000)
+        }
+        #expect(skipped, "every walk in 1.5 s listed /proc: a pid was allocated before each")
+    }
+}
