@@ -155,7 +155,7 @@ public final class Daemon {
     func scheduleEvaluation() {
         guard !evaluationScheduled else { return }
         evaluationScheduled = true
-        loop.addTimer(after: 0) { [unowned self] in
+        loop.runSoon { [unowned self] in
             self.evaluationScheduled = false
             self.evaluate()
         }

@@ -24,6 +24,9 @@ public final class EventLoop: EventHost {
     /// Repeating timers each own a timerfd (worker intervals).
     private var repeating: [Int: Int32] = [:]
 
+    /// Work queued by `runSoon`, run once the current batch of ready fds has been handled.
+    private var soon: [() -> Void] = []
+
     private var running = false
 
     public init() throws(SystemError) {
@@ -119,6 +122,21 @@ public final class EventLoop: EventHost {
         if let next = timers.values.map(\.deadline).min() { arm(next) }
     }
 
+    /// Calls `handler` after every handler of the current epoll batch has run (before the loop
+    /// waits again): work that several handlers of one turn ask for — one rule evaluation after
+    /// the worker timers that fired together — runs once, without a timer and its system calls.
+    public func runSoon(_ handler: @escaping () -> Void) {
+        soon.append(handler)
+    }
+
+    private func runQueued() {
+        while !soon.isEmpty {
+            let batch = soon
+            soon = []
+            for h in batch { h() }
+        }
+    }
+
     // MARK: Running
 
     /// Runs until `stop()` is called from a handler.
@@ -126,6 +144,8 @@ public final class EventLoop: EventHost {
         running = true
         var events = [epoll_event](repeating: epoll_event(), count: 64)
         while running {
+            runQueued()
+            if !running { break }
             let n = events.withUnsafeMutableBufferPointer { epoll_wait(epfd, $0.baseAddress, 64, -1) }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -151,6 +171,8 @@ public final class EventLoop: EventHost {
         running = true
         var events = [epoll_event](repeating: epoll_event(), count: 64)
         while running && !condition() {
+            runQueued()
+            if !running || condition() { break }
             let left = end - monotonicNow()
             if left <= 0 { break }
             let n = events.withUnsafeMutableBufferPointer { epoll_wait(epfd, $0.baseAddress, 64, Int32(min(left, 1) * 1000) + 1) }
