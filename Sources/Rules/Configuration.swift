@@ -151,7 +151,7 @@ public enum KnownSettings {
     public static let all: [Setting] = [
         Setting("interval", "default collection interval for every worker (duration, default 10s)"),
         Setting("report_interval", "how often functions that no rule reads are collected and report.json is rewritten (duration, default 30s; every tick with textfile_dir)"),
-        Setting("interval.<worker>", "collection interval of one worker, e.g. `set interval.processes 30s`"),
+        Setting("interval.<worker>", "collection interval of one worker, e.g. `set interval.processes 30s` (processes: at most every 10s unless set)"),
         Setting("workers", "list of workers to run (default: all)"),
         Setting("state_dir", "folder for state.json, report.json and the spool (default /var/lib/shd)"),
         Setting("textfile_dir", "folder for shd.prom, for node_exporter's textfile collector (default: none)"),
