@@ -20,7 +20,13 @@
  * Every byte read goes through a minimal number tokenizer (what any collector must at
  * least do), so the floor is "read and scan", not "read and discard".
  *
- * Usage: cfloor [--cycles N] [--worker NAME]... [--proc-root DIR] [--interval S] [--no-tcp-tables] [--open-per-cycle]   prints
+ * With --as-shd-reads it follows shd's read pattern since 51c5503/96faf28 (mountinfo only when
+ * poll() flags a mount table change, /proc listed only when loadavg's last pid moved, no EOF
+ * pread for single-record files); --processes-every N walks processes every N cycles (shd's
+ * processes worker runs at most every 10 s by default).
+ *
+ * Usage: cfloor [--cycles N] [--worker NAME]... [--proc-root DIR] [--interval S] [--no-tcp-tables] [--open-per-cycle]
+ *               [--as-shd-reads] [--processes-every N]   prints
  *   cycles=N cpu_ms_per_cycle=X peak_rss_kb=Y   to stderr (the same line as shd report --cycles).
  * Build: cc -O2 -o /tmp/cfloor bench/cfloor.c
  */
@@ -33,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <sys/timex.h>
@@ -51,6 +58,15 @@ static int noTcpTables;
 /* --open-per-cycle: open/read/close every /proc/PID/stat each cycle (shd before a0c9b42)
  * instead of keeping up to 512 of them open. */
 static int keepPids = 1;
+/* --as-shd-reads: the read pattern of shd since 51c5503/96faf28 — mountinfo re-read only when
+ * poll() reports POLLPRI, /proc listed only when loadavg's last pid moved (else the kept
+ * /proc/PID/stat fds are re-read), no EOF pread for single-record files (a read shorter than
+ * asked ends them; multi-record seq_files still read to EOF). */
+static int asShd;
+/* --processes-every N: walk the processes every N cycles (shd's processes worker at 10 s while
+ * the others run at 1 s). */
+static int processesEvery = 1;
+static long cycleNo;
 static char buf[1 << 21];  /* /proc/net/tcp on a busy host runs to megabytes */
 
 /* The cheapest parse: every run of digits becomes a number. */
@@ -65,7 +81,7 @@ static void scan(const char *p, size_t n) {
     checksum += sum + v + n;
 }
 
-typedef struct { char path[512]; int fd; } Kept;
+typedef struct { char path[512]; int fd; int single; } Kept;
 static Kept kept[128];
 static int nkept;
 
@@ -89,6 +105,7 @@ static size_t readKept(int i) {
         if (r == 0) break;
         len += (size_t)r;
         if (stopOnShort && (size_t)r < want && r < 3000) break;
+        if (asShd && k->single && (size_t)r < want) break;
         if (len == sizeof buf) break;
     }
     scan(buf, len);
@@ -113,8 +130,12 @@ static int excluded(const char *mnt, const char *type) {
     return 0;
 }
 
+static char mountPoints[64][256];
+static int nMountPoints;
+
 /* statvfs every reported mount in mountinfo (fields 5 = mount point, after " - " = type). */
 static void statMounts(size_t len) {
+    nMountPoints = 0;
     char *line = buf, *end = buf + len;
     while (line < end) {
         char *nl = memchr(line, '\n', (size_t)(end - line));
@@ -129,6 +150,7 @@ static void statMounts(size_t len) {
             char *sp = strchr(type, ' ');
             if (sp) *sp = 0;
             if (!excluded(f[4], type)) {
+                if (nMountPoints < 64) snprintf(mountPoints[nMountPoints++], 256, "%s", f[4]);
                 struct statvfs sv;
                 if (statvfs(f[4], &sv) == 0) checksum += sv.f_bavail + sv.f_ffree;
             }
@@ -161,11 +183,44 @@ static int slotOf(int pid) {
 static size_t preadAll(int fd) {
     size_t len = 0;
     ssize_t r;
-    while ((r = pread(fd, buf + len, 4096 - len, (off_t)len)) > 0) len += (size_t)r;  /* pread, pread(EOF) */
+    while ((r = pread(fd, buf + len, 4096 - len, (off_t)len)) > 0) {  /* pread, pread(EOF) */
+        len += (size_t)r;
+        if (asShd) break;  /* /proc/PID/stat is one record: a short read is all of it */
+    }
     return r < 0 ? 0 : len;
 }
 
+static long lastPidAtWalk = -1;
+static int keptAll;
+
+static long lastPid(void) {
+    size_t len = readKept(iLoad);
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' ')) len--;
+    size_t i = len;
+    while (i > 0 && isdigit((unsigned char)buf[i - 1])) i--;
+    buf[len] = 0;
+    return i < len ? atol(buf + i) : -1;
+}
+
 static void walkProcesses(void) {
+    if (asShd) {
+        long last = lastPid();
+        if (last >= 0 && last == lastPidAtWalk && keptAll) {
+            for (int k = 0; k < SLOTS; k++) {
+                if (!slot[k].pid) continue;
+                ssize_t r = pread(slot[k].fd, buf, 4096, 0);
+                if (r <= 0) { close(slot[k].fd); slot[k].pid = 0; keptCount--; continue; }  /* exited */
+                scan(buf, (size_t)r);
+            }
+            /* (a freed slot can break a probe chain of open addressing: rebuild as the walk does) */
+            int live[KEEP_MAX][2], n = 0;
+            for (int k = 0; k < SLOTS; k++) if (slot[k].pid && n < KEEP_MAX) { live[n][0] = slot[k].pid; live[n][1] = slot[k].fd; n++; slot[k].pid = 0; }
+            for (int i = 0; i < n; i++) { int k = slotOf(live[i][0]); slot[k].pid = live[i][0]; slot[k].fd = live[i][1]; }
+            return;
+        }
+        lastPidAtWalk = last;
+    }
+    int listed = 0;
     DIR *d = opendir(procRoot);
     if (!d) return;
     struct dirent *e;
@@ -174,6 +229,7 @@ static void walkProcesses(void) {
     while ((e = readdir(d))) {
         if (!isdigit((unsigned char)e->d_name[0])) continue;
         int pid = atoi(e->d_name);
+        listed++;
         int k = slotOf(pid);
         if (k >= 0 && slot[k].pid == pid) {
             size_t len = preadAll(slot[k].fd);
@@ -208,6 +264,7 @@ static void walkProcesses(void) {
             slot[k].pid = live[i][0]; slot[k].fd = live[i][1]; slot[k].seen = generation; keptCount++;
         }
     }
+    keptAll = keepPids && keptCount >= listed;
 }
 
 static void countFds(void) {
@@ -253,6 +310,27 @@ static void setup(void) {
     iFileNr = K("sys/fs/file-nr"); iHost = K("sys/kernel/hostname"); iRel = K("sys/kernel/osrelease");
     iStat2 = K("stat"); iUptime = K("uptime"); iSelfStatus = K("self/status"); iSelfStat = K("self/stat");
 #undef K
+    /* single-record files (single_open, sysfs attributes, sysctls) */
+    int singles[] = {iStat, iLoad, iMem, iPsi[0], iPsi[1], iPsi[2], iSock, iSock6, iFileNr, iHost, iRel, iStat2, iUptime,
+                     iSelfStatus, iSelfStat};
+    for (size_t i = 0; i < sizeof singles / sizeof singles[0]; i++) kept[singles[i]].single = 1;
+    for (int i = 0; i < nIf; i++) for (int a = 0; a < 4; a++) kept[iIf[i][a]].single = 1;
+}
+
+/* mountinfo re-read only when poll() says the mount table changed (asShd); else statvfs the kept list. */
+static void disk(void) {
+    Kept *k = &kept[iMounts];
+    if (asShd && k->fd >= 0 && cycleNo > 0) {
+        struct pollfd p = {k->fd, POLLPRI, 0};
+        if (poll(&p, 1, 0) == 0) {
+            for (int i = 0; i < nMountPoints; i++) {
+                struct statvfs sv;
+                if (statvfs(mountPoints[i], &sv) == 0) checksum += sv.f_bavail + sv.f_ffree;
+            }
+            return;
+        }
+    }
+    statMounts(readKept(iMounts));
 }
 
 /* Worker selection, as `shd report --worker NAME` (repeatable); none given = all. */
@@ -265,14 +343,14 @@ static void cycle(void) {
     if (on(1)) readKept(iLoad);                                /* load */
     if (on(2)) { readKept(iMem); readKept(iVm); }              /* memory */
     if (on(3)) for (int i = 0; i < 3; i++) readKept(iPsi[i]);  /* pressure */
-    if (on(4)) { statMounts(readKept(iMounts)); readKept(iDisk); }  /* disk */
+    if (on(4)) { disk(); readKept(iDisk); }                   /* disk */
     if (on(5)) {                                               /* network */
         readKept(iNetDev);
         for (int i = 0; i < nIf; i++) for (int a = 0; a < 4; a++) readKept(iIf[i][a]);
         readKept(iSock); readKept(iSock6);
         for (int i = noTcpTables ? 2 : 0; i < 4; i++) readKept(iTcp[i]);
     }
-    if (on(6)) { walkProcesses(); readKept(iFileNr); }         /* processes */
+    if (on(6) && cycleNo % processesEvery == 0) { walkProcesses(); readKept(iFileNr); }  /* processes */
     if (on(7)) {                                               /* hardware: md RAID */
         char p[512];
         snprintf(p, sizeof p, "%s/mdstat", procRoot);
@@ -301,6 +379,8 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--stop-on-short-read") == 0) stopOnShort = 1;
         else if (strcmp(argv[i], "--no-tcp-tables") == 0) noTcpTables = 1;
         else if (strcmp(argv[i], "--open-per-cycle") == 0) keepPids = 0;
+        else if (strcmp(argv[i], "--as-shd-reads") == 0) asShd = 1;
+        else if (strcmp(argv[i], "--processes-every") == 0 && i + 1 < argc) processesEvery = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 1;
         else if (strcmp(argv[i], "--interval") == 0 && i + 1 < argc) intervalSeconds = atof(argv[++i]);
         else if (strcmp(argv[i], "--worker") == 0 && i + 1 < argc) {
             const char *w = argv[++i];
@@ -310,7 +390,7 @@ int main(int argc, char **argv) {
             selected[k] = anySelected = 1;
         }
         else if (strcmp(argv[i], "--proc-root") == 0 && i + 1 < argc) snprintf(procRoot, sizeof procRoot, "%s", argv[++i]);
-        else { fprintf(stderr, "usage: cfloor [--cycles N] [--worker NAME]... [--proc-root DIR] [--stop-on-short-read] [--interval S] [--no-tcp-tables] [--open-per-cycle]\n"); return 2; }
+        else { fprintf(stderr, "usage: cfloor [--cycles N] [--worker NAME]... [--proc-root DIR] [--stop-on-short-read] [--interval S] [--no-tcp-tables] [--open-per-cycle] [--as-shd-reads] [--processes-every N]\n"); return 2; }
     }
     if (cycles < 1) cycles = 1;
     setup();
@@ -321,6 +401,7 @@ int main(int argc, char **argv) {
             struct timespec ts = {(time_t)intervalSeconds, (long)((intervalSeconds - (double)(time_t)intervalSeconds) * 1e9)};
             while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
         }
+        cycleNo++;
         cycle();
     }
     double per = (cpuSeconds() - before) / cycles;
