@@ -32,7 +32,8 @@ let runUsage = """
       --rules DIR          rules folder, *.rules (default /etc/shd/rules.d)
       --state-dir DIR      alert state, spool and report.json (default /var/lib/shd; set state_dir)
       --textfile DIR       write DIR/shd.prom for node_exporter's textfile collector (set textfile_dir)
-      --interval DURATION  default collection interval, e.g. 10s or 1s (set interval)
+      --interval DURATION  default collection interval, e.g. 10s or 1s (set interval); the processes
+                           worker runs at most every 10s unless `set interval.processes` says otherwise
       --proc-root DIR      read /proc from DIR (set proc_root)
       --sys-root DIR       read /sys from DIR (set sys_root)
       --etc-root DIR       read /etc/os-release and /etc/passwd from DIR
