@@ -9,7 +9,7 @@ ROOT=$(pwd)
 B=${BUILD:-$ROOT/.build-fuzz/bin}
 mkdir -p "$B"
 SWIFTC=${SWIFTC:-swiftc}
-FLAGS="-sanitize=fuzzer,address -parse-as-library -enable-testing -O -g -I $B -I Sources/CLinux -I Sources/CCurl"
+FLAGS="-sanitize=fuzzer,address -parse-as-library -enable-testing -O -g -I $B -I Sources/CLinux -I Sources/CCurl/include"
 
 # module name, then its dependencies (already built); rebuilt only when a source is newer.
 build_module() {
@@ -26,13 +26,19 @@ build_module Reports
 build_module Workers
 build_module Rules
 build_module Notify
+# CCurl is C: libcurl is dlopened by curl_loader.c (never linked), so the targets link that object instead.
+if [ ! -f "$B/curl_loader.o" ] || [ Sources/CCurl/curl_loader.c -nt "$B/curl_loader.o" ] ||
+    [ Sources/CCurl/include/shim.h -nt "$B/curl_loader.o" ]; then
+    echo "fuzz/build.sh: CCurl" >&2
+    ${CC:-clang} -O -g -fPIC -I Sources/CCurl/include -c Sources/CCurl/curl_loader.c -o "$B/curl_loader.o"
+fi
 
 targets=${*:-$(for f in fuzz/*.swift; do basename "$f" .swift; done)}
 for t in $targets; do
     out="$B/fuzz-$t"
-    if [ -f "$out" ] && [ "$out" -nt "fuzz/$t.swift" ] && [ "$out" -nt "$B/libNotify.a" ]; then continue; fi
+    if [ -f "$out" ] && [ "$out" -nt "fuzz/$t.swift" ] && [ "$out" -nt "$B/libNotify.a" ] && [ "$out" -nt "$B/curl_loader.o" ]; then continue; fi
     echo "fuzz/build.sh: target $t" >&2
     # shellcheck disable=SC2086
     $SWIFTC $FLAGS -module-name "Fuzz_$t" "fuzz/$t.swift" -o "$out" \
-        -use-ld=lld -L "$B" -lNotify -lRules -lWorkers -lReports -lcurl
+        -use-ld=lld -L "$B" -lNotify -lRules -lWorkers -lReports "$B/curl_loader.o"
 done

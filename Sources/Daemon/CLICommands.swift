@@ -67,6 +67,3 @@ public enum CLICommands {
                                      hostname: host, write: writeStdout)
     }
 }
-
-/// Initialises libcurl once; main calls it before any thread exists.
-public func curlGlobalInitOnce() { _ = curlGlobalInit() }

@@ -9,8 +9,8 @@ import Glibc
 public enum RunCommand {
     /// Runs the daemon; returns the exit status.
     ///
-    /// - Important: call after `HandledSignals.block()` and `curlGlobalInit()` and before any
-    ///   thread exists (main does both first).
+    /// - Important: call after `HandledSignals.block()` and before any thread exists (main does it first).
+    ///   libcurl is loaded by the Dispatcher during `Daemon.start()`, still before any thread, when a channel needs it.
     public static func run(_ flags: RunFlags) -> Int32 {
         let env = currentEnvironment()
         let underSystemd = env["NOTIFY_SOCKET"] != nil || env["JOURNAL_STREAM"] != nil

@@ -62,6 +62,14 @@ enum ChannelKind: String, CaseIterable {
         case .webhook, .smtp, .alertmanager: return 100
         }
     }
+
+    /// Delivers through libcurl, which is loaded only when a configured channel needs it.
+    var usesCurl: Bool {
+        switch self {
+        case .webhook, .slack, .smtp, .alertmanager: return true
+        case .log, .exec: return false
+        }
+    }
 }
 
 /// A channel declaration checked and resolved into the values delivery needs (secrets included).

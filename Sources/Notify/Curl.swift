@@ -4,12 +4,24 @@ import CCurl
 import Glibc
 #endif
 
-/// `curl_global_init(CURL_GLOBAL_DEFAULT)`, once per process. Call it from `main` before any thread starts;
-/// later calls return the first result. Returns false if libcurl could not initialise (TLS library missing).
-@discardableResult
-public func curlGlobalInit() -> Bool { curlInitialised }
+/// libcurl is not linked: it is loaded (dlopen of libcurl.so.4, then `curl_global_init`) the first time a
+/// configuration has a channel that sends through it, so a daemon that only logs or runs programs never maps
+/// libcurl and its TLS, Kerberos, LDAP and PKCS#11 dependencies (about 1 MB of private memory at idle).
+public enum CurlLibrary {
+    /// Loads libcurl once per process; later calls after a success return nil at once, after a failure try again.
+    /// Returns nil when libcurl is usable, or why not ("libcurl.so.4: cannot open shared object file: … — install
+    /// libcurl4"). The daemon calls it at startup before any thread exists, and on the loop thread on a reload
+    /// that brings the first channel needing it (curl_global_init is thread-safe from libcurl 7.84 on).
+    public static func load() -> String? {
+        var buffer = [CChar](repeating: 0, count: 512)
+        let rc = buffer.withUnsafeMutableBufferPointer { shd_curl_load($0.baseAddress, $0.count) }
+        if rc == 0 { return nil }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 
-private let curlInitialised: Bool = shd_curl_global_init() == CURLE_OK
+    /// True once `load()` succeeded.
+    public static var isLoaded: Bool { shd_curl_loaded() != 0 }
+}
 
 /// What one transfer sends: an HTTP POST or an SMTP upload.
 struct TransferRequest {
@@ -56,7 +68,7 @@ final class Transfer {
     static let responseCap = 64 * 1024
 
     fileprivate init?(request: TransferRequest, completion: @escaping (TransferResult) -> Void) {
-        guard let easy = curl_easy_init() else { return nil }
+        guard CurlLibrary.isLoaded, let easy = shd_curl_easy_init() else { return nil }
         self.easy = easy
         self.request = request
         self.completion = completion
@@ -64,14 +76,14 @@ final class Transfer {
     }
 
     deinit {
-        curl_easy_cleanup(easy)
-        for l in lists { curl_slist_free_all(l) }
+        shd_curl_easy_cleanup(easy)
+        for l in lists { shd_curl_slist_free_all(l) }
         errorBuffer.deallocate()
     }
 
     fileprivate func slist(_ items: [String]) -> UnsafeMutablePointer<curl_slist>? {
         var list: UnsafeMutablePointer<curl_slist>? = nil
-        for s in items { list = curl_slist_append(list, s) }
+        for s in items { list = shd_curl_slist_append(list, s) }
         if let list { lists.append(list) }
         return list
     }
@@ -149,7 +161,7 @@ final class Transfer {
         var retry: curl_off_t = 0
         _ = shd_easy_getinfo_off(easy, CURLINFO_RETRY_AFTER, &retry)
         var text = String(cString: errorBuffer)
-        if text.isEmpty && code != CURLE_OK { text = String(cString: curl_easy_strerror(code)) }
+        if text.isEmpty && code != CURLE_OK { text = String(cString: shd_curl_easy_strerror(code)) }
         return TransferResult(curlCode: Int(code.rawValue), error: text, status: status, body: response,
                               retryAfter: retry > 0 ? Double(retry) : nil)
     }
@@ -167,9 +179,11 @@ final class CurlMulti {
     private var watched: Set<Int32> = []
     private var transfers: [UnsafeMutableRawPointer: Transfer] = [:]
 
-    init(host: EventHost) {
+    /// nil if libcurl is not loaded (`CurlLibrary.load()`) or could not make a multi handle.
+    init?(host: EventHost) {
+        guard CurlLibrary.isLoaded, let multi = shd_curl_multi_init() else { return nil }
         self.host = host
-        multi = curl_multi_init()!
+        self.multi = multi
         let me = Unmanaged.passUnretained(self).toOpaque()
         _ = shd_multi_setopt_pointer(multi, CURLMOPT_SOCKETDATA, me)
         _ = shd_multi_setopt_pointer(multi, CURLMOPT_TIMERDATA, me)
@@ -189,9 +203,9 @@ final class CurlMulti {
         _ = shd_multi_setopt_timerfn(multi, { _, _, _ in 0 })
         for fd in watched { host.unwatch(fd: fd) }
         if let timer { host.cancelTimer(timer) }
-        for (easy, _) in transfers { curl_multi_remove_handle(multi, easy) }
+        for (easy, _) in transfers { shd_curl_multi_remove_handle(multi, easy) }
         transfers.removeAll()
-        curl_multi_cleanup(multi)
+        shd_curl_multi_cleanup(multi)
     }
 
     var activeCount: Int { transfers.count }
@@ -200,7 +214,7 @@ final class CurlMulti {
     @discardableResult
     func start(_ request: TransferRequest, completion: @escaping (TransferResult) -> Void) -> Transfer? {
         guard let t = Transfer(request: request, completion: completion), t.configure(),
-              curl_multi_add_handle(multi, t.easy) == CURLM_OK
+              shd_curl_multi_add_handle(multi, t.easy) == CURLM_OK
         else {
             host.addTimer(after: 0) {
                 completion(TransferResult(curlCode: Int(CURLE_FAILED_INIT.rawValue),
@@ -215,7 +229,7 @@ final class CurlMulti {
     /// Aborts a running transfer without calling its completion.
     func cancel(_ t: Transfer) {
         guard transfers.removeValue(forKey: t.easy) != nil else { return }
-        curl_multi_remove_handle(multi, t.easy)
+        shd_curl_multi_remove_handle(multi, t.easy)
     }
 
     /// Aborts every running transfer without calling completions.
@@ -255,14 +269,14 @@ final class CurlMulti {
 
     private func action(fd: curl_socket_t, flags: Int32) {
         var running: Int32 = 0
-        _ = curl_multi_socket_action(multi, fd, flags, &running)
+        _ = shd_curl_multi_socket_action(multi, fd, flags, &running)
         var left: Int32 = 0
-        while let msg = curl_multi_info_read(multi, &left) {
+        while let msg = shd_curl_multi_info_read(multi, &left) {
             guard msg.pointee.msg == CURLMSG_DONE, let easy = msg.pointee.easy_handle,
                   let t = transfers.removeValue(forKey: easy)
             else { continue }
             let result = t.result(code: shd_curlmsg_result(msg))
-            curl_multi_remove_handle(multi, easy)
+            shd_curl_multi_remove_handle(multi, easy)
             t.completion(result)
         }
     }

@@ -20,9 +20,13 @@ public struct DispatcherOptions {
     public var reportPath: String?
     /// Called after every attempt (tests and `shd notify test` watch outcomes here).
     public var onOutcome: ((DeliveryOutcome) -> Void)?
+    /// Loads libcurl when a channel needs it: nil when usable, else why not. Tests replace it to see a failure.
+    public var loadCurl: () -> String?
 
     public init(backoffBase: Double = 2, backoffCap: Double = 600, jitter: Double = 0.5, maxAttempts: Int? = nil,
-                reportPath: String? = nil, onOutcome: ((DeliveryOutcome) -> Void)? = nil) {
+                reportPath: String? = nil, onOutcome: ((DeliveryOutcome) -> Void)? = nil,
+                loadCurl: @escaping () -> String? = CurlLibrary.load) {
+        self.loadCurl = loadCurl
         self.backoffBase = backoffBase
         self.backoffCap = backoffCap
         self.jitter = jitter
@@ -91,7 +95,8 @@ public final class Dispatcher {
     private let hostname: String
     private var options: DispatcherOptions
     private let spool: Spool
-    private let curl: CurlMulti
+    /// Made when the first channel that sends through libcurl is configured (libcurl is loaded then, not before).
+    private var curl: CurlMulti?
     private let exec: ExecRunner
     private let reportPath: String
     private var states: [String: ChannelState] = [:]
@@ -110,19 +115,41 @@ public final class Dispatcher {
     ///   or when an option is malformed, or the spool folder cannot be created.
     public init(channels: [ChannelDeclaration], spoolDirectory: String, host: EventHost, log: LogSink, hostname: String,
                 options: DispatcherOptions = .init()) throws {
-        curlGlobalInit()
         let configs = try Dispatcher.configs(channels)
         self.host = host
         self.log = log
         self.hostname = hostname
         self.options = options
         spool = try Spool(directory: spoolDirectory)
-        curl = CurlMulti(host: host)
         exec = ExecRunner(host: host)
         let parent = spoolDirectory.lastIndex(of: "/").map { String(spoolDirectory[..<$0]) } ?? "."
         reportPath = options.reportPath ?? (parent.isEmpty ? "" : parent) + "/report.json"
         let now = monotonicNow()
         for c in configs { states[c.name] = ChannelState(config: c, now: now) }
+        prepareCurl(for: configs)
+    }
+
+    /// Loads libcurl if some channel needs it and it is not loaded yet (at startup the daemon gets here before
+    /// any thread exists). A failure is logged once here; the channels' notifications stay spooled and every
+    /// attempt tries to load it again and fails with the same reason (see `curlTransport`).
+    private func prepareCurl(for configs: [ChannelConfig]) {
+        let needing = configs.filter(\.kind.usesCurl).map(\.name)
+        guard curl == nil, !needing.isEmpty else { return }
+        if case .failure(let reason) = curlTransport() {
+            log.log(.error, "notify: channel\(needing.count == 1 ? "" : "s") \(needing.sorted().joined(separator: ", ")) "
+                + "cannot send: \(reason.text); notifications stay spooled")
+        }
+    }
+
+    private struct CurlUnavailable: Error { var text: String }
+
+    /// The multi handle, loading libcurl first if needed.
+    private func curlTransport() -> Result<CurlMulti, CurlUnavailable> {
+        if let curl { return .success(curl) }
+        if let reason = options.loadCurl() { return .failure(CurlUnavailable(text: reason)) }
+        guard let multi = CurlMulti(host: host) else { return .failure(CurlUnavailable(text: "curl_multi_init failed")) }
+        curl = multi
+        return .success(multi)
     }
 
     /// Checked configs, plus an implicit `log` channel when none is declared (it is the default route).
@@ -236,6 +263,14 @@ public final class Dispatcher {
             st.lastResend = now
             let firing = alerts.filter { $0.kind != .resolved && $0.channels.contains(name) && st.config.accepts($0) }
             guard !firing.isEmpty else { continue }
+            let curl: CurlMulti
+            switch curlTransport() {
+            case .success(let c): curl = c
+            case .failure(let reason):
+                log.log(.info, "notify: channel \(name) (\(st.config.target)): re-send of \(firing.count) firing alert(s) "
+                    + "skipped (\(reason.text))")
+                continue
+            }
             st.resendBusy = true
             let body = Payloads.alertmanager(firing, host: hostname, generatorURL: st.config.generatorURL).encoded()
             curl.start(httpRequest(st.config, url: alertmanagerURL(st.config), body: Array(body.utf8), ids: [])) {
@@ -271,6 +306,7 @@ public final class Dispatcher {
             if let t = st.timer { host.cancelTimer(t) }
         }
         states = next
+        prepareCurl(for: configs)
         for name in queues.keys.sorted() { pump(name) }
     }
 
@@ -286,7 +322,7 @@ public final class Dispatcher {
         graceTimer = host.addTimer(after: grace) { [weak self] in
             guard let self else { return }
             self.graceTimer = nil
-            self.curl.cancelAll()
+            self.curl?.cancelAll()
             self.exec.killAll()
             for st in self.states.values { st.busy = false; st.resendBusy = false }
             self.finishShutdown()
@@ -383,6 +419,16 @@ public final class Dispatcher {
             if let self, let st { self.finish(name, st, ids: ids, verdict: v) }
         }
 
+        var curl: CurlMulti?
+        if c.kind.usesCurl {
+            switch curlTransport() {
+            case .success(let multi): curl = multi
+            case .failure(let reason):
+                // Not loadable (libcurl4 missing): the entries stay spooled and the next attempt tries again.
+                return done(.retry(code: nil, detail: reason.text, after: nil))
+            }
+        }
+
         switch c.kind {
         case .log:
             done(.delivered)
@@ -401,7 +447,7 @@ public final class Dispatcher {
                 url = alertmanagerURL(c)
                 body = Payloads.alertmanager(alerts.map(\.event), host: hostname, generatorURL: c.generatorURL).encoded()
             }
-            curl.start(httpRequest(c, url: url, body: Array(body.utf8), ids: ids)) { [weak self] r in
+            curl!.start(httpRequest(c, url: url, body: Array(body.utf8), ids: ids)) { [weak self] r in
                 guard let self else { return }
                 done(self.classifyHTTP(r, c))
             }
@@ -411,7 +457,7 @@ public final class Dispatcher {
             let request = TransferRequest(proto: .smtp, url: c.url, body: message, timeout: c.timeout, caFile: c.caFile,
                                           mailFrom: c.mailFrom, recipients: c.mailTo, requireTLS: c.requireTLS,
                                           username: c.user, password: c.password)
-            curl.start(request) { [weak self] r in
+            curl!.start(request) { [weak self] r in
                 guard let self else { return }
                 if r.completed { return done(.delivered) }
                 // 5xx replies are permanent in SMTP; 4xx replies and connection trouble are worth another try.

@@ -153,9 +153,9 @@ func parseReport(_ args: inout Arguments) throws -> ReportOptions? {
 }
 
 func main() -> Int32 {
-    // Before any thread exists: signals go to the signalfd only, and libcurl is initialised.
+    // Before any thread exists: signals go to the signalfd only. libcurl is loaded later, and only when a
+    // configured channel sends through it (Notify's `CurlLibrary`, from the Dispatcher).
     HandledSignals.block()
-    curlGlobalInitOnce()
 
     var args = Arguments(items: Array(CommandLine.arguments.dropFirst()))
     guard let command = args.next() else {
