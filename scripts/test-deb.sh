@@ -88,7 +88,8 @@ check "no state directory shipped (postinst makes it)" bash -c '! grep -q " \./v
 
 # --- Metadata (dpkg-deb -I). ---
 depends=$(dpkg-deb -f "$DEB" Depends)
-check "Depends has libcurl4 (from shlibs): $depends" grep -qE '(^|, )libcurl4( |,|$)' <<<"$depends"
+# shd dlopens libcurl.so.4 (only when a channel needs it), so dpkg-shlibdeps cannot see it: debian/control names it.
+check "Depends has libcurl4 >= 7.85 (explicit, dlopened): $depends" grep -qE '(^|, )libcurl4 \(>= 7\.(8[5-9]|9[0-9])[^)]*\)( |,|$)' <<<"$depends"
 check "Depends has libc6 (from shlibs)" grep -qE '(^|, )libc6( |,|$)' <<<"$depends"
 check "Depends has no Swift runtime" bash -c '! grep -qi swift <<<"$1"' _ "$depends"
 dpkg-deb -e "$DEB" "$WORK/control"
