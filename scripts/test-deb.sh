@@ -187,7 +187,15 @@ if command -v strace >/dev/null && command -v systemd-analyze >/dev/null; then
 	env -i timeout -s TERM 8 strace -f -qq -o "$WORK/trace" "$BIN" run --config "$X/etc/shd/shd.conf" \
 		--rules "$X/etc/shd/rules.d" --state-dir "$WORK/state" >"$WORK/run.log" 2>&1
 	strace -f -qq -o "$WORK/trace2" env -i "$BIN" --check-rules "$X/etc/shd/shd.conf" "$X/etc/shd/rules.d" >/dev/null 2>&1
-	cat "$WORK/trace" "$WORK/trace2" | awk '{print $2}' | sed -n 's/^\([a-z_0-9]*\)(.*/\1/p' | sort -u >"$WORK/sc-used"
+	# The packaged config has no channel that sends through libcurl, so shd never loads it above: a third run
+	# with a webhook channel (a loopback port nobody answers) covers the dlopen, curl_global_init and TLS set-up.
+	mkdir -p "$WORK/curl-rules.d" "$WORK/curl-state"
+	cp "$X"/etc/shd/rules.d/*.rules "$WORK/curl-rules.d/"
+	printf 'channel hook webhook { url "http://127.0.0.1:9/hook" }\n' >"$WORK/curl-rules.d/zz-hook.rules"
+	env -i timeout -s TERM 5 strace -f -qq -o "$WORK/trace3" "$BIN" run --config "$X/etc/shd/shd.conf" \
+		--rules "$WORK/curl-rules.d" --state-dir "$WORK/curl-state" >"$WORK/run-curl.log" 2>&1
+	check "shd run with a webhook channel loads libcurl.so.4" grep -q 'open.*libcurl\.so\.4' "$WORK/trace3"
+	cat "$WORK/trace" "$WORK/trace2" "$WORK/trace3" | awk '{print $2}' | sed -n 's/^\([a-z_0-9]*\)(.*/\1/p' | sort -u >"$WORK/sc-used"
 	# execve of shd itself happens before the filter applies.
 	blocked=$(comm -23 "$WORK/sc-used" "$WORK/sc-eff" | tr '\n' ' ')
 	check "every syscall shd made ($(wc -l <"$WORK/sc-used")) passes the unit's SystemCallFilter${blocked:+ (blocked: $blocked)}" test -z "$blocked"
