@@ -42,7 +42,6 @@ command -v lintian >/dev/null || need+=(lintian)
 command -v fakeroot >/dev/null || need+=(fakeroot)
 command -v dpkg-parsechangelog >/dev/null || need+=(dpkg-dev)
 command -v debchange >/dev/null || need+=(devscripts)
-command -v pkg-config >/dev/null || need+=(pkg-config)
 dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || need+=(libcurl4-openssl-dev)
 command -v make >/dev/null || need+=(make)
 if [ ${#need[@]} -gt 0 ]; then
