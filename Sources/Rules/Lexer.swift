@@ -568,6 +568,13 @@ struct Lexer {
             if c == 0x0A { break }
             if c == UInt8(ascii: "\\") && i + 1 < b.count {
                 let e = b[i + 1]
+                // A backslash at the end of the line does not continue the string onto the next: the
+                // newline stays for the line count, and the string is unterminated.
+                if e == 0x0A || (e == 0x0D && i + 2 < b.count && b[i + 2] == 0x0A) {
+                    i += 1
+                    if e == 0x0D { i += 1 }
+                    break
+                }
                 switch e {
                 case UInt8(ascii: "n"), UInt8(ascii: "t"), UInt8(ascii: "\""), UInt8(ascii: "\\"): break
                 default:

@@ -50,6 +50,17 @@ import Reports
         #expect(lexer.diagnostics[0].location.line == 1 && lexer.diagnostics[0].location.column == 13)
     }
 
+    @Test(arguments: ["\n", "\r\n"])
+    func aBackslashAtTheEndOfALineDoesNotSwallowTheNewline(_ newline: String) {
+        // `summary "abc\` then a newline: the string is unterminated, and what follows is still on
+        // the lines it is on (the newline once went into the string and every later line was off by one).
+        var lexer = Lexer(file: "t", bytes: Array("summary \"abc\\\(newline)warn x".utf8))
+        let toks = lexer.tokenize()
+        #expect(lexer.diagnostics.map(\.id) == ["unterminated-string"])
+        let warn = toks.first { $0.text == "warn" }
+        #expect(warn?.location.line == 2 && warn?.location.column == 1)
+    }
+
     @Test func byteOrderMarkIsSkipped() {
         var lexer = Lexer(file: "t", bytes: [0xEF, 0xBB, 0xBF] + Array("set x".utf8))
         let toks = lexer.tokenize()
