@@ -365,6 +365,8 @@ struct Checker {
         var letDepth = 0
         /// How many lets have `usesSeries` set.
         var letsUsingSeries = 0
+        /// References made so far to lets that have `usesSeries` set.
+        var seriesLetRefs = 0
         var inFilter = false
 
         /// The slot of `let name`, if the rule has one (rules have a handful of lets at most: a linear scan).
@@ -545,8 +547,9 @@ struct Checker {
         scope.letDepth += 1
         let seriesBefore = scope.series.count
         let usesBefore = scope.letsUsingSeries
+        let refsBefore = scope.seriesLetRefs
         let (c, t) = compile(scope.lets[i].node, &scope, known)
-        if scope.series.count != seriesBefore || scope.letsUsingSeries != usesBefore {
+        if scope.series.count != seriesBefore || scope.letsUsingSeries != usesBefore || scope.seriesLetRefs != refsBefore {
             scope.lets[i].usesSeries = true
             scope.letsUsingSeries += 1
         }
@@ -706,6 +709,8 @@ struct Checker {
         case .name(let n, let span):
             if let i = scope.letIndex(n) {
                 let t = compileLet(i, &scope, known)
+                // A let that refers to a let needing history needs it too, whichever was compiled first.
+                if scope.lets[i].usesSeries { scope.seriesLetRefs += 1 }
                 if scope.inFilter && scope.lets[i].usesSeries {
                     error("history-in-where", "`where` picks rows by their current values; `\(n)` needs history (rate, delta or a window): use it in `warn`/`crit`", span)
                 }
