@@ -985,6 +985,8 @@ struct Checker {
             var name: String
             var filter: String?
             var arg: Int?
+            /// Byte offset of the filter's name, for the caret (spaces around `|` allowed).
+            var filterAt: Int?
             if !split {
                 // Most references are a bare name: no split, no trimming.
                 name = string(i + 1, end)
@@ -1005,6 +1007,7 @@ struct Checker {
                     var colon = ff
                     while colon < ft && b[colon] != UInt8(ascii: ":") { colon += 1 }
                     filter = string(ff, colon)
+                    filterAt = ff
                     if colon < ft { arg = Int(string(colon + 1, ft)) }
                 }
             } else {
@@ -1021,7 +1024,7 @@ struct Checker {
             if let f = filter, !Checker.templateFilters.contains(f) {
                 let hint = closest(f, in: Checker.templateFilters)
                 error("bad-template", "unknown template filter `\(f)`" + (hint.map { "; did you mean `\($0)`?" } ?? "")
-                          + " (filters: bytes, percent, duration, round)", at(i + 1 + name.utf8.count + 1))
+                          + " (filters: bytes, percent, duration, round)", at(filterAt ?? (i + 1 + name.utf8.count + 1)))
             }
             if let schema = scope.schema, scope.field(name) == nil, scope.letIndex(name) == nil, !Checker.templateSpecials.contains(name) {
                 let candidates = schema.fields.map(\.name) + scope.letNames + Checker.templateSpecials

@@ -50,6 +50,8 @@ import Reports
         .init(source: "rule r on disk.filesystems { warn 5 > 3 }", id: "constant-condition", severity: .warning, line: 1, column: 37),
         .init(source: "rule r on network.interfaces where rate(rx_errors_total) > 1 { warn rx_bytes_per_second > 1 }", id: "history-in-where", severity: .error, line: 1, column: 36),
         .init(source: "rule r on network.interfaces where e > 1 { warn e > 2\n let e = rate(rx_errors_total) }", id: "history-in-where", severity: .error, line: 1, column: 36),
+        // The caret of an unknown filter sits on the filter, spaces around `|` or not.
+        .init(source: "rule r on memory.usage { warn available_percent < 10\n summary \"{available_bytes | bytse}\" }", id: "bad-template", severity: .error, line: 2, column: 30),
         // Through a let that refers to an already compiled let needing history.
         .init(source: "rule r on network.interfaces where c > 1 { let b = rate(rx_errors_total)\n let c = b + 1\n warn b > 2 }", id: "history-in-where", severity: .error, line: 1, column: 36),
         .init(source: "rule r on disk.filesystems by mont { warn used_percent > 1 }", id: "unknown-field", severity: .error, line: 1, column: 31, fix: "mount"),
