@@ -121,14 +121,10 @@ public final class Daemon {
             let interval = settings.interval(of: w.name)
             if let i = groups.firstIndex(where: { $0.interval == interval }) { groups[i].workers.append(w) } else { groups.append((interval, [w])) }
         }
+        var firstTicks: [() -> Void] = []
         for (interval, workers) in groups {
             var lastFull = -Double.infinity
-            // The first collection happens at once so READY=1 follows a full report.
-            let t = loop.addRepeatingTimer(interval: interval, initialDelay: 0.001) { [unowned self] expirations in
-                if expirations > 1 {
-                    self.missedTicks += expirations - 1
-                    self.log.warning("\(workers.map(\.name).joined(separator: ", ")) missed \(expirations - 1) tick(s) of \(interval)s")
-                }
+            let tick = { [unowned self] in
                 // Functions no rule reads are collected only every report_interval (DESIGN: walk
                 // /proc only as often as a rule or output needs); the textfile needs them all.
                 let mono = monotonicNow()
@@ -147,8 +143,20 @@ public final class Daemon {
                 }
                 if collected { self.scheduleEvaluation() }
             }
+            let t = loop.addRepeatingTimer(interval: interval) { [unowned self] expirations in
+                if expirations > 1 {
+                    self.missedTicks += expirations - 1
+                    self.log.warning("\(workers.map(\.name).joined(separator: ", ")) missed \(expirations - 1) tick(s) of \(interval)s")
+                }
+                tick()
+            }
             workerTimers.append(t)
+            firstTicks.append(tick)
         }
+        // The first collection of every group happens at once, in one loop turn, so one evaluation
+        // and one report.json follow it (and READY=1 follows a full report); the timers take over
+        // one interval later.
+        loop.runSoon { for tick in firstTicks { tick() } }
     }
 
     /// Workers whose timers fire in the same loop turn are evaluated once, together.
