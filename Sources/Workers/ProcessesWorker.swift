@@ -64,6 +64,7 @@ public final class ProcessTable {
     /// new process or thread moves it; nil for a fixture tree (a regular file) or when this procfs
     /// lists another pid namespace than ours (then its pids are not the ones loadavg counts).
     private func lastAllocatedPID(_ proc: String) -> Int64? {
+        if loadavgMatchesProc == false { return nil }
         let f = loadavg ?? KernelFile(proc + "/loadavg", cap: 4096, singleRecord: true)
         loadavg = f
         guard let bytes = try? f.read() else { return nil }
@@ -74,12 +75,7 @@ public final class ProcessTable {
             loadavgMatchesProc = shd_is_procfs(f.descriptor) == 1 && selfPID == String(getpid())
         }
         guard loadavgMatchesProc == true else { return nil }
-        var end = bytes.count
-        while end > 0 && (bytes[end - 1] == 0x0A || bytes[end - 1] == 0x20) { end -= 1 }
-        var start = end
-        while start > 0 && bytes[start - 1] >= 0x30 && bytes[start - 1] <= 0x39 { start -= 1 }
-        guard start < end, start > 0, bytes[start - 1] == 0x20 else { return nil }
-        return parseInt64(bytes[start..<end])
+        return (try? parseLoadAvg(bytes))?.lastPID
     }
 
     /// Reads every `[pid]/stat` under `proc`. A process that exits mid-walk (ENOENT, ESRCH) or whose
