@@ -76,13 +76,20 @@ public final class Daemon {
         snapshot = Snapshot(workers: workers, roots: settings.roots, options: settings.workerOptions,
                             hostname: settings.hostname ?? kernelHostname(settings.roots))
         engine = Engine(configuration: config)
-        loadState()
+        let restored = loadState()
 
         do {
             dispatcher = try Dispatcher(channels: config.channels, spoolDirectory: settings.stateDir + "/spool", host: loop,
                                         log: log, hostname: snapshot.hostname ?? "localhost")
         } catch { throw UsageError("\(error)") }
         dispatcher.recoverSpool()
+        announce(restored)
+        if var meta = configInvalid {
+            // Broken when shd stopped, clean now: the receivers' page for it closes.
+            configInvalid = nil
+            resolveConfigInvalid(&meta)
+            saveState()
+        }
 
         do {
             signals = try SignalSource(loop: loop) { [unowned self] sig in self.handle(signal: sig) }
@@ -224,6 +231,8 @@ public final class Daemon {
         o.append("version", 1)
         o.append("saved_at", .string(Timestamp.now().rfc3339))
         o.append("engine", engine.exportState())
+        // The meta-alert persists like any alert: its resolution must follow a restart.
+        if let meta = configInvalid { o.append("config_invalid", meta.json) }
         do {
             try AtomicFile.write(statePath, JSONValue.object(o).encoded() + "\n", mode: 0o640)
             if stateUnsaved { log.notice("alert state saved to \(statePath) again") }
@@ -235,21 +244,45 @@ public final class Daemon {
         }
     }
 
-    func loadState() {
+    /// Restores state.json against the rules now loaded; returns the resolutions of alerts whose rules are gone or
+    /// changed since it was saved (for the dispatcher, once it exists).
+    func loadState() -> [AlertEvent] {
         let bytes: [UInt8]
         do { bytes = try readOnce(statePath, cap: 256 << 20) } catch {
             if !error.isMissing { log.error("cannot read \(statePath): \(error); starting with no alert state") }
-            return
+            return []
         }
         do {
             let v = try JSONValue.parse(bytes: bytes)
             guard let e = v["engine"] else { throw ReportDecodingError("no 'engine' key") }
-            try engine.importState(e)
+            let meta = try v["config_invalid"].map { j throws(ReportDecodingError) in try AlertEvent(json: j) }
+            let events = try engine.importState(e, now: .now())
+            configInvalid = meta
             log.info("restored alert state from \(statePath)")
+            return events
         } catch {
             let aside = AtomicFile.moveAside(statePath)
             log.error("state file \(statePath) is corrupt (\(error)); moved it to \(aside ?? "(rename failed)") and starting with no alert state")
+            return []
         }
+    }
+
+    /// Logs and queues transitions that did not come from an evaluation (reload, restart), and saves the state.
+    func announce(_ events: [AlertEvent]) {
+        guard !events.isEmpty else { return }
+        for e in events {
+            log.info("alert \(e.rule) \(e.kind.rawValue) \(e.severity.rawValue) \(labelText(e.labels)): \(e.summary)")
+        }
+        dispatcher.enqueue(events, report: snapshot.report())
+        saveState()
+    }
+
+    func resolveConfigInvalid(_ meta: inout AlertEvent) {
+        meta.kind = .resolved
+        meta.endsAt = .now()
+        meta.summary = "shd configuration is valid again"
+        meta.reason = "configuration valid again"
+        dispatcher.enqueue([meta], report: snapshot.report())
     }
 
     // MARK: Reload
@@ -283,11 +316,11 @@ public final class Daemon {
             let first = loaded.diagnostics.first { $0.severity == .error }
             let summary = "shd configuration invalid: \(count) error(s)" + (first.map { "; first: \($0.location): \($0.message)" } ?? "")
             if configInvalid == nil {
-                let e = AlertEvent(kind: .firing, rule: "shd_config_invalid", severity: .warn,
-                                   labels: ["host": snapshot.hostname ?? ""], values: ["errors": Double(count)],
-                                   summary: summary, startsAt: .now(), channels: configuration.defaultChannels)
+                let e = Engine.configInvalidEvent(kind: .firing, summary: summary, channels: configuration.defaultChannels,
+                                                  startsAt: .now(), errors: count)
                 configInvalid = e
                 dispatcher.enqueue([e], report: snapshot.report())
+                saveState()
             }
             return
         }
@@ -299,17 +332,15 @@ public final class Daemon {
         applyReloadedSettings(next)
         let old = engine!
         let newEngine = Engine(configuration: config)
-        newEngine.adoptState(from: old)
+        let ended = newEngine.adoptState(from: old, now: .now())
         engine = newEngine
         configuration = config
         noteFunctionsInUse()
         do { try dispatcher.updateChannels(config.channels) } catch { log.error("channels: \(error)") }
+        announce(ended)
         if var meta = configInvalid {
-            meta.kind = .resolved
-            meta.endsAt = .now()
-            meta.summary = "shd configuration is valid again"
-            dispatcher.enqueue([meta], report: snapshot.report())
             configInvalid = nil
+            resolveConfigInvalid(&meta)
         }
         saveState()
         log.notice("reloaded (\(reason)): \(config.rules.count) rules, \(config.channels.count) channels")

@@ -127,6 +127,7 @@ enum Payloads {
             var annotations = JSONObject()
             annotations.append("summary", .string(e.summary))
             annotations.append("description", .string(e.description ?? valuesText(e)))
+            if let reason = e.reason { annotations.append("reason", .string(reason)) }
             var o = JSONObject()
             o.append("labels", .object(labels))
             o.append("annotations", .object(annotations))

@@ -43,10 +43,13 @@ public struct AlertEvent: Sendable, Equatable {
     public var endsAt: Timestamp?
     /// The channel names this alert is routed to (already resolved against defaults).
     public var channels: [String]
+    /// Why a `resolved` came without its condition clearing: `rule removed`, `rule changed` (after a reload
+    /// or a restart with other rule files), `configuration valid again`. nil for an ordinary transition.
+    public var reason: String?
 
     public init(kind: Kind, rule: String, severity: Severity, labels: [String: String], values: [String: Double],
                 summary: String, description: String? = nil, startsAt: Timestamp, endsAt: Timestamp? = nil,
-                channels: [String])
+                channels: [String], reason: String? = nil)
     {
         self.kind = kind
         self.rule = rule
@@ -58,6 +61,7 @@ public struct AlertEvent: Sendable, Equatable {
         self.startsAt = startsAt
         self.endsAt = endsAt
         self.channels = channels
+        self.reason = reason
     }
 
     /// Stable identity of the alert instance: rule name plus its labels in key order.
@@ -87,6 +91,7 @@ public struct AlertEvent: Sendable, Equatable {
         o.append("starts_at", .string(startsAt.rfc3339))
         o.append("ends_at", endsAt.map { .string($0.rfc3339) } ?? .null)
         o.append("channels", .array(channels.map { .string($0) }))
+        if let reason { o.append("reason", .string(reason)) }
         return .object(o)
     }
 
@@ -102,6 +107,6 @@ public struct AlertEvent: Sendable, Equatable {
         self.init(kind: kind, rule: rule, severity: sev, labels: labels, values: values,
                   summary: o["summary"]?.string ?? "", description: o["description"]?.string, startsAt: starts,
                   endsAt: o["ends_at"]?.string.flatMap(Timestamp.init(rfc3339:)),
-                  channels: (o["channels"]?.array ?? []).compactMap(\.string))
+                  channels: (o["channels"]?.array ?? []).compactMap(\.string), reason: o["reason"]?.string)
     }
 }

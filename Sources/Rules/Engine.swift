@@ -1,4 +1,5 @@
 // The rule engine: one alert state machine per (rule, row), fed daemon reports with the time passed in.
+// Over 400 lines: the evaluation hot path and the state machine it drives stay together (state.json: EngineState.swift).
 import Reports
 
 /// The state of one alert instance (one rule × one row), with the history its series need.
@@ -15,6 +16,9 @@ struct AlertInstance: Sendable, Equatable {
     /// The severity channels last heard: a change while muted is announced when the mute ends.
     var notifiedSeverity: Severity = .warn
     var lastNotified: Timestamp?
+    /// The channels told about this firing episode: after a reload that reroutes the rule, the channels it no
+    /// longer goes to still hear the resolution.
+    var channels: [String] = []
     /// Evaluations with fresh data but without this row.
     var missing = 0
     /// Firing because the row went missing (`on_missing alert`).
@@ -46,6 +50,9 @@ struct RuleRuntime: Sendable, Equatable {
     /// `datetime` of the last function report evaluated: a report seen again adds no samples.
     var lastReport: Timestamp?
     var instances: [InstanceKey: AlertInstance] = [:]
+    /// The rule's definition changed (reload, or a restart with other rule files): on the next fresh report, an
+    /// instance whose row is there but no longer passes `where` has ended, and is resolved (`rule changed`).
+    var recheck = false
 }
 
 /// Evaluates a configuration's rules against daemon reports and tracks every alert's state.
@@ -223,6 +230,11 @@ public final class Engine {
             update(rule, &rt.instances.values[idx], &ev, fresh: fresh, t: t, now: now, muted: muted, into: &events)
         }
 
+        if fresh && rt.recheck {
+            rt.recheck = false
+            endExcluded(rule, &rt, report: fr, passed: onlyKey.map { [$0] } ?? (useSet ? seen : Set(passed.map { rowKeys[$0] })),
+                        now: now, into: &events)
+        }
         let allSeen = onlyKey.map { rt.instances.count == 1 && rt.instances[$0] != nil }
             ?? ((useSet ? seen.count : passed.count) == rt.instances.count)
         if fresh && !allSeen {
@@ -247,17 +259,9 @@ public final class Engine {
                         inst.missingAlert = true
                         inst.notified = false
                         inst.summary = "\(rule.name): no data for " + labelText(inst.labels) + " in \(rule.worker).\(rule.function)"
-                        if !muted {
-                            inst.notified = true
-                            inst.notifiedSeverity = inst.severity
-                            inst.lastNotified = now
-                            events.append(event(.firing, rule, inst, now: now))
-                        }
-                    } else if inst.state == .firing && !inst.notified && !muted {
-                        inst.notified = true
-                        inst.notifiedSeverity = inst.severity
-                        inst.lastNotified = now
-                        events.append(event(.firing, rule, inst, now: now))
+                        notify(.firing, rule, &inst, now: now, muted: muted, into: &events)
+                    } else if inst.state == .firing && !inst.notified {
+                        notify(.firing, rule, &inst, now: now, muted: muted, into: &events)
                     }
                     rt.instances[key] = inst
                 }
@@ -367,6 +371,7 @@ public final class Engine {
         inst.lastNotified = now
         inst.notified = true
         inst.notifiedSeverity = inst.severity
+        inst.channels = rule.channels
         events.append(event(kind, rule, inst, now: now))
     }
 
@@ -435,138 +440,11 @@ public final class Engine {
     /// The daemon's own alert while the configuration on disk is broken: `shd_config_invalid`.
     /// Pass `.firing` with the time the bad version was seen, then `.resolved` with `endsAt` when a good one loads.
     public static func configInvalidEvent(kind: AlertEvent.Kind, summary: String, channels: [String], startsAt: Timestamp,
-                                          endsAt: Timestamp? = nil) -> AlertEvent
+                                          endsAt: Timestamp? = nil, errors: Int? = nil) -> AlertEvent
     {
-        AlertEvent(kind: kind, rule: "shd_config_invalid", severity: .crit, labels: ["worker": "shd", "function": "config"],
-                   values: [:], summary: summary, startsAt: startsAt, endsAt: kind == .resolved ? (endsAt ?? startsAt) : nil,
-                   channels: channels)
-    }
-
-    // MARK: state
-
-    /// After a reload: take over the states of rules whose name and definition did not change.
-    public func adoptState(from old: Engine) {
-        var byIdentity: [String: RuleRuntime] = [:]
-        for (ri, r) in old.configuration.rules.enumerated() { byIdentity[r.identity] = old.runtimes[ri] }
-        for (ri, r) in configuration.rules.enumerated() {
-            if let rt = byIdentity[r.identity] { runtimes[ri] = rt }
-        }
-    }
-
-    /// Every rule's instances, timers and history as JSON for STATE_DIR/state.json.
-    public func exportState() -> JSONValue {
-        var rules: [JSONValue] = []
-        for (ri, rule) in configuration.rules.enumerated() {
-            let rt = runtimes[ri]
-            var o = JSONObject()
-            o.append("rule", .string(rule.name))
-            o.append("identity", .string(rule.identity))
-            o.append("last_report", rt.lastReport.map { .int($0.microseconds) } ?? .null)
-            var list: [JSONValue] = []
-            for key in rt.instances.keys.sorted() {
-                let inst = rt.instances[key]!
-                var io = JSONObject()
-                var l = JSONObject()
-                for k in inst.labels.keys.sorted() { l.append(k, .string(inst.labels[k]!)) }
-                io.append("labels", .object(l))
-                io.append("state", .string(inst.state.rawValue))
-                io.append("severity", .string(inst.severity.rawValue))
-                io.append("since", .array(inst.since.map { $0.map { .int($0.microseconds) } ?? .null }))
-                io.append("starts_at", inst.startsAt.map { .int($0.microseconds) } ?? .null)
-                io.append("notified", .bool(inst.notified))
-                io.append("notified_severity", .string(inst.notifiedSeverity.rawValue))
-                io.append("last_notified", inst.lastNotified.map { .int($0.microseconds) } ?? .null)
-                io.append("missing", .int(Int64(inst.missing)))
-                io.append("missing_alert", .bool(inst.missingAlert))
-                io.append("summary", .string(inst.summary))
-                io.append("description", inst.description.map { .string($0) } ?? .null)
-                var v = JSONObject()
-                for k in inst.values.keys.sorted() { v.append(k, .double(inst.values[k]!)) }
-                io.append("values", .object(v))
-                io.append("series", .array(inst.series.map { s in
-                    .array(zip(s.times, s.values).map { .array([.double($0), .double($1)]) })
-                }))
-                list.append(.object(io))
-            }
-            o.append("instances", .array(list))
-            rules.append(.object(o))
-        }
-        return .object(["version": .int(1), "rules": .array(rules)])
-    }
-
-    /// Restores what ``exportState()`` wrote. Rules whose name or definition changed since are skipped.
-    public func importState(_ json: JSONValue) throws(StateError) {
-        guard let o = json.object else { throw StateError("not a JSON object") }
-        guard o["version"]?.number == 1 else { throw StateError("unknown or missing \"version\" (expected 1)") }
-        guard let rules = o["rules"]?.array else { throw StateError("missing \"rules\" array") }
-        var restored = runtimes
-        func time(_ v: JSONValue?, _ what: String) throws(StateError) -> Timestamp? {
-            switch v {
-            case nil, .null?: return nil
-            // Years 1970–9999 only: anything else is corruption, and would overflow when printed.
-            case .int(let m)? where m >= 0 && m <= 253_402_300_799_999_999: return Timestamp(microseconds: m)
-            default: throw StateError("\(what) is not a microsecond count")
-            }
-        }
-        for (n, r) in rules.enumerated() {
-            guard let ro = r.object, let name = ro["rule"]?.string, let identity = ro["identity"]?.string,
-                  let instances = ro["instances"]?.array
-            else { throw StateError("rules[\(n)] needs \"rule\", \"identity\" and \"instances\"") }
-            guard let ri = configuration.rules.firstIndex(where: { $0.name == name }),
-                  configuration.rules[ri].identity == identity else { continue }
-            let rule = configuration.rules[ri]
-            var rt = RuleRuntime()
-            rt.lastReport = try time(ro["last_report"], "rules[\(n)].last_report")
-            for (k, iv) in instances.enumerated() {
-                let at = "rules[\(n)].instances[\(k)]"
-                guard let io = iv.object, let lo = io["labels"]?.object,
-                      let state = io["state"]?.string.flatMap(AlertState.init(rawValue:)),
-                      let sev = io["severity"]?.string.flatMap(Severity.init(rawValue:)),
-                      let since = io["since"]?.array, since.count == 2
-                else { throw StateError("\(at) needs labels, state, severity and since[2]") }
-                var labels: [String: String] = [:]
-                for (lk, lv) in lo {
-                    guard let s = lv.string else { throw StateError("\(at).labels.\(lk) is not a string") }
-                    labels[lk] = s
-                }
-                var inst = AlertInstance(labels: labels)
-                inst.state = state
-                inst.severity = sev
-                inst.since = [try time(since[0], "\(at).since[0]"), try time(since[1], "\(at).since[1]")]
-                inst.startsAt = try time(io["starts_at"], "\(at).starts_at")
-                inst.notified = io["notified"]?.bool ?? false
-                inst.notifiedSeverity = io["notified_severity"]?.string.flatMap(Severity.init(rawValue:)) ?? sev
-                inst.lastNotified = try time(io["last_notified"], "\(at).last_notified")
-                let missing = io["missing"]?.number ?? 0
-                guard missing >= 0, missing <= 1e9 else { throw StateError("\(at).missing is out of range") }
-                inst.missing = Int(missing)
-                inst.missingAlert = io["missing_alert"]?.bool ?? false
-                inst.summary = io["summary"]?.string ?? ""
-                inst.description = io["description"]?.string
-                for (vk, vv) in io["values"]?.object ?? JSONObject() { if let d = vv.number { inst.values[vk] = d } }
-                let series = io["series"]?.array ?? []
-                guard series.count == rule.series.count || series.isEmpty else {
-                    throw StateError("\(at).series has \(series.count) entries, the rule has \(rule.series.count)")
-                }
-                inst.series = Array(repeating: SeriesBuffer(), count: rule.series.count)
-                for (si, sv) in series.enumerated() {
-                    guard let samples = sv.array else { throw StateError("\(at).series[\(si)] is not an array") }
-                    for s in samples {
-                        guard let pair = s.array, pair.count == 2, let t = pair[0].number, let v = pair[1].number, t.isFinite, v.isFinite,
-                              t >= 0, t <= 253_402_300_799,
-                              inst.series[si].times.last.map({ t > $0 }) ?? true
-                        else {
-                            throw StateError("\(at).series[\(si)] holds a sample that is not [time, value] in time order")
-                        }
-                        inst.series[si].times.append(t)
-                        inst.series[si].values.append(v)
-                    }
-                }
-                rt.instances[InstanceKey(Engine.instanceKey(labels))] = inst
-            }
-            restored[ri] = rt
-        }
-        runtimes = restored
+        AlertEvent(kind: kind, rule: "shd_config_invalid", severity: .warn, labels: ["worker": "shd", "function": "config"],
+                   values: errors.map { ["errors": Double($0)] } ?? [:], summary: summary, startsAt: startsAt,
+                   endsAt: kind == .resolved ? (endsAt ?? startsAt) : nil, channels: channels)
     }
 }
 

@@ -305,7 +305,7 @@ struct Driver {
         // Through text, as the daemon writes it.
         let text = saved.encoded(pretty: true)
         let b = try Driver(Self.stateRule)
-        try b.engine.importState(try JSONValue.parse(text))
+        #expect(try b.engine.importState(try JSONValue.parse(text), now: TestCatalog.t0).isEmpty)
         #expect(b.engine.exportState() == saved)
         #expect(b.engine.runtimes == a.engine.runtimes)
         for m in 8..<30 {
@@ -329,30 +329,129 @@ struct Driver {
         let before = d.engine.runtimes
         let identity = d.engine.configuration.rules[0].identity
         let text = json.replacingIdentity(identity)
-        #expect(throws: Engine.StateError.self) { try d.engine.importState(try JSONValue.parse(text)) }
+        #expect(throws: Engine.StateError.self) { try d.engine.importState(try JSONValue.parse(text), now: TestCatalog.t0) }
         #expect(d.engine.runtimes == before)
-    }
-
-    @Test func stateOfAChangedRuleIsNotRestored() throws {
-        let a = try Driver(Self.rule)
-        _ = a.tick(0, [TestCatalog.disk("/", used: 95)])
-        let b = try Driver(Self.rule.replacingOccurrences("> 90", "> 91"))
-        try b.engine.importState(a.engine.exportState())
-        #expect(b.engine.instanceCount == 0)
     }
 
     @Test func adoptStateKeepsUnchangedRulesAcrossAReload() throws {
         let two = Self.rule + "\nrule other on disk.filesystems { crit used_percent > 50 }"
         let old = try Driver(two)
         #expect(old.tick(0, [TestCatalog.disk("/", used: 95)]).count == 2)
-        // Reload: `disk` unchanged (comments and layout don't count), `other` changed.
+        // Reload: `disk` unchanged (comments and layout don't count), `other` changed: neither fires again.
         let edited = "# edited\n" + Self.rule.replacingOccurrences("  crit", "    crit") + "\nrule other on disk.filesystems { crit used_percent > 60 }"
         let new = try Driver(edited)
-        new.engine.adoptState(from: old.engine)
-        let ev = new.tick(1, [TestCatalog.disk("/", used: 95)])
-        // `disk` is still firing, so no new event; `other` starts over and fires anew.
-        #expect(ev.map(\.rule) == ["other"])
+        #expect(new.engine.adoptState(from: old.engine, now: TestCatalog.t0).isEmpty)
+        #expect(new.tick(1, [TestCatalog.disk("/", used: 95)]).isEmpty)
         #expect(new.engine.firingAlerts.map(\.rule) == ["disk", "other"])
+    }
+
+    /// One reload transition: the old rules run `before` (one used_percent per minute on "/"), the new rules take
+    /// over, and run `after`. `expected` lists `minute:kind:rule:severity[:reason]`, minute -1 for the events of the
+    /// reload itself. Each case runs twice: as a reload (adoptState) and as a restart (state.json through text).
+    struct ReloadCase: Sendable, CustomStringConvertible {
+        var name: String
+        var old: String
+        var new: String
+        var before: [Double]
+        var after: [Double]
+        var expected: [String]
+        var description: String { name }
+    }
+
+    static let reloadCases: [ReloadCase] = [
+        ReloadCase(name: "summary edited: no second firing", old: Self.rule,
+                   new: Self.rule.replacingOccurrences("\"{mount} {used_percent}%\"", "\"disk {mount} at {used_percent}%\""),
+                   before: [95], after: [95, 95, 50], expected: ["0:firing:disk:crit", "3:resolved:disk:crit"]),
+        ReloadCase(name: "crit threshold raised: evaluated next tick, de-escalates", old: Self.rule,
+                   new: Self.rule.replacingOccurrences("> 90", "> 97"),
+                   before: [95], after: [95], expected: ["0:firing:disk:crit", "1:deescalated:disk:warn"]),
+        ReloadCase(name: "threshold raised past the value: resolved next tick",
+                   old: "rule r on disk.filesystems { crit used_percent > 90 }", new: "rule r on disk.filesystems { crit used_percent > 99 }",
+                   before: [95], after: [95], expected: ["0:firing:r:crit", "1:resolved:r:crit"]),
+        ReloadCase(name: "threshold lowered: a pending timer goes on", old: Self.rule,
+                   new: Self.rule.replacingOccurrences("> 80", "> 75"),
+                   before: [85, 85], after: [85], expected: ["2:firing:disk:warn"]),
+        ReloadCase(name: "history kept when the window changes",
+                   old: "rule r on disk.filesystems { warn avg(used_percent, 5m) > 80 }",
+                   new: "rule r on disk.filesystems { warn avg(used_percent, 10m) > 75 }",
+                   // avg over minutes 0...3 = (70+70+70+90)/4 = 75, not > 75; 90 again at 4 lifts it above.
+                   before: [70, 70, 70], after: [90, 90], expected: ["4:firing:r:warn"]),
+        ReloadCase(name: "rule removed", old: Self.rule + "\nrule keep on disk.filesystems { crit used_percent > 99 }",
+                   new: "rule keep on disk.filesystems { crit used_percent > 99 }",
+                   before: [95], after: [95], expected: ["0:firing:disk:crit", "-1:resolved:disk:crit:rule removed"]),
+        ReloadCase(name: "rule renamed", old: Self.rule, new: Self.rule.replacingOccurrences("rule disk", "rule disk_space"),
+                   before: [95], after: [95],
+                   expected: ["0:firing:disk:crit", "-1:resolved:disk:crit:rule removed", "1:firing:disk_space:crit"]),
+        ReloadCase(name: "where now excludes the row", old: Self.rule,
+                   new: Self.rule.replacingOccurrences("on disk.filesystems", "on disk.filesystems where mount != \"/\""),
+                   before: [95], after: [95, 95], expected: ["0:firing:disk:crit", "1:resolved:disk:crit:rule changed"]),
+        ReloadCase(name: "where still includes the row", old: Self.rule,
+                   new: Self.rule.replacingOccurrences("on disk.filesystems", "on disk.filesystems where mount == \"/\""),
+                   before: [95], after: [95, 50], expected: ["0:firing:disk:crit", "2:resolved:disk:crit"]),
+        ReloadCase(name: "instances named otherwise (by): resolved, then new ones", old: Self.rule,
+                   new: Self.rule.replacingOccurrences("on disk.filesystems", "on disk.filesystems by mount"),
+                   before: [95], after: [95],
+                   expected: ["0:firing:disk:crit", "-1:resolved:disk:crit:rule changed", "1:firing:disk:crit"]),
+        ReloadCase(name: "a quiet rule removed says nothing", old: Self.rule + "\nrule gone on disk.filesystems { crit used_percent > 99 }",
+                   new: Self.rule, before: [95], after: [95], expected: ["0:firing:disk:crit"]),
+    ]
+
+    @Test(arguments: reloadCases, [false, true])
+    func alertStateAcrossAReload(_ c: ReloadCase, _ viaStateFile: Bool) throws {
+        let old = try Driver(c.old)
+        var out: [String] = []
+        func record(_ minute: Int, _ events: [AlertEvent]) {
+            for e in events { out.append("\(minute):\(e.kind.rawValue):\(e.rule):\(e.severity.rawValue)" + (e.reason.map { ":" + $0 } ?? "")) }
+        }
+        for (i, v) in c.before.enumerated() { record(i, old.tick(Double(i), [TestCatalog.disk("/", used: v)])) }
+        let new = try Driver(c.new)
+        let at = TestCatalog.t0.adding(seconds: Double(c.before.count) * 60 - 30)
+        if viaStateFile {
+            record(-1, try new.engine.importState(try JSONValue.parse(old.engine.exportState().encoded()), now: at))
+        } else {
+            record(-1, new.engine.adoptState(from: old.engine, now: at))
+        }
+        for (i, v) in c.after.enumerated() {
+            let m = c.before.count + i
+            record(m, new.tick(Double(m), [TestCatalog.disk("/", used: v)]))
+        }
+        #expect(out == c.expected)
+    }
+
+    @Test func aResolutionAfterAReloadSaysWhyAndGoesWhereTheFiringWent() throws {
+        let channels = "channel a log\nchannel b log\n"
+        let old = try Driver(channels + "rule r on disk.filesystems {\n crit used_percent > 90\n notify a\n summary \"full\"\n}")
+        #expect(old.tick(0, [TestCatalog.disk("/", used: 95)]).map(\.channels) == [["a"]])
+        // Rerouted: a hears it ended, b hears it fire; nothing else changes.
+        let moved = try Driver(channels + "rule r on disk.filesystems {\n crit used_percent > 90\n notify b\n summary \"full\"\n}")
+        let ev = moved.engine.adoptState(from: old.engine, now: TestCatalog.t0.adding(seconds: 30))
+        #expect(ev.map { "\($0.kind.rawValue) \($0.channels) \($0.reason ?? "-")" } == ["resolved [\"a\"] rule changed", "firing [\"b\"] -"])
+        let first = try #require(ev.first)
+        #expect(first.summary == "full (resolved: rule changed)" && first.endsAt == TestCatalog.t0.adding(seconds: 30))
+        #expect(first.labels == ["mount": "/", "fstype": "ext4", "device": "/dev/sda1", "worker": "disk", "function": "filesystems"])
+        #expect(first.startsAt == TestCatalog.t0)
+        #expect(moved.tick(1, [TestCatalog.disk("/", used: 95)]).isEmpty)
+        // Removed after that: the resolution goes to b, the channel that now knows it.
+        let none = try Driver(channels + "rule other on disk.filesystems { crit used_percent > 99 }")
+        let gone = none.engine.adoptState(from: moved.engine, now: TestCatalog.t0.adding(seconds: 90))
+        #expect(gone.map { "\($0.kind.rawValue) \($0.channels) \($0.reason ?? "-")" } == ["resolved [\"b\"] rule removed"])
+    }
+
+    @Test func aStateFileFromBeforeRuleShapesWereSavedStillRestores() throws {
+        let a = try Driver(Self.rule)
+        _ = a.tick(0, [TestCatalog.disk("/", used: 95)])
+        // Without the keys an older shd did not write.
+        guard case .object(var o) = a.engine.exportState(), case .array(var rules)? = o["rules"], case .object(var r) = rules[0] else {
+            Issue.record("unexpected export shape")
+            return
+        }
+        for k in ["worker", "function", "by", "series_keys", "channels"] { r[k] = nil }
+        rules[0] = .object(r)
+        o["rules"] = .array(rules)
+        let b = try Driver(Self.rule.replacingOccurrences("summary \"", "summary \"edited "))
+        #expect(try b.engine.importState(.object(o), now: TestCatalog.t0).isEmpty)
+        #expect(b.tick(1, [TestCatalog.disk("/", used: 95)]).isEmpty, "fired again")
+        #expect(b.tick(2, [TestCatalog.disk("/", used: 50)]).map(\.kind) == [.resolved])
     }
 
     @Test func configInvalidMetaAlert() {

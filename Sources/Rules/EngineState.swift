@@ -1,0 +1,323 @@
+// Alert state across reloads and restarts: state.json export, and restoring saved states against changed rules.
+import Reports
+
+/// One rule's saved states, from the engine in force (reload) or from state.json (restart), matched to the new
+/// rules by name: a rule's state belongs to its name and each instance's labels, not to the rule's text.
+struct SavedRule {
+    var name: String
+    /// ``AlertRule/identity``: equal means the definition did not change at all.
+    var identity: String
+    /// What identifies its instances. nil in a state.json from before they were saved: taken as unchanged.
+    var shape: Shape?
+    /// ``AlertRule/seriesKeys``, in the order of each instance's `series`. nil: unknown (older state.json).
+    var seriesKeys: [String]?
+    /// The rule's channels, for instances saved without the channels they told (older state.json).
+    var channels: [String]?
+    var lastReport: Timestamp?
+    var instances: [AlertInstance]
+
+    /// The function a rule reads and the labels that name its instances (`by`, nil: every string field).
+    struct Shape: Equatable {
+        var worker: String
+        var function: String
+        var by: [String]?
+    }
+}
+
+extension AlertRule {
+    var shape: SavedRule.Shape { SavedRule.Shape(worker: worker, function: function, by: identityLabels) }
+
+    /// One key per history series: what it samples and computes, without its window, so a series whose window
+    /// changed keeps its samples. A series reading a `let` names all of them (a let's slot says nothing alone).
+    var seriesKeys: [String] {
+        series.map { spec in
+            var key = "\(spec.kind.rawValue)(\(spec.input))"
+            if let l = spec.limit { key += " limit \(l)" }
+            if key.contains("letRef") { key += " lets \(letNames) \(lets)" }
+            return key
+        }
+    }
+}
+
+extension Engine {
+    // MARK: state across reloads
+
+    /// After a reload: takes over the states of the old engine's rules by name, and returns the resolutions
+    /// channels must hear about (instances that no longer exist, channels the rule no longer goes to). See
+    /// ``restore(_:now:)``.
+    public func adoptState(from old: Engine, now: Timestamp) -> [AlertEvent] {
+        let saved = old.configuration.rules.enumerated().map { ri, r in
+            SavedRule(name: r.name, identity: r.identity, shape: r.shape, seriesKeys: r.seriesKeys, channels: r.channels,
+                      lastReport: old.runtimes[ri].lastReport,
+                      instances: old.runtimes[ri].instances.keys.sorted().map { old.runtimes[ri].instances[$0]! })
+        }
+        return restore(saved, now: now)
+    }
+
+    /// Restores saved states against this engine's rules. For a rule of the same name:
+    /// - unchanged: everything as it was;
+    /// - changed, reading the same function with the same `by`: each instance keeps its state, timers and the
+    ///   history of every series the new definition still computes; a firing instance is not announced again,
+    ///   and the new conditions decide on the next evaluation (a firing alert with `clear` still ends only by it);
+    ///   on the next fresh report, an instance whose row no longer passes `where` is resolved (`rule changed`);
+    /// - changed function or `by`: its firing instances are resolved (`rule changed`).
+    ///
+    /// A firing instance of a rule that is gone (removed or renamed) is resolved (`rule removed`). Every
+    /// resolution goes to the channels that were told the alert fired; a firing alert whose rule now goes to other
+    /// channels is resolved on those it left and announced on those it joined.
+    func restore(_ saved: [SavedRule], now: Timestamp) -> [AlertEvent] {
+        var events: [AlertEvent] = []
+        var index: [String: Int] = [:]
+        for (ri, r) in configuration.rules.enumerated() where index[r.name] == nil { index[r.name] = ri }
+        for s in saved {
+            guard let ri = index[s.name] else {
+                for inst in s.instances { endEpisode(inst, of: s, reason: "rule removed", now: now, into: &events) }
+                continue
+            }
+            let rule = configuration.rules[ri]
+            var rt = RuleRuntime()
+            rt.lastReport = s.lastReport
+            if s.identity != rule.identity {
+                rt.recheck = true
+                if let shape = s.shape, shape != rule.shape {
+                    for inst in s.instances { endEpisode(inst, of: s, reason: "rule changed", now: now, into: &events) }
+                    runtimes[ri] = rt
+                    continue
+                }
+            }
+            let newKeys = rule.seriesKeys
+            let severities = Set(rule.conditions.map(\.severity))
+            for var inst in s.instances {
+                if s.identity != rule.identity {
+                    // History the new definition computes too; the rest starts empty.
+                    var series = Array(repeating: SeriesBuffer(), count: newKeys.count)
+                    if let old = s.seriesKeys, old.count == inst.series.count {
+                        var used = Set<Int>()
+                        for (i, k) in newKeys.enumerated() {
+                            if let j = old.indices.first(where: { old[$0] == k && !used.contains($0) }) {
+                                used.insert(j)
+                                series[i] = inst.series[j]
+                            }
+                        }
+                    }
+                    inst.series = series
+                    // A severity the rule no longer has holds no timer.
+                    for (si, sev) in [Severity.warn, .crit].enumerated() where !severities.contains(sev) { inst.since[si] = nil }
+                }
+                reroute(&inst, rule, saved: s, now: now, into: &events)
+                rt.instances[InstanceKey(Engine.instanceKey(inst.labels))] = inst
+            }
+            runtimes[ri] = rt
+        }
+        return events
+    }
+
+    /// A firing instance that channels heard of, and whose rule now routes elsewhere: the channels it left hear it
+    /// resolved, those it joined hear it firing (unless muted now: they hear its next transition).
+    func reroute(_ inst: inout AlertInstance, _ rule: AlertRule, saved: SavedRule, now: Timestamp, into events: inout [AlertEvent]) {
+        guard inst.state == .firing, inst.notified else { return }
+        let told = inst.channels.isEmpty ? (saved.channels ?? rule.channels) : inst.channels
+        let left = told.filter { !rule.channels.contains($0) }
+        let joined = rule.channels.filter { !told.contains($0) }
+        if !left.isEmpty {
+            var e = savedEvent(.resolved, inst, of: saved, channels: left, now: now)
+            e.reason = "rule changed"
+            e.summary = inst.summary + " (resolved: rule changed)"
+            events.append(e)
+        }
+        inst.channels = told.filter { rule.channels.contains($0) }
+        guard !joined.isEmpty, let ri = configuration.rules.firstIndex(where: { $0.name == rule.name }),
+              !isMuted(compiled[ri], now) else { return }
+        events.append(savedEvent(.firing, inst, of: saved, channels: joined, now: now))
+        inst.channels += joined
+    }
+
+    /// Ends a saved instance whose alert no longer exists: channels that heard it fire hear it resolved, and why.
+    func endEpisode(_ inst: AlertInstance, of saved: SavedRule, reason: String, now: Timestamp, into events: inout [AlertEvent]) {
+        guard inst.state == .firing, inst.notified else { return }
+        let channels = inst.channels.isEmpty ? (saved.channels ?? configuration.defaultChannels) : inst.channels
+        var e = savedEvent(.resolved, inst, of: saved, channels: channels, now: now)
+        e.reason = reason
+        e.summary = inst.summary + " (resolved: \(reason))"
+        events.append(e)
+    }
+
+    /// The event of a saved instance, labelled as its rule labelled it (``event(_:_:_:now:)``).
+    func savedEvent(_ kind: AlertEvent.Kind, _ inst: AlertInstance, of saved: SavedRule, channels: [String], now: Timestamp) -> AlertEvent {
+        var labels = inst.labels
+        if let shape = saved.shape ?? configuration.rules.first(where: { $0.name == saved.name })?.shape {
+            if labels["worker"] == nil { labels["worker"] = shape.worker }
+            if labels["function"] == nil { labels["function"] = shape.function }
+        }
+        return AlertEvent(kind: kind, rule: saved.name, severity: inst.severity, labels: labels, values: inst.values,
+                          summary: inst.summary, description: inst.description, startsAt: inst.startsAt ?? now,
+                          endsAt: kind == .resolved ? now : nil, channels: channels)
+    }
+
+    /// After a changed definition, on the first fresh report: instances whose row is in the report but did not pass
+    /// `where` (their keys are not in `passed`) have ended.
+    func endExcluded(_ rule: CompiledRule, _ rt: inout RuleRuntime, report: FunctionReport, passed: Set<InstanceKey>,
+                     now: Timestamp, into events: inout [AlertEvent])
+    {
+        guard rule.filter != nil, rt.instances.count > passed.count else { return }
+        let present = Set(report.data.map { row in
+            InstanceKey(rule.identityLabels.map { Engine.instanceKey(Engine.labels(row, only: $0)) } ?? Engine.instanceKey(row: row))
+        })
+        for (key, inst) in rt.instances where !passed.contains(key) && present.contains(key) {
+            if inst.state == .firing && inst.notified {
+                var e = event(.resolved, rule, inst, now: now)
+                if !inst.channels.isEmpty { e.channels = inst.channels }
+                e.reason = "rule changed"
+                e.summary = inst.summary + " (resolved: rule changed)"
+                events.append(e)
+            }
+            rt.instances[key] = nil
+        }
+    }
+
+    // MARK: state.json
+
+    /// Every rule's instances, timers and history as JSON for STATE_DIR/state.json.
+    public func exportState() -> JSONValue {
+        var rules: [JSONValue] = []
+        for (ri, rule) in configuration.rules.enumerated() {
+            let rt = runtimes[ri]
+            var o = JSONObject()
+            o.append("rule", .string(rule.name))
+            o.append("identity", .string(rule.identity))
+            o.append("worker", .string(rule.worker))
+            o.append("function", .string(rule.function))
+            o.append("by", rule.identityLabels.map { .array($0.map { .string($0) }) } ?? .null)
+            o.append("series_keys", .array(rule.seriesKeys.map { .string($0) }))
+            o.append("channels", .array(rule.channels.map { .string($0) }))
+            o.append("last_report", rt.lastReport.map { .int($0.microseconds) } ?? .null)
+            if rt.recheck { o.append("recheck", .bool(true)) }
+            var list: [JSONValue] = []
+            for key in rt.instances.keys.sorted() {
+                let inst = rt.instances[key]!
+                var io = JSONObject()
+                var l = JSONObject()
+                for k in inst.labels.keys.sorted() { l.append(k, .string(inst.labels[k]!)) }
+                io.append("labels", .object(l))
+                io.append("state", .string(inst.state.rawValue))
+                io.append("severity", .string(inst.severity.rawValue))
+                io.append("since", .array(inst.since.map { $0.map { .int($0.microseconds) } ?? .null }))
+                io.append("starts_at", inst.startsAt.map { .int($0.microseconds) } ?? .null)
+                io.append("notified", .bool(inst.notified))
+                io.append("notified_severity", .string(inst.notifiedSeverity.rawValue))
+                io.append("last_notified", inst.lastNotified.map { .int($0.microseconds) } ?? .null)
+                io.append("channels", .array(inst.channels.map { .string($0) }))
+                io.append("missing", .int(Int64(inst.missing)))
+                io.append("missing_alert", .bool(inst.missingAlert))
+                io.append("summary", .string(inst.summary))
+                io.append("description", inst.description.map { .string($0) } ?? .null)
+                var v = JSONObject()
+                for k in inst.values.keys.sorted() { v.append(k, .double(inst.values[k]!)) }
+                io.append("values", .object(v))
+                io.append("series", .array(inst.series.map { s in
+                    .array(zip(s.times, s.values).map { .array([.double($0), .double($1)]) })
+                }))
+                list.append(.object(io))
+            }
+            o.append("instances", .array(list))
+            rules.append(.object(o))
+        }
+        return .object(["version": .int(1), "rules": .array(rules)])
+    }
+
+    /// Restores what ``exportState()`` wrote, against this engine's rules (which may differ: ``restore(_:now:)``),
+    /// and returns the resolutions of alerts that no longer exist. A malformed state throws and changes nothing.
+    public func importState(_ json: JSONValue, now: Timestamp) throws(StateError) -> [AlertEvent] {
+        let saved = try Engine.savedRules(json)
+        return restore(saved, now: now)
+    }
+
+    static func savedRules(_ json: JSONValue) throws(StateError) -> [SavedRule] {
+        guard let o = json.object else { throw StateError("not a JSON object") }
+        guard o["version"]?.number == 1 else { throw StateError("unknown or missing \"version\" (expected 1)") }
+        guard let rules = o["rules"]?.array else { throw StateError("missing \"rules\" array") }
+        func time(_ v: JSONValue?, _ what: String) throws(StateError) -> Timestamp? {
+            switch v {
+            case nil, .null?: return nil
+            // Years 1970–9999 only: anything else is corruption, and would overflow when printed.
+            case .int(let m)? where m >= 0 && m <= 253_402_300_799_999_999: return Timestamp(microseconds: m)
+            default: throw StateError("\(what) is not a microsecond count")
+            }
+        }
+        func strings(_ v: JSONValue?, _ what: String) throws(StateError) -> [String]? {
+            guard let v, v != .null else { return nil }
+            guard let a = v.array else { throw StateError("\(what) is not an array of strings") }
+            var out: [String] = []
+            for e in a {
+                guard let s = e.string else { throw StateError("\(what) is not an array of strings") }
+                out.append(s)
+            }
+            return out
+        }
+        var out: [SavedRule] = []
+        for (n, r) in rules.enumerated() {
+            guard let ro = r.object, let name = ro["rule"]?.string, let identity = ro["identity"]?.string,
+                  let instances = ro["instances"]?.array
+            else { throw StateError("rules[\(n)] needs \"rule\", \"identity\" and \"instances\"") }
+            var s = SavedRule(name: name, identity: identity, lastReport: try time(ro["last_report"], "rules[\(n)].last_report"),
+                              instances: [])
+            if let worker = ro["worker"]?.string, let function = ro["function"]?.string {
+                s.shape = SavedRule.Shape(worker: worker, function: function, by: try strings(ro["by"], "rules[\(n)].by"))
+            }
+            s.seriesKeys = try strings(ro["series_keys"], "rules[\(n)].series_keys")
+            s.channels = try strings(ro["channels"], "rules[\(n)].channels")
+            for (k, iv) in instances.enumerated() {
+                let at = "rules[\(n)].instances[\(k)]"
+                guard let io = iv.object, let lo = io["labels"]?.object,
+                      let state = io["state"]?.string.flatMap(AlertState.init(rawValue:)),
+                      let sev = io["severity"]?.string.flatMap(Severity.init(rawValue:)),
+                      let since = io["since"]?.array, since.count == 2
+                else { throw StateError("\(at) needs labels, state, severity and since[2]") }
+                var labels: [String: String] = [:]
+                for (lk, lv) in lo {
+                    guard let s = lv.string else { throw StateError("\(at).labels.\(lk) is not a string") }
+                    labels[lk] = s
+                }
+                var inst = AlertInstance(labels: labels)
+                inst.state = state
+                inst.severity = sev
+                inst.since = [try time(since[0], "\(at).since[0]"), try time(since[1], "\(at).since[1]")]
+                inst.startsAt = try time(io["starts_at"], "\(at).starts_at")
+                inst.notified = io["notified"]?.bool ?? false
+                inst.notifiedSeverity = io["notified_severity"]?.string.flatMap(Severity.init(rawValue:)) ?? sev
+                inst.lastNotified = try time(io["last_notified"], "\(at).last_notified")
+                inst.channels = try strings(io["channels"], "\(at).channels") ?? []
+                let missing = io["missing"]?.number ?? 0
+                guard missing >= 0, missing <= 1e9 else { throw StateError("\(at).missing is out of range") }
+                inst.missing = Int(missing)
+                inst.missingAlert = io["missing_alert"]?.bool ?? false
+                inst.summary = io["summary"]?.string ?? ""
+                inst.description = io["description"]?.string
+                for (vk, vv) in io["values"]?.object ?? JSONObject() { if let d = vv.number { inst.values[vk] = d } }
+                let series = io["series"]?.array ?? []
+                if let keys = s.seriesKeys, !series.isEmpty, series.count != keys.count {
+                    throw StateError("\(at).series has \(series.count) entries, the rule had \(keys.count)")
+                }
+                for (si, sv) in series.enumerated() {
+                    guard let samples = sv.array else { throw StateError("\(at).series[\(si)] is not an array") }
+                    var buffer = SeriesBuffer()
+                    for sample in samples {
+                        guard let pair = sample.array, pair.count == 2, let t = pair[0].number, let v = pair[1].number,
+                              t.isFinite, v.isFinite, t >= 0, t <= 253_402_300_799,
+                              buffer.times.last.map({ t > $0 }) ?? true
+                        else {
+                            throw StateError("\(at).series[\(si)] holds a sample that is not [time, value] in time order")
+                        }
+                        buffer.times.append(t)
+                        buffer.values.append(v)
+                    }
+                    inst.series.append(buffer)
+                }
+                s.instances.append(inst)
+            }
+            if ro["recheck"]?.bool == true { s.identity = "" }
+            out.append(s)
+        }
+        return out
+    }
+}
