@@ -221,6 +221,14 @@ struct ChannelConfig {
             case nil: throw NotifyError(.missingOption(channel: decl.name, option: "to"), at: loc)
             default: throw bad("to", "an address or a list of addresses")
             }
+            // An address goes into the envelope as <address> and into the From/To header as it is: a space, a
+            // bracket or a line break there would break both (or add a header), and non-ASCII needs SMTPUTF8.
+            func plainAddress(_ a: String) -> Bool {
+                a.utf8.count <= 254 && a.contains("@") && a.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "<") && $0 != UInt8(ascii: ">") && $0 != UInt8(ascii: ",") }
+            }
+            let addressText = "a plain e-mail address such as \"ops@example.com\" (ASCII, no spaces, <, > or commas)"
+            if !plainAddress(mailFrom) { throw bad("from", addressText) }
+            if !mailTo.allSatisfy(plainAddress) { throw bad("to", addressText) }
             user = try text("user")
             password = try text("password", secret: true)
             if let t = try text("tls") {

@@ -53,6 +53,9 @@ struct TransferResult {
     var body: [UInt8]
     /// Seconds from a `Retry-After` header, if any.
     var retryAfter: Double?
+    /// SMTP: the server's last 4xx or 5xx reply, its lines joined by spaces ("550 5.1.1 <a@b>: no such user"); libcurl's own
+    /// error text says only which command failed and the code.
+    var serverReply = ""
     var completed: Bool { curlCode == 0 }
 }
 
@@ -62,6 +65,10 @@ final class Transfer {
     let request: TransferRequest
     var response: [UInt8] = []
     var uploadOffset = 0
+    /// SMTP reply lines: those of the reply being read, and the last complete 4xx or 5xx reply (a QUIT's 221 after
+    /// it must not replace it).
+    var replyLines: [String] = []
+    var errorReply: [String] = []
     let completion: (TransferResult) -> Void
     fileprivate var lists: [UnsafeMutablePointer<curl_slist>] = []
     fileprivate let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
@@ -151,8 +158,32 @@ final class Transfer {
                 return max(0, count)
             }))
             check(shd_easy_setopt_pointer(easy, CURLOPT_READDATA, me))
+            // libcurl hands every SMTP reply line to the header callback: keep the last reply for the log.
+            check(shd_easy_setopt_write(easy, CURLOPT_HEADERFUNCTION, { ptr, size, n, user in
+                let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+                let count = size * n
+                if let ptr {
+                    ptr.withMemoryRebound(to: UInt8.self, capacity: count) {
+                        t.replyLine(Array(UnsafeBufferPointer(start: $0, count: min(count, 512))))
+                    }
+                }
+                return count
+            }))
+            check(shd_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, me))
         }
         return ok
+    }
+
+    /// One SMTP reply line: "250-…" continues a reply, "250 …" (or a bare code) ends it (RFC 5321 §4.2.1).
+    func replyLine(_ bytes: [UInt8]) {
+        var line = bytes
+        while let last = line.last, last == 10 || last == 13 { line.removeLast() }
+        let text = String(decoding: line.map { $0 < 0x20 || $0 == 0x7F ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+        if replyLines.count < 16 { replyLines.append(text) }
+        if line.count < 4 || line[3] != UInt8(ascii: "-") {
+            if let c = line.first, c == UInt8(ascii: "4") || c == UInt8(ascii: "5") { errorReply = replyLines }
+            replyLines = []
+        }
     }
 
     fileprivate func result(code: CURLcode) -> TransferResult {
@@ -163,7 +194,7 @@ final class Transfer {
         var text = String(cString: errorBuffer)
         if text.isEmpty && code != CURLE_OK { text = String(cString: shd_curl_easy_strerror(code)) }
         return TransferResult(curlCode: Int(code.rawValue), error: text, status: status, body: response,
-                              retryAfter: retry > 0 ? Double(retry) : nil)
+                              retryAfter: retry > 0 ? Double(retry) : nil, serverReply: errorReply.joined(separator: " "))
     }
 }
 

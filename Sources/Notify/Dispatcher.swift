@@ -486,7 +486,11 @@ public final class Dispatcher {
     }
 
     private func failureText(_ r: TransferResult, _ c: ChannelConfig) -> String {
-        if !r.completed { return c.scrub(r.error) }
+        if !r.completed {
+            // SMTP: the server's own words ("552 5.3.4 Message too big"), not only libcurl's "RCPT failed: 552".
+            if r.status >= 400, !r.serverReply.isEmpty { return c.scrub(r.error + "; server replied: " + r.serverReply) }
+            return c.scrub(r.error)
+        }
         var s = (r.status < 400 || r.status > 599 ? "status " : "HTTP ") + String(r.status)
         let body = String(decoding: r.body.prefix(200), as: UTF8.self)
         if !body.isEmpty { s += ": " + c.scrub(body) }

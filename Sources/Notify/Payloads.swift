@@ -141,28 +141,24 @@ enum Payloads {
 
     // MARK: e-mail
 
-    /// An RFC 5322 message: headers, a text/plain part and the report as a base64 `daemon-report.json` attachment.
-    static func email(_ alerts: [OutgoingAlert], config: ChannelConfig, host: String, reportJSON: String,
-                      reportPath: String, date: Timestamp) -> [UInt8] {
-        let first = alerts[0].event
-        let subject: String
-        if alerts.count == 1 {
-            subject = "\(config.subjectPrefix) \(headline(first)) on \(host)" + (first.summary.isEmpty ? "" : ": \(first.summary)")
-        } else {
-            let firing = alerts.filter { $0.event.kind != .resolved }.count
-            subject = "\(config.subjectPrefix) \(alerts.count) alerts on \(host) (\(firing) firing, \(alerts.count - firing) resolved)"
-        }
-        let boundary = "=_shd_" + alerts[0].id.filter { $0.isLetter || $0.isNumber }
-        var h: [String] = []
-        h.append("Date: " + rfc5322Date(date))
-        h.append("From: " + config.mailFrom)
-        h.append("To: " + config.mailTo.joined(separator: ", "))
-        h.append("Subject: " + encodeHeader(subject))
-        h.append("Message-ID: <\(alerts[0].id)@\(host.isEmpty ? "localhost" : host)>")
-        h.append("X-Shd-Notification-Id: " + alerts[0].id)
-        h.append("MIME-Version: 1.0")
-        h.append("Content-Type: multipart/mixed; boundary=\"\(boundary)\"")
+    /// At most this many characters of a summary go into a Subject (the body has all of it): a mail client shows one line.
+    static let subjectSummaryLimit = 200
 
+    /// `[shd] CRIT disk_space on web1: / is 96.25% full`, or `[shd] 3 alerts on web1 (2 firing, 1 resolved)`.
+    static func emailSubject(_ alerts: [OutgoingAlert], prefix: String, host: String) -> String {
+        let first = alerts[0].event
+        if alerts.count == 1 {
+            var summary = first.summary
+            if summary.count > subjectSummaryLimit { summary = String(summary.prefix(subjectSummaryLimit)) + "…" }
+            return "\(prefix) \(headline(first)) on \(host)" + (summary.isEmpty ? "" : ": \(summary)")
+        }
+        let firing = alerts.filter { $0.event.kind != .resolved }.count
+        return "\(prefix) \(alerts.count) alerts on \(host) (\(firing) firing, \(alerts.count - firing) resolved)"
+    }
+
+    /// The text part, before its transfer encoding: per alert its headline, summary, description, labels, values and
+    /// times, then where the report is.
+    static func emailText(_ alerts: [OutgoingAlert], host: String, reportPath: String) -> String {
         var body: [String] = []
         for a in alerts {
             let e = a.event
@@ -177,15 +173,34 @@ enum Payloads {
             body.append("")
         }
         body.append("The full daemon report is attached as daemon-report.json (on \(host) it is \(reportPath)).")
+        return body.joined(separator: "\n") + "\n"
+    }
 
-        var lines = h
+    /// An RFC 5322 message: headers, a text/plain part and the report as a base64 `daemon-report.json` attachment.
+    /// Every line is CRLF-ended and at most 78 characters, and the message is 7-bit (folded headers, RFC 2047 encoded
+    /// words, a quoted-printable or base64 text part), so no summary's length or script makes a server refuse it and
+    /// no server needs 8BITMIME.
+    static func email(_ alerts: [OutgoingAlert], config: ChannelConfig, host: String, reportJSON: String,
+                      reportPath: String, date: Timestamp) -> [UInt8] {
+        let boundary = "=_shd_" + alerts[0].id.filter { $0.isLetter || $0.isNumber }
+        let text = MIME.textBody(emailText(alerts, host: host, reportPath: reportPath))
+        var lines: [String] = []
+        lines.append("Date: " + rfc5322Date(date))
+        lines.append(MIME.listField("From", [config.mailFrom]))
+        lines.append(MIME.listField("To", config.mailTo))
+        lines.append(MIME.unstructuredField("Subject", emailSubject(alerts, prefix: config.subjectPrefix, host: host)))
+        lines.append(MIME.listField("Message-ID", ["<\(alerts[0].id)@\(host.isEmpty ? "localhost" : host)>"]))
+        lines.append("X-Shd-Notification-Id: " + alerts[0].id)
+        lines.append("MIME-Version: 1.0")
+        lines.append("Content-Type: multipart/mixed;\r\n boundary=\"\(boundary)\"")
         lines.append("")
         lines.append("This is a multi-part message in MIME format.")
         lines.append("--" + boundary)
         lines.append("Content-Type: text/plain; charset=utf-8")
-        lines.append("Content-Transfer-Encoding: 8bit")
+        lines.append("Content-Transfer-Encoding: " + text.encoding)
         lines.append("")
-        lines += body.map { String($0.prefix(990)) }  // RFC 5322 caps a line at 998 octets.
+        var message = lines.joined(separator: "\r\n") + "\r\n" + text.body
+        lines = []
         lines.append("--" + boundary)
         lines.append("Content-Type: application/json; name=\"daemon-report.json\"")
         lines.append("Content-Disposition: attachment; filename=\"daemon-report.json\"")
@@ -194,15 +209,8 @@ enum Payloads {
         lines.append(Encoding.base64(Array(reportJSON.utf8), lineLength: 76))
         lines.append("--" + boundary + "--")
         lines.append("")
-        // Lone "\n" inside user text would break CRLF framing.
-        return Array(lines.map { $0.replacingAll("\r\n", with: "\n").replacingAll("\n", with: "\r\n") }
-            .joined(separator: "\r\n").utf8)
-    }
-
-    /// An RFC 2047 encoded word when the text is not plain ASCII.
-    static func encodeHeader(_ s: String) -> String {
-        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return s }
-        return "=?UTF-8?B?" + Encoding.base64(Array(s.utf8)) + "?="
+        message += lines.joined(separator: "\r\n")
+        return Array(message.utf8)
     }
 
     /// `Wed, 25 Nov 2026 08:00:01 +0000` (RFC 5322 §3.3), in the timestamp's own UTC offset.

@@ -2,6 +2,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Reports
 
 /// An SMTP server (aiosmtpd) on an ephemeral 127.0.0.1 port that saves each message to a folder.
 ///
@@ -27,9 +28,13 @@ public final class SMTPReceiver: @unchecked Sendable {
 
     /// Starts the receiver and waits (up to 10 s) until it listens. `folder` must exist. With `certificate`
     /// (cert and key paths) it requires STARTTLS; with `login` (user and password) it requires AUTH.
-    public init?(folder: String, certificate: (cert: String, key: String)? = nil, login: (user: String, password: String)? = nil) {
+    /// With `refuse`, every recipient whose address starts with "refused" gets the reply
+    /// `550 5.1.1 <address>: ` + `refuse` (a permanent refusal in the server's own words).
+    public init?(folder: String, certificate: (cert: String, key: String)? = nil, login: (user: String, password: String)? = nil,
+                 refuse: String? = nil) {
         let portFile = folder + "/port"
         var args = ["/usr/bin/python3", "-c", SMTPReceiver.script, folder, portFile]
+        if let r = refuse { args += ["--refuse", r] }
         if let c = certificate { args += ["--cert", c.cert, "--key", c.key] }
         if let l = login { args += ["--user", l.user, "--password", l.password] }
         guard let p = TestChildProcess(argv: args,
@@ -69,6 +74,57 @@ public final class SMTPReceiver: @unchecked Sendable {
         return out
     }
 
+    /// What Python's `email` package (policy `default`) makes of a raw message: the decoded Subject, From and To,
+    /// the text/plain part's decoded text (line breaks as "\n"), each attachment's decoded content by file name, the parser's defects,
+    /// the longest line in octets and whether any octet is 8-bit.
+    public struct Parsed: Sendable {
+        public var subject: String
+        public var from: String
+        public var to: String
+        public var text: String?
+        public var textEncoding: String?
+        public var attachments: [String: String]
+        public var defects: [String]
+        public var longestLine: Int
+        public var eightBit: Bool
+    }
+
+    /// Parses `raw` with python3's `email` package; nil (with the reason in `error`) if python3 fails.
+    public static func parse(_ raw: String, folder: String) -> (Parsed?, error: String) {
+        let path = folder + "/parse-\(UInt32.random(in: 0...UInt32.max)).eml"
+        writeText(path, raw)
+        guard let p = try? ChildProcess(["/usr/bin/python3", "-c", parseScript, path], outputDirectory: folder),
+              p.wait(timeout: 30) == 0
+        else { return (nil, "python3 email parse failed") }
+        guard let v = try? JSONValue.parse(bytes: Array(p.stdout.utf8)) else { return (nil, "unparsable output: \(p.stdout) \(p.stderr)") }
+        var attachments: [String: String] = [:]
+        if case .object(let o)? = v["attachments"] { for (k, a) in o { attachments[k] = a.string } }
+        let parsed = Parsed(subject: v["subject"]?.string ?? "", from: v["from"]?.string ?? "", to: v["to"]?.string ?? "",
+                            text: v["text"]?.string, textEncoding: v["text_encoding"]?.string, attachments: attachments,
+                            defects: v["defects"]?.array?.compactMap(\.string) ?? [],
+                            longestLine: Int(v["longest_line"]?.number ?? 0), eightBit: v["eight_bit"]?.bool ?? true)
+        return (parsed, "")
+    }
+
+    static let parseScript = #"""
+import email, email.policy, json, sys
+raw = open(sys.argv[1], "rb").read()
+m = email.message_from_bytes(raw, policy=email.policy.default)
+out = {"subject": str(m["subject"]), "from": str(m["from"]), "to": str(m["to"]), "text": None, "text_encoding": None,
+       "attachments": {}, "defects": [repr(d) for d in m.defects],
+       "longest_line": max(len(l) for l in raw.split(b"\r\n")), "eight_bit": any(b > 127 for b in raw)}
+for part in m.walk():
+    out["defects"] += [repr(d) for d in part.defects]
+    if part.is_multipart():
+        continue
+    if part.get_content_disposition() == "attachment":
+        out["attachments"][part.get_filename()] = part.get_payload(decode=True).decode("utf-8")
+    elif part.get_content_type() == "text/plain":
+        out["text"] = part.get_content().replace("\r\n", "\n")  # the text, with its line breaks as "\n"
+        out["text_encoding"] = str(part["content-transfer-encoding"])
+print(json.dumps(out))
+"""#
+
     static func readText(_ path: String) -> String? {
         guard let f = fopen(path, "rb") else { return nil }
         defer { fclose(f) }
@@ -89,7 +145,8 @@ public final class SMTPReceiver: @unchecked Sendable {
 # (envelope: "MAIL FROM" on the first line, one recipient per following line). Stopped by SIGTERM to its pid.
 # With --cert/--key it offers STARTTLS and requires it; with --user/--password it requires AUTH
 # (LOGIN or PLAIN) and appends "MECHANISM LOGIN ok|refused" to OUTDIR/auth.
-# Usage: smtp_receiver.py OUTDIR PORTFILE [--cert C --key K] [--user U --password P]
+# With --refuse TEXT, a recipient starting with "refused" gets "550 5.1.1 <addr>: TEXT".
+# Usage: smtp_receiver.py OUTDIR PORTFILE [--cert C --key K] [--user U --password P] [--refuse TEXT]
 import asyncio
 import os
 import signal
@@ -99,8 +156,9 @@ from aiosmtpd.smtp import SMTP
 
 
 class Saver:
-    def __init__(self, folder):
+    def __init__(self, folder, refuse):
         self.folder = folder
+        self.refuse = refuse
         self.count = 0
 
     async def handle_DATA(self, server, session, envelope):
@@ -118,6 +176,12 @@ class Saver:
         os.rename(base + ".eml.tmp", base + ".eml")
         return "250 OK"
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refuse and address.startswith("refused"):
+            return "550 5.1.1 <%s>: %s" % (address, self.refuse)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
 
 async def main():
     import argparse
@@ -129,6 +193,7 @@ async def main():
     p.add_argument("--key")
     p.add_argument("--user")
     p.add_argument("--password")
+    p.add_argument("--refuse")
     a = p.parse_args()
     kwargs = {}
     if a.cert:
@@ -146,7 +211,7 @@ async def main():
 
         kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=bool(a.cert))
     loop = asyncio.get_running_loop()
-    handler = Saver(a.folder)
+    handler = Saver(a.folder, a.refuse)
     server = await loop.create_server(lambda: SMTP(handler, hostname="shd-test", **kwargs), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     with open(a.portfile + ".tmp", "w") as f:
