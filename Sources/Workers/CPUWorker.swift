@@ -182,7 +182,7 @@ public final class CPUStatsFunction: MetricFunction {
         + [
             FieldSchema("procs_running", .number, help: "Tasks runnable now"),
             FieldSchema("procs_blocked", .number, help: "Tasks blocked on I/O now"),
-            FieldSchema("frequency_mhz", .number, unit: "megahertz", help: "Mean current frequency over CPUs (cpufreq)"),
+            FieldSchema("frequency_mhz", .number, unit: "megahertz", help: "Mean current frequency over CPUs (cpufreq, else cpu MHz of /proc/cpuinfo)"),
             FieldSchema("frequency_min_mhz", .number, unit: "megahertz", help: "Lowest hardware frequency of any CPU"),
             FieldSchema("frequency_max_mhz", .number, unit: "megahertz", help: "Highest hardware frequency of any CPU"),
         ])
@@ -217,7 +217,9 @@ public final class CPUStatsFunction: MetricFunction {
         previous = CounterSample(monotonic: ctx.monotonic, values: sample)
         if let r = s.procsRunning { row.append("procs_running", .int(Int64(clamping: r))) }
         if let b = s.procsBlocked { row.append("procs_blocked", .int(Int64(clamping: b))) }
-        let f = frequencies.read(ctx)
+        // The frequencies stand apart from the counters: an unreadable cpuinfo leaves them out here
+        // and fails cpu.frequencies, which reports it.
+        let f = (try? frequencies.read(ctx)) ?? []
         let current = f.compactMap(\.currentKHz)
         if !current.isEmpty {
             row.append("frequency_mhz", .double(rounded(Double(current.reduce(0, +)) / Double(current.count) / 1000)))
@@ -239,11 +241,40 @@ public struct CPUFrequency: Equatable, Sendable {
     public var governor: String?
 }
 
+/// `/proc/cpuinfo`'s `cpu MHz` of each `processor` block (x86; arch/x86/kernel/cpu/proc.c):
+/// ```
+/// processor	: 0
+/// cpu MHz		: 2596.134
+/// ```
+/// In kHz, by CPU number, in file order. `[]` when no block has one (arm64, s390 print none).
+/// A `cpu MHz` value that is not a number is an error.
+public func parseCPUInfoMHz(_ bytes: [UInt8]) throws(CollectError) -> [(cpu: Int, kHz: UInt64)] {
+    var out: [(cpu: Int, kHz: UInt64)] = []
+    var cpu: Int?
+    var bad: String?
+    forEachLine(bytes) { line in
+        guard bad == nil, let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
+        let key = trimmed(line[line.startIndex..<colon])
+        let value = trimmed(line[(colon + 1)...])
+        if equals(key, "processor") {
+            cpu = parseUInt64(value).flatMap { Int(exactly: $0) }
+        } else if equals(key, "cpu MHz"), let n = cpu {
+            guard let mhz = parseDouble(value), mhz.isFinite, mhz >= 0, mhz < 1e9 else { bad = string(line); return }
+            out.append((n, UInt64((mhz * 1000).rounded())))
+            cpu = nil
+        }
+    }
+    if let bad { throw CollectError("cpuinfo: 'cpu MHz' is not a frequency: '\(bad)'") }
+    return out
+}
+
 /// Reads `cpuN/cpufreq/{scaling_cur_freq,cpuinfo_min_freq,cpuinfo_max_freq,scaling_governor}`.
 ///
 /// Files are single numbers in kHz (drivers/cpufreq/cpufreq.c `show_scaling_cur_freq`), e.g. `2596134`.
 /// The CPUs with a cpufreq directory are found once; the hardware limits are read once; the current
-/// frequency and governor are re-read through kept fds. No cpufreq (VMs, some arm boards) → `[]`.
+/// frequency and governor are re-read through kept fds. Without cpufreq (most VMs, some arm
+/// boards) the current frequency is `cpu MHz` of /proc/cpuinfo, as psutil's `cpu_freq` does,
+/// without limits or governor; neither (arm64 without cpufreq) → `[]`.
 /// Shared by cpu.stats and cpu.frequencies and read once per tick.
 public final class CPUFrequencyReader {
     private final class Source {
@@ -263,12 +294,21 @@ public final class CPUFrequencyReader {
     }
 
     private var sources: (sys: String, list: [Source])?
-    private var cached: (monotonic: Double, values: [CPUFrequency])?
+    private var cpuinfo: KernelFile?
+    private var cached: (monotonic: Double, roots: SourceRoots, values: Result<[CPUFrequency], CollectError>)?
 
     public init() {}
 
-    public func read(_ ctx: CollectContext) -> [CPUFrequency] {
-        if let c = cached, c.monotonic == ctx.monotonic, sources?.sys == ctx.roots.sys { return c.values }
+    /// The frequencies of this tick; fails only when there is no cpufreq and /proc/cpuinfo cannot
+    /// be read or parsed.
+    public func read(_ ctx: CollectContext) throws(CollectError) -> [CPUFrequency] {
+        if let c = cached, c.monotonic == ctx.monotonic, c.roots == ctx.roots { return try c.values.get() }
+        let values = Result<[CPUFrequency], CollectError> { () throws(CollectError) in try readNow(ctx) }
+        cached = (ctx.monotonic, ctx.roots, values)
+        return try values.get()
+    }
+
+    private func readNow(_ ctx: CollectContext) throws(CollectError) -> [CPUFrequency] {
         if sources?.sys != ctx.roots.sys {
             let base = ctx.roots.sys + "/devices/system/cpu"
             let cpus = listDirectory(base).filter(isCPUDirectory).compactMap { Int($0.dropFirst(3)) }.sorted()
@@ -278,19 +318,27 @@ public final class CPUFrequencyReader {
             }
             sources = (ctx.roots.sys, list)
         }
-        let values = (sources?.list ?? []).map { s in
+        let list = sources?.list ?? []
+        if list.isEmpty {
+            let path = ctx.roots.proc + "/cpuinfo"
+            let f = cpuinfo?.path == path ? cpuinfo! : KernelFile(path, cap: 1 << 22)
+            cpuinfo = f
+            let bytes: [UInt8]
+            do { bytes = try f.read() } catch { throw CollectError("\(error)") }
+            return try parseCPUInfoMHz(bytes).map { CPUFrequency(cpu: $0.cpu, currentKHz: $0.kHz) }
+        }
+        return list.map { s in
             CPUFrequency(cpu: s.cpu, currentKHz: (try? s.current.read()).flatMap { parseUInt64(trimmed($0[...])) },
                          minKHz: s.minKHz, maxKHz: s.maxKHz,
                          governor: (try? s.governor.read()).map { string(trimmed($0[...])) }.flatMap { $0.isEmpty ? nil : $0 })
         }
-        cached = (ctx.monotonic, values)
-        return values
     }
 }
 
-/// cpu.frequencies: one row per CPU with cpufreq; `[]` where the kernel has no cpufreq.
+/// cpu.frequencies: one row per CPU with cpufreq, else per CPU of /proc/cpuinfo with a `cpu MHz`
+/// (current_mhz only); `[]` where the kernel gives neither.
 public final class CPUFrequenciesFunction: MetricFunction {
-    public static let schema = FunctionSchema(name: "frequencies", help: "Per-CPU frequency from cpufreq", fields: [
+    public static let schema = FunctionSchema(name: "frequencies", help: "Per-CPU frequency from cpufreq, else from cpu MHz of /proc/cpuinfo", fields: [
         FieldSchema("cpu", .label, help: "CPU number"),
         FieldSchema("governor", .label, help: "cpufreq scaling governor"),
         FieldSchema("current_mhz", .number, unit: "megahertz", help: "Current frequency"),
@@ -303,7 +351,7 @@ public final class CPUFrequenciesFunction: MetricFunction {
     public init(frequencies: CPUFrequencyReader = CPUFrequencyReader()) { self.frequencies = frequencies }
 
     public func collect(_ ctx: CollectContext) throws -> [Row] {
-        frequencies.read(ctx).map { f in
+        try frequencies.read(ctx).map { f in
             var row = Row()
             row.append("cpu", .string(String(f.cpu)))
             if let g = f.governor { row.append("governor", .string(g)) }

@@ -128,12 +128,12 @@ public final class RaidFunction: MetricFunction {
         FieldSchema("array", .label, help: "Array name (md0)"),
         FieldSchema("level", .label, help: "RAID level (raid1, raid5, linear, …); empty while inactive"),
         FieldSchema("state", .label, help: "clean, degraded, recovering, resyncing, reshaping, checking or inactive"),
-        FieldSchema("degraded", .bool, help: "Fewer working devices than the array should have"),
+        FieldSchema("degraded", .bool, help: "The kernel says devices are missing (sysfs md/degraded, or [n/m] with m < n)"),
         FieldSchema("read_only", .bool, help: "Array is read-only or auto-read-only"),
-        FieldSchema("devices_total", .number, help: "Devices the array should have"),
-        FieldSchema("devices_active", .number, help: "Devices working"),
+        FieldSchema("devices_total", .number, help: "Devices the array should have ([n/m] n; raid0/linear: members; inactive: members listed)"),
+        FieldSchema("devices_active", .number, help: "Devices working ([n/m] m; 0 while inactive)"),
         FieldSchema("devices_failed", .number, help: "Members marked failed (F)"),
-        FieldSchema("devices_spare", .number, help: "Members marked spare (S)"),
+        FieldSchema("devices_spare", .number, help: "Members marked spare (S); on an inactive array, members without a role yet"),
         FieldSchema("sync_percent", .number, unit: "percent", help: "Progress of a running recovery, resync, reshape or check"),
         FieldSchema("sync_remaining_seconds", .number, unit: "seconds", help: "Kernel's estimate of the time left for it"),
     ])
@@ -146,12 +146,18 @@ public final class RaidFunction: MetricFunction {
         let f = file ?? KernelFile(ctx.roots.proc + "/mdstat", cap: 1 << 20)
         file = f
         guard let bytes = try f.readIfPresent() else { return [] }
-        return try parseMdStat(bytes).map(Self.row)
+        return try parseMdStat(bytes).map { a in
+            var a = a
+            // drivers/md/md.c degraded_show: one number, devices missing; only arrays with redundancy have it.
+            if a.activity == "active", let d = readAttribute(ctx.roots.sys + "/block/" + a.name + "/md/degraded").flatMap({ Int($0) }) {
+                a.sysfsDegraded = d
+            }
+            return Self.row(a)
+        }
     }
 
     public static func row(_ a: MdArray) -> Row {
-        let total = a.devicesTotal ?? (a.members - a.spareMembers)
-        let active = a.devicesActive ?? (a.members - a.failedMembers - a.spareMembers)
+        let (total, active) = a.counts
         var r: Row = ["array": .string(a.name), "level": .string(a.level), "state": .string(a.state),
                       "degraded": .bool(a.degraded), "read_only": .bool(a.readOnly),
                       "devices_total": .int(Int64(total)), "devices_active": .int(Int64(active)),

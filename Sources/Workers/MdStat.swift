@@ -8,10 +8,12 @@ public struct MdArray: Equatable, Sendable {
     public var readOnly: Bool
     /// `raid1`, `raid5`, `linear`, … ("" for an inactive array, which prints none).
     public var level: String
-    /// Members listed on the array line, with their flags.
+    /// Members listed on the array line, with their flags: `(F)` failed, `(S)` spare (on an
+    /// inactive array every member without a role yet), `(J)` a raid4/5/6 write journal.
     public var members: Int
     public var failedMembers: Int
     public var spareMembers: Int
+    public var journalMembers: Int = 0
     /// From `[n/m]`: devices the array should have and devices working; nil when not printed.
     public var devicesTotal: Int?
     public var devicesActive: Int?
@@ -34,10 +36,29 @@ public struct MdArray: Equatable, Sendable {
         return degraded ? "degraded" : "clean"
     }
 
-    /// Fewer working devices than the array should have, or a member marked failed.
+    /// Devices missing, from sysfs `md/degraded` when it was read (set by the caller).
+    public var sysfsDegraded: Int?
+
+    /// The kernel says devices are missing: `[n/m]` with m < n, or sysfs `md/degraded` above 0
+    /// (both print `mddev->degraded`). A failed or spare member listed beside a complete set is
+    /// not a missing one (a spare that took over leaves the failed disk listed until it is
+    /// removed), and an array that prints no `[n/m]` (raid0, linear, inactive) is not degraded
+    /// unless sysfs says so.
     public var degraded: Bool {
-        if let t = devicesTotal, let a = devicesActive, a < t { return true }
-        return failedMembers > 0
+        if let d = sysfsDegraded, d > 0 { return true }
+        if let t = devicesTotal, let a = devicesActive { return a < t }
+        return false
+    }
+
+    /// Devices the array should have and devices working, as reported: `[n/m]` when printed.
+    /// Without it (raid0, linear): the members listed that are neither spares nor journals, and
+    /// those of them not failed. An inactive array runs nothing: its total is every member the
+    /// kernel lists for it (there is no `[n/m]` to say otherwise) and none is working.
+    public var counts: (total: Int, active: Int) {
+        if let t = devicesTotal, let a = devicesActive { return (t, a) }
+        if activity != "active" { return (members, 0) }
+        let listed = members - spareMembers - journalMembers
+        return (listed, max(0, listed - failedMembers))
     }
 }
 
@@ -55,7 +76,7 @@ public struct MdArray: Equatable, Sendable {
 ///
 /// unused devices: <none>
 /// ```
-/// An array line is `mdN : active|inactive [(read-only)] [level] member[i](F|S|W|R)…`; the lines
+/// An array line is `mdN : active|inactive [(read-only)] [level] member[i](W|J|F|S|R)…`; the lines
 /// below it until the next array carry `[total/active]` and a sync line. Other lines (Personalities,
 /// bitmap, unused devices, lines from newer kernels) are skipped. An array line without a state is
 /// an error.
@@ -83,7 +104,8 @@ public func parseMdStat(_ bytes: [UInt8]) throws(CollectError) -> [MdArray] {
                     a.members += 1
                     let flags = tok[bracket...]
                     if flags.contains(UInt8(ascii: "F")) { a.failedMembers += 1 }
-                    if flags.contains(UInt8(ascii: "S")) { a.spareMembers += 1 }
+                    else if flags.contains(UInt8(ascii: "S")) { a.spareMembers += 1 }
+                    if flags.contains(UInt8(ascii: "J")) { a.journalMembers += 1 }
                 } else if a.level.isEmpty && a.members == 0 {
                     a.level = string(tok)
                 }

@@ -1,5 +1,8 @@
 // The memory worker: usage from /proc/meminfo, paging and OOM counters from /proc/vmstat.
 import Reports
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // MARK: - /proc/meminfo
 
@@ -56,7 +59,7 @@ public final class MemoryUsageFunction: MetricFunction {
     /// The meminfo keys the row is built from.
     public static let meminfoKeys: Set<String> = Set(direct.map(\.1)).union([
         "MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "SwapTotal", "SwapFree", "HugePages_Total",
-        "HugePages_Free", "Hugepagesize",
+        "HugePages_Free", "Hugepagesize", "Active(file)", "Inactive(file)",
     ])
     static let meminfoFilter = ProcKeyFilter(meminfoKeys)
 
@@ -64,7 +67,7 @@ public final class MemoryUsageFunction: MetricFunction {
         FieldSchema("total_bytes", .number, unit: "bytes", help: "Usable RAM (MemTotal)"),
         FieldSchema("free_bytes", .number, unit: "bytes", help: "Unused RAM (MemFree)"),
         FieldSchema("available_bytes", .number, unit: "bytes",
-                    help: "RAM available for new work without swapping (MemAvailable; free+buffers+cached before Linux 3.14)"),
+                    help: "RAM available for new work without swapping (MemAvailable; before Linux 3.14 the kernel's own estimate from meminfo and the zoneinfo low watermarks; absent when neither can be had)"),
         FieldSchema("used_bytes", .number, unit: "bytes", help: "total minus available"),
         FieldSchema("used_percent", .number, unit: "percent", help: "used as a percentage of total"),
         FieldSchema("available_percent", .number, unit: "percent", help: "available as a percentage of total"),
@@ -79,6 +82,7 @@ public final class MemoryUsageFunction: MetricFunction {
     ])
 
     private var file: KernelFile?
+    private var zoneinfo: KernelFile?
 
     public init() {}
 
@@ -86,27 +90,89 @@ public final class MemoryUsageFunction: MetricFunction {
         let path = ctx.roots.proc + "/meminfo"
         let f = file?.path == path ? file! : KernelFile(path, cap: 1 << 16, singleRecord: true)
         file = f
-        return [memoryUsageRow(try parseMeminfo(try f.read()))]
+        let m = try parseMeminfo(try f.read())
+        var low: UInt64?
+        // Kernels before 3.14 print no MemAvailable: estimate it as the kernel does, from the zones'
+        // low watermarks. Without the LRU file counts (before 2.6.28) there is nothing to estimate from.
+        if m["MemAvailable"] == nil, m["Active(file)"] != nil, m["Inactive(file)"] != nil {
+            let zpath = ctx.roots.proc + "/zoneinfo"
+            let z = zoneinfo?.path == zpath ? zoneinfo! : KernelFile(zpath, cap: 1 << 22)
+            zoneinfo = z
+            low = try parseZoneinfoLowWatermarkPages(try z.read()).multipliedReportingOverflow(by: pageSize).partialValue
+        }
+        return [memoryUsageRow(m, lowWatermarkBytes: low)]
     }
+
+    /// Bytes per page, for the zoneinfo page counts (the tree's own kernel for a fixture is assumed
+    /// to use this machine's page size).
+    let pageSize = UInt64(max(1, sysconf(Int32(_SC_PAGESIZE))))
 }
 
-/// The memory.usage row from parsed meminfo (pure, for tests).
-public func memoryUsageRow(_ m: [String: UInt64]) -> Row {
+/// `/proc/zoneinfo` (mm/vmstat.c `zoneinfo_show_print`), one block per zone:
+/// ```
+/// Node 0, zone    DMA32
+///   pages free     19620
+///         min      14715
+///         low      18393
+///         high     22072
+/// ```
+/// Returns the sum of every zone's `low` watermark, in pages. Other lines are skipped (their set
+/// changes between kernels). A file without any zone `low` line, or whose `low` is not a number,
+/// is an error.
+public func parseZoneinfoLowWatermarkPages(_ bytes: [UInt8]) throws(CollectError) -> UInt64 {
+    var sum: UInt64 = 0
+    var zones = 0
+    var bad: String?
+    forEachLine(bytes) { line in
+        guard bad == nil else { return }
+        let f = fields(line)
+        guard f.count >= 2, equals(f[0], "low") else { return }
+        guard f.count == 2, let n = parseUInt64(f[1]) else { bad = string(line); return }
+        let (s, o) = sum.addingReportingOverflow(n)
+        sum = o ? UInt64.max : s
+        zones += 1
+    }
+    if let bad { throw CollectError("zoneinfo: malformed low watermark '\(bad)'") }
+    guard zones > 0 else { throw CollectError("zoneinfo: no zone low watermark") }
+    return sum
+}
+
+/// MemAvailable as Linux 3.14 introduced it (mm/page_alloc.c `si_mem_available`, commit
+/// 34e431b0ae39): free memory minus the low watermarks, plus the page cache on the file LRUs and
+/// the reclaimable slab, less whichever is smaller of half of each and the low watermarks (that
+/// much must stay). Clamped at zero. nil without the LRU file counts. Not free + buffers + cached:
+/// Cached includes tmpfs and shared memory, which cannot be dropped.
+public func estimatedAvailableBytes(_ m: [String: UInt64], lowWatermarkBytes low: UInt64) -> UInt64? {
+    guard let free = m["MemFree"], let active = m["Active(file)"], let inactive = m["Inactive(file)"] else { return nil }
+    func add(_ a: UInt64, _ b: UInt64) -> UInt64 { let (s, o) = a.addingReportingOverflow(b); return o ? .max : s }
+    let pagecache = add(active, inactive)
+    let slab = m["SReclaimable"] ?? 0
+    let kept = add(pagecache - min(pagecache / 2, low), slab - min(slab / 2, low))
+    let plus = add(free, kept)
+    return plus > low ? plus - low : 0
+}
+
+/// The memory.usage row from parsed meminfo (pure, for tests). Available memory is MemAvailable,
+/// else the kernel's estimate when `lowWatermarkBytes` is given; otherwise available, used and
+/// their percentages are left out (no data).
+public func memoryUsageRow(_ m: [String: UInt64], lowWatermarkBytes: UInt64? = nil) -> Row {
     func i(_ v: UInt64) -> JSONValue { .int(Int64(clamping: v)) }
     func pct(_ part: UInt64, _ whole: UInt64) -> JSONValue {
         .double(whole == 0 ? 0 : rounded(min(100, Double(part) * 100 / Double(whole))))
     }
     let total = m["MemTotal"] ?? 0
     let free = m["MemFree"] ?? 0
-    let available = min(total, m["MemAvailable"] ?? (free &+ (m["Buffers"] ?? 0) &+ (m["Cached"] ?? 0)))
-    let used = total - available
     var row = Row()
     row.append("total_bytes", i(total))
     row.append("free_bytes", i(free))
-    row.append("available_bytes", i(available))
-    row.append("used_bytes", i(used))
-    row.append("used_percent", pct(used, total))
-    row.append("available_percent", pct(available, total))
+    if let a = m["MemAvailable"] ?? lowWatermarkBytes.flatMap({ estimatedAvailableBytes(m, lowWatermarkBytes: $0) }) {
+        let available = min(total, a)
+        let used = total - available
+        row.append("available_bytes", i(available))
+        row.append("used_bytes", i(used))
+        row.append("used_percent", pct(used, total))
+        row.append("available_percent", pct(available, total))
+    }
     for (field, key, _) in MemoryUsageFunction.direct { if let v = m[key] { row.append(field, i(v)) } }
     if let st = m["SwapTotal"], let sf = m["SwapFree"] {
         let su = st > sf ? st - sf : 0

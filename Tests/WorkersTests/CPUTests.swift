@@ -258,8 +258,8 @@ typealias CW = CoreWorkerTesting
         for k in ["context_switches", "interrupts", "softirqs", "forks"] {
             #expect(second[k + "_per_second"]?.number == 0, "\(k) rate on identical samples")
         }
-        // machine-a has no cpufreq: frequency fields are absent, not errors.
-        #expect(second["frequency_mhz"] == nil)
+        // machine-a has no cpufreq: the frequency is cpuinfo's cpu MHz, without hardware limits.
+        #expect(second["frequency_mhz"] == .double(2596.13) && second["frequency_max_mhz"] == nil)
         #expect(CW.schemaMismatches([first, second], CPUStatsFunction.schema).isEmpty)
     }
 
@@ -292,8 +292,36 @@ typealias CW = CoreWorkerTesting
         #expect(stats["frequency_max_mhz"] == .double(4700))
     }
 
-    @Test func frequenciesAbsentIsNoData() throws {
-        #expect(try CPUFrequenciesFunction().collect(CW.context(CW.machineA, monotonic: 1)).isEmpty)
+    /// machine-a is a Firecracker VM without cpufreq: the frequency is cpuinfo's `cpu MHz`, as psutil reads it.
+    @Test func withoutCpufreqTheFrequencyIsCpuinfosMHz() throws {
+        let reader = CPUFrequencyReader()
+        let rows = try CPUFrequenciesFunction(frequencies: reader).collect(CW.context(CW.machineA, monotonic: 1))
+        #expect(rows == [["cpu": "0", "current_mhz": 2596.13], ["cpu": "1", "current_mhz": 2596.13]])
+        #expect(CW.schemaMismatches(rows, CPUFrequenciesFunction.schema).isEmpty)
+        let stats = try #require(try CPUStatsFunction(frequencies: reader).collect(CW.context(CW.machineA, monotonic: 1)).first)
+        #expect(stats["frequency_mhz"] == .double(2596.13) && stats["frequency_min_mhz"] == nil)
+    }
+
+    @Test(arguments: [
+        // x86 (Linux 6.x, a two-socket Xeon): processor numbers need not be in order of sockets.
+        ("processor\t: 0\nmodel name\t: Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz\ncpu MHz\t\t: 1200.042\n\nprocessor\t: 14\ncpu MHz\t\t: 3300.000\n\n",
+         [0, 14], [1200042, 3300000] as [UInt64]),
+        // arm64 prints no cpu MHz: no data.
+        ("processor\t: 0\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\n\n", [], []),
+    ])
+    func parsesCpuMHz(text: String, cpus: [Int], kHz: [UInt64]) throws {
+        let r = try parseCPUInfoMHz(Array(text.utf8))
+        #expect(r.map(\.cpu) == cpus && r.map(\.kHz) == kHz)
+    }
+
+    @Test func garbageCpuMHzIsAnErrorOfCpuFrequenciesOnly() throws {
+        let dir = try CW.makeTree([("proc/cpuinfo", "processor\t: 0\ncpu MHz\t\t: fast\n"), ("proc/stat", ProcStatParserTests.linux618)])
+        defer { CW.removeTree(dir) }
+        let roots = SourceRoots(proc: dir + "/proc", sys: dir + "/sys", etc: dir + "/etc")
+        let reader = CPUFrequencyReader()
+        #expect(throws: CollectError.self) { try CPUFrequenciesFunction(frequencies: reader).collect(CW.context(roots, monotonic: 1)) }
+        let stats = try #require(try CPUStatsFunction(frequencies: reader).collect(CW.context(roots, monotonic: 1)).first)
+        #expect(stats["frequency_mhz"] == nil && stats["context_switches_total"] != nil)
     }
 
     @Test func liveMachineTwice() throws {

@@ -70,10 +70,135 @@ import Glibc
         #expect(a.readOnly == readOnly)
     }
 
-    @Test func inactiveArrayCountsSpares() throws {
-        let a = try #require(try parseMdStat(HostTesting.bytes("md127 : inactive sdb[0](S) sdc[1](S)\n")).first)
+    /// /proc/mdstat text published by users of real machines (forum and mailing-list posts, the
+    /// libstorage-ng and prometheus/procfs parser tests), with what the kernel says about each
+    /// array: (text, array, degraded, devices_total, devices_active, failed, spare, state).
+    static let published: [(String, String, Bool, Int64, Int64, Int64, Int64, String)] = [
+        // A failed member whose slot a spare already rebuilt: the set is complete, nothing is missing.
+        ("""
+         Personalities : [raid1] [raid0] [raid6] [raid5] [raid4] [raid10] [multipath]
+         md0 : active raid5 sdd[4](F) sdc[3] sdb[1] sda[0]
+               33521664 blocks super 1.2 level 5, 512k chunk, algorithm 2 [3/3] [UUU]
+
+         unused devices: <none>
+         """, "md0", false, 3, 3, 1, 0, "clean"),
+        // Two failed and one spare beside a complete raid1 of 4, resync waiting.
+        ("""
+         md9 : active raid1 sdc2[2] sdd2[3] sdb2[1] sda2[0] sde[4](F) sdf[5](F) sdg[6](S)
+               523968 blocks super 1.2 [4/4] [UUUU]
+               resync=DELAYED
+         """, "md9", false, 4, 4, 2, 1, "resyncing"),
+        // raid1 with two idle spares (Debian, 0.90 superblock): clean.
+        ("""
+         Personalities : [raid1] [raid10]
+         md1 : active raid10 sdb3[1] sdd3[3] sdc3[2]
+               15631104 blocks 64K chunks 2 near-copies [4/3] [_UUU]
+
+         md0 : active raid1 sda1[0] sdd1[2](S) sdc1[3](S) sdb1[1]
+               96256 blocks [2/2] [UU]
+         """, "md0", false, 2, 2, 0, 2, "clean"),
+        // The raid10 of the same machine has lost a member: degraded without any (F) listed.
+        ("""
+         Personalities : [raid1] [raid10]
+         md1 : active raid10 sdb3[1] sdd3[3] sdc3[2]
+               15631104 blocks 64K chunks 2 near-copies [4/3] [_UUU]
+         """, "md1", true, 4, 3, 0, 0, "degraded"),
+        // Failed member still in its slot.
+        ("""
+         Personalities : [raid6] [raid5] [raid4]
+         md0 : active raid5 sde[5](F) sdd[3] sdc[2] sdb[1] sda[0]
+               1015808 blocks super 1.2 level 5, 512k chunk, algorithm 2 [5/4] [UUUU_]
+         """, "md0", true, 5, 4, 1, 0, "degraded"),
+        // A spare taking over from a failed one: recovery on a degraded raid1.
+        ("""
+         md6 : active raid1 sdb2[2](F) sdc[1](S) sda2[0]
+               195310144 blocks [2/1] [U_]
+               [=>...................]  recovery =  8.5% (16775552/195310144) finish=17.0min speed=259783K/sec
+         """, "md6", true, 2, 1, 1, 1, "recovering"),
+        // Every member failed (a controller died): [5/0].
+        ("""
+         Personalities : [linear] [raid0] [raid1] [raid10] [raid6] [raid5] [raid4] [multipath]
+         md6 : active raid5 sdn1[3](F) sdt1[0](F) sds1[1](F) sdq1[2](F)
+               23441547264 blocks super 1.2 level 5, 512k chunk, algorithm 2 [5/0] [_____]
+         """, "md6", true, 5, 0, 4, 0, "degraded"),
+        // Inactive arrays (Ubuntu's initramfs, a Knoppix rescue): every member listed, none without a role, none working.
+        ("""
+         Personalities : [linear] [multipath] [raid0] [raid1] [raid6] [raid5] [raid4] [raid10]
+         md0 : active raid5 sde1[6] sdf1[5] sdc1[2] sda1[0] sdd1[3]
+               7800320 blocks super 1.2 level 5, 512k chunk, algorithm 2 [6/5] [U_UUUU]
+
+
+         md2 : inactive sdb3[1](S) sdc3[2](S) sdd3[3](S) sdf3[5](S) sde3[6](S) sda3[0](S)
+               11653109760 blocks super 1.2
+
+
+         md1 : inactive sdb2[1](S) sda2[0](S) sdd2[3](S) sdc2[2](S) sdf2[5](S) sde2[6](S)
+               58589184 blocks super 1.2
+
+
+         unused devices: <none>
+         """, "md2", false, 6, 0, 0, 6, "inactive"),
+        ("""
+         Personalities : [raid6] [raid5] [raid4] [raid1] [linear]
+         md0 : inactive sda1[0](S) sdh1[7](S) sdg1[6](S) sdf1[5](S) sde1[4](S) sdd1[3](S) sdc1[2](S) sdb1[1](S)
+               70299648 blocks
+
+         unused devices: <none>
+         """, "md0", false, 8, 0, 0, 8, "inactive"),
+        // An IMSM container: inactive, external metadata.
+        ("""
+         md126 : inactive sda[3](S) sdb[2](S) sdd[1](S) sde[0](S)
+               14681 blocks super external:imsm
+         """, "md126", false, 4, 0, 0, 4, "inactive"),
+        // raid0 and linear print no [n/m]: their members are the set.
+        ("""
+         md12 : active raid0 sdc2[0] sdd2[1]
+               3886394368 blocks super 1.2 512k chunks
+         """, "md12", false, 2, 2, 0, 0, "clean"),
+        ("""
+         md120 : active linear sda1[1] sdb1[0]
+                 2095104 blocks super 1.2 0k rounding
+         """, "md120", false, 2, 2, 0, 0, "clean"),
+        // A reshape growing a raid5 onto a spare.
+        ("""
+         md42 : active raid5 sda1[3](S) sdd1[0] sde1[1]
+               1953381440 blocks super 1.2 level 5, 64k chunk, algorithm 2 [3/2] [UU_]
+               [===========>.........]  reshape = 56.1% (1096879076/1953381440) finish=1868.1min speed=7640K/sec
+               bitmap: 4/15 pages [16KB], 65536KB chunk
+         """, "md42", true, 3, 2, 0, 1, "reshaping"),
+        // A raid5 with a write journal (md_seq_show prints `(J)` after the journal's slot): the
+        // journal is listed but is not one of the [n/m] devices.
+        ("""
+         Personalities : [raid6] [raid5] [raid4]
+         md127 : active raid5 sdd1[3] sdc1[1] sdb1[0] nvme0n1p1[4](J)
+               1953260544 blocks super 1.2 level 5, 512k chunk, algorithm 2 [3/3] [UUU]
+         """, "md127", false, 3, 3, 0, 0, "clean"),
+    ]
+
+    @Test(arguments: published)
+    func degradedExactlyWhenTheKernelSaysDevicesAreMissing(_ c: (String, String, Bool, Int64, Int64, Int64, Int64, String)) throws {
+        let (text, name, degraded, total, active, failed, spare, state) = c
+        let a = try #require(try parseMdStat(HostTesting.bytes(text + "\n")).first { $0.name == name })
         let r = RaidFunction.row(a)
-        #expect(r["devices_spare"] == .int(2) && r["devices_total"] == .int(0) && r["level"] == "")
+        #expect(a.degraded == degraded && r["degraded"] == .bool(degraded), "\(name)")
+        #expect(r["devices_total"] == .int(total) && r["devices_active"] == .int(active), "\(name): \(r)")
+        #expect(r["devices_failed"] == .int(failed) && r["devices_spare"] == .int(spare), "\(name): \(r)")
+        #expect(r["state"] == .string(state), "\(name): \(r)")
+    }
+
+    @Test func journalIsNotCountedAsAMemberOfAStripeWithoutCounts() throws {
+        let a = try #require(try parseMdStat(HostTesting.bytes("md5 : active raid0 sdb[1] sda[0] nvme0n1[2](J)\n      10 blocks 512k chunks\n")).first)
+        #expect(a.journalMembers == 1 && a.counts == (2, 2))
+    }
+
+    @Test func sysfsDegradedCountsToo() throws {
+        let t = ScratchTree()
+        t.write("proc/mdstat", "md0 : active raid1 sdb1[1] sda1[0]\n      1048512 blocks [2/2] [UU]\n")
+        t.write("sys/block/md0/md/degraded", "1\n")
+        #expect(try RaidFunction().collect(HostTesting.context(t.roots)).first?["degraded"] == true)
+        t.write("sys/block/md0/md/degraded", "0\n")
+        t.write("proc/mdstat", "md0 : active raid1 sdc1[2](F) sdb1[1] sda1[0]\n      1048512 blocks [2/2] [UU]\n")
+        #expect(try RaidFunction().collect(HostTesting.context(t.roots)).first?["degraded"] == false)
     }
 
     @Test(arguments: ["md0 :\n", "md0 : \n"])

@@ -33,7 +33,8 @@ import Glibc
 
         """
 
-    /// A 2.6.32 kernel (CentOS 6): no MemAvailable, so available is estimated; swap in use.
+    /// A 2.6.32 kernel (CentOS 6), some of its lines: no MemAvailable and, in this excerpt, no
+    /// Active(file)/Inactive(file) (as kernels before 2.6.28 print none); swap in use.
     static let linux2632 = """
         MemTotal:        1922152 kB
         MemFree:          137344 kB
@@ -63,9 +64,73 @@ import Glibc
     /// (text, total bytes, available bytes, used %, swap used %)
     static let cases: [(String, Int64, Int64, Double, Double)] = [
         (linux618, 24684084 * 1024, 24285128 * 1024, 1.62, 0.0),
-        (linux2632, 1922152 * 1024, (137344 + 108300 + 1108496) * 1024, 29.55, 0.77),
         (futureKeys, 8000000 * 1024, 6000000 * 1024, 25.0, 25.0),
     ]
+
+    /// A Linux 3.x meminfo without MemAvailable (prometheus/node_exporter collector/fixtures/proc/meminfo).
+    static let linux3NoMemAvailable = """
+        MemTotal:        3742148 kB
+        MemFree:          225472 kB
+        Buffers:           22040 kB
+        Cached:           930888 kB
+        SwapCached:       192504 kB
+        Active:          2233416 kB
+        Inactive:        1028728 kB
+        Active(anon):    2020004 kB
+        Inactive(anon):   883052 kB
+        Active(file):     213412 kB
+        Inactive(file):   145676 kB
+        SwapTotal:       4194300 kB
+        SwapFree:        3155360 kB
+        Shmem:            593840 kB
+        Slab:              98932 kB
+        SReclaimable:      44772 kB
+        SUnreclaim:        54160 kB
+
+        """
+
+    /// The kernel's estimate, not free + buffers + cached: Cached holds 580 MB of shmem/tmpfs here,
+    /// which the old sum called available.
+    @Test func withoutMemAvailableTheKernelsEstimateIsUsed() throws {
+        let m = try parseMeminfo(Array(Self.linux3NoMemAvailable.utf8))
+        let low: UInt64 = 21118 * 4096  // ZoneinfoParserTests.linux32rc5's watermarks, 4 KiB pages
+        // free − low + (file LRU − min(half, low)) + (SReclaimable − min(half, low)), in kB:
+        // 225472 − 84472 + (359088 − 84472) + (44772 − 22386) = 438002
+        let row = memoryUsageRow(m, lowWatermarkBytes: low)
+        #expect(row["available_bytes"] == .int(438002 * 1024))
+        #expect(row["used_bytes"] == .int((3742148 - 438002) * 1024))
+        #expect(row["used_percent"] == .double(88.3))
+        #expect(row["available_bytes"] != .int((225472 + 22040 + 930888) * 1024))
+        #expect(CW.schemaMismatches([row], MemoryUsageFunction.schema).isEmpty)
+        // Watermarks above everything reclaimable: zero, never a wrapped number.
+        #expect(estimatedAvailableBytes(m, lowWatermarkBytes: 1 << 40) == 0)
+    }
+
+    /// Without Active(file)/Inactive(file) (before 2.6.28) there is nothing to estimate from, so no
+    /// available, used or percentages, rather than a guess.
+    @Test func tooOldToEstimateIsNoData() throws {
+        let row = memoryUsageRow(try parseMeminfo(Array(Self.linux2632.utf8)), lowWatermarkBytes: 1000)
+        #expect(row["total_bytes"] == .int(1922152 * 1024) && row["swap_used_percent"] == .double(0.77))
+        #expect(row["available_bytes"] == nil && row["used_percent"] == nil && row["used_bytes"] == nil)
+    }
+
+    @Test func functionReadsZoneinfoOnlyWithoutMemAvailable() throws {
+        let dir = try CW.makeTree([("proc/meminfo", Self.linux3NoMemAvailable), ("proc/zoneinfo", ZoneinfoParserTests.linux32rc5)])
+        defer { CW.removeTree(dir) }
+        let roots = SourceRoots(proc: dir + "/proc", sys: dir + "/sys", etc: dir + "/etc")
+        let row = try #require(try MemoryUsageFunction().collect(CW.context(roots, monotonic: 1)).first)
+        let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        let expected = estimatedAvailableBytes(try parseMeminfo(Array(Self.linux3NoMemAvailable.utf8)), lowWatermarkBytes: 21118 * page)
+        #expect(row["available_bytes"] == expected.map { .int(Int64($0)) })
+        // A missing zoneinfo is an error naming it, not a silent guess.
+        unlink(dir + "/proc/zoneinfo")
+        #expect { try MemoryUsageFunction().collect(CW.context(roots, monotonic: 2)) } throws: { "\($0)".contains("zoneinfo") }
+        // With MemAvailable, zoneinfo is not needed at all.
+        let dir2 = try CW.makeTree([("proc/meminfo", Self.linux618)])
+        defer { CW.removeTree(dir2) }
+        let roots2 = SourceRoots(proc: dir2 + "/proc", sys: dir2 + "/sys", etc: dir2 + "/etc")
+        #expect(try MemoryUsageFunction().collect(CW.context(roots2, monotonic: 1)).first?["available_bytes"] == .int(24285128 * 1024))
+    }
 
     @Test(arguments: cases)
     func parsesRealText(text: String, total: Int64, available: Int64, usedPercent: Double, swapPercent: Double) throws {
@@ -93,6 +158,134 @@ import Glibc
     ])
     func rejectsTruncatedOrGarbage(text: String) {
         #expect(throws: CollectError.self) { try parseMeminfo(Array(text.utf8)) }
+    }
+}
+
+@Suite struct ZoneinfoParserTests {
+    /// A file server on 3.2.0-rc5 (linux-mm, "Kswapd in 3.2.0-rc5 is a CPU hog", 2011-12-27), the
+    /// watermark lines of its three zones with the lines around them.
+    static let linux32rc5 = """
+        Node 0, zone      DMA
+          pages free     3980
+                min      64
+                low      80
+                high     96
+                scanned  0
+                spanned  4080
+                present  3916
+            nr_free_pages 3980
+                protection: (0, 3503, 4007, 4007)
+          pagesets
+            cpu: 0
+                      count: 0
+                      high:  0
+                      batch: 1
+          vm stats threshold: 4
+          all_unreclaimable: 1
+          start_pfn:         16
+          inactive_ratio:    1
+        Node 0, zone    DMA32
+          pages free     19620
+                min      14715
+                low      18393
+                high     22072
+                scanned  0
+                spanned  1044480
+                present  896960
+            nr_free_pages 19620
+            nr_inactive_file 412249
+            nr_active_file 126151
+        Node 0, zone   Normal
+          pages free     2854
+                min      2116
+                low      2645
+                high     3174
+                scanned  0
+                spanned  131072
+                present  129024
+            nr_free_pages 2854
+
+        """
+
+    /// Linux 2.6.14 (linux-mm attachment, 2005-10-25): per-cpu pagesets print their own `low:`,
+    /// which is not a watermark.
+    static let linux2614 = """
+        Node 0, zone      DMA
+          pages free     1370
+                min      17
+                low      21
+                high     25
+                active   1715
+                inactive 34
+                scanned  0 (a: 24 i: 4)
+                spanned  4096
+                present  4096
+                protection: (0, 880, 998)
+          pagesets
+            cpu: 0 pcp: 0
+                      count: 5
+                      low:   2
+                      high:  6
+                      batch: 1
+          all_unreclaimable: 0
+        Node 0, zone   Normal
+          pages free     11121
+                min      939
+                low      1173
+                high     1408
+
+        """
+
+    /// Linux 5.x+ (prometheus/node_exporter collector/fixtures/proc/zoneinfo): per-node stats
+    /// first, empty Movable and Device zones.
+    static let linux5 = """
+        Node 0, zone      DMA
+          per-node stats
+              nr_inactive_file 723339
+              nr_active_file 688810
+          pages free     2949
+                min      8
+                low      11
+                high     14
+                spanned  4095
+                present  3997
+                managed  3973
+                protection: (0, 2039, 31932, 31932, 31932)
+              nr_free_pages 2949
+        Node 0, zone    DMA32
+          pages free     528427
+                min      1078
+                low      1600
+                high     2122
+        Node 0, zone   Normal
+          pages free     4539739
+                min      15809
+                low      23461
+                high     31113
+        Node 0, zone  Movable
+          pages free     0
+                min      0
+                low      0
+                high     0
+        Node 0, zone   Device
+          pages free     0
+                min      0
+                low      0
+                high     0
+
+        """
+
+    static let sums: [(String, UInt64)] = [(linux32rc5, 80 + 18393 + 2645), (linux2614, 21 + 1173), (linux5, 11 + 1600 + 23461)]
+
+    @Test(arguments: sums)
+    func sumsTheLowWatermarks(text: String, pages: UInt64) throws {
+        #expect(try parseZoneinfoLowWatermarkPages(Array(text.utf8)) == pages)
+    }
+
+    @Test(arguments: ["", "Node 0, zone      DMA\n  pages free     3980\n", "Node 0, zone DMA\n        low      x\n",
+                      "Node 0, zone DMA\n        low      1 2\n"])
+    func rejectsTruncatedOrGarbage(text: String) {
+        #expect(throws: CollectError.self) { try parseZoneinfoLowWatermarkPages(Array(text.utf8)) }
     }
 }
 
