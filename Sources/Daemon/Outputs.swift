@@ -3,7 +3,8 @@ import Reports
 import Workers
 
 public enum PrometheusText {
-    /// Renders every numeric and bool field of every row as `shd_<worker>_<function>_<field>{labels} value`,
+    /// Renders every numeric and bool field of every row as `shd_<worker>_<function>_<field>{labels} value`
+    /// (named by `metricName`),
     /// labelled by the row's string fields, with HELP/TYPE from the catalog. Function errors become
     /// `shd_function_up{worker,function} 0`.
     public static func render(_ report: DaemonReport, catalog: Catalog) -> String {
@@ -30,14 +31,21 @@ public enum PrometheusText {
                         case .bool(let b): value = b ? "1" : "0"
                         default: continue
                         }
-                        let metric = "shd_" + sanitize(w.name) + "_" + sanitize(f.name) + "_" + sanitize(k)
+                        let metric = metricName(worker: w.name, function: f.name, field: k,
+                                                counter: schema?.field(k)?.kind == .counter)
                         if samples[metric] == nil { order.append(metric); samples[metric] = []; fieldOf[metric] = k }
                         samples[metric]!.append(metric + labelText + " " + value)
                     }
                 }
                 for m in order {
                     let field = schema?.field(fieldOf[m]!)
-                    out += "# HELP " + m + " " + escape(field?.help ?? "\(w.name).\(f.name) \(fieldOf[m]!)", quotes: false) + "\n"
+                    let path = "\(w.name).\(f.name).\(fieldOf[m]!)"
+                    var help = field?.help ?? path
+                    // A renamed metric says which report field (the name rules use) it carries.
+                    if field != nil, m != "shd_" + sanitize(w.name) + "_" + sanitize(f.name) + "_" + sanitize(fieldOf[m]!) {
+                        help += " (report field \(path))"
+                    }
+                    out += "# HELP " + m + " " + escape(help, quotes: false) + "\n"
                     out += "# TYPE " + m + " " + (field?.kind == .counter ? "counter" : "gauge") + "\n"
                     for s in samples[m]! { out += s + "\n" }
                 }
@@ -48,6 +56,27 @@ public enum PrometheusText {
         out += "# HELP shd_report_timestamp_seconds Time of the report\n# TYPE shd_report_timestamp_seconds gauge\n"
         out += "shd_report_timestamp_seconds " + JSONValue.formatDouble(report.datetime.seconds) + "\n"
         return out
+    }
+
+    /// Prometheus type words: a metric name holding one as a word reads as that type (promtool refuses it).
+    static let typeWords: Set<Substring> = ["counter", "gauge", "histogram", "summary"]
+
+    /// The exported name of a report field, `shd_<worker>_<function>_<field>` made to follow Prometheus's naming
+    /// rules (what `promtool check metrics` checks); the report and the rules keep the field's own name:
+    /// - a counter ends in `_total`, moved there from inside the name (`total_seconds` → `seconds_total`);
+    /// - a gauge does not end in `_total` (`inodes_total` → `inodes`);
+    /// - a type word is left out (`processes.summary.zombie` → `shd_processes_zombie`).
+    public static func metricName(worker: String, function: String, field: String, counter: Bool) -> String {
+        let words = [worker, function, field].flatMap { sanitize($0).split(separator: "_") }
+        var kept = words.filter { !typeWords.contains($0) }
+        if counter {
+            if let i = kept.firstIndex(of: "total") { kept.remove(at: i) }
+            kept.append("total")
+        } else if kept.count > 1, kept.last == "total" {
+            kept.removeLast()
+        }
+        if kept.isEmpty { kept = ["value"] }
+        return "shd_" + kept.joined(separator: "_")
     }
 
     static func sanitize(_ s: String) -> String {

@@ -2,6 +2,11 @@
 import Testing
 import Daemon
 import Reports
+import Workers
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite struct PrometheusTextTests {
     @Test func rendersLabelledSamplesWithEscapingAndTypes() {
@@ -25,5 +30,74 @@ import Reports
         #expect(text.contains(#"# HELP shd_disk_filesystems_used_percent Share "used"\nof the disk \\ in percent"# + "\n"))
         #expect(text.contains("shd_function_up{worker=\"load\",function=\"averages\"} 0\n"))
         #expect(text.contains("shd_function_up{worker=\"disk\",function=\"filesystems\"} 1\n"))
+    }
+}
+
+/// Exported names follow Prometheus's rules (those `promtool check metrics` checks); report fields keep their names.
+@Suite struct PrometheusNamingTests {
+    @Test(arguments: [
+        ("pressure", "cpu", "total_seconds", true, "shd_pressure_cpu_seconds_total"),
+        ("cpu", "times", "user_seconds_total", true, "shd_cpu_times_user_seconds_total"),
+        ("disk", "io", "reads", true, "shd_disk_io_reads_total"),
+        ("disk", "filesystems", "inodes_total", false, "shd_disk_filesystems_inodes"),
+        ("memory", "usage", "hugepages_total", false, "shd_memory_usage_hugepages"),
+        ("disk", "filesystems", "used_percent", false, "shd_disk_filesystems_used_percent"),
+        ("processes", "summary", "zombie", false, "shd_processes_zombie"),
+        ("processes", "summary", "fds_used_percent", false, "shd_processes_fds_used_percent"),
+        ("net", "if-stats", "rx.bytes", true, "shd_net_if_stats_rx_bytes_total"),
+    ])
+    func metricNames(worker: String, function: String, field: String, counter: Bool, expected: String) {
+        #expect(PrometheusText.metricName(worker: worker, function: function, field: field, counter: counter) == expected)
+    }
+
+    /// Every field of every worker: a counter ends in `_total`, nothing else does, no type word, and no two fields
+    /// of the catalog share an exported name (a rename must not merge two metrics).
+    @Test func everyCatalogFieldHasItsOwnConformingName() {
+        var seen: [String: String] = [:]
+        for w in WorkerRegistry.catalog.workers {
+            for f in w.functions {
+                for field in f.fields where field.kind != .label {
+                    let counter = field.kind == .counter
+                    let name = PrometheusText.metricName(worker: w.name, function: f.name, field: field.name, counter: counter)
+                    let path = "\(w.name).\(f.name).\(field.name)"
+                    #expect(name.hasSuffix("_total") == counter, "\(path) → \(name)")
+                    #expect(!["counter", "gauge", "histogram", "summary"].contains { name.contains("_\($0)_") || name.hasSuffix("_\($0)") },
+                            "\(path) → \(name)")
+                    if let other = seen[name] { Issue.record("\(path) and \(other) both export as \(name)") }
+                    seen[name] = path
+                }
+            }
+        }
+        #expect(seen.count > 100)
+    }
+
+    @Test func aRenamedMetricNamesItsReportFieldInItsHelp() {
+        let t = Timestamp(microseconds: 1_795_593_601_000_000)
+        let report = DaemonReport(datetime: t, workerReports: [
+            WorkerReport(name: "pressure", datetime: t, functionReports: [FunctionReport(name: "cpu", datetime: t, data: [
+                ["window": "some", "total_seconds": 12.5],
+            ])]),
+        ])
+        let text = PrometheusText.render(report, catalog: WorkerRegistry.catalog)
+        #expect(text.contains("# TYPE shd_pressure_cpu_seconds_total counter\n"))
+        #expect(text.contains("(report field pressure.cpu.total_seconds)\n"))
+        #expect(text.contains("shd_pressure_cpu_seconds_total{window=\"some\"} 12.5\n"))
+        #expect(!text.contains("total_seconds{"))
+    }
+
+    /// The whole textfile of a running daemon, checked by Prometheus's own linter.
+    @Test(.enabled(if: access("/usr/bin/promtool", X_OK) == 0,
+                   "promtool is not installed (Debian package prometheus; scripts/deps test installs it)"))
+    func promtoolAcceptsTheDaemonsTextfile() throws {
+        let h = try DaemonHarness()
+        let textfile = h.dir + "/textfile"
+        try h.start(extraArgs: ["--textfile", textfile])
+        #expect(h.waitFor(10) { access(textfile + "/shd.prom", F_OK) == 0 }, "log: \(h.log)")
+        usleep(300_000)  // a full tick after the first: every worker in the file
+        let prom = readText(textfile + "/shd.prom")
+        #expect(prom.contains("shd_processes_zombie "), "the file lacks the processes worker: \(prom.prefix(300))")
+        let check = try ChildProcess(["/bin/sh", "-c", "exec /usr/bin/promtool check metrics < '\(textfile)/shd.prom'"], outputDirectory: h.dir)
+        let status = check.wait(timeout: 30)
+        #expect(status == 0 && check.stdout.isEmpty && check.stderr.isEmpty, "promtool (\(String(describing: status))): \(check.stdout)\(check.stderr)")
     }
 }
