@@ -19,14 +19,16 @@ let package = Package(
         .target(name: "Reports"),
         // Workers and functions over /proc and /sys, each with a pure parser.
         .target(name: "Workers", dependencies: ["Reports", "CLinux"]),
-        // The rule language: lexer, parser, checker, evaluator, diagnostics, rule tests.
+        // The rule language: lexer, parser, checker, evaluator, diagnostics, rule tests (the runner; the command is in CLI).
         .target(name: "Rules", dependencies: ["Reports", "CLinux"]),
         // Channels, payloads, spool and delivery over libcurl's multi-socket API.
         .target(name: "Notify", dependencies: ["Rules", "Reports", "CCurl", "CLinux"]),
         // The composition root: event loop, snapshot, outputs, state, reload, daemonize.
         .target(name: "Daemon", dependencies: ["Workers", "Rules", "Notify", "Reports", "CLinux"]),
-        // Command line only.
-        .executableTarget(name: "shd", dependencies: ["Daemon", "Reports"]),
+        // The command table (parsing, --help, usage errors, completions) and the commands that are not the daemon.
+        .target(name: "CLI", dependencies: ["Daemon", "Rules", "Workers", "Reports", "CLinux"]),
+        // The program: blocks the handled signals, then hands the arguments to CLI.
+        .executableTarget(name: "shd", dependencies: ["CLI", "Daemon"]),
         // In-process rule benchmarks (BENCHMARKS.md, scripts/bench-rules); not shipped.
         .executableTarget(name: "shd-bench", dependencies: ["Rules", "Workers", "Reports"], path: "Sources/shd-bench"),
 
@@ -37,6 +39,7 @@ let package = Package(
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Workers", "TestSupport"]),
         .testTarget(name: "NotifyTests", dependencies: ["Notify", "TestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "TestSupport"], exclude: ["Golden"]),
+        .testTarget(name: "CLITests", dependencies: ["CLI", "Rules", "Reports", "TestSupport"]),
         .testTarget(name: "SecurityTests", dependencies: ["Daemon", "Rules", "Notify", "Workers", "Reports", "TestSupport"]),
     ]
 )

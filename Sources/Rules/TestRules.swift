@@ -1,4 +1,4 @@
-// `shd test-rules FILE…`: unit tests for rules — samples at times in, expected alert states and events out.
+// Rule tests: the .test file language and its runner — samples at times in, expected alert states and events out.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -499,87 +499,5 @@ public enum RuleTestRunner {
             out += "  </testsuite>\n"
         }
         return out + "</testsuites>\n"
-    }
-}
-
-/// The `test-rules` command as a library entry point: `shd test-rules [--junit FILE] FILE|DIR…`.
-public enum TestRulesCommand {
-    public static let usage = """
-        usage: shd test-rules [--junit FILE] FILE|DIR…
-          Runs rule tests (*.test files; see docs/rules.md). Exit status: 0 all pass, 1 a test failed, 2 usage or load errors.
-
-        """
-
-    /// Runs the command; returns the exit status (0 all pass, 1 a test failed, 2 usage or load errors).
-    public static func run(arguments: [String], catalog: Catalog, write: (String) -> Void) -> Int32 {
-        var junit: String?
-        var paths: [String] = []
-        var i = 0
-        while i < arguments.count {
-            let a = arguments[i]
-            if a == "--junit" {
-                guard i + 1 < arguments.count else { write("shd test-rules: --junit needs a file\n" + usage); return 2 }
-                junit = arguments[i + 1]
-                i += 2
-                continue
-            }
-            if a == "-h" || a == "--help" { write(usage); return 0 }
-            if a.hasPrefix("-") { write("shd test-rules: unknown option \(a)\n" + usage); return 2 }
-            paths.append(a)
-            i += 1
-        }
-        guard !paths.isEmpty else { write("shd test-rules: no test files given\n" + usage); return 2 }
-        var files: [String] = []
-        for p in paths {
-            var st = stat()
-            if stat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
-                guard let d = opendir(p) else { continue }
-                var names: [String] = []
-                while let e = readdir(d) {
-                    let name = String(cString: shd_dirent_name(e))
-                    if name.hasSuffix(".test") { names.append(name) }
-                }
-                closedir(d)
-                files += names.sorted().map { p + (p.hasSuffix("/") ? "" : "/") + $0 }
-            } else {
-                files.append(p)
-            }
-        }
-        var all: [RuleTestResult] = []
-        var loadFailed = false
-        for f in files {
-            let (results, diags, sources) = RuleTestRunner.run(file: f, catalog: catalog)
-            if diags.contains(where: { $0.severity == .error }) {
-                loadFailed = true
-                write(DiagnosticPrinter.text(diags, sources: sources, color: false))
-                write("ERROR \(f): cannot run its tests\n")
-                continue
-            }
-            for r in results {
-                write((r.passed ? "ok    " : "FAIL  ") + "\(f): \(r.name)\n")
-                for m in r.failures { write("      " + m + "\n") }
-            }
-            all += results
-        }
-        let failed = all.filter { !$0.passed }.count
-        write("\(all.count) test\(all.count == 1 ? "" : "s"), \(failed) failed\n")
-        if let junit {
-            let xml = RuleTestRunner.junit(all)
-            let fd = open(junit, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            if fd < 0 {
-                write("shd test-rules: cannot write \(junit): \(String(cString: strerror(errno)))\n")
-                return 2
-            }
-            let bytes = Array(xml.utf8)
-            var off = 0
-            while off < bytes.count {
-                let n = bytes[off...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-                if n <= 0 { break }
-                off += n
-            }
-            close(fd)
-        }
-        if loadFailed { return 2 }
-        return failed > 0 ? 1 : 0
     }
 }

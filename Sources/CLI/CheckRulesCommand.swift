@@ -1,15 +1,23 @@
 // `shd check-rules [--format text|json|github] [--strict] [--color|--no-color] [PATH…]`: validate a rule set.
 import Reports
+import Rules
 
-/// The `check-rules` command as a library entry point: the CLI forwards its remaining arguments here.
+/// The `check-rules` command: loads the rule set and prints its diagnostics and a summary.
 public enum CheckRulesCommand {
-    public static let usage = """
-        usage: shd check-rules [--format text|json|github] [--strict] [--color|--no-color] [PATH…]
-          Checks shd.conf and rules files (directories: their *.rules files) and reports every problem.
-          Exit status: 0 clean, 1 errors (or warnings with --strict), 2 usage or I/O errors.
-
-        """
-
+    /// The command's options and operands.
+    public struct Options: Sendable, Equatable {
+        public var format = "text"
+        public var strict = false
+        /// Colour the text output; nil: when standard output is a terminal.
+        public var color: Bool?
+        public var paths: [String] = []
+        public init(format: String = "text", strict: Bool = false, color: Bool? = nil, paths: [String] = []) {
+            self.format = format
+            self.strict = strict
+            self.color = color
+            self.paths = paths
+        }
+    }
     /// Holds a loaded rule set that is deliberately never freed.
     private final class KeptUntilExit: Sendable {
         let result: LoadResult
@@ -26,45 +34,11 @@ public enum CheckRulesCommand {
     }
 
     /// Runs the command. `defaultPaths` are used when no PATH is given (missing ones are skipped).
-    /// Returns the exit status: 0 clean, 1 errors, 2 usage or I/O errors.
-    public static func run(arguments: [String], catalog: Catalog, defaultPaths: [String], isTTY: Bool,
+    /// Returns the exit status: 0 clean, 1 errors, 2 I/O errors.
+    public static func run(_ options: Options, catalog: Catalog, defaultPaths: [String], isTTY: Bool,
                            write: (String) -> Void) -> Int32
     {
-        var format = "text"
-        var strict = false
-        var color = isTTY
-        var paths: [String] = []
-        var i = 0
-        while i < arguments.count {
-            let a = arguments[i]
-            switch a {
-            case "--format", "-f":
-                guard i + 1 < arguments.count, ["text", "json", "github"].contains(arguments[i + 1]) else {
-                    write("shd check-rules: --format needs text, json or github\n" + usage)
-                    return 2
-                }
-                format = arguments[i + 1]
-                i += 1
-            case "--format=text", "--format=json", "--format=github": format = String(a.dropFirst("--format=".count))
-            case "--strict": strict = true
-            case "--color": color = true
-            case "--no-color": color = false
-            case "-h", "--help":
-                write(usage)
-                return 0
-            case "--":
-                paths += arguments[(i + 1)...]
-                i = arguments.count
-                continue
-            default:
-                if a.hasPrefix("-") && a.count > 1 {
-                    write("shd check-rules: unknown option \(a)\n" + usage)
-                    return 2
-                }
-                paths.append(a)
-            }
-            i += 1
-        }
+        let format = options.format, strict = options.strict, color = options.color ?? isTTY, paths = options.paths
         let useDefaults = paths.isEmpty
         var result = RuleSetLoader.load(paths: useDefaults ? defaultPaths : paths, catalog: catalog, missingOK: useDefaults)
         let ruleCount = result.configuration?.rules.count ?? 0
