@@ -78,7 +78,8 @@ dpkg-deb -c "$DEB" >"$WORK/contents" || { fail "dpkg-deb -c"; finish; }
 for path in ./usr/sbin/shd ./lib/systemd/system/shd.service ./etc/init.d/shd \
 	./etc/default/shd ./etc/shd/shd.conf ./usr/share/man/man8/shd.8.gz \
 	./usr/share/man/man5/shd.rules.5.gz ./usr/share/doc/shd/copyright \
-	./usr/share/doc/shd/changelog.gz; do
+	./usr/share/doc/shd/changelog.gz ./usr/share/bash-completion/completions/shd \
+	./usr/share/zsh/vendor-completions/_shd ./usr/share/fish/vendor_completions.d/shd.fish; do
 	check "contains $path" grep -q " $path\$" "$WORK/contents"
 done
 check "contains rules in /etc/shd/rules.d" grep -qE ' \./etc/shd/rules\.d/[^/]+\.rules$' "$WORK/contents"
@@ -134,6 +135,22 @@ if env -i "$BIN" report >"$WORK/report.json" 2>"$WORK/report.err"; then
 else
 	fail "shd report (env -i)" "$(tail -5 "$WORK/report.err")"
 fi
+# Shell completions: where each shell looks, 0644, what the packaged binary prints, and valid syntax.
+for c in bash:/usr/share/bash-completion/completions/shd zsh:/usr/share/zsh/vendor-completions/_shd \
+	fish:/usr/share/fish/vendor_completions.d/shd.fish; do
+	sh=${c%%:*} file=${c#*:}
+	check "$file is root:root 0644" grep -qE "^-rw-r--r-- root/root .* \.$file\$" "$WORK/contents"
+	check "$file is what shd completions $sh prints (env -i)" bash -c 'cmp -s <(env -i "$1" completions "$2") "$3"' _ "$BIN" "$sh" "$X$file"
+	if command -v "$sh" >/dev/null; then
+		check "$sh -n $file" "$sh" -n "$X$file"
+	else
+		echo "skip $sh -n $file ($sh not installed)"
+	fi
+done
+check "shd run -h (env -i) exits 0 with its usage" bash -c 'env -i "$1" run -h | grep -q "^Usage: shd run"' _ "$BIN"
+env -i "$BIN" run --bogus >/dev/null 2>"$WORK/usage.err"
+rc=$?
+check "shd run --bogus: one line, exit 2 (got $rc)" bash -c '[ "$1" -eq 2 ] && [ "$(cat "$2")" = "shd run: unknown option '"'"'--bogus'"'"'; see shd run --help" ]' _ "$rc" "$WORK/usage.err"
 # A broken rule must fail the check (so ExecStartPre refuses to start).
 printf 'rule broken on disk.filesystems {\n  warn used_procent > 90\n}\n' >"$WORK/broken.rules"
 env -i "$BIN" --check-rules "$WORK/broken.rules" >"$WORK/broken.out" 2>&1

@@ -126,8 +126,10 @@ public struct CommandSpec: Sendable {
     public let shownAs: String?
     /// What follows the command in its usage line: `[options] [PATH…]`.
     public let synopsis: String
-    /// One line in the parent's command list.
+    /// One line in the parent's command list and in shell completions.
     public let abstract: String
+    /// Shown in `shd --help`'s list (`help` and `version` are named in its last line instead).
+    public let listed: Bool
     /// Paragraphs of `--help` before the options.
     public let discussion: String
     /// Paragraphs of `--help` after the options.
@@ -139,7 +141,7 @@ public struct CommandSpec: Sendable {
     public let run: (@Sendable (ParsedArguments) throws -> Int32)?
 
     public init(_ name: String, aliases: [String] = [], shownAs: String? = nil, synopsis: String = "[options]",
-                abstract: String, discussion: String = "", footer: String = "", options: [OptionSpec] = [],
+                abstract: String, listed: Bool = true, discussion: String = "", footer: String = "", options: [OptionSpec] = [],
                 operands: OperandSpec? = nil, subcommands: [CommandSpec] = [],
                 run: (@Sendable (ParsedArguments) throws -> Int32)? = nil)
     {
@@ -148,6 +150,7 @@ public struct CommandSpec: Sendable {
         self.shownAs = shownAs
         self.synopsis = synopsis
         self.abstract = abstract
+        self.listed = listed
         self.discussion = discussion
         self.footer = footer
         self.options = options

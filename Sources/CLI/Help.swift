@@ -20,7 +20,7 @@ extension CommandSpec {
     private func rootHelp() -> String {
         var rows: [(String, String)] = []
         func walk(_ c: CommandSpec, _ prefix: String) {
-            for s in c.subcommands where !s.abstract.isEmpty {
+            for s in c.subcommands where s.listed {
                 let shown = prefix + (s.shownAs ?? s.name)
                 if s.subcommands.isEmpty || s.run != nil {
                     rows.append((shown + (s.synopsis.isEmpty ? "" : " " + s.synopsis), s.abstract))

@@ -145,6 +145,7 @@ public enum ShdCommandLine {
 
     static let notify: CommandSpec = CommandSpec(
         "notify", synopsis: "SUBCOMMAND", abstract: "talk to the configured channels",
+        discussion: "Commands on the notification channels of the configuration.",
         subcommands: [
             CommandSpec(
                 "test", synopsis: "CHANNEL [options]", abstract: "send a test alert through a configured channel",
@@ -172,7 +173,7 @@ public enum ShdCommandLine {
         })
 
     static let help: CommandSpec = CommandSpec(
-        "help", synopsis: "[COMMAND…]", abstract: "", discussion: "Prints the help of a command, as COMMAND --help does.",
+        "help", synopsis: "[COMMAND…]", abstract: "print the help of a command", listed: false, discussion: "Prints the help of a command, as COMMAND --help does.",
         operands: OperandSpec("COMMAND", .text("COMMAND"), count: 0...2),
         run: { p in
             guard table.find(p.operands) != nil else {
@@ -183,7 +184,7 @@ public enum ShdCommandLine {
         })
 
     static let versionCommand: CommandSpec = CommandSpec(
-        "version", aliases: ["--version"], synopsis: "", abstract: "", discussion: "Prints shd's version.",
+        "version", aliases: ["--version"], synopsis: "", abstract: "print the version", listed: false, discussion: "Prints shd's version.",
         run: { _ in
             writeStdout("shd \(version)\n")
             return 0
@@ -191,7 +192,7 @@ public enum ShdCommandLine {
 
     /// Every command; `shd` itself is the root.
     public static let table: CommandSpec = CommandSpec(
-        "shd", synopsis: "--version | --help | help COMMAND", abstract: "",
+        "shd", synopsis: "--version | --help | help COMMAND", abstract: "Linux system-health alerting daemon",
         discussion: "shd \(version) — Linux system-health alerting daemon",
         footer: "Run `shd help COMMAND` or `shd COMMAND --help` for its options.",
         subcommands: [run, report, checkRules, testRules, notify, completions, help, versionCommand])
