@@ -112,3 +112,20 @@ let commandPaths: [[String]] = ShdCommandLine.table.allCommands().map { $0.key.i
         #expect(!err.contains("--interval"), "\(err)")
     }
 }
+
+/// README's Commands section and shd(8) name every command and every `run` option of the table.
+@Suite struct CommandDocsTests {
+    @Test func readmeAndManPageNameEveryCommandAndRunOption() {
+        let readme = readText(TestPaths.packageRoot + "/README.md")
+        let man = readText(TestPaths.packageRoot + "/docs/man/shd.8")
+        let t = ShdCommandLine.table
+        for c in t.subcommands where c.listed {
+            #expect(readme.contains("`shd \(c.shownAs ?? c.name)"), "README: \(c.name)")
+            #expect(man.contains(c.name.replacing("-", with: "\\-")), "shd.8: \(c.name)")
+        }
+        for o in t.find(["run"])!.options {
+            #expect(readme.contains("`\(o.name)"), "README: run \(o.name)")
+            #expect(man.contains(o.name.replacing("-", with: "\\-")), "shd.8: run \(o.name)")
+        }
+    }
+}
