@@ -166,3 +166,36 @@ extension ParsedArguments {
         return c
     }
 }
+
+/// A valid value for an option of this kind.
+func sampleValue(_ v: ValueKind) -> String {
+    switch v {
+    case .text, .file, .directory: return "/x"
+    case .choice(_, let words): return words[0]
+    case .duration: return "1s"
+    case .size: return "1MB"
+    case .integer(_, let r): return String(r.lowerBound)
+    case .timestamp: return "2026-01-05T00:00:00Z"
+    }
+}
+
+@Suite struct RunFlagsMappingTests {
+    /// Every `run` option reaches a `RunFlags` field and every field has an option: given all options, no field is
+    /// left nil or false (a new option declared but not read, or a field without an option, fails here).
+    @Test func everyRunOptionFillsAField() throws {
+        let run = try #require(ShdCommandLine.table.find(["run"]))
+        var args = ["run"]
+        for o in run.options { args += o.value.map { [o.name, sampleValue($0)] } ?? [o.name] }
+        guard case .run(let p) = try ShdCommandLine.table.parse(args) else { Issue.record("not a run"); return }
+        let flags = ShdCommandLine.runFlags(p)
+        for child in Mirror(reflecting: flags).children {
+            let label = child.label ?? "?"
+            if let b = child.value as? Bool {
+                #expect(b, "RunFlags.\(label) is not set by any run option")
+            } else {
+                #expect("\(child.value)" != "nil", "RunFlags.\(label) is not set by any run option")
+            }
+        }
+        #expect(Mirror(reflecting: flags).children.count == run.options.count, "run options and RunFlags fields differ in number")
+    }
+}
