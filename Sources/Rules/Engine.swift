@@ -381,8 +381,10 @@ public final class Engine {
             switch name {
             case "rule": return .string(rule.name)
             case "severity": return .string(sev.rawValue)
-            case "worker": return .string(rule.worker)
-            case "function": return .string(rule.function)
+            // A row's own field of that name wins, as it does for the labels (system.errors' `function`
+            // is the failing function, which is what shd_function_failing's summary must name).
+            case "worker": return Evaluator.fieldValue(ev.row[name]) ?? .string(rule.worker)
+            case "function": return Evaluator.fieldValue(ev.row[name]) ?? .string(rule.function)
             default:
                 if let i = rule.letNames.firstIndex(of: name) { return ev.eval(.letRef(i)) }
                 return Evaluator.fieldValue(ev.row[name])
