@@ -73,11 +73,13 @@ public func parseInt64(_ s: ArraySlice<UInt8>) -> Int64? {
     return Int64(u)
 }
 
-/// A decimal number such as `0.21` or `-3`.
+/// A decimal number such as `0.21` or `-3`; nil for anything that is not a finite number
+/// (`inf`, `nan`, `1e999`), which no kernel file means and which no arithmetic after it should see.
 @inlinable
 public func parseDouble(_ s: ArraySlice<UInt8>) -> Double? {
     if s.isEmpty || s.count > 64 { return nil }
-    return Double(String(decoding: s, as: UTF8.self))
+    guard let d = Double(String(decoding: s, as: UTF8.self)), d.isFinite else { return nil }
+    return d
 }
 
 @inlinable
@@ -113,11 +115,18 @@ public func parseCPUListCount(_ text: ArraySlice<UInt8>) -> Int? {
         if bounds.count == 1 {
             guard parseUInt64(bounds[0]) != nil else { return nil }
             count += 1
-        } else if bounds.count == 2, let a = parseUInt64(bounds[0]), let b = parseUInt64(bounds[1]), b >= a {
+        } else if bounds.count == 2, let a = parseUInt64(bounds[0]), let b = parseUInt64(bounds[1]), b >= a,
+                  b - a < UInt64(maxCPUListCount) {
             count += Int(b - a + 1)
         } else {
             return nil
         }
+        // No kernel has more CPUs than this (NR_CPUS is at most 8192 today); more is a damaged file.
+        if count > maxCPUListCount { return nil }
     }
     return count
 }
+
+/// The most CPUs a kernel CPU list may name before shd calls it damaged.
+let maxCPUListCount = 1 << 20
+

@@ -35,25 +35,26 @@ func cpuLabel(_ name: String) -> String { name == "cpu" ? "total" : String(name.
 
 /// Percentages per mode between two /proc/stat samples.
 ///
-/// `previous` nil, an interval without ticks, or a counter that went backwards (CPU hot-unplugged
-/// and back) give the since-boot figures of `current`.
-public func cpuUtilisation(_ current: CPUTicks, since previous: CPUTicks?) -> (percent: [(String, Double)], busy: Double, ticks: UInt64) {
+/// `previous` nil gives the since-boot figures of `current`. Each mode's interval value is its own
+/// `counterDelta`: a mode that went backwards (iowait may, by the kernel's own documentation; a CPU
+/// unplugged and back) counts 0 for the interval, the others keep theirs. nil when no tick passed
+/// since `previous` (nothing to divide): the caller keeps `previous` as the baseline.
+public func cpuUtilisation(_ current: CPUTicks, since previous: CPUTicks?) -> (percent: [(String, Double)], busy: Double, ticks: UInt64)? {
     var d = current
-    if let p = previous, current.totalTicks > p.totalTicks,
-       current.user >= p.user, current.nice >= p.nice, current.system >= p.system, current.idle >= p.idle,
-       current.iowait >= p.iowait, current.irq >= p.irq, current.softirq >= p.softirq, current.steal >= p.steal,
-       current.guest >= p.guest, current.guestNice >= p.guestNice {
-        d = CPUTicks(name: current.name, user: current.user - p.user, nice: current.nice - p.nice,
-                     system: current.system - p.system, idle: current.idle - p.idle, iowait: current.iowait - p.iowait,
-                     irq: current.irq - p.irq, softirq: current.softirq - p.softirq, steal: current.steal - p.steal,
-                     guest: current.guest - p.guest, guestNice: current.guestNice - p.guestNice)
+    if let p = previous {
+        d = CPUTicks(name: current.name, user: counterDelta(current.user, since: p.user),
+                     nice: counterDelta(current.nice, since: p.nice), system: counterDelta(current.system, since: p.system),
+                     idle: counterDelta(current.idle, since: p.idle), iowait: counterDelta(current.iowait, since: p.iowait),
+                     irq: counterDelta(current.irq, since: p.irq), softirq: counterDelta(current.softirq, since: p.softirq),
+                     steal: counterDelta(current.steal, since: p.steal), guest: counterDelta(current.guest, since: p.guest),
+                     guestNice: counterDelta(current.guestNice, since: p.guestNice))
     }
     let total = d.totalTicks
-    guard total > 0 else { return (d.modes.map { ($0.0, 0) }, 0, 0) }
+    guard total > 0 else { return previous == nil ? (d.modes.map { ($0.0, 0) }, 0, 0) : nil }
     let t = Double(total)
     // The kernel may count guest ticks a moment before user ticks: clamp so a share never passes 100.
     let percent = d.modes.map { ($0.0, min(100, Double($0.1) * 100 / t)) }
-    let busy = max(0, min(100, 100 - Double(d.idle + d.iowait) * 100 / t))
+    let busy = max(0, min(100, 100 - (Double(d.idle) + Double(d.iowait)) * 100 / t))
     return (percent, busy, total)
 }
 
@@ -74,6 +75,8 @@ public final class CPUUtilisationFunction: MetricFunction {
 
     private let stat: ProcStatReader
     private var previous: [String: CPUTicks] = [:]
+    /// Each CPU's latest row, repeated while no tick has passed since its sample.
+    private var lastRows: [String: Row] = [:]
 
     public init(stat: ProcStatReader = ProcStatReader()) { self.stat = stat }
 
@@ -83,8 +86,14 @@ public final class CPUUtilisationFunction: MetricFunction {
         rows.reserveCapacity(s.cpus.count)
         var next: [String: CPUTicks] = [:]
         for c in s.cpus {
+            guard let u = cpuUtilisation(c, since: previous[c.name]) else {
+                // No tick since the previous sample: the last interval's figures still stand (they say
+                // which window they cover), and the next interval is measured from that sample.
+                next[c.name] = previous[c.name]
+                if let last = lastRows[c.name] { rows.append(last) }
+                continue
+            }
             next[c.name] = c
-            let u = cpuUtilisation(c, since: previous[c.name])
             var row = Row()
             row.append("cpu", .string(cpuLabel(c.name)))
             for (mode, p) in u.percent { row.append(mode + "_percent", .double(rounded(p))) }
@@ -93,6 +102,7 @@ public final class CPUUtilisationFunction: MetricFunction {
             let cpus = c.name == "cpu" ? Double(max(1, s.cpus.count - 1)) : 1
             row.append("window_seconds", .double(rounded(Double(u.ticks) / userHZ / cpus)))
             rows.append(row)
+            lastRows[c.name] = row
         }
         previous = next
         return rows
@@ -222,7 +232,8 @@ public final class CPUStatsFunction: MetricFunction {
         let f = (try? frequencies.read(ctx)) ?? []
         let current = f.compactMap(\.currentKHz)
         if !current.isEmpty {
-            row.append("frequency_mhz", .double(rounded(Double(current.reduce(0, +)) / Double(current.count) / 1000)))
+            // Summed as Doubles: an absurd kHz value must not overflow the sum.
+            row.append("frequency_mhz", .double(rounded(current.reduce(0.0) { $0 + Double($1) } / Double(current.count) / 1000)))
         }
         if let lo = f.compactMap(\.minKHz).min() { row.append("frequency_min_mhz", .double(rounded(Double(lo) / 1000))) }
         if let hi = f.compactMap(\.maxKHz).max() { row.append("frequency_max_mhz", .double(rounded(Double(hi) / 1000))) }

@@ -9,9 +9,6 @@ import Glibc
 @inline(__always)
 func counterValue(_ v: UInt64) -> JSONValue { .int(Int64(clamping: v)) }
 
-/// The increase of a counter, or nil when it went backwards (wrap, device re-created).
-@inline(__always)
-func counterIncrease(_ new: UInt64, _ old: UInt64) -> Double? { new >= old ? Double(new - old) : nil }
 
 /// `disk.filesystems`: one row per real mounted filesystem.
 public final class FilesystemsFunction: MetricFunction {
@@ -61,7 +58,8 @@ public final class FilesystemsFunction: MetricFunction {
             fromCache = true
         } else {
             cached = nil
-            guard let bytes = try f.readIfPresent() else { return [] }
+            // Every kernel has a mount table: without it there is nothing to report, which is an error.
+            let bytes = try f.read()
             mountTableReads += 1
             let all = try parseMountInfo(bytes)
             mounts = Self.reported(all, ctx.options)
@@ -188,9 +186,9 @@ public final class FilesystemsFunction: MetricFunction {
         var stuck = false
         switch outcome {
         case .stats(let s):
-            let size = s.blocks &* s.blockSize
-            let used = (s.blocks >= s.blocksFree ? s.blocks - s.blocksFree : 0) &* s.blockSize
-            let avail = s.blocksAvailable &* s.blockSize
+            let size = saturatingProduct(s.blocks, s.blockSize)
+            let used = saturatingProduct(s.blocks >= s.blocksFree ? s.blocks - s.blocksFree : 0, s.blockSize)
+            let avail = saturatingProduct(s.blocksAvailable, s.blockSize)
             r.append("size_bytes", counterValue(size))
             r.append("used_bytes", counterValue(used))
             r.append("avail_bytes", counterValue(avail))
@@ -251,8 +249,7 @@ public final class DiskIOFunction: MetricFunction {
     public func collect(_ ctx: CollectContext) throws -> [Row] {
         let f = file ?? KernelFile(ctx.roots.proc + "/diskstats")
         file = f
-        guard let bytes = try f.readIfPresent() else { return [] }
-        let stats = try parseDiskStats(bytes)
+        let stats = try parseDiskStats(try f.read())
         let elapsed = previousTime.map { ctx.monotonic - $0 } ?? 0
         var current: [String: DiskStat] = [:]
         var rows: [Row] = []
@@ -273,7 +270,8 @@ public final class DiskIOFunction: MetricFunction {
             "device": .string(s.device), "partition": .bool(partition),
             "reads_total": counterValue(s.reads), "writes_total": counterValue(s.writes),
             "reads_merged_total": counterValue(s.readsMerged), "writes_merged_total": counterValue(s.writesMerged),
-            "read_bytes_total": counterValue(s.sectorsRead &* 512), "write_bytes_total": counterValue(s.sectorsWritten &* 512),
+            "read_bytes_total": counterValue(saturatingProduct(s.sectorsRead, 512)),
+            "write_bytes_total": counterValue(saturatingProduct(s.sectorsWritten, 512)),
             "read_time_seconds_total": .double(Double(s.readMilliseconds) / 1000),
             "write_time_seconds_total": .double(Double(s.writeMilliseconds) / 1000),
             "io_time_seconds_total": .double(Double(s.ioMilliseconds) / 1000),
@@ -281,12 +279,13 @@ public final class DiskIOFunction: MetricFunction {
         if let d = s.discards { r.append("discards_total", counterValue(d)) }
         if let fl = s.flushes { r.append("flushes_total", counterValue(fl)) }
         r.append("in_flight", counterValue(s.inFlight))
-        guard let p, elapsed > 0, let dr = counterIncrease(s.reads, p.reads), let dw = counterIncrease(s.writes, p.writes),
-              let dsr = counterIncrease(s.sectorsRead, p.sectorsRead), let dsw = counterIncrease(s.sectorsWritten, p.sectorsWritten),
-              let dio = counterIncrease(s.ioMilliseconds, p.ioMilliseconds),
-              let drm = counterIncrease(s.readMilliseconds, p.readMilliseconds),
-              let dwm = counterIncrease(s.writeMilliseconds, p.writeMilliseconds)
-        else { return r }
+        guard let p, elapsed > 0 else { return r }
+        // Each counter's own increase: one that went backwards is 0 and leaves the others' rates alone.
+        func delta(_ new: UInt64, _ old: UInt64) -> Double { Double(counterDelta(new, since: old)) }
+        let dr = delta(s.reads, p.reads), dw = delta(s.writes, p.writes)
+        let dsr = delta(s.sectorsRead, p.sectorsRead), dsw = delta(s.sectorsWritten, p.sectorsWritten)
+        let dio = delta(s.ioMilliseconds, p.ioMilliseconds)
+        let drm = delta(s.readMilliseconds, p.readMilliseconds), dwm = delta(s.writeMilliseconds, p.writeMilliseconds)
         r.append("reads_per_second", .double(rounded(dr / elapsed)))
         r.append("writes_per_second", .double(rounded(dw / elapsed)))
         r.append("read_bytes_per_second", .double(rounded(dsr * 512 / elapsed)))

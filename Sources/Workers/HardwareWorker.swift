@@ -82,7 +82,7 @@ public final class FansFunction: MetricFunction {
     public func collect(_ ctx: CollectContext) throws -> [Row] {
         sensors.read(ctx).map { s, v in
             var r: Row = ["device": .string(s.device), "chip": .string(s.chip), "sensor": .string(s.sensor), "rpm": .int(v)]
-            if let m = s.maximum { r.append("min_rpm", .int(Int64(m))) }
+            if let m = s.maximum { r.append("min_rpm", .int(clampedInt64(m))) }
             return r
         }
     }
@@ -111,14 +111,17 @@ public final class EdacFunction: MetricFunction {
             }
         }()
         controllers = list
+        // No EDAC driver (no mc directory) is no data; a controller without its counters is an error
+        // naming the file, and the other controllers still report.
+        var failures = SourceFailures()
         var rows: [Row] = []
         for c in list {
-            guard let ce = try c.ce.readIfPresent(), let ue = try c.ue.readIfPresent() else { continue }
+            guard let ce = failures.attempt({ try parseSysfsInteger(try c.ce.read()) }),
+                  let ue = failures.attempt({ try parseSysfsInteger(try c.ue.read()) }) else { continue }
             rows.append(["controller": .string(c.name), "name": .string(c.driver),
-                         "correctable_errors_total": .int(try parseSysfsInteger(ce)),
-                         "uncorrectable_errors_total": .int(try parseSysfsInteger(ue))])
+                         "correctable_errors_total": .int(ce), "uncorrectable_errors_total": .int(ue)])
         }
-        return rows
+        return try failures.finish(rows)
     }
 }
 

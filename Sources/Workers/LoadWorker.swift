@@ -24,18 +24,30 @@ public func parseLoadAvg(_ bytes: [UInt8]) throws(CollectError) -> LoadAverages 
     return LoadAverages(load1: l1, load5: l5, load15: l15, runnable: r, total: t, lastPID: pid)
 }
 
-/// Number of online CPUs from sysfs `devices/system/cpu/online`, else from the cpuN lines of /proc/stat.
-public func onlineCPUCount(_ roots: SourceRoots) -> Int {
-    if let b = try? readOnce(roots.sys + "/devices/system/cpu/online", cap: 4096), let n = parseCPUListCount(b[...]) {
-        return max(n, 1)
+/// Number of online CPUs from sysfs `devices/system/cpu/online`, else from the cpuN lines of /proc/stat
+/// (kernels before 2.6.26, a tree without sysfs). Neither readable is an error naming both.
+public func onlineCPUCount(_ roots: SourceRoots) throws(CollectError) -> Int {
+    let online = roots.sys + "/devices/system/cpu/online"
+    var why: [String] = []
+    do {
+        let b = try readOnce(online, cap: 4096)
+        if let n = parseCPUListCount(b[...]) { return max(n, 1) }
+        why.append("\(online): not a CPU list: '\(string(trimmed(b.prefix(40))))'")
+    } catch {
+        why.append("\(error)")
     }
-    var n = 0
-    if let b = try? readOnce(roots.proc + "/stat") {
-        forEachLine(b) { line in
+    let statPath = roots.proc + "/stat"
+    do {
+        var n = 0
+        forEachLine(try readOnce(statPath)) { line in
             if line.count > 3, hasPrefix(line, "cpu"), line[line.startIndex + 3] >= 0x30, line[line.startIndex + 3] <= 0x39 { n += 1 }
         }
+        if n > 0 { return n }
+        why.append("\(statPath): no cpuN line")
+    } catch {
+        why.append("\(error)")
     }
-    return max(n, 1)
+    throw CollectError("online CPUs unknown: " + why.joined(separator: "; "))
 }
 
 public final class LoadAveragesFunction: MetricFunction {
@@ -60,15 +72,20 @@ public final class LoadAveragesFunction: MetricFunction {
         let f = file ?? KernelFile(ctx.roots.proc + "/loadavg", cap: 4096, singleRecord: true)
         file = f
         let l = try parseLoadAvg(try f.read())
-        let n = cpus ?? onlineCPUCount(ctx.roots)
-        cpus = n
-        let c = Double(n)
-        return [[
-            "load1": .double(l.load1), "load5": .double(l.load5), "load15": .double(l.load15),
-            "load1_per_core": .double(rounded(l.load1 / c, 3)), "load5_per_core": .double(rounded(l.load5 / c, 3)),
-            "load15_per_core": .double(rounded(l.load15 / c, 3)),
-            "runnable_tasks": .int(l.runnable), "total_tasks": .int(l.total), "cpus": .int(Int64(n)),
-        ]]
+        var row: Row = ["load1": .double(l.load1), "load5": .double(l.load5), "load15": .double(l.load15)]
+        // Without a CPU count the load itself still stands; the per-core figures wait for one.
+        var failures = SourceFailures()
+        if let n = cpus ?? failures.attempt({ try onlineCPUCount(ctx.roots) }) {
+            cpus = n
+            let c = Double(n)
+            row.append("load1_per_core", .double(rounded(l.load1 / c, 3)))
+            row.append("load5_per_core", .double(rounded(l.load5 / c, 3)))
+            row.append("load15_per_core", .double(rounded(l.load15 / c, 3)))
+        }
+        row.append("runnable_tasks", .int(l.runnable))
+        row.append("total_tasks", .int(l.total))
+        if let n = cpus { row.append("cpus", .int(Int64(n))) }
+        return try failures.finish([row])
     }
 }
 

@@ -119,8 +119,8 @@ public func parseMdStat(_ bytes: [UInt8]) throws(CollectError) -> [MdArray] {
             // [4/3] : devices that should be there / devices working.
             if tok.first == UInt8(ascii: "["), tok.last == UInt8(ascii: "]"), let slash = tok.firstIndex(of: UInt8(ascii: "/")) {
                 if let t = parseUInt64(tok[(tok.startIndex + 1)..<slash]), let w = parseUInt64(tok[(slash + 1)..<(tok.endIndex - 1)]) {
-                    a.devicesTotal = Int(t)
-                    a.devicesActive = Int(w)
+                    a.devicesTotal = Int(clamping: t)
+                    a.devicesActive = Int(clamping: w)
                 }
             }
             // "recovery =  8.5%" (older kernels also print "resync=8.5%"), or "resync=DELAYED".

@@ -51,8 +51,7 @@ public final class InterfacesFunction: MetricFunction {
     public func collect(_ ctx: CollectContext) throws -> [Row] {
         let f = file ?? KernelFile(ctx.roots.proc + "/net/dev")
         file = f
-        guard let bytes = try f.readIfPresent() else { return [] }
-        let stats = try parseNetDev(bytes)
+        let stats = try parseNetDev(try f.read())
         let elapsed = previousTime.map { ctx.monotonic - $0 } ?? 0
         var current: [String: NetDevStat] = [:]
         var currentLinks: [String: LinkFiles] = [:]
@@ -103,10 +102,24 @@ public final class InterfacesFunction: MetricFunction {
         for (k, v, _) in pairs { r.append(k + "_total", counterValue(v)) }
         if elapsed > 0 {
             for (k, v, old) in pairs {
-                if let old, let d = counterIncrease(v, old) { r.append(k + "_per_second", .double(rounded(d / elapsed))) }
+                if let old { r.append(k + "_per_second", .double(rounded(Double(counterDelta(v, since: old)) / elapsed))) }
             }
         }
         return r
+    }
+}
+
+/// Whether the kernel has IPv6. Without it (`CONFIG_IPV6=n`, `ipv6.disable=1`) none of
+/// /proc/net/sockstat6, tcp6 and udp6 exists, and their figures are no data; with it all three do,
+/// so one missing beside the others is an error naming it. Asked once per proc root.
+final class IPv6Presence {
+    private var known: (proc: String, present: Bool)?
+
+    func present(_ proc: String) -> Bool {
+        if let k = known, k.proc == proc { return k.present }
+        let p = ["sockstat6", "tcp6", "udp6"].contains { access(proc + "/net/" + $0, F_OK) == 0 }
+        known = (proc, p)
+        return p
     }
 }
 
@@ -116,18 +129,20 @@ public final class TCPTables {
     private var files: [String: KernelFile] = [:]
     private var tick: Double?
     private var cached: [(proto: String, bytes: [UInt8])] = []
+    let ipv6 = IPv6Presence()
 
     public init() {}
 
-    /// The tables that exist (tcp6 is absent when IPv6 is off), as of this tick.
+    /// Both tables as of this tick (only tcp when the kernel has no IPv6). Either one unreadable is an
+    /// error naming it: counts or listeners of one family alone would pass for the whole host's.
     public func read(_ ctx: CollectContext) throws -> [(proto: String, bytes: [UInt8])] {
         if tick == ctx.monotonic { return cached }
         var out: [(proto: String, bytes: [UInt8])] = []
-        for proto in ["tcp", "tcp6"] {
+        for proto in ipv6.present(ctx.roots.proc) ? ["tcp", "tcp6"] : ["tcp"] {
             // Busy servers have 100k+ connections at ~150 bytes each.
             let f = files[proto] ?? KernelFile(ctx.roots.proc + "/net/" + proto, cap: 1 << 26)
             files[proto] = f
-            if let b = try f.readIfPresent() { out.append((proto, b)) }
+            out.append((proto, try f.read()))
         }
         cached = out
         tick = ctx.monotonic
@@ -164,13 +179,17 @@ public final class SocketsFunction: MetricFunction {
         let s6 = sockstat6 ?? KernelFile(net + "sockstat6", cap: 65536, singleRecord: true)
         sockstat = s4
         sockstat6 = s6
-        guard let b4 = try s4.readIfPresent() else { return [] }
-        var stat = try parseSockstat(b4)
-        // IPv6 may be disabled: sockstat6 and tcp6 are then absent.
-        if let b = try? s6.read() { stat.merge(try parseSockstat(b)) { a, _ in a } }
+        // sockstat, sockstat6 and the TCP tables stand alone: one failing leaves the others' fields.
+        var failures = SourceFailures()
+        var stat: [String: [String: Int64]] = [:]
+        if let b = failures.attempt({ try s4.read() }), let p = failures.attempt({ try parseSockstat(b) }) { stat = p }
+        if tables.ipv6.present(ctx.roots.proc), let b = failures.attempt({ try s6.read() }),
+           let p = failures.attempt({ try parseSockstat(b) }) {
+            stat.merge(p) { a, _ in a }
+        }
         var r: Row = [:]
         func put(_ key: String, _ proto: String, _ field: String, scale: Int64 = 1) {
-            if let v = stat[proto]?[field] { r.append(key, .int(v &* scale)) }
+            if let v = stat[proto]?[field] { r.append(key, .int(saturatingProduct(v, scale))) }
         }
         put("sockets_used", "sockets", "used")
         put("tcp_inuse", "TCP", "inuse")
@@ -182,12 +201,15 @@ public final class SocketsFunction: MetricFunction {
         put("udp_mem_bytes", "UDP", "mem", scale: pageSizeBytes)
         put("tcp6_inuse", "TCP6", "inuse")
         put("udp6_inuse", "UDP6", "inuse")
-        if ctx.options.tcpStateCounts {
-            var states: [UInt8: Int] = [:]
-            for t in try tables.read(ctx) { try countSocketStates(t.bytes, into: &states) }
+        if ctx.options.tcpStateCounts, let list = failures.attempt({ try tables.read(ctx) }),
+           let states = failures.attempt({ () throws -> [UInt8: Int] in
+               var states: [UInt8: Int] = [:]
+               for t in list { try countSocketStates(t.bytes, into: &states) }
+               return states
+           }) {
             for st in TCPState.allCases { r.append(st.fieldName, .int(Int64(states[st.rawValue] ?? 0))) }
         }
-        return [r]
+        return try failures.finish(r.isEmpty ? [] : [r])
     }
 }
 
@@ -218,25 +240,30 @@ public final class ListeningFunction: MetricFunction {
                 }
             }
         }
+        // TCP and UDP stand alone: one failing leaves the other's rows.
+        var failures = SourceFailures()
         if let viaDiag = liveListenersWithoutWalk(ctx) {
             add("tcp", viaDiag.v4)
             add("tcp6", viaDiag.v6)
-        } else {
-            for t in try tables.read(ctx) {
-                add(t.proto, listeningSockets(try parseSocketTable(t.bytes, states: [TCPState.listen.rawValue]), udp: false))
+        } else if let list = failures.attempt({ try tables.read(ctx) }) {
+            for t in list {
+                if let e = failures.attempt({ try parseSocketTable(t.bytes, states: [TCPState.listen.rawValue]) }) {
+                    add(t.proto, listeningSockets(e, udp: false))
+                }
             }
         }
-        for proto in ["udp", "udp6"] {
+        for proto in tables.ipv6.present(ctx.roots.proc) ? ["udp", "udp6"] : ["udp"] {
             let f = files[proto] ?? KernelFile(ctx.roots.proc + "/net/" + proto, cap: 1 << 26)
             files[proto] = f
-            guard let bytes = try f.readIfPresent() else { continue }
-            add(proto, listeningSockets(try parseSocketTable(bytes), udp: true))
+            if let bytes = failures.attempt({ try f.read() }), let e = failures.attempt({ try parseSocketTable(bytes) }) {
+                add(proto, listeningSockets(e, udp: true))
+            }
         }
         found.sort { ($0.proto, $0.port, $0.address) < ($1.proto, $1.port, $1.address) }
-        return found.map {
+        return try failures.finish(found.map {
             ["proto": .string($0.proto), "address": .string($0.address), "endpoint": .string($0.endpoint),
              "port": .int(Int64($0.port))]
-        }
+        })
     }
 
     /// On the live system with TCP state counts off, listeners come from sock_diag so the connection

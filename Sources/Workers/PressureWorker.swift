@@ -50,8 +50,9 @@ public func parsePressure(_ bytes: [UInt8]) throws(CollectError) -> [PressureLin
 
 /// Reads one PSI file through a kept fd and turns it into rows.
 ///
-/// Where PSI is absent (kernel before 4.20, `CONFIG_PSI=n`: no file) or disabled (`psi=0`: the read
-/// fails with EOPNOTSUPP) it returns `[]`, no data, and no error.
+/// Where PSI is absent (kernel before 4.20, `CONFIG_PSI=n`: no `/proc/pressure` directory) or
+/// disabled (`psi=0`: the read fails with EOPNOTSUPP) it returns `[]`, no data, and no error. A
+/// kernel with PSI has all three files, so one missing beside the others is an error naming it.
 public final class PressureReader {
     public let resource: String
     private var file: KernelFile?
@@ -66,7 +67,8 @@ public final class PressureReader {
         do {
             bytes = try f.read()
         } catch let e {
-            if e.isMissing || e.errno == EOPNOTSUPP { return [] }
+            if e.errno == EOPNOTSUPP { return [] }
+            if e.isMissing, access(ctx.roots.proc + "/pressure", F_OK) != 0 { return [] }
             throw e
         }
         return try parsePressure(bytes).map { p in

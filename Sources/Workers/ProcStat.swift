@@ -21,9 +21,11 @@ public struct CPUTicks: Equatable, Sendable {
         self.guest = guest; self.guestNice = guestNice
     }
 
-    /// Every tick the CPU spent, each counted once (guest time is inside user/nice).
+    /// Every tick the CPU spent, each counted once (guest time is inside user/nice); saturates
+    /// rather than trap on absurd values.
     public var totalTicks: UInt64 {
-        user &+ nice &+ system &+ idle &+ iowait &+ irq &+ softirq &+ steal
+        saturatingSum(saturatingSum(saturatingSum(user, nice), saturatingSum(system, idle)),
+                      saturatingSum(saturatingSum(iowait, irq), saturatingSum(softirq, steal)))
     }
 
     /// The modes in report order, with their field stems.
@@ -147,8 +149,11 @@ public final class ProcStatReader {
 
     public init() {}
 
+    /// The path read for these roots.
+    func path(_ ctx: CollectContext) -> String { ctx.roots.proc + "/stat" }
+
     public func read(_ ctx: CollectContext) throws -> ProcStat {
-        let path = ctx.roots.proc + "/stat"
+        let path = path(ctx)
         if let c = cached, c.path == path, c.monotonic == ctx.monotonic { return c.stat }
         let f: KernelFile
         if let old = file, old.path == path { f = old } else { f = KernelFile(path, cap: 1 << 20, singleRecord: true); file = f }

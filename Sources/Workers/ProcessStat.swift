@@ -36,7 +36,7 @@ public func parseProcessStat(_ bytes: ArraySlice<UInt8>) throws(CollectError) ->
           let threads = parseInt64(rest[17]), let start = parseUInt64(rest[19]), let rss = parseInt64(rest[21])
     else { throw CollectError("pid stat: malformed fields for pid \(pid)") }
     return ProcessStat(pid: pid, comm: string(bytes[(open + 1)..<close]), state: rest[0].first!, ppid: ppid,
-                       cpuTicks: utime &+ stime, numThreads: threads, startTime: start, rssPages: rss)
+                       cpuTicks: saturatingSum(utime, stime), numThreads: threads, startTime: start, rssPages: rss)
 }
 
 /// The fields of `/proc/[pid]/status` that shd uses.
@@ -67,7 +67,7 @@ public func parseProcessStatus(_ bytes: [UInt8]) throws(CollectError) -> Process
             if let first = fields(value).first, let u = parseUInt64(first), u <= UInt64(UInt32.max) { s.uid = UInt32(u) }
         } else if equals(key, "VmRSS") {
             let f = fields(value)
-            if let v = f.first.flatMap(parseUInt64) { s.vmRSSBytes = v &* 1024 }
+            if let v = f.first.flatMap(parseUInt64) { s.vmRSSBytes = saturatingProduct(v, 1024) }
         }
     }
     if s.name == nil && s.uid == nil { throw CollectError("pid status: no Name or Uid line") }

@@ -18,24 +18,31 @@ public final class ProcessTable {
 
     public init() {}
 
-    /// Walks /proc unless this tick (same monotonic time) already did.
-    public func refresh(_ ctx: CollectContext) {
-        if scannedAt == ctx.monotonic { return }
-        var ticks: [Int64: (start: UInt64, ticks: UInt64)] = [:]
-        ticks.reserveCapacity(processes.count)
-        for p in processes { ticks[p.pid] = (p.startTime, p.cpuTicks) }
-        previousTicks = ticks
-        previousScanAt = scannedAt
-        processes = walk(ctx.roots.proc)
-        scannedAt = ctx.monotonic
+    /// Why the latest walk could not list the proc root (nil when it could).
+    private var walkError: ReadError?
+
+    /// Walks /proc unless this tick (same monotonic time) already did. A proc root that cannot be
+    /// listed is an error naming it, for every function of the walk: zero processes is not a reading.
+    public func refresh(_ ctx: CollectContext) throws(ReadError) {
+        if scannedAt != ctx.monotonic {
+            var ticks: [Int64: (start: UInt64, ticks: UInt64)] = [:]
+            ticks.reserveCapacity(processes.count)
+            for p in processes { ticks[p.pid] = (p.startTime, p.cpuTicks) }
+            previousTicks = ticks
+            previousScanAt = scannedAt
+            walkError = nil
+            processes = walk(ctx.roots.proc)
+            scannedAt = ctx.monotonic
+        }
+        if let walkError { throw walkError }
     }
 
     /// CPU percent of one core since the previous walk; nil for a process that is new since then.
     public func cpuPercent(_ p: ProcessStat) -> Double? {
         guard let now = scannedAt, let then = previousScanAt, now > then,
-              let old = previousTicks[p.pid], old.start == p.startTime, p.cpuTicks >= old.ticks
+              let old = previousTicks[p.pid], old.start == p.startTime
         else { return nil }
-        return Double(p.cpuTicks - old.ticks) / clockTicksPerSecond / (now - then) * 100
+        return Double(counterDelta(p.cpuTicks, since: old.ticks)) / clockTicksPerSecond / (now - then) * 100
     }
 
     /// `[pid]/stat` files kept open between walks and re-read with pread, by pid. Opening a /proc
@@ -104,6 +111,7 @@ public final class ProcessTable {
         var out: [ProcessStat] = []
         out.reserveCapacity(processes.count + 16)
         guard let dir = opendir(proc) else {
+            walkError = ReadError(path: proc, errno: shd_errno())
             keptEveryProcess = false
             return out
         }
@@ -117,9 +125,11 @@ public final class ProcessTable {
         while let e = readdir(dir) {
             let name = UnsafeRawPointer(shd_dirent_name(e)).assumingMemoryBound(to: UInt8.self)
             guard name[0] >= 0x30, name[0] <= 0x39 else { continue }
+            // A pid has at most 7 digits (PID_MAX_LIMIT is 2^22); 18 digits always fit in Int64, and
+            // a longer all-digit name (a damaged tree) is no pid.
             var pid: Int64 = 0
             var i = 0
-            while i < 20, name[i] >= 0x30, name[i] <= 0x39 {
+            while i < 18, name[i] >= 0x30, name[i] <= 0x39 {
                 pid = pid * 10 + Int64(name[i] - 0x30)
                 i += 1
             }
@@ -255,28 +265,29 @@ public final class ProcessSummaryFunction: MetricFunction {
     public init(table: ProcessTable = ProcessTable()) { self.table = table }
 
     public func collect(_ ctx: CollectContext) throws -> [Row] {
-        table.refresh(ctx)
+        try table.refresh(ctx)
         var counts: [String: Int64] = [:]
         var threads: Int64 = 0
         for p in table.processes {
             counts[processStateName(p.state), default: 0] += 1
-            threads += p.numThreads
+            threads = saturatingSum(threads, p.numThreads)
         }
         var r: Row = ["processes": .int(Int64(table.processes.count)), "threads": .int(threads)]
         for k in ["running", "sleeping", "disk_sleep", "zombie", "stopped", "idle", "other"] {
             r.append(k, .int(counts[k] ?? 0))
         }
+        // The process counts stand without file-nr; its fields need it.
+        var failures = SourceFailures()
         let f = fileNr ?? KernelFile(ctx.roots.proc + "/sys/fs/file-nr", cap: 4096, singleRecord: true)
         fileNr = f
-        if let b = try f.readIfPresent() {
-            let nr = try parseFileNr(b)
+        if let b = failures.attempt({ try f.read() }), let nr = failures.attempt({ try parseFileNr(b) }) {
             // Since 2.6 the kernel frees handles at once, so "free" is 0; subtract it for older ones.
             let used = nr.allocated >= nr.free ? nr.allocated - nr.free : 0
             r.append("fds_used", counterValue(used))
             r.append("fds_max", counterValue(nr.max))
             if nr.max > 0 { r.append("fds_used_percent", .double(rounded(Double(used) / Double(nr.max) * 100, 4))) }
         }
-        return [r]
+        return try failures.finish([r])
     }
 }
 
@@ -300,7 +311,7 @@ public final class TopProcessesFunction: MetricFunction {
     public init(table: ProcessTable = ProcessTable()) { self.table = table }
 
     public func collect(_ ctx: CollectContext) throws -> [Row] {
-        table.refresh(ctx)
+        try table.refresh(ctx)
         let n = max(0, ctx.options.topProcesses)
         var rows: [Row] = []
         if n == 0 { return rows }
@@ -317,7 +328,7 @@ public final class TopProcessesFunction: MetricFunction {
         var r: Row = ["pid": .string(String(p.pid)), "name": .string(p.comm), "user": .string(user(of: p, ctx)),
                       "rank_by": .string(by), "rank": .int(Int64(rank))]
         if let cpu { r.append("cpu_percent", .double(rounded(cpu))) }
-        r.append("rss_bytes", .int(max(0, p.rssPages) &* pageSizeBytes))
+        r.append("rss_bytes", .int(saturatingProduct(max(0, p.rssPages), pageSizeBytes)))
         r.append("threads", .int(p.numThreads))
         return r
     }
@@ -356,7 +367,7 @@ public final class ZombiesFunction: MetricFunction {
     public init(table: ProcessTable = ProcessTable()) { self.table = table }
 
     public func collect(_ ctx: CollectContext) throws -> [Row] {
-        table.refresh(ctx)
+        try table.refresh(ctx)
         return table.processes.filter { $0.state == UInt8(ascii: "Z") }.map {
             ["pid": .string(String($0.pid)), "name": .string($0.comm), "ppid": .int($0.ppid)]
         }

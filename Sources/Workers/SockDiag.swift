@@ -58,7 +58,7 @@ public func dumpListeningTCP(family: Int32) throws(SockDiagError) -> [SocketEntr
             if type == 2 {                                                  // NLMSG_ERROR
                 let code = len >= 20 ? Int32(bitPattern: load32(buf, off + 16)) : -EPROTO
                 if code == 0 { return out }
-                throw SockDiagError(errno: -code, step: "dump")
+                throw SockDiagError(errno: 0 &- code, step: "dump")
             }
             // struct inet_diag_msg: family, state, timer, retrans, then inet_diag_sockid at +4:
             // sport(be16) dport(be16) src[16] dst[16] if cookie[2].

@@ -87,22 +87,41 @@ public final class SystemInfoFunction: MetricFunction {
                 ?? (try? readOnce(ctx.roots.etc + "/../usr/lib/os-release", cap: 65536)) ?? []
             osRelease = (ctx.roots.etc, parseOSRelease(b))
         }
+        // Each source stands alone: boot time comes from /proc/stat even when /proc/uptime is missing.
+        var failures = SourceFailures()
         var row = Row()
-        if let h = try? hostname?.read() { row.append("hostname", .string(string(trimmed(h[...])))) }
-        if let k = try? osrelease?.read() { row.append("kernel", .string(string(trimmed(k[...])))) }
+        if let h = hostname, let b = failures.attempt({ try h.read() }) { row.append("hostname", .string(string(trimmed(b[...])))) }
+        if let k = osrelease, let b = failures.attempt({ try k.read() }) { row.append("kernel", .string(string(trimmed(b[...])))) }
         let os = osRelease?.values ?? [:]
         if let v = os["PRETTY_NAME"] ?? os["NAME"] { row.append("os", .string(v)) }
         if let v = os["ID"] { row.append("os_id", .string(v)) }
         if let v = os["VERSION_ID"] { row.append("os_version", .string(v)) }
-        if let bt = try stat.read(ctx).bootTime {
-            row.append("boot_time", .string(Timestamp(microseconds: Int64(clamping: bt) * 1_000_000).rfc3339))
-            row.append("boot_time_seconds", .int(Int64(clamping: bt)))
+        if let s = failures.attempt({ try stat.read(ctx) }) {
+            if let bt = s.bootTime {
+                if let valid = failures.attempt({ try validBootTime(bt) }) {
+                    row.append("boot_time", .string(Timestamp(microseconds: valid * 1_000_000).rfc3339))
+                    row.append("boot_time_seconds", .int(valid))
+                }
+            } else {
+                failures.note(CollectError("\(stat.path(ctx)): no btime line"))
+            }
         }
-        if let u = uptime {
-            row.append("uptime_seconds", .double(try parseUptime(try u.read()).uptime))
+        if let u = uptime, let b = failures.attempt({ try u.read() }),
+           let up = failures.attempt({ try parseUptime(b).uptime }) {
+            row.append("uptime_seconds", .double(up))
         }
-        return [row]
+        return try failures.finish([row])
     }
+}
+
+/// The latest boot time shd accepts: 9999-12-31T23:59:59Z, the last instant RFC 3339 can write.
+let maxBootTimeSeconds: UInt64 = 253_402_300_799
+
+/// `btime` as seconds since the epoch, or an error for a value no clock can have been at (a damaged
+/// /proc/stat such as `btime 9223372036854775807`, which would overflow the conversion to microseconds).
+func validBootTime(_ bt: UInt64) throws(CollectError) -> Int64 {
+    guard bt <= maxBootTimeSeconds else { throw CollectError("stat: btime \(bt) is after the year 9999") }
+    return Int64(bt)
 }
 
 // MARK: - system.time
@@ -270,7 +289,7 @@ public func parseSelfStatus(_ bytes: [UInt8]) throws(CollectError) -> SelfUsage 
         guard equals(key, "VmRSS") || equals(key, "VmHWM") || equals(key, "VmSize") || equals(key, "Threads") else { return }
         let (number, unit) = splitFirstToken(line[(colon + 1)...])
         guard let n = parseUInt64(number) else { return }
-        let v = equals(unit, "kB") ? n &* 1024 : n
+        let v = equals(unit, "kB") ? saturatingProduct(n, 1024) : n
         if equals(key, "VmRSS") { u.rssBytes = v }
         else if equals(key, "VmHWM") { u.peakRSSBytes = v }
         else if equals(key, "VmSize") { u.virtualBytes = v }
@@ -289,7 +308,7 @@ public func parseStatCPUTicks(_ bytes: [UInt8]) throws(CollectError) -> UInt64 {
     guard f.count > 12, let ut = parseUInt64(f[11]), let st = parseUInt64(f[12]) else {
         throw CollectError("stat: truncated after comm (\(f.count) fields)")
     }
-    return ut &+ st
+    return saturatingSum(ut, st)
 }
 
 /// shd's own bookkeeping of its collections: the daemon feeds it each worker report, system.self and
@@ -391,27 +410,30 @@ public final class SystemSelfFunction: MetricFunction {
             status = KernelFile(p + "/status", cap: 1 << 16, singleRecord: true)
             stat = KernelFile(p + "/stat", cap: 4096, singleRecord: true)
         }
-        let u = try parseSelfStatus(try status!.read())
+        // status (memory, threads) and stat (CPU time) stand alone: one failing leaves the other's fields.
+        var failures = SourceFailures()
         var row = Row()
-        if let v = u.rssBytes { row.append("rss_bytes", .int(Int64(clamping: v))) }
-        if let v = u.peakRSSBytes { row.append("rss_peak_bytes", .int(Int64(clamping: v))) }
-        if let v = u.virtualBytes { row.append("virtual_bytes", .int(Int64(clamping: v))) }
-        if let v = u.threads { row.append("threads", .int(Int64(clamping: v))) }
+        if let s = status, let b = failures.attempt({ try s.read() }), let u = failures.attempt({ try parseSelfStatus(b) }) {
+            if let v = u.rssBytes { row.append("rss_bytes", .int(Int64(clamping: v))) }
+            if let v = u.peakRSSBytes { row.append("rss_peak_bytes", .int(Int64(clamping: v))) }
+            if let v = u.virtualBytes { row.append("virtual_bytes", .int(Int64(clamping: v))) }
+            if let v = u.threads { row.append("threads", .int(Int64(clamping: v))) }
+        }
         let live = ctx.roots.proc == "/proc"
         let fds = listDirectory(p + "/fd")
         if !fds.isEmpty {
             // On the live /proc the listing's own directory fd is among the entries.
             row.append("open_fds", .int(Int64(fds.count - (live ? 1 : 0))))
         }
-        if let s = stat, let b = try? s.read() {
-            row.append("cpu_seconds_total", .double(rounded(Double(try parseStatCPUTicks(b)) / userHZ)))
+        if let s = stat, let b = failures.attempt({ try s.read() }), let ticks = failures.attempt({ try parseStatCPUTicks(b) }) {
+            row.append("cpu_seconds_total", .double(rounded(Double(ticks) / userHZ)))
         }
         if live, let c = accounting.cycleSeconds { row.append("cycle_seconds", .double(rounded(c, 6))) }
         let counts = accounting.functionCounts
         if !counts.isEmpty {
             row.append("function_errors_total", .int(counts.reduce(0) { $0 + $1.counts.errors }))
         }
-        return [row]
+        return try failures.finish([row])
     }
 }
 

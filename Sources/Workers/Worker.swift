@@ -65,11 +65,53 @@ public struct CollectError: Error, CustomStringConvertible, Equatable {
     public var description: String { message }
 }
 
+/// The rows a function could build although some of its sources failed: boot time from /proc/stat
+/// still stands when /proc/uptime is missing. The function report carries both the rows and the
+/// error, so the report and the textfile keep what was read while `system.errors` (and the shipped
+/// `shd_function_failing` rule) say what was not.
+public struct PartialCollection: Error, CustomStringConvertible {
+    public var rows: [Row]
+    public var errors: [String]
+
+    public init(rows: [Row], errors: [String]) {
+        self.rows = rows
+        self.errors = errors
+    }
+
+    public var description: String { errors.joined(separator: "; ") }
+}
+
+/// The failures of a function's separate sources within one collect.
+struct SourceFailures {
+    private(set) var messages: [String] = []
+
+    mutating func note(_ error: any Error) { messages.append("\(error)") }
+
+    /// Runs `read`; a failure is noted and gives nil, so the rest of the function goes on.
+    mutating func attempt<T>(_ read: () throws -> T) -> T? {
+        do {
+            return try read()
+        } catch {
+            note(error)
+            return nil
+        }
+    }
+
+    /// `rows` when nothing failed; otherwise throws them with the failures as a `PartialCollection`.
+    func finish(_ rows: [Row]) throws(PartialCollection) -> [Row] {
+        if messages.isEmpty { return rows }
+        throw PartialCollection(rows: rows, errors: messages)
+    }
+}
+
 /// One kind of reading. A function instance lives as long as the daemon, so it can keep
 /// open files and the previous sample it needs for rates.
 ///
 /// - Important: `collect` must not sleep or block on anything but kernel files; rates come from
-///   the previous call's sample. A missing kernel feature returns `[]` (no data), never throws.
+///   the previous call's sample. A missing kernel *feature* (no PSI, no md driver, no sensors)
+///   returns `[]` (no data), never throws; a missing or unreadable *file* that the function needs
+///   throws an error naming it (`ReadError`), or, when other sources still give rows,
+///   `PartialCollection`. No value read from the kernel may trap (see `saturatingProduct`).
 public protocol MetricFunction: AnyObject {
     /// The function's name and fields; the rule checker and the textfile exporter read it.
     static var schema: FunctionSchema { get }
@@ -115,6 +157,9 @@ public final class Worker {
                 let rows = try f.collect(ctx)
                 reports.append(FunctionReport(name: f.name, datetime: now, data: rows,
                                               durationSeconds: monotonicSeconds() - start))
+            } catch let partial as PartialCollection {
+                reports.append(FunctionReport(name: f.name, datetime: now, data: partial.rows, error: partial.description,
+                                              durationSeconds: monotonicSeconds() - start))
             } catch {
                 reports.append(FunctionReport(name: f.name, datetime: now, data: [], error: "\(error)",
                                               durationSeconds: monotonicSeconds() - start))
@@ -129,5 +174,7 @@ public final class Worker {
 public func rounded(_ v: Double, _ places: Int = 2) -> Double {
     var m = 1.0
     for _ in 0..<places { m *= 10 }
-    return (v * m).rounded() / m
+    let scaled = v * m
+    // Near Double's limit the scaled value overflows; such a value has no decimals to round anyway.
+    return scaled.isFinite ? scaled.rounded() / m : v
 }

@@ -191,10 +191,10 @@ typealias CW = CoreWorkerTesting
 }
 
 @Suite struct CPUUtilisationTests {
-    @Test func deltaBetweenSamples() {
+    @Test func deltaBetweenSamples() throws {
         let a = CPUTicks(name: "cpu0", user: 100, system: 50, idle: 800, iowait: 50)
         let b = CPUTicks(name: "cpu0", user: 160, system: 70, idle: 900, iowait: 70)
-        let u = cpuUtilisation(b, since: a)
+        let u = try #require(cpuUtilisation(b, since: a))
         let p = Dictionary(uniqueKeysWithValues: u.percent)
         #expect(u.ticks == 200)
         #expect(p["user"] == 30)
@@ -204,19 +204,48 @@ typealias CW = CoreWorkerTesting
         #expect(u.busy == 40)
     }
 
-    @Test func sinceBootWithoutPreviousOrAfterReset() {
+    @Test func sinceBootWithoutPrevious() throws {
         let now = CPUTicks(name: "cpu", user: 25, idle: 75)
-        #expect(cpuUtilisation(now, since: nil).busy == 25)
-        // A counter going backwards (CPU unplugged and back) falls back to since-boot figures.
-        #expect(cpuUtilisation(now, since: CPUTicks(name: "cpu", user: 50, idle: 10)).busy == 25)
-        // No ticks elapsed: nothing to compare, so the since-boot figures stand.
-        #expect(cpuUtilisation(now, since: now).ticks == 100)
+        #expect(try #require(cpuUtilisation(now, since: nil)).busy == 25)
+        // No ticks elapsed: nothing to divide, and the caller keeps the earlier sample as the baseline.
+        #expect(cpuUtilisation(now, since: now) == nil)
     }
 
-    @Test func emptyCPUIsZeroNotNaN() {
-        let u = cpuUtilisation(CPUTicks(name: "cpu9"), since: nil)
+    /// A field that goes backwards counts 0 for the interval; the other fields keep their interval
+    /// values (before, one such field made the whole row fall back to since-boot averages).
+    static let backwards: [(name: String, before: CPUTicks, after: CPUTicks, ticks: UInt64, busy: Double, user: Double)] = [
+        // Documentation/filesystems/proc.rst: "iowait … can decrease in certain conditions".
+        ("iowait back one jiffy", CPUTicks(name: "cpu0", user: 1000, idle: 8000, iowait: 500),
+         CPUTicks(name: "cpu0", user: 1050, idle: 8150, iowait: 499), 200, 25, 25),
+        ("idle back (CPU unplugged and back)", CPUTicks(name: "cpu1", user: 1000, system: 100, idle: 8000),
+         CPUTicks(name: "cpu1", user: 1100, system: 200, idle: 10), 200, 100, 50),
+        ("steal reset by the hypervisor", CPUTicks(name: "cpu", user: 10_000, idle: 10_000, steal: 900),
+         CPUTicks(name: "cpu", user: 10_030, idle: 10_070, steal: 0), 100, 30, 30),
+    ]
+
+    @Test(arguments: backwards.indices) func counterGoingBackwardsCountsZero(_ i: Int) throws {
+        let c = Self.backwards[i]
+        let u = try #require(cpuUtilisation(c.after, since: c.before), "\(c.name)")
+        let p = Dictionary(uniqueKeysWithValues: u.percent)
+        #expect(u.ticks == c.ticks, "\(c.name)")
+        #expect(u.busy == c.busy, "\(c.name)")
+        #expect(p["user"] == c.user, "\(c.name)")
+    }
+
+    @Test func emptyCPUIsZeroNotNaN() throws {
+        let u = try #require(cpuUtilisation(CPUTicks(name: "cpu9"), since: nil))
         #expect(u.busy == 0)
         #expect(u.percent.allSatisfy { $0.1 == 0 })
+    }
+
+    @Test func absurdTicksDoNotTrap() throws {
+        let huge = CPUTicks(name: "cpu", user: .max, nice: .max, system: .max, idle: .max, iowait: .max, irq: .max,
+                            softirq: .max, steal: .max, guest: .max, guestNice: .max)
+        #expect(huge.totalTicks == .max)
+        let u = try #require(cpuUtilisation(huge, since: nil))
+        #expect(u.busy >= 0 && u.busy <= 100)
+        let v = try #require(cpuUtilisation(huge, since: CPUTicks(name: "cpu")))
+        #expect(v.percent.allSatisfy { $0.1 >= 0 && $0.1 <= 100 })
     }
 }
 
@@ -233,7 +262,7 @@ typealias CW = CoreWorkerTesting
         let f = CPUUtilisationFunction()
         let first = try f.collect(CW.context(CW.machineA, monotonic: 10))
         let second = try f.collect(CW.context(CW.machineA, monotonic: 11))
-        // Identical samples: no ticks elapsed, so both report the since-boot shares.
+        // Identical samples: no tick elapsed, so the first interval's figures (here since boot) stand.
         #expect(first == second)
         for row in first {
             for (key, value) in row where key.hasSuffix("_percent") {

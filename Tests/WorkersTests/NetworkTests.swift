@@ -138,9 +138,14 @@ import Glibc
         let r = InterfacesFunction.row(b, link: .init(), previous: a, elapsed: 2)
         #expect(r["rx_bytes_per_second"] == .double(2000))
         #expect(r["rx_errors_per_second"] == .double(2))
-        // A counter that went backwards (driver reset) gives no rate rather than a negative one.
-        let reset = InterfacesFunction.row(a, link: .init(), previous: b, elapsed: 2)
-        #expect(reset["rx_bytes_per_second"] == nil)
+        // A counter that went backwards (driver reset) counts 0 for the interval, never a negative
+        // rate; the counters that did not go back keep theirs.
+        var c = b
+        c.rxBytes = 10
+        c.rxPackets = 30
+        let reset = InterfacesFunction.row(c, link: .init(), previous: b, elapsed: 2)
+        #expect(reset["rx_bytes_per_second"] == .double(0))
+        #expect(reset["rx_packets_per_second"] == .double(10))
     }
 
     @Test func socketsOnMachineB() throws {

@@ -191,38 +191,38 @@ func statLine(pid: Int, comm: String, state: String = "S", ppid: Int = 1, utime:
         HostTesting.context(roots, monotonic: tick)
     }
 
-    @Test func fixtureTreesAreAlwaysListed() {
+    @Test func fixtureTreesAreAlwaysListed() throws {
         // A fixture's loadavg is a regular file: its last pid says nothing about the tree.
         let table = ProcessTable()
-        for tick in 1...3 { table.refresh(Self.context(HostTesting.roots("machine-b"), Double(tick))) }
+        for tick in 1...3 { try table.refresh(Self.context(HostTesting.roots("machine-b"), Double(tick))) }
         #expect(table.fullWalks == 3 && table.keptWalks == 0)
     }
 
     @Test func liveWalkSeesNewAndExitedProcessesAndSkipsListingWhenNothingStarted() throws {
         let table = ProcessTable()
         var tick = 1.0
-        func walk() -> Set<Int64> {
+        func walk() throws -> Set<Int64> {
             tick += 1
-            table.refresh(Self.context(SourceRoots(), tick))
+            try table.refresh(Self.context(SourceRoots(), tick))
             return Set(table.processes.map(\.pid))
         }
-        let before = walk()
+        let before = try walk()
         #expect(before.contains(Int64(getpid())))
         // A new process allocates a pid: the next walk lists /proc and finds it.
         let child = try ChildProcess(["/bin/sleep", "30"], outputDirectory: "/tmp")
         let full = table.fullWalks
-        #expect(walk().contains(Int64(child.pid)))
+        #expect(try walk().contains(Int64(child.pid)))
         #expect(table.fullWalks == full + 1)
         // Once it exits and is reaped, it is gone, whichever walk runs.
         child.signal(SIGKILL)
         #expect(child.wait(timeout: 5) != nil)
-        #expect(!walk().contains(Int64(child.pid)))
+        #expect(try !walk().contains(Int64(child.pid)))
         // With nothing started between two walks (other tests run beside this one, so retry), the
         // walk re-reads the kept fds only, and still sees this process.
         var skipped = false
         for _ in 0..<300 where !skipped {
             let kept = table.keptWalks
-            let pids = walk()
+            let pids = try walk()
             if table.keptWalks > kept {
                 skipped = true
                 #expect(pids.contains(Int64(getpid())))
