@@ -95,10 +95,12 @@ public final class Daemon {
             signals = try SignalSource(loop: loop) { [unowned self] sig in self.handle(signal: sig) }
         } catch { throw UsageError("\(error)") }
         startWatching()
-        scheduleWorkers()
-        if let wd = notifier.watchdogInterval {
-            loop.addRepeatingTimer(interval: wd) { [unowned self] _ in self.notifier.watchdog() }
-        }
+        do {
+            try scheduleWorkers(settings)
+            if let wd = notifier.watchdogInterval {
+                try loop.addRepeatingTimer(interval: wd) { [unowned self] _ in self.notifier.watchdog() }
+            }
+        } catch { throw UsageError("cannot create the interval timers: \(error)") }
         log.notice("shd started: \(workers.count) workers, \(config.rules.count) rules, \(config.channels.count) channels, state in \(settings.stateDir)")
     }
 
@@ -119,16 +121,16 @@ public final class Daemon {
 
     /// One timerfd per distinct interval: workers that share an interval are collected together and
     /// evaluated once (separate timers drift apart by microseconds and would each cost an evaluation
-    /// and a report.json write).
-    func scheduleWorkers() {
-        for t in workerTimers { loop.cancelTimer(t) }
-        workerTimers = []
+    /// and a report.json write). The new timers replace the old ones only once all of them exist: when
+    /// one cannot be made (out of file descriptors), the old ones stay and the error is thrown.
+    func scheduleWorkers(_ intervals: DaemonSettings) throws(SystemError) {
         var groups: [(interval: Double, workers: [Worker])] = []
         for w in snapshot.workers {
-            let interval = settings.interval(of: w.name)
+            let interval = intervals.interval(of: w.name)
             if let i = groups.firstIndex(where: { $0.interval == interval }) { groups[i].workers.append(w) } else { groups.append((interval, [w])) }
         }
         var firstTicks: [() -> Void] = []
+        var timers: [TimerID] = []
         for (interval, workers) in groups {
             var lastFull = -Double.infinity
             let tick = { [unowned self] in
@@ -150,16 +152,22 @@ public final class Daemon {
                 }
                 if collected { self.scheduleEvaluation() }
             }
-            let t = loop.addRepeatingTimer(interval: interval) { [unowned self] expirations in
-                if expirations > 1 {
-                    self.missedTicks += expirations - 1
-                    self.log.warning("\(workers.map(\.name).joined(separator: ", ")) missed \(expirations - 1) tick(s) of \(interval)s")
-                }
-                tick()
+            do {
+                timers.append(try loop.addRepeatingTimer(interval: interval) { [unowned self] expirations in
+                    if expirations > 1 {
+                        self.missedTicks += expirations - 1
+                        self.log.warning("\(workers.map(\.name).joined(separator: ", ")) missed \(expirations - 1) tick(s) of \(interval)s")
+                    }
+                    tick()
+                })
+            } catch {
+                for t in timers { loop.cancelTimer(t) }
+                throw error
             }
-            workerTimers.append(t)
             firstTicks.append(tick)
         }
+        for t in workerTimers { loop.cancelTimer(t) }
+        workerTimers = timers
         // The first collection of every group happens at once, in one loop turn, so one evaluation
         // and one report.json follow it (and READY=1 follows a full report); the timers take over
         // one interval later.
@@ -306,6 +314,7 @@ public final class Daemon {
             log.debug("files changed, but not the configuration: nothing to reload")
             return
         }
+        let previousSources = loadedSources
         loadedSources = loaded.sources
         notifier.reloading()
         defer { notifier.reloaded(status: statusLine()) }
@@ -329,7 +338,13 @@ public final class Daemon {
             log.error("reload (\(reason)) refused; the previous rules stay in force: \(error)")
             return
         }
-        applyReloadedSettings(next)
+        do { try applyReloadedSettings(next) } catch {
+            // Not the files' fault: the same files may be tried again (SIGHUP, or the next edit).
+            loadedSources = previousSources
+            log.error("reload (\(reason)) refused; the previous rules and intervals stay in force: cannot create the new "
+                + "interval timers (\(error)); shd needs more file descriptors (LimitNOFILE, ulimit -n)")
+            return
+        }
         let old = engine!
         let newEngine = Engine(configuration: config)
         let ended = newEngine.adoptState(from: old, now: .now())
@@ -347,7 +362,10 @@ public final class Daemon {
     }
 
     /// Log level and intervals change on reload; folders, roots and the worker list need a restart.
-    func applyReloadedSettings(_ next: DaemonSettings) {
+    /// Throws, changing nothing, when the new intervals' timers cannot be made.
+    func applyReloadedSettings(_ next: DaemonSettings) throws(SystemError) {
+        let intervalsChanged = next.interval != settings.interval || next.workerIntervals != settings.workerIntervals
+        if intervalsChanged { try scheduleWorkers(next) }
         if next.stateDir != settings.stateDir || next.roots != settings.roots || next.workers != settings.workers
             || next.textfileDir != settings.textfileDir || next.workerOptions != settings.workerOptions || next.hostname != settings.hostname
         {
@@ -355,11 +373,9 @@ public final class Daemon {
         }
         log.level = next.logLevel
         settings.logLevel = next.logLevel
-        let intervalsChanged = next.interval != settings.interval || next.workerIntervals != settings.workerIntervals
         settings.interval = next.interval
         settings.workerIntervals = next.workerIntervals
         if intervalsChanged {
-            scheduleWorkers()
             log.notice("collection intervals changed: " + snapshot.workers.map { "\($0.name) \(settings.interval(of: $0.name))s" }.joined(separator: ", "))
         }
     }

@@ -89,19 +89,30 @@ public final class EventLoop: EventHost {
 
     /// Calls `handler` every `interval` seconds, first after `initialDelay`, on a timerfd of its own.
     /// The handler gets the number of expirations since the last call (more than 1 = ticks were missed).
+    /// Throws when the timerfd cannot be made or armed (EMFILE: out of file descriptors); nothing is left behind.
     @discardableResult
-    public func addRepeatingTimer(interval: Double, initialDelay: Double? = nil, handler: @escaping (UInt64) -> Void) -> TimerID {
+    public func addRepeatingTimer(interval: Double, initialDelay: Double? = nil,
+                                  handler: @escaping (UInt64) -> Void) throws(SystemError) -> TimerID {
         let fd = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_CLOEXEC | TFD_NONBLOCK))
-        precondition(fd >= 0, "timerfd_create failed")
+        if fd < 0 { throw SystemError("timerfd_create") }
         var spec = itimerspec(it_interval: timespecFrom(interval), it_value: timespecFrom(max(initialDelay ?? interval, 1e-6)))
-        timerfd_settime(fd, 0, &spec, nil)
+        var ev = epoll_event()
+        ev.events = EPOLLIN.rawValue
+        ev.data.fd = fd
+        func fail(_ call: String) -> SystemError {
+            let e = SystemError(call)
+            close(fd)
+            return e
+        }
+        if timerfd_settime(fd, 0, &spec, nil) != 0 { throw fail("timerfd_settime") }
+        if epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0 { throw fail("epoll_ctl") }
         let id = nextTimerID
         nextTimerID += 1
         repeating[id] = fd
-        watch(fd: fd, interest: .read) { _ in
+        handlers[fd] = (.read, { _ in
             let n = drain(fd)
             if n > 0 { handler(n) }
-        }
+        })
         return TimerID(raw: id)
     }
 

@@ -1,0 +1,58 @@
+// `shd run` out of file descriptors: a reload that needs new interval timers is refused, and the daemon goes on.
+import Testing
+import Reports
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite(.serialized) struct DescriptorLimitTests {
+    /// The lowest descriptor number `pid` does not hold (the next one it would get).
+    static func lowestFreeDescriptor(_ pid: pid_t) -> Int? {
+        guard let d = opendir("/proc/\(pid)/fd") else { return nil }
+        defer { closedir(d) }
+        var used = Set<Int>()
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if let n = Int(name) { used.insert(n) }
+        }
+        var n = 0
+        while used.contains(n) { n += 1 }
+        return n
+    }
+
+    @Test(.enabled(if: access("/usr/bin/prlimit", X_OK) == 0, "prlimit (util-linux) is not installed"))
+    func aReloadNeedingTimersBeyondTheLimitIsRefusedAndTheDaemonGoesOn() throws {
+        let h = try DaemonHarness()
+        try h.start()
+        #expect(h.waitReady(), "no report.json; log: \(h.log)")
+        usleep(500_000)
+        let pid = h.process!.pid
+        // Leave exactly one free descriptor: enough to read the rules files one by one, not for the three new
+        // interval timers the edit below asks for (the old timers stay until all new ones exist).
+        var free = Int.max
+        for _ in 0..<10 {
+            if let n = Self.lowestFreeDescriptor(pid) { free = min(free, n) }
+            usleep(20_000)
+        }
+        #expect(free < 1000)
+        #expect(runShell("/usr/bin/prlimit --pid \(pid) --nofile=\(free + 1):") == 0)
+
+        h.writeRules(threshold: 50, extra: "set interval.load 300ms\nset interval.memory 400ms\n")
+        #expect(h.waitFor(10) { h.log.contains("refused; the previous rules and intervals stay in force") }, "log: \(h.log)")
+        let line = h.log.split(separator: "\n").first { $0.contains("refused; the previous rules and intervals") }.map(String.init) ?? ""
+        #expect(line.contains("timerfd_create: Too many open files") && line.contains("LimitNOFILE"), "\(line)")
+        #expect(!h.log.contains("collection intervals changed"))
+        #expect(h.process!.isRunning, "the daemon died: \(h.log)")
+
+        // With descriptors again: still alive, alerting, and the same files now reload.
+        #expect(runShell("/usr/bin/prlimit --pid \(pid) --nofile=4096:") == 0)
+        h.setAvailable(kB: 2_000_000)
+        #expect(h.waitFor(10) { h.alerts(rule: "memory_low", status: "firing").count == 1 }, "no alert after the refusal; log: \(h.log)")
+        h.process!.signal(SIGHUP)
+        #expect(h.waitFor(10) { h.log.contains("collection intervals changed") }, "log: \(h.log)")
+        #expect(h.log.contains("load 0.3s") && h.log.contains("memory 0.4s"), "log: \(h.log)")
+        h.process!.signal(SIGTERM)
+        #expect(h.process!.wait(timeout: 10) == 0)
+    }
+}
