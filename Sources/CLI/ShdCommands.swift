@@ -40,6 +40,11 @@ public enum ShdCommandLine {
             .option("--proc-root", value: .directory("DIR"), help: "read /proc from DIR (set proc_root)"),
             .option("--sys-root", value: .directory("DIR"), help: "read /sys from DIR (set sys_root)"),
             .option("--etc-root", value: .directory("DIR"), help: "read /etc/os-release and /etc/passwd from DIR"),
+            .option("--root-fs", value: .directory("DIR"), help: """
+                the host's root filesystem mounted at DIR (a container: -v /:/host:ro,rslave):
+                filesystems come from the mount table of pid 1 of --proc-root and statvfs runs
+                on DIR + mount point (set root_fs)
+                """),
             .option("--log-level", value: .choice("LEVEL", logLevels),
                     help: "error, warning, notice, info or debug (default info; set log_level)"),
             .flag("--daemonize", help: """
@@ -61,6 +66,7 @@ public enum ShdCommandLine {
         f.procRoot = p.text("--proc-root")
         f.sysRoot = p.text("--sys-root")
         f.etcRoot = p.text("--etc-root")
+        f.rootFS = p.text("--root-fs")
         f.logLevel = p.text("--log-level")
         f.pidfile = p.text("--pidfile")
         f.daemonize = p.flag("--daemonize")
@@ -83,9 +89,10 @@ public enum ShdCommandLine {
                     help: "seconds between the two samples (default 0.25; at most 60, e.g. 0.5 or 500ms)"),
             .flag("--latest", help: "print the report the running daemon last wrote (STATE_DIR/report.json)"),
             .option("--state-dir", value: .directory("DIR"), help: "where --latest looks (default /var/lib/shd)"),
-            .option("--proc-root", value: .directory("DIR"), help: "read /proc from DIR (fixtures)"),
-            .option("--sys-root", value: .directory("DIR"), help: "read /sys from DIR (fixtures)"),
-            .option("--etc-root", value: .directory("DIR"), help: "read /etc/os-release and /etc/passwd from DIR (fixtures)"),
+            .option("--proc-root", value: .directory("DIR"), help: "read /proc from DIR: a host's procfs (live) or a fixture tree"),
+            .option("--sys-root", value: .directory("DIR"), help: "read /sys from DIR (a host's, or a fixture tree)"),
+            .option("--etc-root", value: .directory("DIR"), help: "read /etc/os-release and /etc/passwd from DIR"),
+            .option("--root-fs", value: .directory("DIR"), help: "the host's root filesystem mounted at DIR (see `shd help run`)"),
             .option("--fixed-time", value: .timestamp("RFC3339"), help: "stamp every report with this time (golden tests)"),
             .option("--cycles", value: .integer("N", 1...Int.max), help: """
                 benchmark: collect N cycles back to back, print CPU ms per cycle and
@@ -102,6 +109,7 @@ public enum ShdCommandLine {
             if let v = p.text("--proc-root") { o.roots.proc = v }
             if let v = p.text("--sys-root") { o.roots.sys = v }
             if let v = p.text("--etc-root") { o.roots.etc = v }
+            if let v = p.text("--root-fs") { o.roots.rootFS = v }
             o.fixedTime = p.time("--fixed-time")
             if let v = p.number("--cycles") { o.cycles = Int(v) }
             return ReportCommand.run(o)

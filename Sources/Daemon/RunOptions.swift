@@ -12,6 +12,7 @@ public struct RunFlags: Sendable {
     public var procRoot: String?
     public var sysRoot: String?
     public var etcRoot: String?
+    public var rootFS: String?
     public var logLevel: String?
     public var daemonize = false
     public var pidfile: String?
@@ -86,6 +87,7 @@ public struct DaemonSettings: Sendable, Equatable {
             case "textfile_dir": textfileDir = try string(name, value)
             case "proc_root": roots.proc = try string(name, value)
             case "sys_root": roots.sys = try string(name, value)
+            case "root_fs": roots.rootFS = try string(name, value)
             case "log_level":
                 let t = try string(name, value)
                 guard let l = LogLevel(name: t) else { throw UsageError("set log_level: unknown level '\(t)'") }
@@ -110,6 +112,7 @@ public struct DaemonSettings: Sendable, Equatable {
         if let v = f.procRoot { roots.proc = v }
         if let v = f.sysRoot { roots.sys = v }
         if let v = f.etcRoot { roots.etc = v }
+        if let v = f.rootFS { roots.rootFS = v }
         if let v = f.pidfile { pidfile = v }
         if let v = f.interval {
             guard v > 0 else { throw UsageError("--interval must be positive") }

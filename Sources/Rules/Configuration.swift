@@ -157,6 +157,7 @@ public enum KnownSettings {
         Setting("textfile_dir", "folder for shd.prom, for node_exporter's textfile collector (default: none)"),
         Setting("proc_root", "where /proc is (default /proc)"),
         Setting("sys_root", "where /sys is (default /sys)"),
+        Setting("root_fs", "the host's root filesystem as mounted into a container (e.g. /host)"),
         Setting("log_level", "error, warning, notice, info or debug (default info)"),
         Setting("pidfile", "pid file for --daemonize (default /run/shd.pid)"),
         Setting("default_channels", "channels for rules without `notify` (default: [\"log\"])"),

@@ -37,8 +37,8 @@ public final class FilesystemsFunction: MetricFunction {
     /// Whether the mountinfo fd is on procfs, so poll() reports mount table changes (nil: not asked yet).
     private var pollable: Bool?
 
-    /// - Parameter statfs: where sizes come from. nil picks `LiveStatfs` for the real `/proc` and, for a
-    ///   fixture tree, `FixtureStatfs` over the `statvfs` file beside the tree's `proc` directory.
+    /// - Parameter statfs: where sizes come from. nil picks `LiveStatfs` (through `rootFS` when set) for
+    ///   a live proc root and, for a fixture tree, `FixtureStatfs` over `SourceRoots.fixtureStatvfs`.
     public init(statfs: (any StatfsSource)? = nil) {
         self.injected = statfs
     }
@@ -47,7 +47,14 @@ public final class FilesystemsFunction: MetricFunction {
     public private(set) var mountTableReads = 0
 
     public func collect(_ ctx: CollectContext) throws -> [Row] {
-        let f = file ?? KernelFile(ctx.roots.proc + "/self/mountinfo")
+        // A host root that is not there would make every statvfs fail with ENOENT, which reads as
+        // "the mount went away": say so instead of reporting no filesystems.
+        if ctx.roots.live, let r = ctx.roots.rootFS, access(r, F_OK) != 0 {
+            throw CollectError("root filesystem \(r): \(String(cString: strerror(shd_errno())))")
+        }
+        let path = ctx.roots.mountInfoPath
+        let f = file?.path == path ? file! : KernelFile(path)
+        if file?.path != path { cached = nil; pollable = nil }
         file = f
         let mounts: [MountEntry]
         let inline: Set<String>
@@ -84,7 +91,7 @@ public final class FilesystemsFunction: MetricFunction {
         for m in mounts {
             let outcome = outcomes[m.mountPoint] ?? .stuck
             // The mount went away between reading mountinfo and statvfs.
-            if case .failed(let e) = outcome, e == ENOENT, ctx.roots.proc == "/proc" { continue }
+            if case .failed(let e) = outcome, e == ENOENT, ctx.roots.live { continue }
             // A filesystem the kernel remounted read-only after errors (errors=remount-ro) changes its
             // super options without a mount table event: statvfs's ST_RDONLY (mount or superblock
             // read-only) disagreeing with the kept options means the kept list is stale.
@@ -172,11 +179,8 @@ public final class FilesystemsFunction: MetricFunction {
     }
 
     static func defaultSource(_ roots: SourceRoots) -> any StatfsSource {
-        if roots.proc == "/proc" { return LiveStatfs() }
-        var base = roots.proc
-        while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
-        let parent = base.lastIndex(of: "/").map { String(base[..<$0]) } ?? "."
-        return FixtureStatfs(path: (parent.isEmpty ? "" : parent) + "/statvfs")
+        if let sidecar = roots.fixtureStatvfs { return FixtureStatfs(path: sidecar) }
+        return LiveStatfs(root: roots.rootFS)
     }
 
     /// One row from a mount and its statvfs outcome.

@@ -139,10 +139,17 @@ public protocol StatfsSource: Sendable {
     func statfs(_ mountPoint: String) -> StatfsOutcome
 }
 
-/// The real statvfs(3).
+/// The real statvfs(3), of the mount point itself or, with `root` (a host's root filesystem
+/// mounted into a container), of `root + mount point`.
 public struct LiveStatfs: StatfsSource {
-    public init() {}
+    public let root: String?
+    public init(root: String? = nil) {
+        var r = root
+        while let x = r, x.hasSuffix("/") { r = String(x.dropLast()) }
+        self.root = r.flatMap { $0.isEmpty ? nil : $0 }
+    }
     public func statfs(_ mountPoint: String) -> StatfsOutcome {
+        let mountPoint = root.map { $0 + mountPoint } ?? mountPoint
         // Swift cannot call statvfs(): the function is shadowed by the struct of the same name, so
         // take an O_PATH handle (no permission needed on the directory) and ask fstatvfs().
         // O_PATH is hidden behind _GNU_SOURCE; its value is the same on every Linux architecture.

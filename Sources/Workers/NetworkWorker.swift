@@ -270,7 +270,7 @@ public final class ListeningFunction: MetricFunction {
     /// table is not walked; nil (use /proc/net/tcp) when the tables are read anyway, on a fixture tree,
     /// or when sock_diag is unavailable (no inet_diag module, a seccomp sandbox).
     private func liveListenersWithoutWalk(_ ctx: CollectContext) -> (v4: [SocketEntry], v6: [SocketEntry])? {
-        guard !ctx.options.tcpStateCounts, ctx.roots.proc == "/proc", let v4 = try? dumpListeningTCP(family: AF_INET)
+        guard !ctx.options.tcpStateCounts, ctx.roots.live, let v4 = try? dumpListeningTCP(family: AF_INET)
         else { return nil }
         // IPv6 off: the family has no handler and the dump fails; that is no listeners, not an error.
         return (v4, (try? dumpListeningTCP(family: AF_INET6)) ?? [])

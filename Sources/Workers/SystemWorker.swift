@@ -212,19 +212,12 @@ public func readKernelClock() throws(CollectError) -> ClockState {
                       maxError: Int64(t.maxerror), estError: Int64(t.esterror))
 }
 
-/// `<proc root>/../adjtimex`: where a fixture tree keeps its recorded clock state.
-func siblingOfProc(_ roots: SourceRoots, _ name: String) -> String {
-    var base = roots.proc
-    while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
-    let parent = base.lastIndex(of: "/").map { String(base[..<$0]) } ?? "."
-    return parent + "/" + name
-}
-
 /// system.time: whether the kernel clock is synchronised (NTP/PTP discipline), its offset and error.
 ///
-/// On the live `/proc` root this calls adjtimex(2). On any other root (a fixture tree) it reads
-/// the recorded `adjtimex --print` output beside `proc`, so golden reports stay deterministic;
-/// without that file it reports `[]` (no data): the syscall would describe this machine, not the tree.
+/// On a live proc root (`SourceRoots.live`) this calls adjtimex(2). On a fixture tree it reads the
+/// recorded `adjtimex --print` output (`SourceRoots.fixtureAdjtimex`), so golden reports stay
+/// deterministic; without that file it reports `[]` (no data): the syscall would describe this
+/// machine, not the tree.
 public final class SystemTimeFunction: MetricFunction {
     public static let schema = FunctionSchema(name: "time", help: "Kernel clock synchronisation (adjtimex)", fields: [
         FieldSchema("synchronised", .bool, help: "The clock is disciplined by NTP/PTP (STA_UNSYNC clear, not TIME_ERROR)"),
@@ -240,17 +233,17 @@ public final class SystemTimeFunction: MetricFunction {
 
     public func collect(_ ctx: CollectContext) throws -> [Row] {
         let c: ClockState
-        if ctx.roots.proc == "/proc" {
-            c = try readKernelClock()
-        } else {
+        if let record = ctx.roots.fixtureAdjtimex {
             let bytes: [UInt8]
             do {
-                bytes = try readOnce(siblingOfProc(ctx.roots, "adjtimex"), cap: 65536)
+                bytes = try readOnce(record, cap: 65536)
             } catch let e {
                 if e.isMissing { return [] }
                 throw e
             }
             c = try parseAdjtimexPrint(bytes)
+        } else {
+            c = try readKernelClock()
         }
         return [[
             "synchronised": .bool(c.synchronised), "clock_state": .string(c.stateName), "status_flags": .int(c.status),
@@ -419,7 +412,7 @@ public final class SystemSelfFunction: MetricFunction {
             if let v = u.virtualBytes { row.append("virtual_bytes", .int(Int64(clamping: v))) }
             if let v = u.threads { row.append("threads", .int(Int64(clamping: v))) }
         }
-        let live = ctx.roots.proc == "/proc"
+        let live = ctx.roots.live
         let fds = listDirectory(p + "/fd")
         if !fds.isEmpty {
             // On the live /proc the listing's own directory fd is among the entries.

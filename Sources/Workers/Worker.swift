@@ -1,17 +1,72 @@
 // Workers and functions: the collection model shared by every worker.
+import CLinux
 import Reports
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Where the kernel's files are: the real roots, or a fixture tree copied from a machine.
+/// Where the kernel's files are: a live procfs (this machine's, or a host's mounted into a
+/// container as `/host/proc`), or a fixture tree copied from a machine.
+///
+/// Live or fixture is decided once, whenever `proc` is set, by what the proc root is: a procfs
+/// mount (however it is spelt: `/proc/`, a symlink, `/host/proc`) is live; anything else is a
+/// fixture tree. Functions ask `live`, never compare paths. The inputs only a fixture has (the
+/// recorded statvfs figures and adjtimex state, which are syscalls on a live system) are named
+/// by `fixtureStatvfs` and `fixtureAdjtimex`.
 public struct SourceRoots: Sendable, Equatable {
-    public var proc: String
+    public var proc: String {
+        didSet { live = Self.isProcfs(proc) }
+    }
     public var sys: String
     /// Root for /etc files such as os-release (fixtures set it next to proc and sys).
     public var etc: String
+    /// The host's root filesystem as shd sees it (`/host` in a container started with
+    /// `-v /:/host:ro,rslave`); nil for shd's own. When set (live only), the mount table is the
+    /// one of pid 1 of the proc root's pid namespace (`<proc>/1/mountinfo`: the host's, not the
+    /// container's) and statvfs runs on `rootFS + mount point`.
+    public var rootFS: String?
+    /// The proc root is a procfs: the syscalls (statvfs, adjtimex, sock_diag) describe the same
+    /// machine as its files.
+    public private(set) var live: Bool
+    /// Fixture trees only: the statvfs sidecar (`FixtureStatfs`) and the `adjtimex --print`
+    /// record. Unless set, the files named `statvfs` and `adjtimex` beside the proc directory.
+    public var fixtureStatvfs: String? {
+        get { live ? nil : statvfsOverride ?? Self.sibling(of: proc, "statvfs") }
+        set { statvfsOverride = newValue }
+    }
+    public var fixtureAdjtimex: String? {
+        get { live ? nil : adjtimexOverride ?? Self.sibling(of: proc, "adjtimex") }
+        set { adjtimexOverride = newValue }
+    }
+    private var statvfsOverride: String?
+    private var adjtimexOverride: String?
 
-    public init(proc: String = "/proc", sys: String = "/sys", etc: String = "/etc") {
+    public init(proc: String = "/proc", sys: String = "/sys", etc: String = "/etc", rootFS: String? = nil) {
         self.proc = proc
         self.sys = sys
         self.etc = etc
+        self.rootFS = rootFS
+        self.live = Self.isProcfs(proc)
+    }
+
+    /// Where the mount table is read: the host's through pid 1 when a host root is given.
+    public var mountInfoPath: String { live && rootFS != nil ? proc + "/1/mountinfo" : proc + "/self/mountinfo" }
+
+    /// True when `path` is (or resolves to) a directory on procfs.
+    static func isProcfs(_ path: String) -> Bool {
+        // O_PATH | O_DIRECTORY: no read permission needed; the values are the same on every Linux architecture.
+        let fd = open(path, 0o10000000 | 0o200000 | O_CLOEXEC)
+        if fd < 0 { return false }
+        defer { close(fd) }
+        return shd_is_procfs(fd) == 1
+    }
+
+    /// `<parent of proc>/name`.
+    static func sibling(of proc: String, _ name: String) -> String {
+        var base = proc
+        while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
+        let parent = base.lastIndex(of: "/").map { String(base[..<$0]) } ?? "."
+        return parent + "/" + name
     }
 }
 
