@@ -94,13 +94,15 @@ public final class MemoryUsageFunction: MetricFunction {
         var low: UInt64?
         // Kernels before 3.14 print no MemAvailable: estimate it as the kernel does, from the zones'
         // low watermarks. Without the LRU file counts (before 2.6.28) there is nothing to estimate from.
+        // Without zoneinfo the rest of meminfo still stands: the row keeps it, and the error names the file.
+        var failures = SourceFailures()
         if m["MemAvailable"] == nil, m["Active(file)"] != nil, m["Inactive(file)"] != nil {
             let zpath = ctx.roots.proc + "/zoneinfo"
             let z = zoneinfo?.path == zpath ? zoneinfo! : KernelFile(zpath, cap: 1 << 22)
             zoneinfo = z
-            low = try parseZoneinfoLowWatermarkPages(try z.read()).multipliedReportingOverflow(by: pageSize).partialValue
+            low = failures.attempt { saturatingProduct(try parseZoneinfoLowWatermarkPages(try z.read()), pageSize) }
         }
-        return [memoryUsageRow(m, lowWatermarkBytes: low)]
+        return try failures.finish([memoryUsageRow(m, lowWatermarkBytes: low)])
     }
 
     /// Bytes per page, for the zoneinfo page counts (the tree's own kernel for a fixture is assumed
@@ -128,8 +130,7 @@ public func parseZoneinfoLowWatermarkPages(_ bytes: [UInt8]) throws(CollectError
         let f = fields(line)
         guard f.count >= 2, equals(f[0], "low") else { return }
         guard f.count == 2, let n = parseUInt64(f[1]) else { bad = string(line); return }
-        let (s, o) = sum.addingReportingOverflow(n)
-        sum = o ? UInt64.max : s
+        sum = saturatingSum(sum, n)
         zones += 1
     }
     if let bad { throw CollectError("zoneinfo: malformed low watermark '\(bad)'") }
@@ -144,11 +145,10 @@ public func parseZoneinfoLowWatermarkPages(_ bytes: [UInt8]) throws(CollectError
 /// Cached includes tmpfs and shared memory, which cannot be dropped.
 public func estimatedAvailableBytes(_ m: [String: UInt64], lowWatermarkBytes low: UInt64) -> UInt64? {
     guard let free = m["MemFree"], let active = m["Active(file)"], let inactive = m["Inactive(file)"] else { return nil }
-    func add(_ a: UInt64, _ b: UInt64) -> UInt64 { let (s, o) = a.addingReportingOverflow(b); return o ? .max : s }
-    let pagecache = add(active, inactive)
+    let pagecache = saturatingSum(active, inactive)
     let slab = m["SReclaimable"] ?? 0
-    let kept = add(pagecache - min(pagecache / 2, low), slab - min(slab / 2, low))
-    let plus = add(free, kept)
+    let kept = saturatingSum(pagecache - min(pagecache / 2, low), slab - min(slab / 2, low))
+    let plus = saturatingSum(free, kept)
     return plus > low ? plus - low : 0
 }
 
