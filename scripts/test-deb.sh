@@ -102,6 +102,8 @@ check "every shipped rules file is a conffile ($rules_conffiles/$rules_shipped)"
 check "postinst creates the shd user" grep -q 'adduser --system' "$WORK/control/postinst"
 check "postinst enables the unit (dh_installsystemd)" grep -q 'deb-systemd-helper' "$WORK/control/postinst"
 check "postinst registers the init script (dh_installinit)" grep -q 'update-rc.d shd' "$WORK/control/postinst"
+check "postinst checks the configuration with the new version before restarting" grep -q 'runuser -u shd -- /usr/sbin/shd check-rules' "$WORK/control/postinst"
+check "debhelper does not restart shd on upgrade (the postinst does, after the check)" bash -c '! grep -q "_dh_action=restart" "$1"' _ "$WORK/control/postinst"
 check "postrm purges /var/lib/shd" grep -q 'rm -rf /var/lib/shd' "$WORK/control/postrm"
 
 # --- lintian: no errors; warnings only if listed in debian/lintian-accepted.txt. ---
@@ -151,7 +153,7 @@ check "shd run -h (env -i) exits 0 with its usage" bash -c 'env -i "$1" run -h |
 env -i "$BIN" run --bogus >/dev/null 2>"$WORK/usage.err"
 rc=$?
 check "shd run --bogus: one line, exit 2 (got $rc)" bash -c '[ "$1" -eq 2 ] && [ "$(cat "$2")" = "shd run: unknown option '"'"'--bogus'"'"'; see shd run --help" ]' _ "$rc" "$WORK/usage.err"
-# A broken rule must fail the check (so ExecStartPre refuses to start).
+# A broken rule must fail the check (so ExecReload, the init script and the postinst refuse it).
 printf 'rule broken on disk.filesystems {\n  warn used_procent > 90\n}\n' >"$WORK/broken.rules"
 env -i "$BIN" --check-rules "$WORK/broken.rules" >"$WORK/broken.out" 2>&1
 rc=$?
@@ -218,7 +220,10 @@ if command -v strace >/dev/null && command -v systemd-analyze >/dev/null; then
 else
 	echo "skip syscall-filter coverage (needs strace and systemd-analyze)"
 fi
-check "unit: Type=notify, User=shd, ExecStartPre check" bash -c 'grep -qx Type=notify "$1" && grep -qx User=shd "$1" && grep -qx "ExecStartPre=/usr/sbin/shd --check-rules" "$1"' _ "$UNIT"
+check "unit: Type=notify, User=shd" bash -c 'grep -qx Type=notify "$1" && grep -qx User=shd "$1"' _ "$UNIT"
+# A start check would fail a restart and stop monitoring: shd falls back to its last good configuration.
+check "unit: no ExecStartPre" bash -c '! grep -q "^ExecStartPre=" "$1"' _ "$UNIT"
+check "unit: ExecReload checks, then signals" bash -c '[ "$(grep "^ExecReload=" "$1")" = "$(printf "%s\n" "ExecReload=/usr/sbin/shd check-rules --format journal" "ExecReload=/bin/kill -HUP \$MAINPID")" ]' _ "$UNIT"
 
 # --- SysV init script. ---
 INIT="$X/etc/init.d/shd"
@@ -256,6 +261,12 @@ if [ -n "${SHD_DEB_INSTALL:-}" ]; then
 	touch /var/lib/shd/keep
 	check "upgrade (dpkg -i again)" dpkg -i --force-confold "$DEB"
 	check "upgrade keeps config edits and state" bash -c 'grep -q "# local edit" /etc/shd/shd.conf && [ -e /var/lib/shd/keep ]'
+	check "/etc/init.d/shd status after the upgrade" /etc/init.d/shd status
+	printf 'rule broken on disk.filesystems {\n  warn used_procent > 90\n}\n' >/etc/shd/rules.d/zz-broken.rules
+	check "upgrade with a broken rule fails loudly" bash -c '! dpkg -i --force-confold "$1" >"$2" 2>&1 && grep -q "shd was NOT restarted" "$2"' _ "$DEB" "$WORK/dpkg-broken.log"
+	check "upgrade with a broken rule keeps the daemon" /etc/init.d/shd status
+	rm -f /etc/shd/rules.d/zz-broken.rules
+	check "dpkg --configure -a after the fix" dpkg --configure -a
 	/etc/init.d/shd stop >/dev/null 2>&1
 	check "dpkg -r" dpkg -r shd
 	check "remove keeps config and state" bash -c 'grep -q "# local edit" /etc/shd/shd.conf && [ -e /var/lib/shd/keep ]'

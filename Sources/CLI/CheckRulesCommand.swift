@@ -1,4 +1,4 @@
-// `shd check-rules [--format text|json|github] [--strict] [--color|--no-color] [PATH…]`: validate a rule set.
+// `shd check-rules [--format text|json|github|journal] [--strict] [--color|--no-color] [PATH…]`: validate a rule set.
 import Reports
 import Rules
 
@@ -63,22 +63,24 @@ public enum CheckRulesCommand {
             write(JSONValue.object(o).encoded(pretty: true) + "\n")
         case "github":
             write(DiagnosticPrinter.github(result.diagnostics))
+        case "journal":
+            write(DiagnosticPrinter.journal(result.diagnostics, sources: result.sources))
         default:
             write(DiagnosticPrinter.text(result.diagnostics, sources: result.sources, color: color))
         }
         keepUntilExit(result, ruleCount: ruleCount)
         if result.diagnostics.contains(where: { $0.isIOError }) { return 2 }
         if errors > 0 || (strict && warnings > 0) {
-            if format == "text" {
-                write("\(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")\n")
+            if format == "text" || format == "journal" {
+                write((format == "journal" ? "<3>" : "") + "\(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")\n")
             }
             return 1
         }
-        if format == "text", let c = result.configuration {
+        if format == "text" || format == "journal", let c = result.configuration {
             let n = c.files.count, ch = c.declaredChannels.count
             var line = "\(n) file\(n == 1 ? "" : "s"), \(ruleCount) rule\(ruleCount == 1 ? "" : "s"), \(ch) channel\(ch == 1 ? "" : "s"): OK"
             if warnings > 0 { line += " (\(warnings) warning\(warnings == 1 ? "" : "s"))" }
-            write(line + "\n")
+            write((format == "journal" ? "<6>" : "") + line + "\n")
         }
         keepUntilExit(result, ruleCount: ruleCount)
         return 0

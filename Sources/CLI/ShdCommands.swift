@@ -124,8 +124,9 @@ public enum ShdCommandLine {
             """,
         footer: "Exit status: 0 clean, 1 errors (or warnings with --strict), 2 usage or I/O errors.",
         options: [
-            .option("--format", "-f", value: .choice("text|json|github", ["text", "json", "github"]),
-                    help: "text (default), JSON for programs, or GitHub Actions annotations"),
+            .option("--format", "-f", value: .choice("text|json|github|journal", ["text", "json", "github", "journal"]),
+                    help: "text (default), JSON for programs, GitHub Actions annotations, or journal: text with a "
+                        + "syslog priority prefix on every line (<3> for an error's lines), as the systemd unit runs it"),
             .flag("--strict", help: "warnings fail the check too"),
             .flag("--color", help: "colour the text (default: when standard output is a terminal)"),
             .flag("--no-color", help: "never colour the text"),

@@ -29,6 +29,8 @@ public final class Daemon {
     var configInvalid: AlertEvent?
     /// The texts of the files last loaded (good or bad), to ignore events that changed nothing.
     var loadedSources: [String: String] = [:]
+    /// The texts saved as the last good configuration.
+    var lastGoodSources: [String: String]?
     /// Functions some rule reads, by worker: collected every tick; the others every report_interval.
     var functionsInUse: [String: Set<String>] = [:]
     /// A full collection happened since report.json was last written.
@@ -54,13 +56,23 @@ public final class Daemon {
     // MARK: Start
 
     /// Loads the configuration and state, registers every source on the loop. Throws a
-    /// message for a person when shd cannot start (bad config on first start, no state folder).
+    /// message for a person when shd cannot start (bad config and no last good one, no state folder).
+    /// Files that do not check, after a clean start saved a last good configuration, start with that one
+    /// and `shd_config_invalid` firing, as a reload would: a broken edit never takes monitoring down.
     public func start() throws(UsageError) {
         let loaded = RuleSetLoader.load(paths: settings.rulePaths, catalog: WorkerRegistry.catalog)
-        guard let config = loaded.configuration, !loaded.hasErrors else {
-            throw UsageError("the configuration has errors; nothing was started:\n" + render(loaded))
+        let config: Configuration
+        var brokenAtStart: LoadResult?
+        if let c = loaded.configuration, !loaded.hasErrors {
+            config = c
+            if !loaded.diagnostics.isEmpty { log.warning(render(loaded)) }
+        } else {
+            let (c, savedAt) = try lastGoodConfiguration(refused: loaded)
+            log.error("the configuration has errors; starting with the last configuration that checked (saved \(savedAt)), "
+                + "shd_config_invalid fires until the files check again:\n" + render(loaded))
+            config = c
+            brokenAtStart = loaded
         }
-        if !loaded.diagnostics.isEmpty { log.warning(render(loaded)) }
         try settings.apply(settings: config.settings, flags: flags)
         log.level = settings.logLevel
         configuration = config
@@ -71,6 +83,7 @@ public final class Daemon {
             try AtomicFile.makeDirectories(settings.stateDir, mode: 0o750)
             if let t = settings.textfileDir { try AtomicFile.makeDirectories(t, mode: 0o755) }
         } catch { throw UsageError("cannot create the state folder: \(error)") }
+        if brokenAtStart == nil { saveLastGood(config, sources: loaded.sources) }
 
         let workers = try makeWorkers(named: settings.workers)
         snapshot = Snapshot(workers: workers, roots: settings.roots, options: settings.workerOptions,
@@ -84,7 +97,10 @@ public final class Daemon {
         } catch { throw UsageError("\(error)") }
         dispatcher.recoverSpool()
         announce(restored)
-        if var meta = configInvalid {
+        if let broken = brokenAtStart {
+            // A page opened before the restart stays open: fired once per broken episode.
+            if configInvalid == nil { fireConfigInvalid(broken) }
+        } else if var meta = configInvalid {
             // Broken when shd stopped, clean now: the receivers' page for it closes.
             configInvalid = nil
             resolveConfigInvalid(&meta)
@@ -285,12 +301,52 @@ public final class Daemon {
         saveState()
     }
 
+    /// Fires `shd_config_invalid` for files that do not check (the rules in force are older ones).
+    func fireConfigInvalid(_ loaded: LoadResult) {
+        let count = loaded.errorCount
+        let first = loaded.diagnostics.first { $0.severity == .error }
+        let summary = "shd configuration invalid: \(count) error(s)" + (first.map { "; first: \($0.location): \($0.message)" } ?? "")
+        let e = Engine.configInvalidEvent(kind: .firing, summary: summary, channels: configuration.defaultChannels,
+                                          startsAt: .now(), errors: count)
+        configInvalid = e
+        dispatcher.enqueue([e], report: snapshot.report())
+        saveState()
+    }
+
     func resolveConfigInvalid(_ meta: inout AlertEvent) {
         meta.kind = .resolved
         meta.endsAt = .now()
         meta.summary = "shd configuration is valid again"
         meta.reason = "configuration valid again"
         dispatcher.enqueue([meta], report: snapshot.report())
+    }
+
+    // MARK: Last good configuration
+
+    /// The saved last good configuration, if this version's checker accepts it; else the reason nothing starts.
+    func lastGoodConfiguration(refused loaded: LoadResult) throws(UsageError) -> (Configuration, String) {
+        let refused = "the configuration has errors; nothing was started:\n" + render(loaded)
+        // The state folder of the flags (or the default): the broken files cannot say where theirs is.
+        let stateDir = flags.stateDir ?? settings.stateDir
+        let saved: LastGoodConfiguration?
+        do { saved = try LastGoodConfiguration.read(stateDir: stateDir) } catch {
+            throw UsageError(refused + "\n(the last good configuration, \(LastGoodConfiguration.path(stateDir: stateDir)), is unreadable: \(error))")
+        }
+        guard let saved else { throw UsageError(refused) }
+        let again = saved.load()
+        guard let c = again.configuration, !again.hasErrors else {
+            throw UsageError(refused + "\nThe last good configuration (saved \(saved.savedAt)) does not check with this version either:\n" + render(again))
+        }
+        return (c, saved.savedAt)
+    }
+
+    /// Saved after every clean load whose files differ from the last saved ones.
+    func saveLastGood(_ config: Configuration, sources: [String: String]) {
+        guard sources != lastGoodSources else { return }
+        do {
+            try LastGoodConfiguration(config, sources: sources).save(stateDir: settings.stateDir)
+            lastGoodSources = sources
+        } catch { log.warning("cannot save the last good configuration: \(error); a restart with broken files would not start") }
     }
 
     // MARK: Reload
@@ -321,16 +377,7 @@ public final class Daemon {
         guard let config = loaded.configuration, !loaded.hasErrors else {
             let text = render(loaded)
             log.error("reload (\(reason)) refused; the previous rules stay in force:\n" + text)
-            let count = loaded.diagnostics.filter { $0.severity == .error }.count
-            let first = loaded.diagnostics.first { $0.severity == .error }
-            let summary = "shd configuration invalid: \(count) error(s)" + (first.map { "; first: \($0.location): \($0.message)" } ?? "")
-            if configInvalid == nil {
-                let e = Engine.configInvalidEvent(kind: .firing, summary: summary, channels: configuration.defaultChannels,
-                                                  startsAt: .now(), errors: count)
-                configInvalid = e
-                dispatcher.enqueue([e], report: snapshot.report())
-                saveState()
-            }
+            if configInvalid == nil { fireConfigInvalid(loaded) }
             return
         }
         var next = DaemonSettings.locate(flags)
@@ -353,6 +400,7 @@ public final class Daemon {
         noteFunctionsInUse()
         do { try dispatcher.updateChannels(config.channels) } catch { log.error("channels: \(error)") }
         announce(ended)
+        saveLastGood(config, sources: loaded.sources)
         if var meta = configInvalid {
             configInvalid = nil
             resolveConfigInvalid(&meta)

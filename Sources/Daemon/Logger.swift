@@ -33,10 +33,16 @@ public final class Logger: LogSink {
 
     public func log(_ l: LogLevel, _ message: String) {
         guard l <= level else { return }
-        // One line per message: a message with newlines (diagnostics) is indented, not split into entries.
-        let text = message.contains("\n") ? message.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n    ") : message
+        // A message with newlines (diagnostics: file:line:col, the source line, the caret) keeps its lines together,
+        // indented after the first. journald makes one entry per line, so each line carries the priority:
+        // `journalctl -p err` shows the whole diagnostic, not only its first line.
+        var lines = message.split(separator: "\n", omittingEmptySubsequences: false)
+        while lines.count > 1 && lines.last!.isEmpty { lines.removeLast() }
+        let text = lines.count > 1 ? lines.joined(separator: "\n    ") : message
         switch destination {
-        case .stderrWithPriority: writeStderr("<\(l.rawValue)>\(text)\n")
+        case .stderrWithPriority:
+            let prefix = "<\(l.rawValue)>"
+            writeStderr(lines.count > 1 ? prefix + lines.joined(separator: "\n" + prefix + "    ") + "\n" : prefix + message + "\n")
         case .stderrPlain: writeStderr("shd: \(l.name): \(text)\n")
         case .syslog: text.withCString { p in syslogMessage(Int32(l.rawValue), p) }
         case .none: break

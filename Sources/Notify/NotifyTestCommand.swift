@@ -12,15 +12,16 @@ public enum NotifyTestCommand {
     private final class LineLog: LogSink {
         let write: (String) -> Void
         init(_ write: @escaping (String) -> Void) { self.write = write }
-        func log(_ level: LogLevel, _ message: String) { write("\(level.name): \(message)") }
+        func log(_ level: LogLevel, _ message: String) { write("\(level.name): \(message)\n") }
     }
 
     /// Exit status: 0 delivered (or logged), 1 delivery failed or the channel is misconfigured, 2 no such channel.
+    /// `write` receives whole lines, each ending in a newline (the CLI writes them to stdout as they come).
     public static func run(channel: String, channels: [ChannelDeclaration], stateDir: String, hostname: String,
                            write: (String) -> Void) -> Int32 {
         guard let decl = channels.first(where: { $0.name == channel }) else {
             let names = channels.map(\.name).sorted()
-            write("shd: no channel named \(channel)" + (names.isEmpty ? "" : "; configured: " + names.joined(separator: ", ")))
+            write("shd: no channel named \(channel)" + (names.isEmpty ? "" : "; configured: " + names.joined(separator: ", ")) + "\n")
             return 2
         }
         return withoutActuallyEscaping(write) { write in
@@ -35,7 +36,7 @@ public enum NotifyTestCommand {
                                             options: DispatcherOptions(maxAttempts: 1, reportPath: stateDir + "/report.json",
                                                                        onOutcome: { outcome = $0 }))
             } catch {
-                write("shd: \(error)")
+                write("shd: \(error)\n")
                 return 1
             }
             let now = Timestamp.now()
@@ -45,16 +46,16 @@ public enum NotifyTestCommand {
                                    startsAt: now, channels: [channel])
             dispatcher.enqueue([event], report: currentReport(stateDir: stateDir, hostname: hostname, now: now))
             if decl.kind == "log" {
-                write("channel \(channel): logged")
+                write("channel \(channel): logged\n")
                 return 0
             }
             let timeout = (decl["timeout"]?.numberValue ?? 10) + 5
             host.run(until: { outcome != nil }, timeout: timeout)
             guard let outcome else {
-                write("channel \(channel): no answer within \(Payloads.displayNumber(timeout)) s")
+                write("channel \(channel): no answer within \(Payloads.displayNumber(timeout)) s\n")
                 return 1
             }
-            write("channel \(channel): \(outcome)")
+            write("channel \(channel): \(outcome)\n")
             return outcome.status == .delivered ? 0 : 1
         }
     }

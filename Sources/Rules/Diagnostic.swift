@@ -66,6 +66,17 @@ public struct Diagnostic: Sendable, Equatable {
 public enum DiagnosticPrinter {
     /// `file:line:col: error: message`, the source line, a caret under the spot, then notes and the fix-it.
     /// `sources` maps file names to their text so the line can be quoted; colour only when asked (a TTY).
+    /// ``text(_:sources:color:)`` with each line prefixed by the syslog priority of its diagnostic (`<3>` error,
+    /// `<4>` warning, `<5>` note): journald makes one entry per line and reads the prefix as its priority.
+    public static func journal(_ diags: [Diagnostic], sources: [String: String]) -> String {
+        var out = ""
+        for d in diags {
+            let prefix = d.severity == .error ? "<3>" : d.severity == .warning ? "<4>" : "<5>"
+            for line in text([d], sources: sources, color: false).split(separator: "\n") { out += prefix + line + "\n" }
+        }
+        return out
+    }
+
     public static func text(_ diags: [Diagnostic], sources: [String: String], color: Bool) -> String {
         var lineCache: [String: [Substring]] = [:]
         func line(_ file: String, _ n: Int) -> Substring? {

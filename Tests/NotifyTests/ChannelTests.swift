@@ -268,6 +268,7 @@ import Glibc
                                        stateDir: state, hostname: "h") { out.append($0) }
         #expect(rc == 1)
         #expect(out.count == 1 && out[0].contains("secret file \(state)/slack is accessible by group or others (mode 640)"))
+        #expect(out.allSatisfy { $0.hasSuffix("\n") }, "whole lines: \(out)")
         #expect(!out.joined().contains("hooks.slack.com"))
     }
 
@@ -276,6 +277,6 @@ import Glibc
         let rc = NotifyTestCommand.run(channel: "nope", channels: [channel("ops", "log", [])], stateDir: "/tmp",
                                        hostname: "h") { out.append($0) }
         #expect(rc == 2)
-        #expect(out == ["shd: no channel named nope; configured: ops"])
+        #expect(out == ["shd: no channel named nope; configured: ops\n"])
     }
 }
