@@ -65,7 +65,7 @@ let commandPaths: [[String]] = ShdCommandLine.table.allCommands().map { $0.key.i
         (["report", "--pretty=1"], "shd report: option '--pretty' takes no value; see shd report --help"),
         (["report", "--cycles", "0"], "shd report: invalid value '0' for '--cycles': expected a whole number of at least 1; see shd report --help"),
         (["check-rules", "--x"], "shd check-rules: unknown option '--x'; see shd check-rules --help"),
-        (["--check-rules", "--format", "xml"], "shd check-rules: invalid value 'xml' for '--format': expected text, json or github; see shd check-rules --help"),
+        (["--check-rules", "--format", "xml"], "shd check-rules: invalid value 'xml' for '--format': expected text, json, github or journal; see shd check-rules --help"),
         (["test-rules"], "shd test-rules: no test files given; see shd test-rules --help"),
         (["test-rules", "--junit"], "shd test-rules: option '--junit' needs a value (FILE); see shd test-rules --help"),
         (["notify"], "shd notify: missing subcommand (test); see shd notify --help"),

@@ -71,7 +71,7 @@ func installed(_ shell: String) -> String? {
         #expect(try complete(["re"]) == ["report"])
         #expect(try complete(["run", "--st"]) == ["--state-dir"])
         #expect(try complete(["run", "--log-level", "d"]) == ["debug"])
-        #expect(try complete(["--check-rules", "-f", ""]) == ["text", "json", "github"])
+        #expect(try complete(["--check-rules", "-f", ""]) == ["text", "json", "github", "journal"])
         #expect(try complete(["notify", ""]) == ["test"])
         #expect(try complete(["notify", "test", "--r"]) == ["--rules"])
         #expect(try complete(["completions", "f"]) == ["fish"])
