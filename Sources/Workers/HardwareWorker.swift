@@ -1,4 +1,4 @@
-// The hardware worker: temperatures (hwmon + thermal), fans, EDAC memory errors, md RAID state.
+// The hardware worker: temperatures (hwmon + thermal), fans, sensor alarms, EDAC memory errors, md RAID state.
 import Reports
 
 /// Sensor inputs found once and re-read each tick; looked for again every few minutes (USB hwmon
@@ -73,6 +73,7 @@ public final class FansFunction: MetricFunction {
         FieldSchema("sensor", .label, help: "Fan label, or fanN"),
         FieldSchema("rpm", .number, help: "Current speed in revolutions per minute (0: stopped or absent)"),
         FieldSchema("min_rpm", .number, help: "Alarm threshold set in the chip (fanN_min)"),
+        FieldSchema("below_min", .bool, help: "Turning slower than min_rpm (only when a minimum above 0 is set)"),
     ])
 
     private let sensors = SensorSet { discoverHwmon($0.sys, kind: "fan") }
@@ -82,8 +83,39 @@ public final class FansFunction: MetricFunction {
     public func collect(_ ctx: CollectContext) throws -> [Row] {
         sensors.read(ctx).map { s, v in
             var r: Row = ["device": .string(s.device), "chip": .string(s.chip), "sensor": .string(s.sensor), "rpm": .int(v)]
-            if let m = s.maximum { r.append("min_rpm", .int(clampedInt64(m))) }
+            if let m = s.maximum {
+                r.append("min_rpm", .int(clampedInt64(m)))
+                if m > 0 { r.append("below_min", .bool(Double(v) < m)) }
+            }
             return r
+        }
+    }
+}
+
+/// `hardware.sensor_alarms`: the alarm flags hwmon chips raise themselves (a temperature past its
+/// limit, a fan below its minimum, a voltage out of range, the chassis opened). `[]` without hwmon
+/// chips that have alarm files (most VMs).
+public final class SensorAlarmsFunction: MetricFunction {
+    public static let schema = FunctionSchema(name: "sensor_alarms", help: "Alarm flags of hwmon chips (*_alarm, intrusion*_alarm)", fields: [
+        FieldSchema("device", .label, help: "sysfs directory: hwmonN"),
+        FieldSchema("chip", .label, help: "hwmon chip name (nct6775, it8728, …)"),
+        FieldSchema("sensor", .label, help: "The channel's label (CPU Fan, Vcore), else the channel (temp2, intrusion0)"),
+        FieldSchema("attribute", .label, help: "The alarm file (temp2_crit_alarm, fan1_alarm, intrusion0_alarm)"),
+        FieldSchema("kind", .label, help: "temp, fan, in (voltage), curr, power, energy, humidity or intrusion"),
+        FieldSchema("limit", .label, help: "Which limit: min, max, crit, lcrit, emergency, cap…; empty for the channel's one alarm"),
+        FieldSchema("active", .bool, help: "The chip raises the alarm (the file reads 1)"),
+    ])
+
+    private let sensors = SensorSet { discoverHwmonAlarms($0.sys) }
+
+    public init() {}
+
+    public func collect(_ ctx: CollectContext) throws -> [Row] {
+        sensors.read(ctx).map { s, v in
+            let file = String(s.inputPath.split(separator: "/").last ?? "")
+            let p = hwmonAlarmParts(file)
+            return ["device": .string(s.device), "chip": .string(s.chip), "sensor": .string(s.sensor), "attribute": .string(file),
+                    "kind": .string(p.kind), "limit": .string(p.limit), "active": .bool(v != 0)]
         }
     }
 }
@@ -173,6 +205,6 @@ public final class RaidFunction: MetricFunction {
 
 enum HardwareWorker {
     static func make() -> Worker {
-        Worker(name: "hardware", functions: [TemperaturesFunction(), FansFunction(), EdacFunction(), RaidFunction()])
+        Worker(name: "hardware", functions: [TemperaturesFunction(), FansFunction(), SensorAlarmsFunction(), EdacFunction(), RaidFunction()])
     }
 }

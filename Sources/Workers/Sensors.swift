@@ -60,6 +60,40 @@ public func discoverHwmon(_ sys: String, kind: String) -> [SensorInput] {
     return out
 }
 
+/// Finds hwmon alarm flags (Documentation/hwmon/sysfs-interface.rst, "Alarms"): every
+/// `<channel>[_<limit>]_alarm` file, such as `temp1_alarm`, `temp2_crit_alarm`, `in0_min_alarm`,
+/// `fan1_alarm`, `curr1_max_alarm` and the chassis `intrusion0_alarm`, each `0` or `1`, in a
+/// stable order. The input path is the alarm file; the sensor is the channel's label, else the
+/// channel (`temp2`, `intrusion0`). Attributes in `hwmonN/device/` (older drivers) are found too.
+public func discoverHwmonAlarms(_ sys: String) -> [SensorInput] {
+    var out: [SensorInput] = []
+    let base = sys + "/class/hwmon"
+    for dev in listDirectory(base).filter({ $0.hasPrefix("hwmon") }).sorted(by: naturalLess) {
+        var dir = base + "/" + dev
+        var names = listDirectory(dir)
+        if !names.contains(where: { $0.hasSuffix("_alarm") }) {
+            dir += "/device"
+            names = listDirectory(dir)
+        }
+        let chip = readAttribute(base + "/" + dev + "/name") ?? readAttribute(dir + "/name") ?? dev
+        for file in names.filter({ $0.hasSuffix("_alarm") && $0.count > "_alarm".count }).sorted(by: naturalLess) {
+            let channel = hwmonAlarmParts(file).channel
+            let label = readAttribute(dir + "/" + channel + "_label").flatMap { $0.isEmpty ? nil : $0 } ?? channel
+            out.append(SensorInput(source: "hwmon", device: dev, chip: chip, sensor: label, inputPath: dir + "/" + file))
+        }
+    }
+    return out
+}
+
+/// `temp2_crit_alarm` → channel `temp2`, kind `temp`, limit `crit`; `fan1_alarm` → `fan1`, `fan`, "".
+public func hwmonAlarmParts(_ file: String) -> (channel: String, kind: String, limit: String) {
+    let stem = file.hasSuffix("_alarm") ? String(file.dropLast("_alarm".count)) : file
+    let channel = stem.split(separator: "_", maxSplits: 1).first.map(String.init) ?? stem
+    let limit = stem.count > channel.count ? String(stem.dropFirst(channel.count + 1)) : ""
+    let kind = String(channel.prefix { !("0"..."9").contains($0) })
+    return (channel, kind, limit)
+}
+
 /// Finds thermal zones; a zone's `critical` trip point is its critical limit, its `hot` trip its maximum.
 public func discoverThermalZones(_ sys: String) -> [SensorInput] {
     var out: [SensorInput] = []

@@ -225,8 +225,8 @@ import Glibc
     @Test func fansOnMachineB() throws {
         let rows = try FansFunction().collect(HostTesting.context(HostTesting.roots("machine-b")))
         #expect(rows == [
-            ["device": "hwmon3", "chip": "nct6775", "sensor": "CPU Fan", "rpm": 1054, "min_rpm": 300],
-            ["device": "hwmon3", "chip": "nct6775", "sensor": "Chassis Fan 1", "rpm": 882, "min_rpm": 300],
+            ["device": "hwmon3", "chip": "nct6775", "sensor": "CPU Fan", "rpm": 1054, "min_rpm": 300, "below_min": false],
+            ["device": "hwmon3", "chip": "nct6775", "sensor": "Chassis Fan 1", "rpm": 882, "min_rpm": 300, "below_min": false],
             ["device": "hwmon3", "chip": "nct6775", "sensor": "Chassis Fan 2", "rpm": 0, "min_rpm": 0],
         ])
     }
@@ -240,6 +240,66 @@ import Glibc
         #expect(raid.map { $0["state"]?.string ?? "" } == ["recovering", "clean"])
         #expect(raid[0]["devices_failed"] == .int(1) && raid[0]["devices_active"] == .int(3) && raid[0]["sync_percent"] == .double(22.4))
         #expect(raid[1]["degraded"] == false && raid[1]["devices_total"] == .int(2))
+    }
+
+    @Test func fanBelowItsMinimum() throws {
+        let t = ScratchTree()
+        t.write("sys/class/hwmon/hwmon2/name", "it8728\n")
+        t.write("sys/class/hwmon/hwmon2/fan1_input", "412\n")
+        t.write("sys/class/hwmon/hwmon2/fan1_min", "600\n")
+        t.write("sys/class/hwmon/hwmon2/fan2_input", "0\n")
+        t.write("sys/class/hwmon/hwmon2/fan2_min", "0\n")
+        let rows = try FansFunction().collect(HostTesting.context(t.roots))
+        #expect(rows.map { $0["below_min"] } == [.bool(true), nil])
+    }
+
+    @Test func sensorAlarmsOnMachineB() throws {
+        let all = try SensorAlarmsFunction().collect(HostTesting.context(HostTesting.roots("machine-b")))
+        // coretemp's five temp*_crit_alarm, nvme's temp1_alarm, the Super-I/O chip's six: all clear.
+        #expect(all.count == 12 && all.allSatisfy { $0["active"] == false })
+        #expect(all.first?["chip"] == "coretemp" && all.first?["attribute"] == "temp1_crit_alarm" && all.first?["limit"] == "crit")
+        let rows = all.filter { $0["device"] == "hwmon3" }
+        #expect(rows.map { $0["attribute"]?.string ?? "" } == ["fan1_alarm", "fan2_alarm", "fan3_alarm", "intrusion0_alarm", "temp1_alarm", "temp2_alarm"])
+        #expect(rows[0]["sensor"] == "CPU Fan" && rows[0]["kind"] == "fan" && rows[0]["limit"] == "")
+        #expect(rows[3]["sensor"] == "intrusion0" && rows[3]["kind"] == "intrusion")
+        #expect(rows[5]["sensor"] == "CPUTIN" && rows[5]["kind"] == "temp")
+        #expect(CW.schemaMismatches(rows, SensorAlarmsFunction.schema).isEmpty)
+    }
+
+    /// Attribute names as drivers create them (it87: per-channel alarms; lm90: min/max/crit alarms;
+    /// ina2xx: current and power; w83627ehf under `device/`).
+    @Test func sensorAlarmsOfEveryKindAndOlderDrivers() throws {
+        let t = ScratchTree()
+        t.write("sys/class/hwmon/hwmon0/name", "lm90\n")
+        t.write("sys/class/hwmon/hwmon0/temp1_input", "38000\n")
+        t.write("sys/class/hwmon/hwmon0/temp2_crit_alarm", "1\n")
+        t.write("sys/class/hwmon/hwmon0/temp2_max_alarm", "0\n")
+        t.write("sys/class/hwmon/hwmon0/temp10_min_alarm", "0\n")
+        t.write("sys/class/hwmon/hwmon1/name", "ina226\n")
+        t.write("sys/class/hwmon/hwmon1/curr1_max_alarm", "0\n")
+        t.write("sys/class/hwmon/hwmon1/power1_crit_alarm", "1\n")
+        t.write("sys/class/hwmon/hwmon1/in0_lcrit_alarm", "0\n")
+        t.write("sys/class/hwmon/hwmon1/in0_label", "VBUS\n")
+        t.write("sys/class/hwmon/hwmon2/device/name", "w83627ehf\n")
+        t.write("sys/class/hwmon/hwmon2/device/intrusion0_alarm", "1\n")
+        t.write("sys/class/hwmon/hwmon2/device/in3_alarm", "garbage\n")
+        let rows = try SensorAlarmsFunction().collect(HostTesting.context(t.roots))
+        func r(_ a: String) -> Row? { rows.first { $0["attribute"]?.string == a } }
+        #expect(rows.count == 7, "an unreadable alarm file is left out this tick: \(rows)")
+        #expect(r("temp2_crit_alarm")?["active"] == true && r("temp2_crit_alarm")?["limit"] == "crit" && r("temp2_crit_alarm")?["sensor"] == "temp2")
+        #expect(rows.first?["attribute"] == "temp2_crit_alarm" && rows[2]["attribute"] == "temp10_min_alarm", "natural order")
+        #expect(r("power1_crit_alarm")?["kind"] == "power" && r("power1_crit_alarm")?["active"] == true)
+        #expect(r("in0_lcrit_alarm")?["sensor"] == "VBUS" && r("in0_lcrit_alarm")?["kind"] == "in" && r("in0_lcrit_alarm")?["limit"] == "lcrit")
+        #expect(r("intrusion0_alarm")?["chip"] == "w83627ehf" && r("intrusion0_alarm")?["active"] == true)
+        #expect(r("intrusion0_alarm")?["kind"] == "intrusion" && r("intrusion0_alarm")?["device"] == "hwmon2")
+    }
+
+    @Test(arguments: [("temp2_crit_alarm", "temp2", "temp", "crit"), ("fan1_alarm", "fan1", "fan", ""),
+                      ("intrusion0_alarm", "intrusion0", "intrusion", ""), ("in0_min_alarm", "in0", "in", "min"),
+                      ("power1_cap_alarm", "power1", "power", "cap")])
+    func alarmFileNames(file: String, channel: String, kind: String, limit: String) {
+        let p = hwmonAlarmParts(file)
+        #expect(p.channel == channel && p.kind == kind && p.limit == limit)
     }
 
     @Test func olderDriversKeepAttributesUnderDevice() throws {

@@ -477,6 +477,11 @@ for n, (label, rpm, mn) in enumerate([("CPU Fan", 1054, 300), ("Chassis Fan 1", 
     w(hw + "hwmon3/fan%d_alarm" % n, "0\n")
     w(hw + "hwmon3/fan%d_label" % n, label + "\n")
 w(hw + "hwmon3/fan1_div", "8\n")
+# The chip's own alarm flags (nct6775 has one per temperature and fan, and a chassis intrusion
+# input): all clear on this machine.
+w(hw + "hwmon3/temp1_alarm", "0\n")
+w(hw + "hwmon3/temp2_alarm", "0\n")
+w(hw + "hwmon3/intrusion0_alarm", "0\n")
 
 th = "sys/class/thermal/"
 w(th + "thermal_zone0/type", "acpitz\n")
