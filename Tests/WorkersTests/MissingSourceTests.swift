@@ -190,7 +190,7 @@ struct MissingCase: Sendable, CustomStringConvertible {
         try tree.remove(["proc", "sys", "etc", "adjtimex", "statvfs"])
         // Features the kernel may lack (documented per function): no data and no error.
         let noData: Set<String> = ["pressure.cpu", "pressure.memory", "pressure.io",
-                                   "hardware.temperatures", "hardware.fans", "hardware.edac", "hardware.raid",
+                                   "hardware.temperatures", "hardware.fans", "hardware.sensor_alarms", "hardware.edac", "hardware.raid",
                                    "system.time", "system.errors"]
         for name in WorkerRegistry.names {
             let w = try #require(name == "system" ? SystemWorker.make(accounting: SelfAccounting()) : WorkerRegistry.make(name))
