@@ -400,13 +400,14 @@ public final class Daemon {
         noteFunctionsInUse()
         do { try dispatcher.updateChannels(config.channels) } catch { log.error("channels: \(error)") }
         announce(ended)
-        saveLastGood(config, sources: loaded.sources)
         if var meta = configInvalid {
             configInvalid = nil
             resolveConfigInvalid(&meta)
         }
         saveState()
         log.notice("reloaded (\(reason)): \(config.rules.count) rules, \(config.channels.count) channels")
+        // After the new rules are in force: what a restart with broken files would fall back to.
+        saveLastGood(config, sources: loaded.sources)
     }
 
     /// Log level and intervals change on reload; folders, roots and the worker list need a restart.

@@ -71,6 +71,8 @@ public final class Engine {
     var letScratch: [Value??] = []
     var seriesScratch: [Value?] = []
     var passedScratch: [Int] = []
+    /// ``AlertRule/seriesKeys`` of each rule, made on first use (state.json, a reload that changed the rule).
+    lazy var seriesKeys: [[String]] = configuration.rules.map(\.seriesKeys)
 
     /// An engine with every alert inactive; restore with ``importState(_:)`` or ``adoptState(from:)``.
     public init(configuration: Configuration) {

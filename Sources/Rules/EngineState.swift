@@ -46,8 +46,12 @@ extension Engine {
     /// channels must hear about (instances that no longer exist, channels the rule no longer goes to). See
     /// ``restore(_:now:)``.
     public func adoptState(from old: Engine, now: Timestamp) -> [AlertEvent] {
+        var identities: [String: String] = [:]
+        for r in configuration.rules where identities[r.name] == nil { identities[r.name] = r.identity }
         let saved = old.configuration.rules.enumerated().map { ri, r in
-            SavedRule(name: r.name, identity: r.identity, shape: r.shape, seriesKeys: r.seriesKeys, channels: r.channels,
+            // Series keys only matter to a rule that changed (they cost a description of each series' expression).
+            SavedRule(name: r.name, identity: r.identity, shape: r.shape,
+                      seriesKeys: identities[r.name].map { $0 != r.identity } == true ? old.seriesKeys[ri] : nil, channels: r.channels,
                       lastReport: old.runtimes[ri].lastReport,
                       instances: old.runtimes[ri].instances.keys.sorted().map { old.runtimes[ri].instances[$0]! })
         }
@@ -85,7 +89,7 @@ extension Engine {
                     continue
                 }
             }
-            let newKeys = rule.seriesKeys
+            let newKeys = s.identity != rule.identity ? seriesKeys[ri] : []
             let severities = Set(rule.conditions.map(\.severity))
             for var inst in s.instances {
                 if s.identity != rule.identity {
@@ -188,7 +192,7 @@ extension Engine {
             o.append("worker", .string(rule.worker))
             o.append("function", .string(rule.function))
             o.append("by", rule.identityLabels.map { .array($0.map { .string($0) }) } ?? .null)
-            o.append("series_keys", .array(rule.seriesKeys.map { .string($0) }))
+            o.append("series_keys", .array(seriesKeys[ri].map { .string($0) }))
             o.append("channels", .array(rule.channels.map { .string($0) }))
             o.append("last_report", rt.lastReport.map { .int($0.microseconds) } ?? .null)
             if rt.recheck { o.append("recheck", .bool(true)) }
