@@ -52,11 +52,11 @@ public struct MdArray: Equatable, Sendable {
 
     /// Devices the array should have and devices working, as reported: `[n/m]` when printed.
     /// Without it (raid0, linear): the members listed that are neither spares nor journals, and
-    /// those of them not failed. An inactive array runs nothing: its total is every member the
-    /// kernel lists for it (there is no `[n/m]` to say otherwise) and none is working.
+    /// those of them not failed. An inactive array runs nothing: none is working, and its total is
+    /// every member the kernel lists for it (inactive arrays print no `[n/m]`).
     public var counts: (total: Int, active: Int) {
+        if activity != "active" { return (devicesTotal ?? members, 0) }
         if let t = devicesTotal, let a = devicesActive { return (t, a) }
-        if activity != "active" { return (members, 0) }
         let listed = members - spareMembers - journalMembers
         return (listed, max(0, listed - failedMembers))
     }

@@ -6,17 +6,20 @@ import TestSupport
 import Glibc
 #endif
 
-/// Replaces what legitimately changes between runs of the same tree: how long functions took.
-func normalised(_ v: JSONValue) -> JSONValue {
+/// Replaces what legitimately changes between runs of the same tree: how long functions took, and
+/// where the tree is (error messages name files by their full path): `root` becomes `$TREE`.
+func normalised(_ v: JSONValue, root: String = "") -> JSONValue {
     switch v {
     case .object(let o):
         var out = JSONObject()
         for (k, e) in o {
             if k == "duration_seconds" { out.append(k, .double(0)); continue }
-            out.append(k, normalised(e))
+            out.append(k, normalised(e, root: root))
         }
         return .object(out)
-    case .array(let a): return .array(a.map(normalised))
+    case .array(let a): return .array(a.map { normalised($0, root: root) })
+    case .string(let s) where !root.isEmpty && s.contains(root):
+        return .string(s.split(separator: root, omittingEmptySubsequences: false).joined(separator: "$TREE"))
     default: return v
     }
 }
@@ -36,7 +39,7 @@ func rowDifference(_ a: FunctionReport, _ g: FunctionReport) -> String {
 }
 
 @Suite(.serialized) struct ReportGoldenTests {
-    static let trees = ["machine-a", "machine-b"]
+    static let trees = ["machine-a", "machine-b", "machine-c"]
 
     @Test(arguments: trees)
     func reportOnFixtureTreeMatchesGolden(tree: String) throws {
@@ -47,7 +50,7 @@ func rowDifference(_ a: FunctionReport, _ g: FunctionReport) -> String {
                                   "--etc-root", root + "/etc", "--sample-interval", "0", "--pretty",
                                   "--fixed-time", "2026-11-25T08:00:00.000000+00:00"], outputDirectory: tmp)
         #expect(p.wait(timeout: 60) == 0, "stderr: \(p.stderr)")
-        let actual = normalised(try JSONValue.parse(p.stdout))
+        let actual = normalised(try JSONValue.parse(p.stdout), root: root)
         let goldenPath = TestPaths.packageRoot + "/Tests/DaemonTests/Golden/\(tree).json"
         if getenv("SHD_UPDATE_GOLDEN") != nil {
             writeText(goldenPath, actual.encoded(pretty: true) + "\n")

@@ -302,6 +302,25 @@ import Glibc
         #expect(p.channel == channel && p.kind == kind && p.limit == limit)
     }
 
+    /// node_exporter's published mdstat (machine-c): degraded only where [n/m] says so, whatever
+    /// spare and failed members are listed; the inactive container counts what it lists.
+    @Test func raidWithSparesAndFailedMembersOnMachineC() throws {
+        let rows = try RaidFunction().collect(HostTesting.context(HostTesting.roots("machine-c")))
+        func r(_ a: String) throws -> Row { try #require(rows.first { $0["array"]?.string == a }, "\(a)") }
+        #expect(rows.filter { $0["degraded"] == true }.map { $0["array"]?.string ?? "" } == ["md6", "md7"])
+        #expect(try r("md9")["devices_failed"] == .int(2) && r("md9")["devices_spare"] == .int(1) && r("md9")["state"] == "resyncing")
+        #expect(try r("md3")["devices_spare"] == .int(2) && r("md3")["state"] == "clean")
+        #expect(try r("md219")["state"] == "inactive" && r("md219")["devices_total"] == .int(3) && r("md219")["devices_active"] == .int(0))
+        #expect(try r("md11")["read_only"] == true && r("md11")["degraded"] == false)
+    }
+
+    @Test func sensorAlarmsOnMachineC() throws {
+        let rows = try SensorAlarmsFunction().collect(HostTesting.context(HostTesting.roots("machine-c")))
+        let raised = rows.filter { $0["active"] == true }.map { "\($0["chip"]?.string ?? "") \($0["attribute"]?.string ?? "")" }
+        #expect(raised == ["nct6779 in1_alarm", "nct6779 intrusion0_alarm", "nct6779 intrusion1_alarm"])
+        #expect(rows.first { $0["attribute"] == "intrusion0_alarm" }?["kind"] == "intrusion")
+    }
+
     @Test func olderDriversKeepAttributesUnderDevice() throws {
         let t = ScratchTree()
         t.write("sys/class/hwmon/hwmon0/device/name", "w83627ehf\n")
