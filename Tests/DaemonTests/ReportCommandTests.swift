@@ -39,7 +39,7 @@ func rowDifference(_ a: FunctionReport, _ g: FunctionReport) -> String {
 }
 
 @Suite(.serialized) struct ReportGoldenTests {
-    static let trees = ["machine-a", "machine-b", "machine-c"]
+    static let trees = ["machine-a", "machine-b", "machine-c", "machine-d"]
 
     @Test(arguments: trees)
     func reportOnFixtureTreeMatchesGolden(tree: String) throws {

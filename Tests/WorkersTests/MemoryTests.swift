@@ -114,6 +114,20 @@ import Glibc
         #expect(row["available_bytes"] == nil && row["used_percent"] == nil && row["used_bytes"] == nil)
     }
 
+    /// The published trees without MemAvailable (node_exporter's and procfs's fixtures): the
+    /// estimate from their own zoneinfo, never free + buffers + cached.
+    @Test(arguments: ["machine-c", "machine-d"])
+    func publishedTreesWithoutMemAvailable(tree: String) throws {
+        let roots = HostTesting.roots(tree)
+        let m = try parseMeminfo(try readOnce(roots.proc + "/meminfo"))
+        #expect(m["MemAvailable"] == nil)
+        let low = try parseZoneinfoLowWatermarkPages(try readOnce(roots.proc + "/zoneinfo")) * UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        let row = try #require(try MemoryUsageFunction().collect(CW.context(roots, monotonic: 1)).first)
+        let expected = try #require(estimatedAvailableBytes(m, lowWatermarkBytes: low))
+        #expect(row["available_bytes"] == .int(Int64(expected)))
+        #expect(row["available_bytes"] != .int(Int64(m["MemFree"]! + m["Buffers"]! + m["Cached"]!)))
+    }
+
     @Test func functionReadsZoneinfoOnlyWithoutMemAvailable() throws {
         let dir = try CW.makeTree([("proc/meminfo", Self.linux3NoMemAvailable), ("proc/zoneinfo", ZoneinfoParserTests.linux32rc5)])
         defer { CW.removeTree(dir) }
