@@ -222,7 +222,7 @@ func hookEvents(_ server: LocalHTTPServer, rule: String = "memory_low") -> [(id:
         if rc == nil { h.process!.signal(SIGKILL) }
         #expect(rc == 0, "\(bad.name): did not stop cleanly on SIGTERM")
         recordCase("rules", bad.name, refused && resolved
-                   ? "refused in \(seconds(reaction)) s, old rules kept, daemon running: " + (message.map { String($0.prefix(140)) } ?? "")
+                   ? "refused in \(seconds(reaction)) s, old rules kept, daemon running: " + (message.map { String(withoutPriority($0).prefix(140)) } ?? "")
                    : "FAILED: refused=\(refused) resolved=\(resolved) running=\(h.process!.isRunning)")
     }
 
@@ -318,4 +318,13 @@ extension String {
         while s.hasSuffix("\n") { s.removeLast() }
         return s
     }
+}
+
+/// A log line without its `<N>` priority prefix and the indentation of a continuation line.
+func withoutPriority(_ line: Substring) -> Substring {
+    var rest = line
+    if rest.hasPrefix("<"), let close = rest.firstIndex(of: ">"), rest.distance(from: rest.startIndex, to: close) <= 2 {
+        rest = rest[rest.index(after: close)...]
+    }
+    return rest.drop { $0 == " " }
 }
