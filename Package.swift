@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Workers", "TestSupport"]),
         .testTarget(name: "NotifyTests", dependencies: ["Notify", "TestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "TestSupport"], exclude: ["Golden"]),
-        .testTarget(name: "CLITests", dependencies: ["CLI", "Rules", "Reports", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["CLI", "Workers", "Reports", "TestSupport"]),
         .testTarget(name: "SecurityTests", dependencies: ["Daemon", "Rules", "Notify", "Workers", "Reports", "TestSupport"]),
     ]
 )

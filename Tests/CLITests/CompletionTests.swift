@@ -79,3 +79,28 @@ func installed(_ shell: String) -> String? {
         #expect(try complete(["report", "--worker", "me"]) == ["memory"])
     }
 }
+
+/// fish completes from the table too (`complete -C` asks it what it would offer).
+@Suite struct FishCompletionTests {
+    @Test func fishCompletesFromTheTable() throws {
+        guard let fish = installed("fish") else { print("skip: fish is not installed"); return }
+        let dir = makeTempDirectory("shd-completion")
+        defer { _ = runShell("rm -rf '\(dir)'") }
+        writeText(dir + "/shd.fish", ShdCommandLine.table.completionScript(for: "fish")!)
+        func complete(_ line: String) throws -> [String] {
+            let p = try ChildProcess([fish, "--no-config", "-c", "source '\(dir)/shd.fish'; complete -C '\(line)'"], outputDirectory: dir)
+            #expect(p.wait(timeout: 30) == 0, "\(p.stderr)")
+            return p.stdout.split(separator: "\n").map { String($0.split(separator: "\t").first ?? "") }
+        }
+        #expect(try complete("shd re") == ["report"])
+        #expect(try complete("shd run --st") == ["--state-dir"])
+        #expect(try complete("shd run --log-level d") == ["debug"])
+        let formats = try #require(ShdCommandLine.table.find(["check-rules"])?.options.first { $0.name == "--format" }?.value)
+        guard case .choice(_, let words) = formats else { Issue.record("--format is not a choice"); return }
+        #expect(try complete("shd --check-rules -f ").sorted() == words.sorted())
+        #expect(try complete("shd notify ") == ["test"])
+        #expect(try complete("shd notify test --r") == ["--rules"])
+        #expect(try complete("shd completions f") == ["fish"])
+        #expect(try complete("shd report --worker me") == ["memory"])
+    }
+}
