@@ -240,6 +240,7 @@ enum Payloads {
             "SHD_VALUES=" + valuesText(e, separator: ","),
         ]
         if let end = e.endsAt { env.append("SHD_ENDS_AT=\(end.rfc3339)") }
+        if let reason = e.reason { env.append("SHD_REASON=\(reason)") }
         for k in e.labels.keys.sorted() { env.append("SHD_LABEL_\(labelName(k).uppercased())=\(e.labels[k]!)") }
         for k in e.values.keys.sorted() { env.append("SHD_VALUE_\(labelName(k).uppercased())=\(displayNumber(e.values[k]!))") }
         return env

@@ -40,6 +40,23 @@ func postableAlertProblems(_ v: JSONValue) -> [String] {
 }
 
 @Suite struct AlertmanagerTests {
+    @Test func aResolutionWithAReasonCarriesItEverywhere() throws {
+        var e = sampleEvent(.resolved, channels: ["am"])
+        e.reason = "rule removed"
+        let am = try #require(Payloads.alertmanager([e], host: "web1", generatorURL: nil).array?.first)
+        #expect(am["annotations"]?["reason"] == "rule removed")
+        #expect(am["endsAt"] == .string(t0.adding(seconds: 600).rfc3339))
+        #expect(postableAlertProblems(am) == [])
+        let hook = Payloads.webhook([OutgoingAlert(id: "x", event: e)], host: "web1", report: nil)
+        #expect(hook["alert"]?["reason"] == "rule removed")
+        #expect(Payloads.execEnvironment(OutgoingAlert(id: "x", event: e), host: "web1", channel: "page").contains("SHD_REASON=rule removed"))
+        // An ordinary transition has none.
+        let plain = try #require(Payloads.alertmanager([sampleEvent(.resolved, channels: ["am"])], host: "web1", generatorURL: nil).array?.first)
+        #expect(plain["annotations"]?["reason"] == nil)
+        #expect(!Payloads.execEnvironment(OutgoingAlert(id: "x", event: sampleEvent(channels: ["p"])), host: "h", channel: "p")
+            .contains { $0.hasPrefix("SHD_REASON=") })
+    }
+
     @Test func payloadMatchesThePostableAlertSchema() throws {
         var e = sampleEvent(channels: ["am"])
         e.labels["weird-name.x"] = "v"
