@@ -206,9 +206,7 @@ public final class Daemon {
         ticks += 1
         let events = engine.evaluate(report: report, now: now)
         if !events.isEmpty {
-            for e in events { log.info("alert \(e.rule) \(e.kind.rawValue) \(e.severity.rawValue) \(labelText(e.labels)): \(e.summary)") }
-            dispatcher.enqueue(events, report: report)
-            saveState()
+            announce(events, report: report)
         } else if stateUnsaved {
             saveState()
         }
@@ -291,13 +289,14 @@ public final class Daemon {
         }
     }
 
-    /// Logs and queues transitions that did not come from an evaluation (reload, restart), and saves the state.
-    func announce(_ events: [AlertEvent]) {
+    /// Logs and queues transitions (of an evaluation, or of a reload or restart: then with the latest report),
+    /// and saves the state.
+    func announce(_ events: [AlertEvent], report: DaemonReport? = nil) {
         guard !events.isEmpty else { return }
         for e in events {
             log.info("alert \(e.rule) \(e.kind.rawValue) \(e.severity.rawValue) \(labelText(e.labels)): \(e.summary)")
         }
-        dispatcher.enqueue(events, report: snapshot.report())
+        dispatcher.enqueue(events, report: report ?? snapshot.report())
         saveState()
     }
 
