@@ -105,6 +105,22 @@ import TestSupport
         _ = RaidFunction.row(a)
     }
 
+    @Test func countersAtTheLimitParseWithoutWrapping() throws {
+        let max = "18446744073709551615"
+        let dev = try #require(try parseNetDev(Self.b("  eth0: " + Array(repeating: max, count: 16).joined(separator: " ") + "\n")).first)
+        #expect(dev.rxBytes == .max && dev.txDrops == .max)
+        let zero = NetDevStat(name: "eth0", rxBytes: 0, rxPackets: 0, rxErrors: 0, rxDrops: 0, txBytes: 0, txPackets: 0, txErrors: 0, txDrops: 0)
+        let up = InterfacesFunction.row(dev, link: .init(), previous: zero, elapsed: 1e-9)
+        #expect(up["rx_bytes_total"] == .int(.max))
+        #expect(up["rx_bytes_per_second"]?.number?.isFinite == true)
+        #expect(try parseVmstat(Self.b("pgfault \(max)\noom_kill \(max)\n"))["oom_kill"] == .max)
+        let nr = try parseFileNr(Self.b("\(max)\t0\t\(max)\n"))
+        #expect(nr.allocated == .max && nr.max == .max)
+        #expect(try parsePressure(Self.b("some avg10=0.00 avg60=0.00 avg300=0.00 total=\(max)\n")).first?.totalMicroseconds == .max)
+        #expect(try parseSysfsInteger(Self.b("-9223372036854775808\n")) == .min)
+        #expect(throws: CollectError.self) { try parseSysfsInteger(Self.b("9223372036854775808\n")) }
+    }
+
     @Test func doubleToIntegerConversionsClamp() {
         #expect(clampedInt64(Double(Int64.max)) == .max)
         #expect(clampedInt64(-1e300) == .min)
