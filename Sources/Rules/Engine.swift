@@ -27,6 +27,9 @@ struct AlertInstance: Sendable, Equatable {
     var description: String?
     var values: [String: Double] = [:]
     var series: [SeriesBuffer] = []
+    /// Severities (bit 0 warn, 1 crit) whose trigger a reload changed: their next step judges the new trigger,
+    /// not the old episode's `clear` (a raised threshold ends an alert the new rule would not have fired).
+    var retrigger: UInt8 = 0
 }
 
 /// An instance key (`Engine.instanceKey`) with its hash computed once: rows' keys are built once per report and
@@ -73,6 +76,8 @@ public final class Engine {
     var passedScratch: [Int] = []
     /// ``AlertRule/seriesKeys`` of each rule, made on first use (state.json, a reload that changed the rule).
     lazy var seriesKeys: [[String]] = configuration.rules.map(\.seriesKeys)
+    /// ``AlertRule/triggerKeys`` of each rule, made on first use.
+    lazy var triggerKeys: [[String?]] = configuration.rules.map(\.triggerKeys)
 
     /// An engine with every alert inactive; restore with ``importState(_:)`` or ``adoptState(from:)``.
     public init(configuration: Configuration) {
@@ -304,7 +309,7 @@ public final class Engine {
             if inst.since[si] != nil {
                 let firingHere = inst.state == .firing && !inst.missingAlert && inst.severity >= c.severity
                 let ended: Bool
-                if firingHere, let clear = c.clear {
+                if firingHere, let clear = c.clear, inst.retrigger & (1 << si) == 0 {
                     // Hysteresis: once firing, only the clear condition ends it.
                     ended = ev.condition(clear) == true
                 } else {
@@ -323,6 +328,7 @@ public final class Engine {
                 if waived || now.seconds - s.seconds >= c.forSeconds { target = c.severity }
             }
         }
+        inst.retrigger = 0
 
         let prev = inst.state
         if target != nil || prev == .firing {

@@ -11,6 +11,8 @@ struct SavedRule {
     var shape: Shape?
     /// ``AlertRule/seriesKeys``, in the order of each instance's `series`. nil: unknown (older state.json).
     var seriesKeys: [String]?
+    /// ``AlertRule/triggerKeys``. nil: unknown (older state.json, or the rule did not change).
+    var triggerKeys: [String?]?
     /// The rule's channels, for instances saved without the channels they told (older state.json).
     var channels: [String]?
     var lastReport: Timestamp?
@@ -37,6 +39,16 @@ extension AlertRule {
             return key
         }
     }
+
+    /// What each severity's trigger tests (index 0 warn, 1 crit; nil: the rule has none), compared across a reload.
+    var triggerKeys: [String?] {
+        [Severity.warn, .crit].map { sev in
+            conditions.first { $0.severity == sev }.map { c in
+                let key = "\(c.trigger)"
+                return key.contains("letRef") || key.contains("series") ? key + " lets \(letNames) \(lets) series \(seriesKeys)" : key
+            }
+        }
+    }
 }
 
 extension Engine {
@@ -49,9 +61,10 @@ extension Engine {
         var identities: [String: String] = [:]
         for r in configuration.rules where identities[r.name] == nil { identities[r.name] = r.identity }
         let saved = old.configuration.rules.enumerated().map { ri, r in
-            // Series keys only matter to a rule that changed (they cost a description of each series' expression).
-            SavedRule(name: r.name, identity: r.identity, shape: r.shape,
-                      seriesKeys: identities[r.name].map { $0 != r.identity } == true ? old.seriesKeys[ri] : nil, channels: r.channels,
+            // Series and trigger keys only matter to a rule that changed (they cost a description of its expressions).
+            let changed = identities[r.name].map { $0 != r.identity } == true
+            return SavedRule(name: r.name, identity: r.identity, shape: r.shape, seriesKeys: changed ? old.seriesKeys[ri] : nil,
+                      triggerKeys: changed ? old.triggerKeys[ri] : nil, channels: r.channels,
                       lastReport: old.runtimes[ri].lastReport,
                       instances: old.runtimes[ri].instances.keys.sorted().map { old.runtimes[ri].instances[$0]! })
         }
@@ -62,7 +75,8 @@ extension Engine {
     /// - unchanged: everything as it was;
     /// - changed, reading the same function with the same `by`: each instance keeps its state, timers and the
     ///   history of every series the new definition still computes; a firing instance is not announced again,
-    ///   and the new conditions decide on the next evaluation (a firing alert with `clear` still ends only by it);
+    ///   and the new conditions decide on the next evaluation (a severity whose trigger changed is judged by the new
+    ///   trigger even while firing with `clear`; an unchanged trigger keeps its hysteresis);
     ///   on the next fresh report, an instance whose row no longer passes `where` is resolved (`rule changed`);
     /// - changed function or `by`: its firing instances are resolved (`rule changed`).
     ///
@@ -91,6 +105,11 @@ extension Engine {
             }
             let newKeys = s.identity != rule.identity ? seriesKeys[ri] : []
             let severities = Set(rule.conditions.map(\.severity))
+            var retrigger: UInt8 = 0
+            if s.identity != rule.identity, let old = s.triggerKeys, old.count == 2 {
+                let new = triggerKeys[ri]
+                for si in 0..<2 where old[si] != nil && new[si] != nil && old[si] != new[si] { retrigger |= 1 << si }
+            }
             for var inst in s.instances {
                 if s.identity != rule.identity {
                     // History the new definition computes too; the rest starts empty.
@@ -107,6 +126,7 @@ extension Engine {
                     inst.series = series
                     // A severity the rule no longer has holds no timer.
                     for (si, sev) in [Severity.warn, .crit].enumerated() where !severities.contains(sev) { inst.since[si] = nil }
+                    inst.retrigger |= retrigger
                 }
                 reroute(&inst, rule, saved: s, now: now, into: &events)
                 rt.instances[InstanceKey(Engine.instanceKey(inst.labels))] = inst
@@ -193,6 +213,7 @@ extension Engine {
             o.append("function", .string(rule.function))
             o.append("by", rule.identityLabels.map { .array($0.map { .string($0) }) } ?? .null)
             o.append("series_keys", .array(seriesKeys[ri].map { .string($0) }))
+            o.append("trigger_keys", .array(triggerKeys[ri].map { $0.map { .string($0) } ?? .null }))
             o.append("channels", .array(rule.channels.map { .string($0) }))
             o.append("last_report", rt.lastReport.map { .int($0.microseconds) } ?? .null)
             if rt.recheck { o.append("recheck", .bool(true)) }
@@ -211,6 +232,7 @@ extension Engine {
                 io.append("notified_severity", .string(inst.notifiedSeverity.rawValue))
                 io.append("last_notified", inst.lastNotified.map { .int($0.microseconds) } ?? .null)
                 io.append("channels", .array(inst.channels.map { .string($0) }))
+                if inst.retrigger != 0 { io.append("retrigger", .int(Int64(inst.retrigger))) }
                 io.append("missing", .int(Int64(inst.missing)))
                 io.append("missing_alert", .bool(inst.missingAlert))
                 io.append("summary", .string(inst.summary))
@@ -270,6 +292,12 @@ extension Engine {
             }
             s.seriesKeys = try strings(ro["series_keys"], "rules[\(n)].series_keys")
             s.channels = try strings(ro["channels"], "rules[\(n)].channels")
+            if let keys = ro["trigger_keys"]?.array {
+                guard keys.count == 2, keys.allSatisfy({ $0 == .null || $0.string != nil }) else {
+                    throw StateError("rules[\(n)].trigger_keys is not [warn, crit] strings or nulls")
+                }
+                s.triggerKeys = keys.map(\.string)
+            }
             for (k, iv) in instances.enumerated() {
                 let at = "rules[\(n)].instances[\(k)]"
                 guard let io = iv.object, let lo = io["labels"]?.object,
@@ -291,6 +319,9 @@ extension Engine {
                 inst.notifiedSeverity = io["notified_severity"]?.string.flatMap(Severity.init(rawValue:)) ?? sev
                 inst.lastNotified = try time(io["last_notified"], "\(at).last_notified")
                 inst.channels = try strings(io["channels"], "\(at).channels") ?? []
+                let retrigger = io["retrigger"]?.number ?? 0
+                guard retrigger >= 0, retrigger <= 3, retrigger == retrigger.rounded() else { throw StateError("\(at).retrigger is not 0-3") }
+                inst.retrigger = UInt8(retrigger)
                 let missing = io["missing"]?.number ?? 0
                 guard missing >= 0, missing <= 1e9 else { throw StateError("\(at).missing is out of range") }
                 inst.missing = Int(missing)
