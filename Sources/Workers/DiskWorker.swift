@@ -26,6 +26,7 @@ public final class FilesystemsFunction: MetricFunction {
         FieldSchema("inodes_used_percent", .number, unit: "percent", help: "inodes_used / inodes_total"),
         FieldSchema("read_only", .bool, help: "Mounted read-only"),
         FieldSchema("stuck", .bool, help: "statvfs did not answer before the deadline (dead NFS, hung FUSE); no sizes then"),
+        FieldSchema("statfs_errno", .number, help: "errno of a statvfs that failed (13: a folder on the path the shd user may not search); no sizes then"),
     ])
 
     private let injected: (any StatfsSource)?
@@ -188,6 +189,7 @@ public final class FilesystemsFunction: MetricFunction {
         var r: Row = ["mount": .string(m.mountPoint), "device": .string(m.source), "fstype": .string(m.fstype)]
         let readOnly = m.readOnly
         var stuck = false
+        var failure: Int32?
         switch outcome {
         case .stats(let s):
             let size = saturatingProduct(s.blocks, s.blockSize)
@@ -203,13 +205,14 @@ public final class FilesystemsFunction: MetricFunction {
             r.append("inodes_used", counterValue(iused))
             r.append("inodes_free", counterValue(s.filesFree))
             if s.files > 0 { r.append("inodes_used_percent", .double(rounded(Double(iused) / Double(s.files) * 100))) }
-        case .failed:
-            break
+        case .failed(let e):
+            failure = e
         case .stuck:
             stuck = true
         }
         r.append("read_only", .bool(readOnly))
         r.append("stuck", .bool(stuck))
+        if let failure { r.append("statfs_errno", .int(Int64(failure))) }
         return r
     }
 }

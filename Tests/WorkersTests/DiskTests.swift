@@ -351,3 +351,17 @@ struct HangingStatfs: StatfsSource {
         }
     }
 }
+
+@Suite struct StatfsFailureTests {
+    /// A statvfs that fails (EACCES under the unit's User=shd below a 0700 folder) is a row without
+    /// sizes that says why, not a silent one.
+    @Test func aFailedStatvfsNamesItsErrno() {
+        let m = MountEntry(mountID: 1, parentID: 0, mountPoint: "/srv/private/data", options: ["rw"], fstype: "ext4",
+                           source: "/dev/sdb1", superOptions: ["rw"])
+        let r = FilesystemsFunction.row(m, .failed(EACCES))
+        #expect(r["statfs_errno"] == .int(Int64(EACCES)) && r["size_bytes"] == nil && r["stuck"] == false)
+        let ok = FilesystemsFunction.row(m, .stats(FilesystemStats(blockSize: 4096, blocks: 10, blocksFree: 5, blocksAvailable: 4,
+                                                                    files: 10, filesFree: 5, readOnly: false)))
+        #expect(ok["statfs_errno"] == nil && ok["size_bytes"] == .int(40960))
+    }
+}
