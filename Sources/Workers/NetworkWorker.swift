@@ -56,19 +56,23 @@ public final class InterfacesFunction: MetricFunction {
         var current: [String: NetDevStat] = [:]
         var currentLinks: [String: LinkFiles] = [:]
         var rows: [Row] = []
+        var failures = SourceFailures()
         for s in stats {
             current[s.name] = s
             let link = links[s.name] ?? LinkFiles(ctx.roots.sys + "/class/net/" + s.name)
             currentLinks[s.name] = link
-            rows.append(Self.row(s, link: Self.readLink(link), previous: previous[s.name], elapsed: elapsed))
+            rows.append(Self.row(s, link: Self.readLink(link, &failures), previous: previous[s.name], elapsed: elapsed))
         }
         previous = current
         links = currentLinks
         previousTime = ctx.monotonic
-        return rows
+        return try failures.finish(rows)
     }
 
-    /// Link state from sysfs; a missing or unreadable attribute (EINVAL while down) is left out.
+    /// Link state from sysfs; an attribute the driver does not give (EINVAL from `speed` or
+    /// `carrier` while down) is left out. `operstate` and `mtu` exist for every interface since
+    /// 2.6.17: one missing (no sysfs in the tree, the interface's directory gone) is noted as a
+    /// failure naming it, and the row keeps its counters.
     struct LinkState {
         var operstate: String?
         var carrier: Bool?
@@ -76,14 +80,22 @@ public final class InterfacesFunction: MetricFunction {
         var mtu: Int64?
     }
 
-    static func readLink(_ l: LinkFiles) -> LinkState {
+    static func readLink(_ l: LinkFiles, _ failures: inout SourceFailures) -> LinkState {
         func number(_ k: KernelFile) -> Int64? { (try? k.read()).flatMap { parseInt64(trimmed($0[...])) } }
+        func always(_ k: KernelFile) -> [UInt8]? {
+            do {
+                return try k.read()
+            } catch {
+                if error.isMissing { failures.note(error) }
+                return nil
+            }
+        }
         var s = LinkState()
-        if let b = try? l.operstate.read() { s.operstate = string(trimmed(b[...])) }
+        if let b = always(l.operstate) { s.operstate = string(trimmed(b[...])) }
         s.carrier = number(l.carrier).map { $0 != 0 }
         // Drivers that do not know report -1 (or fail with EINVAL); virtual links often report nothing.
         s.speedMbps = number(l.speed).flatMap { $0 > 0 ? $0 : nil }
-        s.mtu = number(l.mtu)
+        s.mtu = always(l.mtu).flatMap { parseInt64(trimmed($0[...])) }
         return s
     }
 

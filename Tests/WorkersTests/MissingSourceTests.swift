@@ -86,6 +86,11 @@ struct MissingCase: Sendable, CustomStringConvertible {
         MissingCase(function: "disk.filesystems", remove: ["proc/self/mountinfo"], outcome: .fails),
         MissingCase(function: "disk.io", remove: ["proc/diskstats"], outcome: .fails),
         MissingCase(function: "network.interfaces", remove: ["proc/net/dev"], outcome: .fails),
+        // Every interface has operstate and mtu: without its sysfs directory the counters stay.
+        MissingCase(function: "network.interfaces", remove: ["sys/class/net/eth1"],
+                    outcome: .partial(kept: ["rx_bytes_total", "operstate"], lost: []), names: "sys/class/net/eth1/operstate"),
+        MissingCase(function: "network.interfaces", remove: ["sys/class/net/eth0/mtu"],
+                    outcome: .partial(kept: ["rx_bytes_total", "mtu"], lost: [])),
         MissingCase(function: "network.sockets", remove: ["proc/net/sockstat"],
                     outcome: .partial(kept: ["tcp6_inuse", "tcp_established"], lost: ["tcp_inuse", "sockets_used"])),
         MissingCase(function: "network.sockets", remove: ["proc/net/sockstat6"],
