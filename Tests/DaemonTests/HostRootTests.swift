@@ -93,6 +93,37 @@ import Glibc
         try Self.expectLiveSizes(try Self.report(["--proc-root", "/proc", "--root-fs", "/"]), "--root-fs /")
     }
 
+    /// The mount table is the host's (pid 1's), not shd's own: in a mount namespace of its own
+    /// with an extra ext2 mounted, shd without --root-fs reports that mount, and with --root-fs it
+    /// reports pid 1's table, which does not have it (as a container's own mounts stay out).
+    @Test func withAHostRootTheMountTableIsPid1s() throws {
+        let tools = ["/usr/bin/unshare", "/usr/sbin/mke2fs", "/usr/sbin/losetup"]
+        guard getuid() == 0, tools.allSatisfy({ access($0, X_OK) == 0 }), access("/proc/1/mountinfo", R_OK) == 0 else {
+            print("skipped: needs root, unshare, mke2fs and losetup to mount a loop ext2 in a private mount namespace")
+            return
+        }
+        let tmp = makeTempDirectory()
+        let image = tmp + "/fs.img", mnt = tmp + "/extra"
+        #expect(mkdir(mnt, 0o755) == 0)
+        let mk = try ChildProcess(["/bin/sh", "-c", "truncate -s 8M '\(image)' && /usr/sbin/mke2fs -q -F '\(image)'"], outputDirectory: tmp)
+        try #require(mk.wait(timeout: 30) == 0, "mke2fs: \(mk.stderr)")
+        func mounts(_ extra: String) throws -> [String]? {
+            let script = "mount -o loop '\(image)' '\(mnt)' || exit 77; exec '\(shdBinary)' report --worker disk --sample-interval 0 \(extra)"
+            let p = try ChildProcess(["/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script], outputDirectory: tmp)
+            let rc = p.wait(timeout: 60)
+            if rc == 77 { return nil }
+            #expect(rc == 0, "stderr: \(p.stderr)")
+            let r = try DaemonReport(json: JSONValue.parse(p.stdout))
+            return r.function(worker: "disk", function: "filesystems")?.data.compactMap { $0["mount"]?.string }
+        }
+        guard let own = try mounts(""), let host = try mounts("--root-fs /") else {
+            print("skipped: this kernel refused a loop mount in a private mount namespace")
+            return
+        }
+        #expect(own.contains(mnt), "\(own)")
+        #expect(!host.contains(mnt) && host.contains("/"), "\(host)")
+    }
+
     @Test func aMissingHostRootIsAnErrorNotNoFilesystems() throws {
         let r = try Self.report(["--root-fs", "/no/such/host"])
         let fs = try #require(r.function(worker: "disk", function: "filesystems"))
