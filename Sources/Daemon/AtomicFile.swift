@@ -1,5 +1,6 @@
 // Durable file writes (temp + fsync + rename + fsync of the folder) and moving corrupt files aside.
 import CLinux
+import Notify
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,7 +9,9 @@ public enum AtomicFile {
     /// Replaces `path` with `contents` so a reader sees the old or the new file, never a mix,
     /// even across a crash or power loss.
     /// `durable: false` skips the fsyncs, for outputs that the next tick rewrites anyway.
-    public static func write(_ path: String, _ contents: String, mode: mode_t = 0o640, durable: Bool = true) throws(SystemError) {
+    /// `crashPoint` names the moment the temp file is written and not yet renamed (`CrashPoint`, a test hook).
+    public static func write(_ path: String, _ contents: String, mode: mode_t = 0o640, durable: Bool = true,
+                             crashPoint: String? = nil) throws(SystemError) {
         let tmp = path + ".tmp." + String(getpid())
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         if fd < 0 { throw SystemError("open \(tmp)") }
@@ -31,6 +34,7 @@ public enum AtomicFile {
             throw e
         }
         close(fd)
+        if let crashPoint { CrashPoint.reach(crashPoint) }
         if rename(tmp, path) != 0 {
             let e = SystemError("rename \(tmp) to \(path)")
             unlink(tmp)

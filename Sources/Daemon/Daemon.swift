@@ -89,23 +89,30 @@ public final class Daemon {
         snapshot = Snapshot(workers: workers, roots: settings.roots, options: settings.workerOptions,
                             hostname: settings.hostname ?? kernelHostname(settings.roots))
         engine = Engine(configuration: config)
-        let restored = loadState()
+        removeTempFiles()
 
         do {
             dispatcher = try Dispatcher(channels: config.channels, spoolDirectory: settings.stateDir + "/spool", host: loop,
-                                        log: log, hostname: snapshot.hostname ?? "localhost")
+                                        log: log, hostname: snapshot.hostname ?? "localhost",
+                                        options: DispatcherOptions(journalDirectory: settings.stateDir))
         } catch { throw UsageError("\(error)") }
-        dispatcher.recoverSpool()
-        announce(restored)
+        // state.json, then the journal's commits after it: the newest is the state the spooled notifications
+        // agree with (ARCHITECTURE.md, "Alert state and notifications: one commit").
+        let saved = readStateFile()
+        let committed = dispatcher.recoverSpool(committedThrough: Int64(saved?["commit"]?.number ?? 0))
+        var restored = (committed ?? saved).map { restoreState($0, from: committed == nil ? statePath : settings.stateDir + "/journal") } ?? []
+        if !dispatcher.journalIsEmpty, let error = dispatcher.compact(state: stateObject()) {
+            log.warning("cannot compact the journal into \(statePath) (\(error)); it is kept and read again at the next start")
+        }
         if let broken = brokenAtStart {
             // A page opened before the restart stays open: fired once per broken episode.
-            if configInvalid == nil { fireConfigInvalid(broken) }
-        } else if var meta = configInvalid {
+            if configInvalid == nil { restored.append(firedConfigInvalid(broken)) }
+        } else if let meta = configInvalid {
             // Broken when shd stopped, clean now: the receivers' page for it closes.
             configInvalid = nil
-            resolveConfigInvalid(&meta)
-            saveState()
+            restored.append(resolvedConfigInvalid(meta))
         }
+        announce(restored)
 
         do {
             signals = try SignalSource(loop: loop) { [unowned self] sig in self.handle(signal: sig) }
@@ -205,11 +212,8 @@ public final class Daemon {
         let report = snapshot.report(now: now)
         ticks += 1
         let events = engine.evaluate(report: report, now: now)
-        if !events.isEmpty {
-            announce(events, report: report)
-        } else if stateUnsaved {
-            saveState()
-        }
+        // A tick without transitions writes nothing durable: no commit, no fsync.
+        if !events.isEmpty || stateUnsaved { announce(events, report: report, always: true) }
         dispatcher.refreshFiring(engine.firingAlerts, report: report)
         // report.json follows the full collections (every report_interval) and every alert
         // change; encoding and renaming it each tick would be the daemon's largest cost at 1 s.
@@ -236,7 +240,8 @@ public final class Daemon {
 
     func writeOutputs(_ report: DaemonReport) {
         do {
-            try AtomicFile.write(settings.stateDir + "/report.json", report.json.encoded() + "\n", mode: 0o640, durable: false)
+            try AtomicFile.write(settings.stateDir + "/report.json", report.json.encoded() + "\n", mode: 0o640, durable: false,
+                                 crashPoint: "report-tmp")
         } catch { log.warning("report.json: \(error)") }
         if let dir = settings.textfileDir {
             let text = PrometheusText.render(report, catalog: WorkerRegistry.catalog)
@@ -248,76 +253,111 @@ public final class Daemon {
 
     // MARK: State
 
-    func saveState() {
+    /// What state.json and every journal commit hold: the engine's alert states and the meta-alert.
+    func stateObject() -> JSONValue {
         var o = JSONObject()
         o.append("version", 1)
         o.append("saved_at", .string(Timestamp.now().rfc3339))
         o.append("engine", engine.exportState())
         // The meta-alert persists like any alert: its resolution must follow a restart.
         if let meta = configInvalid { o.append("config_invalid", meta.json) }
-        do {
-            try AtomicFile.write(statePath, JSONValue.object(o).encoded() + "\n", mode: 0o640)
-            if stateUnsaved { log.notice("alert state saved to \(statePath) again") }
-            stateUnsaved = false
-        } catch {
-            // Logged once per failure episode, not once per tick while the disk stays full.
-            if !stateUnsaved { log.error("cannot save alert state to \(statePath): \(error); retrying every tick") }
+        return .object(o)
+    }
+
+    /// One atomic commit of the alert state and the notifications its transitions imply (one journal write, one
+    /// fdatasync; delivery starts after it). A failure (disk full) is logged once per episode and retried every
+    /// tick, so a crash after the disk recovers does not forget alerts that fired.
+    func commit(_ events: [AlertEvent], report: DaemonReport) {
+        if let error = dispatcher.enqueue(events, report: report, state: stateObject()) {
+            if !stateUnsaved { log.error("cannot save alert state to \(settings.stateDir)/journal: \(error); retrying every tick") }
             stateUnsaved = true
+        } else {
+            if stateUnsaved { log.notice("alert state saved to \(settings.stateDir)/journal again") }
+            stateUnsaved = false
         }
     }
 
-    /// Restores state.json against the rules now loaded; returns the resolutions of alerts whose rules are gone or
-    /// changed since it was saved (for the dispatcher, once it exists).
-    func loadState() -> [AlertEvent] {
+    /// state.json as a JSON value: nil when missing, or unreadable as JSON (then moved aside, with an error line).
+    func readStateFile() -> JSONValue? {
         let bytes: [UInt8]
         do { bytes = try readOnce(statePath, cap: 256 << 20) } catch {
             if !error.isMissing { log.error("cannot read \(statePath): \(error); starting with no alert state") }
-            return []
+            return nil
         }
+        do { return try JSONValue.parse(bytes: bytes) } catch {
+            let aside = AtomicFile.moveAside(statePath)
+            log.error("state file \(statePath) is corrupt (\(error)); moved it to \(aside ?? "(rename failed)") and starting with no alert state")
+            return nil
+        }
+    }
+
+    /// Restores a state object (state.json's, or the journal's newest commit) against the rules now loaded; returns
+    /// the resolutions of alerts whose rules are gone or changed since it was saved.
+    func restoreState(_ v: JSONValue, from source: String) -> [AlertEvent] {
         do {
-            let v = try JSONValue.parse(bytes: bytes)
             guard let e = v["engine"] else { throw ReportDecodingError("no 'engine' key") }
             let meta = try v["config_invalid"].map { j throws(ReportDecodingError) in try AlertEvent(json: j) }
             let events = try engine.importState(e, now: .now())
             configInvalid = meta
-            log.info("restored alert state from \(statePath)")
+            log.info("restored alert state from \(source)")
             return events
         } catch {
-            let aside = AtomicFile.moveAside(statePath)
-            log.error("state file \(statePath) is corrupt (\(error)); moved it to \(aside ?? "(rename failed)") and starting with no alert state")
+            if source == statePath {
+                let aside = AtomicFile.moveAside(statePath)
+                log.error("state file \(statePath) is corrupt (\(error)); moved it to \(aside ?? "(rename failed)") and starting with no alert state")
+            } else {
+                log.error("the alert state committed in \(source) is invalid (\(error)); starting with no alert state")
+            }
             return []
         }
     }
 
-    /// Logs and queues transitions (of an evaluation, or of a reload or restart: then with the latest report),
-    /// and saves the state.
-    func announce(_ events: [AlertEvent], report: DaemonReport? = nil) {
-        guard !events.isEmpty else { return }
+    /// Logs transitions (of an evaluation, or of a reload or restart: then with the latest report) and commits them
+    /// with the state (`always`: commit the state even without transitions).
+    func announce(_ events: [AlertEvent], report: DaemonReport? = nil, always: Bool = false) {
+        guard always || !events.isEmpty else { return }
         for e in events {
             log.info("alert \(e.rule) \(e.kind.rawValue) \(e.severity.rawValue) \(labelText(e.labels)): \(e.summary)")
         }
-        dispatcher.enqueue(events, report: report ?? snapshot.report())
-        saveState()
+        commit(events, report: report ?? snapshot.report())
     }
 
-    /// Fires `shd_config_invalid` for files that do not check (the rules in force are older ones).
-    func fireConfigInvalid(_ loaded: LoadResult) {
+    /// `shd_config_invalid` firing for files that do not check (the rules in force are older ones); the caller
+    /// commits it.
+    func firedConfigInvalid(_ loaded: LoadResult) -> AlertEvent {
         let count = loaded.errorCount
         let first = loaded.diagnostics.first { $0.severity == .error }
         let summary = "shd configuration invalid: \(count) error(s)" + (first.map { "; first: \($0.location): \($0.message)" } ?? "")
         let e = Engine.configInvalidEvent(kind: .firing, summary: summary, channels: configuration.defaultChannels,
                                           startsAt: .now(), errors: count)
         configInvalid = e
-        dispatcher.enqueue([e], report: snapshot.report())
-        saveState()
+        return e
     }
 
-    func resolveConfigInvalid(_ meta: inout AlertEvent) {
+    func resolvedConfigInvalid(_ meta: AlertEvent) -> AlertEvent {
+        var meta = meta
         meta.kind = .resolved
         meta.endsAt = .now()
         meta.summary = "shd configuration is valid again"
         meta.reason = "configuration valid again"
-        dispatcher.enqueue([meta], report: snapshot.report())
+        return meta
+    }
+
+    /// Temp files of atomic writes (`state.json.tmp`, `report.json.tmp.PID`, …) that a kill left behind: no writer
+    /// is running yet, so every one is stale.
+    func removeTempFiles() {
+        var removed: [String] = []
+        var dirs = [settings.stateDir]
+        if let t = settings.textfileDir { dirs.append(t) }
+        for dir in dirs {
+            for name in listDirectory(dir) {
+                guard let prefix = ["state.json.tmp", "report.json.tmp", "shd.prom.tmp"].first(where: name.hasPrefix) else { continue }
+                let rest = name.dropFirst(prefix.count)
+                guard rest.isEmpty || (rest.hasPrefix(".") && rest.dropFirst().allSatisfy(\.isNumber)) else { continue }
+                if unlink(dir + "/" + name) == 0 { removed.append(dir + "/" + name) }
+            }
+        }
+        if !removed.isEmpty { log.notice("removed \(removed.count) temp file(s) an interrupted write left: \(removed.joined(separator: ", "))") }
     }
 
     // MARK: Last good configuration
@@ -376,7 +416,7 @@ public final class Daemon {
         guard let config = loaded.configuration, !loaded.hasErrors else {
             let text = render(loaded)
             log.error("reload (\(reason)) refused; the previous rules stay in force:\n" + text)
-            if configInvalid == nil { fireConfigInvalid(loaded) }
+            if configInvalid == nil { announce([firedConfigInvalid(loaded)]) }
             return
         }
         var next = DaemonSettings.locate(flags)
@@ -398,12 +438,13 @@ public final class Daemon {
         configuration = config
         noteFunctionsInUse()
         do { try dispatcher.updateChannels(config.channels) } catch { log.error("channels: \(error)") }
-        announce(ended)
-        if var meta = configInvalid {
+        var events = ended
+        if let meta = configInvalid {
             configInvalid = nil
-            resolveConfigInvalid(&meta)
+            events.append(resolvedConfigInvalid(meta))
         }
-        saveState()
+        // One commit: the new engine's state (even without transitions) and what the reload ended.
+        announce(events, always: true)
         log.notice("reloaded (\(reason)): \(config.rules.count) rules, \(config.channels.count) channels")
         // After the new rules are in force: what a restart with broken files would fall back to.
         saveLastGood(config, sources: loaded.sources)
@@ -456,7 +497,11 @@ public final class Daemon {
         log.notice("stopping")
         for t in workerTimers { loop.cancelTimer(t) }
         workerTimers = []
-        saveState()
+        // The state as it is now becomes state.json and the journal is emptied (what is still undelivered stays
+        // in the spool folder).
+        if let error = dispatcher.compact(state: stateObject()) {
+            log.error("cannot save alert state to \(statePath): \(error); the journal keeps the last commit")
+        }
         dispatcher.shutdown(grace: 5) { [unowned self] in
             self.loop.stop()
         }

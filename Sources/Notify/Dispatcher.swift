@@ -22,11 +22,15 @@ public struct DispatcherOptions {
     public var onOutcome: ((DeliveryOutcome) -> Void)?
     /// Loads libcurl when a channel needs it: nil when usable, else why not. Tests replace it to see a failure.
     public var loadCurl: () -> String?
+    /// STATE_DIR, when the alert state and the notifications are committed together through `STATE_DIR/journal`
+    /// (the daemon); nil: every notification is its own spool file (`shd notify test`, tests).
+    public var journalDirectory: String?
 
     public init(backoffBase: Double = 2, backoffCap: Double = 600, jitter: Double = 0.5, maxAttempts: Int? = nil,
                 reportPath: String? = nil, onOutcome: ((DeliveryOutcome) -> Void)? = nil,
-                loadCurl: @escaping () -> String? = CurlLibrary.load) {
+                loadCurl: @escaping () -> String? = CurlLibrary.load, journalDirectory: String? = nil) {
         self.loadCurl = loadCurl
+        self.journalDirectory = journalDirectory
         self.backoffBase = backoffBase
         self.backoffCap = backoffCap
         self.jitter = jitter
@@ -121,6 +125,9 @@ public final class Dispatcher {
         self.hostname = hostname
         self.options = options
         spool = try Spool(directory: spoolDirectory)
+        if let dir = options.journalDirectory {
+            do { spool.journal = try Journal(directory: dir) } catch { throw NotifyError(.spool(error.description)) }
+        }
         exec = ExecRunner(host: host)
         let parent = spoolDirectory.lastIndex(of: "/").map { String(spoolDirectory[..<$0]) } ?? "."
         reportPath = options.reportPath ?? (parent.isEmpty ? "" : parent) + "/report.json"
@@ -172,12 +179,23 @@ public final class Dispatcher {
 
     /// Writes one spool entry per (event, channel) before any attempt, then starts delivery. Events of one call
     /// for one channel go out as one message where the channel allows it (webhook, Alertmanager, Slack, e-mail).
-    /// Channels of kind `log` write their line at once and keep no spool entry.
-    public func enqueue(_ events: [AlertEvent], report: DaemonReport) {
+    /// Channels of kind `log` write their line once the entries are durable and keep no spool entry.
+    ///
+    /// With a journal (`DispatcherOptions.journalDirectory`) and a `state`, the entries and the state are one commit:
+    /// one journal write, one fdatasync, and no attempt starts before it (`Journal`). Call it with no events and the
+    /// state to commit a state alone.
+    /// - Returns: nil, or why the notifications (or the state) could not be made durable: they are then attempted
+    ///   from memory, and the caller commits its state again later.
+    @discardableResult
+    public func enqueue(_ events: [AlertEvent], report: DaemonReport, state: JSONValue? = nil) -> String? {
         let now = Timestamp.now()
         let batch = "b" + spool.newID(now: now)
+        let journal = state == nil ? nil : spool.journal
         var reportText: String?
-        var touched: Set<String> = []
+        var fresh: [SpoolEntry] = []
+        var lines: [[UInt8]] = []
+        var logLines: [(LogLevel, String)] = []
+        var failure: String?
         for event in events {
             var seen: Set<String> = []
             for name in event.channels where seen.insert(name).inserted {
@@ -187,61 +205,88 @@ public final class Dispatcher {
                 }
                 guard st.config.accepts(event) else { continue }
                 if st.config.kind == .log {
-                    let (level, line) = Payloads.logLine(event, host: hostname, channel: name)
-                    log.log(level, line)
+                    logLines.append(Payloads.logLine(event, host: hostname, channel: name))
                     continue
                 }
-                // The last word this channel was given on this alert already says this (firing at this
-                // severity): sending it again would be a duplicate. It happens when shd was killed after
-                // spooling a transition but before saving the alert state, and the restarted engine
-                // raises the same transition again (the spooled one is recovered, or already sent).
-                let transition = SpoolEntry.transition(of: event)
-                if event.kind != .repeated && event.kind != .resolved && lastTold[name]?[event.fingerprint] == transition {
-                    log.log(.info, "notify: \(event.rule) \(transition) was already queued for channel \(name); not queued twice")
-                    continue
-                }
-                tell(name, event.fingerprint, transition)
                 if reportText == nil { reportText = report.json.encoded() }
-                let (entry, error) = spool.write(channel: name, batch: batch, event: event, reportText: reportText!, now: now)
-                if let error {
-                    log.log(.error, "notify: cannot spool a notification for channel \(name) (\(error)); "
-                        + "sending it from memory, it will be lost if shd stops first")
+                if journal != nil {
+                    let (entry, bytes) = spool.encode(channel: name, batch: batch, event: event, reportText: reportText!, now: now)
+                    fresh.append(entry)
+                    lines.append(bytes)
+                } else {
+                    let (entry, error) = spool.write(channel: name, batch: batch, event: event, reportText: reportText!, now: now)
+                    if let error {
+                        failure = error.description
+                        log.log(.error, "notify: cannot spool a notification for channel \(name) (\(error)); "
+                            + "sending it from memory, it will be lost if shd stops first")
+                    }
+                    fresh.append(entry)
                 }
-                queues[name, default: []].append(entry)
-                touched.insert(name)
             }
         }
-        if !touched.isEmpty { spool.syncDirectory() }
-        for name in touched.sorted() { pump(name) }
-    }
-
-    /// Re-reads the spool (after a restart or crash) and delivers what is there. Call once after `init`.
-    /// Per channel, the last transition queued for each alert that is not resolved (`firing:warn` …):
-    /// what the receiver has been, or will be, told. Resolved alerts are forgotten, so this holds
-    /// the firing alerts only.
-    private var lastTold: [String: [String: String]] = [:]
-
-    private func tell(_ channel: String, _ fingerprint: String, _ transition: String) {
-        if transition.hasPrefix("resolved") {
-            lastTold[channel]?[fingerprint] = nil
-        } else {
-            lastTold[channel, default: [:]][fingerprint] = transition
+        if let journal, let state {
+            switch journal.commit(lines: lines, state: state) {
+            case .success(let ranges):
+                for i in fresh.indices { fresh[i].journal = ranges[i] }
+            case .failure(let error):
+                failure = error.description
+                for i in fresh.indices { fresh[i].unsaved = lines[i] }
+                if !fresh.isEmpty {
+                    log.log(.error, "notify: cannot commit \(fresh.count) notification(s) to \(journal.path) (\(error)); "
+                        + "sending them from memory, they will be lost if shd stops first")
+                }
+            }
+        } else if !fresh.isEmpty {
+            spool.syncDirectory()
         }
+        for (level, line) in logLines { log.log(level, line) }
+        var touched: Set<String> = []
+        for e in fresh {
+            queues[e.channel, default: []].append(e)
+            touched.insert(e.channel)
+        }
+        if let journal, journal.size > Journal.compactBytes { compact() }
+        for name in touched.sorted() { pump(name) }
+        return failure
     }
 
-    public func recoverSpool() {
+    /// Re-reads the spool folder and the journal (after a restart or crash) and delivers what is there. Call once
+    /// after `init`.
+    /// - Parameter committedThrough: the `"commit"` number of the state.json the caller restored (0: none).
+    /// - Returns: the state object of the newest commit in the journal when it is newer than that state.json: the
+    ///   caller restores it instead, since it is the state the recovered notifications agree with.
+    @discardableResult
+    public func recoverSpool(committedThrough: Int64 = 0) -> JSONValue? {
         let known = Set(queues.values.flatMap { $0.map(\.id) })
-        let entries = spool.scan { path, reason in
+        var entries = spool.scan { path, reason in
             log.log(.error, "notify: spool file \(path) is corrupt (\(reason)); moved aside to \(path).corrupt")
         }
+        var newer: JSONValue?
+        if let journal = spool.journal {
+            let r = journal.recover(committedThrough: committedThrough)
+            for c in r.corrupt { log.log(.error, "notify: journal: \(c); that notification is dropped") }
+            if r.discardedBytes > 0 {
+                log.log(.notice, "notify: \(journal.path): cut off \(r.discardedBytes) bytes of a commit that was not complete "
+                    + "(shd stopped while writing it); its alert transitions were never committed and are evaluated again")
+            }
+            for e in entries where r.done.contains(e.id) { unlink(e.path) }
+            entries.removeAll { r.done.contains($0.id) }
+            // A compaction interrupted after writing some spool files leaves the same entry in both places.
+            let files = Set(entries.map(\.id))
+            for var e in r.entries where !files.contains(e.id) {
+                e.path = spool.filePath(e.id, e.channel)
+                entries.append(e)
+            }
+            entries.sort(by: SpoolEntry.inOrder)
+            newer = r.state
+        }
         var recovered: [String: Int] = [:]
-        for e in entries.sorted(by: { $0.id < $1.id }) where !known.contains(e.id) {
+        for e in entries where !known.contains(e.id) {
             queues[e.channel, default: []].append(e)
             recovered[e.channel, default: 0] += 1
-            tell(e.channel, e.fingerprint, e.transition)
         }
         for name in recovered.keys.sorted() {
-            queues[name]!.sort { $0.id < $1.id }
+            queues[name]!.sort(by: SpoolEntry.inOrder)
             if states[name] == nil {
                 log.log(.warning, "notify: \(recovered[name]!) spooled notification(s) for channel \(name), which is not "
                     + "configured; kept until it is")
@@ -250,6 +295,41 @@ public final class Dispatcher {
             }
             pump(name)
         }
+        return newer
+    }
+
+    /// Whether the journal holds anything (a compaction would empty it).
+    public var journalIsEmpty: Bool { (spool.journal?.size ?? 0) == 0 }
+
+    /// Compaction: writes the notifications still in the journal as spool files, then `state` (default: the last
+    /// committed one) as state.json with the commit number, then empties the journal (`Journal`). At start, at
+    /// shutdown and when the journal passes 4 MiB. On failure nothing changes and the error text is returned.
+    @discardableResult
+    public func compact(state: JSONValue? = nil) -> String? {
+        guard let journal = spool.journal, let snapshot = state ?? journal.lastState else { return nil }
+        var moved: [(channel: String, index: Int, entry: SpoolEntry)] = []
+        var failure: FileError?
+        for name in queues.keys.sorted() {
+            for (i, e) in queues[name]!.enumerated() where e.journal != nil && e.unsaved == nil {
+                var copy = e
+                do { try spool.writeFile(&copy) } catch {
+                    failure = error
+                    break
+                }
+                moved.append((name, i, copy))
+            }
+            if failure != nil { break }
+        }
+        if failure == nil {
+            if !moved.isEmpty { spool.syncDirectory() }
+            failure = journal.compact(state: snapshot)
+        }
+        if let failure {
+            for m in moved { unlink(m.entry.path) }
+            return failure.description
+        }
+        for m in moved { queues[m.channel]![m.index] = m.entry }
+        return nil
     }
 
     /// Alertmanager re-send of the currently firing alerts: call it every tick with the engine's firing alerts;
@@ -357,13 +437,13 @@ public final class Dispatcher {
         let wall = Timestamp.now().seconds
         while let head = queues[name]?.first, wall - head.created.seconds > st.config.ttl {
             queues[name]!.removeFirst()
-            spool.remove(head)
+            spool.remove([head])
             log.log(.error, "notify: channel \(name) (\(st.config.target)): gave up on notification \(head.id) after "
                 + "its TTL of \(Payloads.displayNumber(st.config.ttl)) s")
             options.onOutcome?(DeliveryOutcome(channel: name, ids: [head.id], status: .expired, code: nil,
                                                detail: "older than the channel's ttl"))
         }
-        guard let queue = queues[name], let first = queue.first else { return }
+        guard let queue = queues[name], !queue.isEmpty else { return }
 
         st.sent.removeAll { now - $0 >= 60 }
         if st.sent.count >= st.config.rateLimit {
@@ -371,15 +451,21 @@ public final class Dispatcher {
             return schedule(name, st, at: st.sent[0] + 60)
         }
 
+        // One message takes the queue's head and what waits behind it, up to the channel's batch size, so a backlog
+        // drains at maxBatch alerts per message within the rate limit; it stops before a second transition of an
+        // alert already in the message (a receiver sees each alert's transitions in order, one per message).
         var batch: [(SpoolEntry, AlertEvent, JSONValue?)] = []
         var corrupt: [String] = []
-        for e in queue where e.batch == first.batch && batch.count < st.config.kind.maxBatch {
+        var alertsIn: Set<String> = []
+        for e in queue where batch.count < st.config.kind.maxBatch {
+            if !e.fingerprint.isEmpty && !alertsIn.insert(e.fingerprint).inserted { break }
             do {
                 let (event, report) = try spool.load(e)
                 batch.append((e, event, report))
             } catch {
-                rename(e.path, e.path + ".corrupt")
-                log.log(.error, "notify: spool file \(e.path) is corrupt (\(error.reason)); moved aside to \(e.path).corrupt")
+                let aside = spool.moveAside(e)
+                log.log(.error, "notify: spool entry \(e.id) (\(e.journal == nil ? e.path : "journal")) is corrupt (\(error.reason)); "
+                    + "moved aside to \(aside)")
                 corrupt.append(e.id)
             }
             if batch.isEmpty && !corrupt.isEmpty { break }
@@ -402,7 +488,7 @@ public final class Dispatcher {
 
     private func httpRequest(_ c: ChannelConfig, url: String, body: [UInt8], ids: [String]) -> TransferRequest {
         var headers = ["Content-Type: application/json", "User-Agent: shd/1"]
-        if let id = ids.first { headers.append("X-Shd-Notification-Id: \(id)") }
+        if !ids.isEmpty { headers.append("X-Shd-Notification-Id: \(Payloads.messageID(ids))") }
         for (k, v) in c.headers { headers.append("\(k): \(v)") }
         if let key = c.hmacSecret {
             headers.append("X-Shd-Signature: sha256=" + SHA256.hex(SHA256.hmac(key: key, message: body)))
@@ -525,11 +611,12 @@ public final class Dispatcher {
         let count = ids.count == 1 ? "notification \(ids[0])" : "\(ids.count) notifications"
         func drop() {
             let set = Set(ids)
-            for e in queues[name] ?? [] where set.contains(e.id) { spool.remove(e) }
+            spool.remove((queues[name] ?? []).filter { set.contains($0.id) })
             queues[name]?.removeAll { set.contains($0.id) }
         }
         switch verdict {
         case .delivered:
+            CrashPoint.reach("delivered")
             drop()
             st.failures = 0
             st.notBefore = 0

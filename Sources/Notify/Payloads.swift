@@ -11,24 +11,38 @@ struct OutgoingAlert {
 enum Payloads {
     static let version = "1"
 
+    /// A message's own id, derived from its alerts' ids only: the alert's id when it carries one alert, else
+    /// `m-` and the first 32 hex digits of the SHA-256 of the ids joined by newlines. A message rebuilt from the
+    /// same spooled alerts (a re-send after a restart) has the same id; one holding other alerts has another.
+    static func messageID(_ ids: [String]) -> String {
+        if ids.count == 1 { return ids[0] }
+        return "m-" + String(SHA256.hex(SHA256.digest(Array(ids.joined(separator: "\n").utf8))).prefix(32))
+    }
+
+    static func messageID(_ alerts: [OutgoingAlert]) -> String { messageID(alerts.map(\.id)) }
+
     // MARK: webhook
 
-    /// The webhook alert object: the event's fields without routing (`channels`).
-    static func alertObject(_ e: AlertEvent) -> JSONValue {
-        guard case .object(var o) = e.json else { return e.json }
-        o["channels"] = nil
+    /// The webhook alert object: the alert's own notification id, then the event's fields without routing
+    /// (`channels`).
+    static func alertObject(_ a: OutgoingAlert) -> JSONValue {
+        guard case .object(let fields) = a.event.json else { return a.event.json }
+        var o = JSONObject()
+        o.append("id", .string(a.id))
+        for (k, v) in fields where k != "channels" && k != "id" { o.append(k, v) }
         return .object(o)
     }
 
     /// `{version, id, status, alert?, alerts, host, report?}`: `alerts` always lists every alert of the message,
-    /// `alert` is there when the message carries exactly one (the common case); `status` is "firing" if any is.
+    /// each with its own stable `id`; `alert` is there when the message carries exactly one (the common case);
+    /// `id` is `messageID`; `status` is "firing" if any alert is.
     static func webhook(_ alerts: [OutgoingAlert], host: String, report: JSONValue?) -> JSONValue {
         var o = JSONObject()
         o.append("version", .string(version))
-        o.append("id", .string(alerts.first?.id ?? ""))
+        o.append("id", .string(alerts.isEmpty ? "" : messageID(alerts)))
         o.append("status", .string(alerts.contains { $0.event.kind != .resolved } ? "firing" : "resolved"))
-        if alerts.count == 1 { o.append("alert", alertObject(alerts[0].event)) }
-        o.append("alerts", .array(alerts.map { alertObject($0.event) }))
+        if alerts.count == 1 { o.append("alert", alertObject(alerts[0])) }
+        o.append("alerts", .array(alerts.map(alertObject)))
         o.append("host", .string(host))
         if let report { o.append("report", report) }
         return .object(o)
@@ -170,6 +184,7 @@ enum Payloads {
             if !e.values.isEmpty { body.append("Values: " + valuesText(e)) }
             body.append("Started: " + e.startsAt.rfc3339)
             if let end = e.endsAt { body.append("Resolved: " + end.rfc3339) }
+            body.append("Notification-Id: " + a.id)
             body.append("")
         }
         body.append("The full daemon report is attached as daemon-report.json (on \(host) it is \(reportPath)).")
@@ -182,15 +197,17 @@ enum Payloads {
     /// no server needs 8BITMIME.
     static func email(_ alerts: [OutgoingAlert], config: ChannelConfig, host: String, reportJSON: String,
                       reportPath: String, date: Timestamp) -> [UInt8] {
-        let boundary = "=_shd_" + alerts[0].id.filter { $0.isLetter || $0.isNumber }
+        let id = messageID(alerts)
+        let boundary = "=_shd_" + id.filter { $0.isLetter || $0.isNumber }
         let text = MIME.textBody(emailText(alerts, host: host, reportPath: reportPath))
         var lines: [String] = []
         lines.append("Date: " + rfc5322Date(date))
         lines.append(MIME.listField("From", [config.mailFrom]))
         lines.append(MIME.listField("To", config.mailTo))
         lines.append(MIME.unstructuredField("Subject", emailSubject(alerts, prefix: config.subjectPrefix, host: host)))
-        lines.append(MIME.listField("Message-ID", ["<\(alerts[0].id)@\(host.isEmpty ? "localhost" : host)>"]))
-        lines.append("X-Shd-Notification-Id: " + alerts[0].id)
+        lines.append(MIME.listField("Message-ID", ["<\(id)@\(host.isEmpty ? "localhost" : host)>"]))
+        lines.append("X-Shd-Notification-Id: " + id)
+        if alerts.count > 1 { lines.append(MIME.listField("X-Shd-Alert-Ids", alerts.map(\.id))) }
         lines.append("MIME-Version: 1.0")
         lines.append("Content-Type: multipart/mixed;\r\n boundary=\"\(boundary)\"")
         lines.append("")

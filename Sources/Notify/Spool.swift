@@ -12,7 +12,7 @@ struct SpoolEntry {
     var id: String
     var path: String
     var channel: String
-    /// Entries of one `enqueue` call share a batch and may travel in one message.
+    /// Entries of one `enqueue` call share a batch (a message may also carry entries of later batches).
     var batch: String
     var created: Timestamp
     /// The file text, kept only when it could not be written (disk full): delivery still tries once from memory.
@@ -20,6 +20,19 @@ struct SpoolEntry {
     /// The alert instance (`AlertEvent.fingerprint`) and what the entry tells about it (`firing:warn`, …).
     var fingerprint = ""
     var transition = ""
+    /// Where the entry's line is in the journal, while it is kept there (until the next compaction writes it as
+    /// a spool file); nil for a spool file.
+    var journal: (offset: Int, length: Int)?
+
+    /// True creation order: the id's microseconds, then its counter, as numbers (as strings `…-10-…` sorts
+    /// before `…-2-…`); an id of another shape sorts by its creation time.
+    var order: (Int64, Int64, String) {
+        let parts = id.split(separator: "-")
+        if parts.count == 3, let micros = Int64(parts[0]), let n = Int64(parts[1]) { return (micros, n, String(parts[2])) }
+        return (created.microseconds, 0, id)
+    }
+
+    static func inOrder(_ a: SpoolEntry, _ b: SpoolEntry) -> Bool { a.order < b.order }
 
     /// What an event tells a receiver about its alert: a repeat says nothing new.
     static func transition(of e: AlertEvent) -> String {
@@ -29,8 +42,10 @@ struct SpoolEntry {
 
 /// The spool folder (STATE_DIR/spool, mode 0700). File format, one JSON object per file:
 /// `{"version":1,"id":…,"channel":…,"batch":…,"created":RFC 3339,"event":{AlertEvent},"report":{Daemon report}|null}`.
+/// With a journal (the daemon), new entries are lines of the journal until a compaction writes them as files.
 final class Spool {
     let directory: String
+    var journal: Journal?
     private var counter = 0
     private var random = SystemRandomNumberGenerator()
 
@@ -53,9 +68,8 @@ final class Spool {
         })
     }
 
-    /// Writes one entry atomically (temp + fsync + rename). On failure the entry keeps its bytes in memory
-    /// and the error is returned for logging: the notification is still attempted, it is just not durable.
-    func write(channel: String, batch: String, event: AlertEvent, reportText: String, now: Timestamp) -> (SpoolEntry, FileError?) {
+    /// One entry's text (a single line: the encoder writes no newline) and its in-memory record.
+    func encode(channel: String, batch: String, event: AlertEvent, reportText: String, now: Timestamp) -> (SpoolEntry, [UInt8]) {
         let id = newID(now: now)
         var head = JSONObject()
         head.append("version", .int(1))
@@ -68,18 +82,33 @@ final class Spool {
         var text = JSONValue.object(head).encoded()
         text.removeLast()
         text += ",\"report\":" + reportText + "}"
-        let path = directory + "/" + id + "." + Spool.safeName(channel) + ".spool"
-        var entry = SpoolEntry(id: id, path: path, channel: channel, batch: batch, created: now)
+        var entry = SpoolEntry(id: id, path: filePath(id, channel), channel: channel, batch: batch, created: now)
         entry.fingerprint = event.fingerprint
         entry.transition = SpoolEntry.transition(of: event)
+        return (entry, Array(text.utf8))
+    }
+
+    func filePath(_ id: String, _ channel: String) -> String { directory + "/" + id + "." + Spool.safeName(channel) + ".spool" }
+
+    /// Writes one entry atomically (temp + fsync + rename). On failure the entry keeps its bytes in memory
+    /// and the error is returned for logging: the notification is still attempted, it is just not durable.
+    func write(channel: String, batch: String, event: AlertEvent, reportText: String, now: Timestamp) -> (SpoolEntry, FileError?) {
+        var (entry, bytes) = encode(channel: channel, batch: batch, event: event, reportText: reportText, now: now)
         do {
             // The folder is synced once per enqueue call (`syncDirectory()`), not once per file.
-            try FileIO.writeAtomically(path, Array(text.utf8), syncDirectory: false)
+            try FileIO.writeAtomically(entry.path, bytes, syncDirectory: false)
             return (entry, nil)
         } catch {
-            entry.unsaved = Array(text.utf8)
+            entry.unsaved = bytes
             return (entry, error)
         }
+    }
+
+    /// A journal entry as a spool file (compaction); the folder is synced by the caller.
+    func writeFile(_ entry: inout SpoolEntry) throws(FileError) {
+        guard let r = entry.journal, let journal else { return }
+        try FileIO.writeAtomically(entry.path, try journal.read(r), syncDirectory: false)
+        entry.journal = nil
     }
 
     /// Makes the renames of the files written so far durable.
@@ -88,7 +117,9 @@ final class Spool {
     /// Reads an entry's event and report back.
     func load(_ entry: SpoolEntry) throws(SpoolCorruption) -> (AlertEvent, JSONValue?) {
         let bytes: [UInt8]
-        if let u = entry.unsaved { bytes = u } else {
+        if let u = entry.unsaved { bytes = u } else if let r = entry.journal, let journal {
+            do { bytes = try journal.read(r) } catch { throw SpoolCorruption(reason: error.description) }
+        } else {
             do { bytes = try FileIO.read(entry.path) } catch { throw SpoolCorruption(reason: error.description) }
         }
         let (_, event, report) = try Spool.parse(bytes)
@@ -111,13 +142,34 @@ final class Spool {
         return (entry, event, report)
     }
 
-    /// Deletes a delivered (or abandoned) entry.
-    func remove(_ entry: SpoolEntry) {
-        guard entry.unsaved == nil else { return }
-        unlink(entry.path)
+    /// Deletes delivered (or abandoned) entries: spool files are unlinked, journal lines get one `done` record.
+    func remove(_ entries: [SpoolEntry]) {
+        var done: [String] = []
+        for e in entries where e.unsaved == nil {
+            if e.journal != nil {
+                done.append(e.id)
+            } else {
+                CrashPoint.reach("remove-step")
+                unlink(e.path)
+            }
+        }
+        if !done.isEmpty {
+            CrashPoint.reach("remove-step")
+            journal?.markDone(done)
+        }
     }
 
-    /// Every entry on disk, oldest first. A file that does not parse is renamed `….corrupt` and reported
+    /// Moves a corrupt entry aside (a journal line is marked done: the journal itself stays whole).
+    func moveAside(_ entry: SpoolEntry) -> String {
+        if entry.journal != nil {
+            journal?.markDone([entry.id])
+            return "(dropped from the journal)"
+        }
+        rename(entry.path, entry.path + ".corrupt")
+        return entry.path + ".corrupt"
+    }
+
+    /// Every entry on disk, oldest first (creation order, `SpoolEntry.order`). A file that does not parse is renamed `….corrupt` and reported
     /// through `corrupt` (never a crash loop); stale temp files from a crash mid-write are deleted.
     func scan(corrupt: (String, String) -> Void) -> [SpoolEntry] {
         let names: [String]
@@ -128,7 +180,7 @@ final class Spool {
         var out: [SpoolEntry] = []
         for name in names {
             let path = directory + "/" + name
-            if name.hasSuffix(".tmp") { unlink(path); continue }
+            if name.hasSuffix(".tmp") || name.contains(".tmp.") { unlink(path); continue }
             guard name.hasSuffix(".spool") else { continue }
             do throws(SpoolCorruption) {
                 let bytes: [UInt8]
@@ -141,7 +193,7 @@ final class Spool {
                 corrupt(path, error.reason)
             }
         }
-        return out
+        return out.sorted(by: SpoolEntry.inOrder)
     }
 }
 

@@ -46,7 +46,7 @@ enum FileIO {
     /// A crash leaves either the old file or the new one, never a torn one. `syncDirectory: false` leaves the
     /// folder's fsync to the caller, who writes several files and syncs the folder once.
     static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600,
-                                syncDirectory syncDir: Bool = true) throws(FileError) {
+                                syncDirectory syncDir: Bool = true, crashPoint: String? = nil) throws(FileError) {
         let temp = path + ".tmp"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         if fd < 0 { throw FileError(operation: "create", path: temp, errno: errno) }
@@ -67,6 +67,7 @@ enum FileIO {
             throw FileError(operation: "fsync", path: temp, errno: e)
         }
         close(fd)
+        if let crashPoint { CrashPoint.reach(crashPoint) }
         if rename(temp, path) != 0 {
             let e = errno
             unlink(temp)

@@ -124,7 +124,7 @@ import Glibc
 
 @Suite(.serialized) struct VolumeTests {
     /// 1,000 notifications queued while the receiver is down drain in order once it is up, each exactly once,
-    /// and the dispatcher holds only their names in memory (the payloads stay on disk until sent).
+    /// in messages of up to 100 alerts, and the dispatcher holds only their names in memory (the payloads stay on disk until sent).
     @Test func aThousandQueuedNotificationsDrainExactlyOnce() throws {
         let probe = try LocalHTTPServer()
         let port = probe.port
@@ -143,8 +143,11 @@ import Glibc
         defer { server.stop() }
         #expect(h.run(timeout: 60) { h.dispatcher.pendingCount == 0 })
         let reqs = server.requests
-        #expect(reqs.count == 1000)
-        let mounts = reqs.compactMap { try? JSONValue.parse(bytes: $0.body)["alert"]?["labels"]?["mount"]?.string }
+        // The backlog travels 100 alerts a message (the webhook's batch size): the attempt in flight when the
+        // receiver came up holds /m0 alone, then ten messages carry the rest.
+        let perMessage = reqs.map { (try? JSONValue.parse(bytes: $0.body))?["alerts"]?.array ?? [] }
+        #expect(reqs.count <= 11 && perMessage.allSatisfy { $0.count <= 100 }, "\(perMessage.map(\.count))")
+        let mounts = perMessage.flatMap { $0.compactMap { $0["labels"]?["mount"]?.string } }
         #expect(mounts == (0..<1000).map { "/m\($0)" }, "in order, once each")
         #expect(h.spooled.isEmpty)
     }

@@ -240,7 +240,10 @@ import Glibc
         let server = try LocalHTTPServer()
         defer { server.stop() }
         let h = try Harness([channel("hook", "webhook", [("url", .string(server.url)), ("rate_limit", .number(2))])])
-        for m in ["/a", "/b", "/c"] { h.dispatcher.enqueue([sampleEvent(mount: m, channels: ["hook"])], report: sampleReport()) }
+        // Three transitions of one alert: a message carries one transition per alert, so they need three messages.
+        for kind in [AlertEvent.Kind.firing, .resolved, .firing] {
+            h.dispatcher.enqueue([sampleEvent(kind, channels: ["hook"])], report: sampleReport())
+        }
         #expect(h.run(timeout: 1) { h.delivered == 2 })
         h.host.run(until: { false }, timeout: 0.5)
         #expect(server.requests.count == 2, "the third waits for the minute window")

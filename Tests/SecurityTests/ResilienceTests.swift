@@ -71,9 +71,9 @@ func hookEvents(_ server: LocalHTTPServer, rule: String = "memory_low") -> [(id:
         #expect(corruptStates == 0, "\(corruptStates) of \(stateChecks) state files did not parse")
         #expect(!logs.contains("is corrupt"), "a state or spool file was found corrupt after a kill")
         #expect(lost.isEmpty, "spooled but never delivered: \(lost)")
-        // A kill after the spool file is written but before state.json is saved makes the restarted engine
-        // derive the same transition again; the dispatcher knows what each channel was last told about each
-        // alert (from the recovered spool) and does not queue it twice (Dispatcher.enqueue, lastTold).
+        // The alert state and the notifications it implies are one journal commit: a restarted engine resumes
+        // from the state its spooled notifications agree with and never derives a delivered transition again
+        // (CrashConsistencyTests kills at every point of that commit).
         #expect(doubled.isEmpty, "transitions sent twice under new ids: \(doubled)")
         recordCase("signals", "kill -9 at a random point (0.1–1.5 s after start), \(Self.killRounds) rounds",
                    "\(stateChecks) state files checked, \(corruptStates) corrupt; \(spooled.count) spooled notifications, "
@@ -104,7 +104,8 @@ func hookEvents(_ server: LocalHTTPServer, rule: String = "memory_low") -> [(id:
         unlink(h.state + "/filler")
         hook.defaultResponse = .status(200, body: "ok")
         #expect(h.waitFor(40) { hook.requests.contains { _ in true } && h.log.contains("delivered") }, "not delivered after space came back; log: \(h.log)")
-        #expect(h.waitFor(10) { (try? JSONValue.parse(readText(h.state + "/state.json")))?["engine"] != nil }, "state not saved after space came back; log: \(h.log)")
+        // Committed to the journal (state.json follows at the next compaction: start, stop, or 4 MiB of journal).
+        #expect(h.waitFor(10) { readText(h.state + "/journal").contains("{\"commit\":") }, "state not committed after space came back; log: \(h.log)")
         usleep(1_000_000)
         #expect(h.process!.isRunning)
         #expect(h.log.count(of: "cannot save alert state") == 1, "the state error is not logged once: \(h.log)")

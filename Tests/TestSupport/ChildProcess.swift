@@ -71,7 +71,8 @@ public final class ChildProcess {
     public func wait(timeout: Double) -> Int32? {
         if let s = exitStatus { return s }
         let end = now() + timeout
-        while now() < end {
+        // At least one waitpid: with timeout 0 (`isRunning`) the loop below would otherwise never look.
+        repeat {
             var st: Int32 = 0
             let r = waitpid(pid, &st, WNOHANG)
             if r == pid {
@@ -79,8 +80,9 @@ public final class ChildProcess {
                 exitStatus = code
                 return code
             }
+            if now() >= end { break }
             usleep(10_000)
-        }
+        } while true
         return nil
     }
 
