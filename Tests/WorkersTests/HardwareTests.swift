@@ -427,6 +427,7 @@ import Glibc
         ("proc/sys/fs/file-nr", { _ = try parseFileNr($0) }),
         ("statvfs", { _ = try parseStatfsSidecar($0) }),
         ("sys/class/hwmon/hwmon2/temp1_min", { _ = try parseSysfsInteger($0) }),
+        ("proc/cpuinfo", { _ = try parseCPUInfoMHz($0) }),
     ]
 
     @Test(arguments: 0..<parsers.count)

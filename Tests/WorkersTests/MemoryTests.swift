@@ -296,6 +296,21 @@ import Glibc
         #expect(try parseZoneinfoLowWatermarkPages(Array(text.utf8)) == pages)
     }
 
+    /// Every prefix of a real zoneinfo, and absurd watermarks: an error or a sum, never a trap; the
+    /// estimate saturates instead of wrapping.
+    @Test func truncatedAndAbsurdNeverTrap() throws {
+        let full = try readOnce(TestPaths.fixture("machine-c") + "/proc/zoneinfo")
+        for n in 0...full.count {
+            do { _ = try parseZoneinfoLowWatermarkPages(Array(full[0..<n])) } catch {}
+        }
+        let max = "18446744073709551615"
+        #expect(try parseZoneinfoLowWatermarkPages(Array("        low      \(max)\n        low      5\n".utf8)) == .max)
+        let m: [String: UInt64] = ["MemTotal": .max, "MemFree": .max, "Active(file)": .max, "Inactive(file)": .max, "SReclaimable": .max]
+        #expect(estimatedAvailableBytes(m, lowWatermarkBytes: .max) == 0, "saturated sums: the watermarks win")
+        #expect(estimatedAvailableBytes(m, lowWatermarkBytes: 0) == .max)
+        _ = memoryUsageRow(m, lowWatermarkBytes: .max)
+    }
+
     @Test(arguments: ["", "Node 0, zone      DMA\n  pages free     3980\n", "Node 0, zone DMA\n        low      x\n",
                       "Node 0, zone DMA\n        low      1 2\n"])
     func rejectsTruncatedOrGarbage(text: String) {
