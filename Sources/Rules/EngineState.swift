@@ -31,11 +31,13 @@ extension AlertRule {
 
     /// One key per history series: what it samples and computes, without its window, so a series whose window
     /// changed keeps its samples. A series reading a `let` names all of them (a let's slot says nothing alone).
-    var seriesKeys: [String] {
+    var seriesKeys: [String] { seriesTexts.map(fnv1a) }
+
+    private var seriesTexts: [String] {
         series.map { spec in
-            var key = "\(spec.kind.rawValue)(\(spec.input))"
-            if let l = spec.limit { key += " limit \(l)" }
-            if key.contains("letRef") { key += " lets \(letNames) \(lets)" }
+            var key = "\(spec.kind.rawValue)(\(stableText(spec.input)))"
+            if let l = spec.limit { key += " limit \(stableText(l))" }
+            if key.contains("letRef") { key += " lets \(letNames) \(stableText(lets))" }
             return key
         }
     }
@@ -44,11 +46,24 @@ extension AlertRule {
     var triggerKeys: [String?] {
         [Severity.warn, .crit].map { sev in
             conditions.first { $0.severity == sev }.map { c in
-                let key = "\(c.trigger)"
-                return key.contains("letRef") || key.contains("series") ? key + " lets \(letNames) \(lets) series \(seriesKeys)" : key
+                let key = stableText(c.trigger)
+                return fnv1a(key.contains("letRef") || key.contains("series")
+                    ? key + " lets \(letNames) \(stableText(lets)) series \(seriesTexts)" : key)
             }
         }
     }
+}
+
+/// A compiled expression as text, without the schema position hints of its fields (they move when a worker gains a
+/// field, which changes nothing a rule computes).
+func stableText(_ value: Any) -> String {
+    var text = Substring("\(value)")
+    var out = ""
+    while let r = text.firstRange(of: ", hint: ") {
+        out += text[..<r.lowerBound]
+        text = text[r.upperBound...].drop { $0 == "-" || $0.isNumber }
+    }
+    return out + text
 }
 
 extension Engine {

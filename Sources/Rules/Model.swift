@@ -167,13 +167,16 @@ public struct AlertRule: Sendable {
     var valueFields: [String]
 
     /// FNV-1a of the definition, stored in state.json to match rules on restore.
-    public var identity: String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in (name + "\u{0}" + definition).utf8 {
-            h ^= UInt64(b)
-            h = h &* 0x100_0000_01b3
-        }
-        let hex = String(h, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+    public var identity: String { fnv1a(name + "\u{0}" + definition) }
+}
+
+/// 64-bit FNV-1a of the text as 16 hex digits: a short, stable fingerprint for state.json.
+func fnv1a(_ text: String) -> String {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in text.utf8 {
+        h ^= UInt64(b)
+        h = h &* 0x100_0000_01b3
     }
+    let hex = String(h, radix: 16)
+    return String(repeating: "0", count: 16 - hex.count) + hex
 }

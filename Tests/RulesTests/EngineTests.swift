@@ -446,6 +446,16 @@ struct Driver {
         #expect(gone.map { "\($0.kind.rawValue) \($0.channels) \($0.reason ?? "-")" } == ["resolved [\"b\"] rule removed"])
     }
 
+    @Test func keysIgnoreWhereTheSchemaListsAField() {
+        // A worker that gains a field moves the others' schema positions: nothing a rule computes changed.
+        let a = CExpr.compare(.gt, .field("used_percent", hint: 6), .constant(.number(80)))
+        let b = CExpr.compare(.gt, .field("used_percent", hint: 7), .constant(.number(80)))
+        let c = CExpr.compare(.gt, .field("used_percent", hint: -1), .constant(.number(81)))
+        #expect(stableText(a) == stableText(b))
+        #expect(stableText(a) != stableText(c))
+        #expect(!stableText(a).contains("hint"))
+    }
+
     @Test func aStateFileFromBeforeRuleShapesWereSavedStillRestores() throws {
         let a = try Driver(Self.rule)
         _ = a.tick(0, [TestCatalog.disk("/", used: 95)])
@@ -454,7 +464,7 @@ struct Driver {
             Issue.record("unexpected export shape")
             return
         }
-        for k in ["worker", "function", "by", "series_keys", "channels"] { r[k] = nil }
+        for k in ["worker", "function", "by", "series_keys", "trigger_keys", "channels"] { r[k] = nil }
         rules[0] = .object(r)
         o["rules"] = .array(rules)
         let b = try Driver(Self.rule.replacingOccurrences("summary \"", "summary \"edited "))
