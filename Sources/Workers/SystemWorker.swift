@@ -98,7 +98,7 @@ public final class SystemInfoFunction: MetricFunction {
         if let v = os["VERSION_ID"] { row.append("os_version", .string(v)) }
         if let s = failures.attempt({ try stat.read(ctx) }) {
             if let bt = s.bootTime {
-                if let valid = failures.attempt({ try validBootTime(bt) }) {
+                if let valid = failures.attempt({ try validBootTime(bt, file: stat.path(ctx)) }) {
                     row.append("boot_time", .string(Timestamp(microseconds: valid * 1_000_000).rfc3339))
                     row.append("boot_time_seconds", .int(valid))
                 }
@@ -119,8 +119,8 @@ let maxBootTimeSeconds: UInt64 = 253_402_300_799
 
 /// `btime` as seconds since the epoch, or an error for a value no clock can have been at (a damaged
 /// /proc/stat such as `btime 9223372036854775807`, which would overflow the conversion to microseconds).
-func validBootTime(_ bt: UInt64) throws(CollectError) -> Int64 {
-    guard bt <= maxBootTimeSeconds else { throw CollectError("stat: btime \(bt) is after the year 9999") }
+func validBootTime(_ bt: UInt64, file: String = "stat") throws(CollectError) -> Int64 {
+    guard bt <= maxBootTimeSeconds else { throw CollectError("\(file): btime \(bt) is after the year 9999") }
     return Int64(bt)
 }
 
