@@ -70,7 +70,8 @@ import Workers
     @Test func everyIdIsDocumented() throws {
         let docs = String(decoding: try #require(RuleTestRunner.readFile(TestPaths.packageRoot + "/docs/rules.md")), as: UTF8.self)
         var ids: Set<String> = []
-        for f in ["Rules/Lexer", "Rules/Parser", "Rules/Checker", "Rules/Loader", "Rules/TestRules", "CLI/CheckRulesCommand"] {
+        for f in ["Rules/Lexer", "Rules/Parser", "Rules/Checker", "Rules/CheckSettings", "Rules/CompileRules", "Rules/CheckExpressions",
+                  "Rules/CheckLints", "Rules/CheckTemplates", "Rules/Loader", "Rules/TestRules", "CLI/CheckRulesCommand"] {
             let src = String(decoding: try #require(RuleTestRunner.readFile(TestPaths.packageRoot + "/Sources/\(f).swift")), as: UTF8.self)
             // Ids are the first string argument of error(…)/warning(…)/fail(…)/Diagnostic(.x, …).
             var rest = src[...]

@@ -1,0 +1,189 @@
+// Settings, channel declarations and mute windows: value types against what each name takes.
+import Reports
+
+extension Checker {
+    func configValue(_ v: ValueNode) -> ConfigValue {
+        switch v {
+        case .string(let s, _): return .string(s)
+        case .number(let n, let u, _): return u == .duration ? .duration(n) : .number(n)
+        case .word(let w, _): return w == "true" ? .bool(true) : w == "false" ? .bool(false) : .string(w)
+        case .list(let items, _): return .list(items.map(configValue))
+        case .file(let p, _): return .file(p)
+        case .block(let entries, _): return .block(entries.map { ($0.0, configValue($0.2)) })
+        }
+    }
+
+    enum Expect { case duration, number, string, bool, stringList, stringOrList, stringOrFile, file, block, oneOf([String]) }
+
+    mutating func checkValue(_ v: ValueNode, _ expect: Expect, _ what: String) {
+        func isString(_ v: ValueNode) -> Bool { if case .string = v { return true } else { return false } }
+        switch (expect, v) {
+        case (.duration, .number(_, .duration, _)), (.number, .number(_, .none, _)), (.number, .number(_, .bytes, _)),
+             (.string, .string), (.stringOrList, .string), (.stringOrFile, .string), (.stringOrFile, .file), (.file, .file),
+             (.block, .block):
+            return
+        case (.bool, .word(let w, _)) where w == "true" || w == "false": return
+        case (.duration, .number(let n, .none, let span)):
+            error("expected-duration", "\(what) needs a duration with a unit, e.g. `\(formatNumber(n))s`", span,
+                  fixIt: Diagnostic.FixIt("add a unit", location: loc(span), length: span.length, replacement: formatNumber(n) + "s"))
+        case (.stringList, .list(let items, _)), (.stringOrList, .list(let items, _)):
+            for i in items where !isString(i) { error("expected-string", "\(what) must be a list of strings", i.span) }
+        case (.oneOf(let words), .word(let w, let span)), (.oneOf(let words), .string(let w, let span)):
+            if !words.contains(w) {
+                let (hint, fix) = suggest(w, words, span)
+                error("bad-value", "\(what) must be one of \(words.joined(separator: ", "))\(hint)", span, fixIt: fix)
+            }
+        case (.file, .string(_, let span)):
+            warning("secret-inline", "\(what) is a secret: keep it in a 0600 file and write `file \"/etc/shd/secrets/…\"`", span)
+        default:
+            let want: String
+            switch expect {
+            case .duration: want = "a duration (e.g. `30s`)"
+            case .number: want = "a number"
+            case .string: want = "a string"
+            case .bool: want = "true or false"
+            case .stringList: want = "a list of strings (e.g. `[\"a\", \"b\"]`)"
+            case .stringOrList: want = "a string or a list of strings"
+            case .stringOrFile: want = "a string or `file \"path\"`"
+            case .file: want = "`file \"path\"`"
+            case .block: want = "a block `{ \"Name\" \"value\" … }`"
+            case .oneOf(let w): want = "one of " + w.joined(separator: ", ")
+            }
+            error("bad-value", "\(what) must be \(want)", v.span)
+        }
+    }
+
+    mutating func checkSetting(_ s: SetStatement, channels: Set<String>) -> ConfigValue? {
+        guard KnownSettings.isKnown(s.name) else {
+            let (hint, fix) = suggest(s.name, KnownSettings.all.map(\.name), s.nameSpan)
+            error("unknown-setting", "unknown setting `\(s.name)`\(hint)", s.nameSpan, fixIt: fix)
+            return nil
+        }
+        let n0 = diagnostics.count
+        let what = "`\(s.name)`"
+        switch s.name {
+        case "interval": checkValue(s.value, .duration, what)
+        case "workers":
+            checkValue(s.value, .stringList, what)
+            if case .list(let items, _) = s.value {
+                for case .string(let w, let span) in items where catalog.worker(w) == nil {
+                    let (hint, fix) = suggest(w, catalog.workers.map(\.name), span)
+                    error("unknown-worker", "unknown worker `\(w)`\(hint)", span, fixIt: fix)
+                }
+            }
+        case "log_level": checkValue(s.value, .oneOf(["error", "warning", "notice", "info", "debug"]), what)
+        case "default_channels":
+            checkValue(s.value, .stringOrList, what)
+            var names: [(String, Span)] = []
+            if case .string(let n, let span) = s.value { names = [(n, span)] }
+            if case .list(let items, _) = s.value { for case .string(let n, let span) in items { names.append((n, span)) } }
+            for (n, span) in names where !channels.contains(n) {
+                let (hint, fix) = suggest(n, Array(channels), span)
+                error("unknown-channel", "unknown channel `\(n)` in default_channels\(hint)", span, fixIt: fix)
+            }
+        case "exclude_fstypes", "exclude_mounts": checkValue(s.value, .stringList, what)
+        case "top_processes": checkValue(s.value, .number, what)
+        case "tcp_states": checkValue(s.value, .bool, what)
+        case "report_interval": checkValue(s.value, .duration, what)
+        default:
+            if s.name.hasPrefix("interval.") {
+                let w = String(s.name.dropFirst("interval.".count))
+                if catalog.worker(w) == nil {
+                    let (hint, _) = suggest(w, catalog.workers.map(\.name), s.nameSpan)
+                    error("unknown-worker", "unknown worker `\(w)` in `\(s.name)`\(hint)", s.nameSpan)
+                }
+                checkValue(s.value, .duration, what)
+            } else {
+                checkValue(s.value, .string, what)
+            }
+        }
+        if case .number(let n, .duration, let span) = s.value, n <= 0 {
+            error("bad-value", "\(what) must be a positive duration", span)
+        }
+        return diagnostics.count == n0 || !diagnostics[n0...].contains { $0.severity == .error } ? configValue(s.value) : nil
+    }
+
+    mutating func checkChannel(_ c: ChannelStatement) -> ChannelDeclaration? {
+        guard let allowed = ChannelKinds.options(for: c.kind) else {
+            let (hint, fix) = suggest(c.kind, Array(ChannelKinds.kinds.keys), c.kindSpan)
+            error("unknown-channel-kind", "unknown channel kind `\(c.kind)`\(hint)", c.kindSpan,
+                  notes: [Diagnostic.Note("kinds: " + ChannelKinds.kinds.keys.sorted().joined(separator: ", "))], fixIt: fix)
+            return nil
+        }
+        let n0 = diagnostics.count
+        var seen: Set<String> = []
+        for (key, span, value) in c.options {
+            guard allowed.contains(where: { $0.name == key }) else {
+                let (hint, fix) = suggest(key, allowed.map(\.name), span)
+                error("unknown-channel-option", "channel kind `\(c.kind)` has no option `\(key)`\(hint)", span,
+                      notes: [Diagnostic.Note("options: " + allowed.map(\.name).joined(separator: ", "))], fixIt: fix)
+                continue
+            }
+            if !seen.insert(key).inserted { warning("duplicate-option", "option `\(key)` is given twice; the last one wins", span) }
+            let what = "option `\(key)`"
+            switch key {
+            case "timeout", "ttl", "resend_interval": checkValue(value, .duration, what)
+            case "rate_limit": checkValue(value, .number, what)
+            case "min_severity": checkValue(value, .oneOf(["warn", "crit"]), what)
+            case "send_resolved", "include_report": checkValue(value, .bool, what)
+            case "headers": checkValue(value, .block, what)
+            case "to": checkValue(value, .stringOrList, what)
+            case "password", "hmac_secret": checkValue(value, .file, what)
+            case "tls": checkValue(value, .oneOf(["required", "none"]), what)
+            case "command":
+                checkValue(value, .stringList, what)
+                if case .list(let items, let span) = value, items.isEmpty { error("bad-value", "`command` needs at least the program path", span) }
+            case "url":
+                checkValue(value, .stringOrFile, what)
+                if case .string(let u, let span) = value {
+                    if c.kind == "slack" {
+                        warning("secret-inline", "a Slack webhook URL is a secret: keep it in a 0600 file and write `url file \"…\"`", span)
+                    }
+                    if !(u.hasPrefix("http://") || u.hasPrefix("https://")) {
+                        error("bad-value", "`url` must start with http:// or https://", span)
+                    }
+                }
+            case "server":
+                checkValue(value, .string, what)
+                if case .string(let u, let span) = value, !(u.hasPrefix("smtp://") || u.hasPrefix("smtps://")) {
+                    error("bad-value", "`server` must be smtp://host:port (STARTTLS) or smtps://host:port (implicit TLS)", span)
+                }
+            default: checkValue(value, .string, what)
+            }
+        }
+        for o in allowed where o.required && !seen.contains(o.name) {
+            error("missing-channel-option", "channel `\(c.name)` (\(c.kind)) needs option `\(o.name)`: \(o.help)", c.nameSpan)
+        }
+        if diagnostics[n0...].contains(where: { $0.severity == .error }) { return nil }
+        return ChannelDeclaration(name: c.name, kind: c.kind, options: c.options.map { ($0.0, configValue($0.2)) },
+                                  location: loc(c.nameSpan))
+    }
+
+    mutating func checkMute(_ m: MuteNode) -> MuteWindow? {
+        switch m {
+        case .daily(let text, let span):
+            func minutes(_ s: Substring) -> Int? {
+                let p = s.split(separator: ":", omittingEmptySubsequences: false)
+                guard p.count == 2, p[0].count == 2, p[1].count == 2, let h = Int(p[0]), let mi = Int(p[1]),
+                      (0...24).contains(h), (0..<60).contains(mi), h * 60 + mi <= 1440 else { return nil }
+                return h * 60 + mi
+            }
+            let parts = text.split(separator: "-")
+            guard parts.count == 2, let s = minutes(parts[0]), let e = minutes(parts[1]), s != e else {
+                error("bad-mute", "a daily mute window is written \"HH:MM-HH:MM\" in local time (e.g. \"02:00-04:00\")", span)
+                return nil
+            }
+            return .daily(startMinute: s, endMinute: e)
+        case .range(let from, let fromSpan, let until, let untilSpan):
+            let f = Timestamp(rfc3339: from), u = Timestamp(rfc3339: until)
+            if f == nil { error("bad-mute", "`from` must be an RFC 3339 time like \"2026-12-24T18:00:00+01:00\"", fromSpan) }
+            if u == nil { error("bad-mute", "`until` must be an RFC 3339 time like \"2026-12-27T08:00:00+01:00\"", untilSpan) }
+            guard let f, let u else { return nil }
+            if u <= f {
+                error("bad-mute", "the mute ends before it starts", untilSpan)
+                return nil
+            }
+            return .range(from: f, until: u)
+        }
+    }
+}
