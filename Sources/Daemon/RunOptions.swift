@@ -1,4 +1,5 @@
-// Settings of `shd run`: command-line flags over shd.conf `set` statements over defaults.
+// Settings of `shd run`: command-line flags over shd.conf `set` statements over defaults (the defaults and the
+// names are those of the one settings table, `KnownSettings` in Rules/Settings.swift).
 import Reports
 import Rules
 import Workers
@@ -27,16 +28,16 @@ public struct DaemonSettings: Sendable, Equatable {
 
     public var configFile: String?
     public var rulesDir: String
-    public var stateDir = "/var/lib/shd"
+    public var stateDir = KnownSettings.stateDir.defaultString
     public var textfileDir: String?
     public var roots = SourceRoots()
-    public var logLevel: LogLevel = .info
-    public var pidfile = "/run/shd.pid"
-    public var interval: Double = 10
+    public var logLevel: LogLevel = LogLevel(name: KnownSettings.logLevel.defaultString) ?? .info
+    public var pidfile = KnownSettings.pidfile.defaultString
+    public var interval: Double = KnownSettings.interval.defaultSeconds
     /// How often functions that no rule reads are collected and report.json is rewritten (it is
     /// also rewritten on every alert change); every tick when a textfile is written, which exports
     /// everything.
-    public var reportInterval: Double = 30
+    public var reportInterval: Double = KnownSettings.reportInterval.defaultSeconds
     public var workerIntervals: [String: Double] = [:]
     public var workers: [String] = []
     public var hostname: String?
@@ -45,7 +46,7 @@ public struct DaemonSettings: Sendable, Equatable {
     /// connection table every tick, more than all other collection together on an idle server).
     public var workerOptions: WorkerOptions = {
         var o = WorkerOptions()
-        o.tcpStateCounts = false
+        o.tcpStateCounts = KnownSettings.tcpStates.defaultBool
         return o
     }()
 
@@ -78,29 +79,30 @@ public struct DaemonSettings: Sendable, Equatable {
 
     /// Applies `set` statements, then the flags (which win).
     public mutating func apply(settings: [String: ConfigValue], flags f: RunFlags) throws(UsageError) {
+        typealias K = KnownSettings
         for (name, value) in settings {
             switch name {
-            case "interval": interval = try positiveDuration(name, value)
-            case "report_interval": reportInterval = try positiveDuration(name, value)
-            case "workers": workers = try stringList(name, value)
-            case "state_dir": stateDir = try string(name, value)
-            case "textfile_dir": textfileDir = try string(name, value)
-            case "proc_root": roots.proc = try string(name, value)
-            case "sys_root": roots.sys = try string(name, value)
-            case "root_fs": roots.rootFS = try string(name, value)
-            case "log_level":
+            case K.interval.name: interval = try positiveDuration(name, value)
+            case K.reportInterval.name: reportInterval = try positiveDuration(name, value)
+            case K.workers.name: workers = try stringList(name, value)
+            case K.stateDir.name: stateDir = try string(name, value)
+            case K.textfileDir.name: textfileDir = try string(name, value)
+            case K.procRoot.name: roots.proc = try string(name, value)
+            case K.sysRoot.name: roots.sys = try string(name, value)
+            case K.rootFS.name: roots.rootFS = try string(name, value)
+            case K.logLevel.name:
                 let t = try string(name, value)
                 guard let l = LogLevel(name: t) else { throw UsageError("set log_level: unknown level '\(t)'") }
                 logLevel = l
-            case "pidfile": pidfile = try string(name, value)
-            case "hostname": hostname = try string(name, value)
-            case "exclude_fstypes": workerOptions.excludedFilesystemTypes.formUnion(try stringList(name, value))
-            case "exclude_mounts": workerOptions.excludedMountPrefixes += try stringList(name, value)
-            case "top_processes": workerOptions.topProcesses = Int(value.numberValue ?? 10)
-            case "tcp_states":
+            case K.pidfile.name: pidfile = try string(name, value)
+            case K.hostname.name: hostname = try string(name, value)
+            case K.excludeFstypes.name: workerOptions.excludedFilesystemTypes.formUnion(try stringList(name, value))
+            case K.excludeMounts.name: workerOptions.excludedMountPrefixes += try stringList(name, value)
+            case K.topProcesses.name: workerOptions.topProcesses = Int(value.numberValue ?? K.topProcesses.defaultNumber)
+            case K.tcpStates.name:
                 guard case .bool(let b) = value else { throw UsageError("set tcp_states: expected true or false") }
                 workerOptions.tcpStateCounts = b
-            case "default_channels": break  // the rule engine routes with it
+            case K.defaultChannels.name: break  // the rule engine routes with it
             default:
                 if name.hasPrefix("interval.") {
                     workerIntervals[String(name.dropFirst("interval.".count))] = try positiveDuration(name, value)

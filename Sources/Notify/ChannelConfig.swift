@@ -72,32 +72,33 @@ enum ChannelKind: String, CaseIterable {
     }
 }
 
-/// A channel declaration checked and resolved into the values delivery needs (secrets included).
+/// A channel declaration checked and resolved into the values delivery needs (secrets included). Defaults and
+/// option names come from the one table of channel options, `ChannelKinds` (Rules/Settings.swift).
 ///
 /// - Important: `secrets` holds every secret string so log lines can be scrubbed; never log this value.
 struct ChannelConfig {
     var name: String
     var kind: ChannelKind
-    var timeout: Double = 10
-    var ttl: Double = 24 * 3600
-    var rateLimit: Int = 30
+    var timeout: Double = ChannelKinds.timeout.defaultSeconds
+    var ttl: Double = ChannelKinds.ttl.defaultSeconds
+    var rateLimit = Int(ChannelKinds.rateLimit.defaultNumber)
     var minSeverity: Severity?
-    var sendResolved = true
+    var sendResolved = ChannelKinds.sendResolved.defaultBool
 
     var url: String = ""
     var headers: [(String, String)] = []
     var hmacSecret: [UInt8]?
     var caFile: String?
-    var includeReport = true
+    var includeReport = ChannelKinds.includeReport.defaultBool
     var slackChannel: String?
     var slackUsername: String?
     var mailFrom = ""
     var mailTo: [String] = []
     var user: String?
     var password: String?
-    var requireTLS = true
-    var subjectPrefix = "[shd]"
-    var resendInterval: Double = 60
+    var requireTLS = ChannelKinds.tls.defaultString == "required"
+    var subjectPrefix = ChannelKinds.subjectPrefix.defaultString
+    var resendInterval = ChannelKinds.resendInterval.defaultSeconds
     var generatorURL: String?
     var command: [String] = []
 
@@ -159,17 +160,17 @@ struct ChannelConfig {
             return s
         }
 
-        if let t = try duration("timeout") { timeout = t }
-        if let t = try duration("ttl") { ttl = t }
-        if let v = decl["rate_limit"] {
+        if let t = try duration(ChannelKinds.timeout.name) { timeout = t }
+        if let t = try duration(ChannelKinds.ttl.name) { ttl = t }
+        if let v = decl[ChannelKinds.rateLimit] {
             guard let n = v.numberValue, n >= 1 else { throw bad("rate_limit", "a number of messages per minute ≥ 1") }
             rateLimit = Int(n)
         }
-        if let v = decl["min_severity"] {
+        if let v = decl[ChannelKinds.minSeverity] {
             guard let s = v.stringValue.flatMap(Severity.init(rawValue:)) else { throw bad("min_severity", "\"warn\" or \"crit\"") }
             minSeverity = s
         }
-        if let v = decl["send_resolved"] {
+        if let v = decl[ChannelKinds.sendResolved] {
             guard case .bool(let b) = v else { throw bad("send_resolved", "true or false") }
             sendResolved = b
         }
@@ -182,7 +183,7 @@ struct ChannelConfig {
             // Every URL is treated as a secret: Slack's and many webhook URLs carry the token in the path.
             url = try required("url", secret: true)
             secrets += ChannelConfig.tokensOf(url)
-            if let v = decl["headers"] {
+            if let v = decl[ChannelKinds.headers] {
                 guard case .block(let pairs) = v else { throw bad("headers", "a block of \"Name\" \"value\" pairs") }
                 for (name, value) in pairs {
                     switch value {
@@ -197,7 +198,7 @@ struct ChannelConfig {
             }
             if kind == .webhook {
                 if let s = try text("hmac_secret", secret: true) { hmacSecret = Array(s.utf8) }
-                if let v = decl["include_report"] {
+                if let v = decl[ChannelKinds.includeReport] {
                     guard case .bool(let b) = v else { throw bad("include_report", "true or false") }
                     includeReport = b
                 }
@@ -207,7 +208,7 @@ struct ChannelConfig {
                 slackUsername = try text("username")
             }
             if kind == .alertmanager {
-                if let t = try duration("resend_interval") { resendInterval = t }
+                if let t = try duration(ChannelKinds.resendInterval.name) { resendInterval = t }
                 generatorURL = try text("generator_url")
             }
         case .smtp:

@@ -1,5 +1,6 @@
 // libcurl's multi-socket API driven by an EventHost: every transfer's sockets and timeouts live in the host loop.
 import CCurl
+import Rules
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,7 +32,7 @@ struct TransferRequest {
     var headers: [String] = []
     var body: [UInt8] = []
     /// Whole-attempt timeout in seconds.
-    var timeout: Double = 10
+    var timeout: Double = ChannelKinds.timeout.defaultSeconds
     var caFile: String?
     // SMTP only.
     var mailFrom: String?

@@ -49,7 +49,7 @@ public enum NotifyTestCommand {
                 write("channel \(channel): logged\n")
                 return 0
             }
-            let timeout = (decl["timeout"]?.numberValue ?? 10) + 5
+            let timeout = (decl[ChannelKinds.timeout]?.numberValue ?? ChannelKinds.timeout.defaultSeconds) + 5
             host.run(until: { outcome != nil }, timeout: timeout)
             guard let outcome else {
                 write("channel \(channel): no answer within \(Payloads.displayNumber(timeout)) s\n")

@@ -13,9 +13,8 @@ extension Checker {
         }
     }
 
-    enum Expect { case duration, number, string, bool, stringList, stringOrList, stringOrFile, file, block, oneOf([String]) }
-
-    mutating func checkValue(_ v: ValueNode, _ expect: Expect, _ what: String) {
+    /// Checks a value against the type its declaration takes (`ConfigKey.type`).
+    mutating func checkValue(_ v: ValueNode, _ expect: ValueType, _ what: String) {
         func isString(_ v: ValueNode) -> Bool { if case .string = v { return true } else { return false } }
         switch (expect, v) {
         case (.duration, .number(_, .duration, _)), (.number, .number(_, .none, _)), (.number, .number(_, .bytes, _)),
@@ -36,44 +35,35 @@ extension Checker {
         case (.file, .string(_, let span)):
             warning("secret-inline", "\(what) is a secret: keep it in a 0600 file and write `file \"/etc/shd/secrets/…\"`", span)
         default:
-            let want: String
-            switch expect {
-            case .duration: want = "a duration (e.g. `30s`)"
-            case .number: want = "a number"
-            case .string: want = "a string"
-            case .bool: want = "true or false"
-            case .stringList: want = "a list of strings (e.g. `[\"a\", \"b\"]`)"
-            case .stringOrList: want = "a string or a list of strings"
-            case .stringOrFile: want = "a string or `file \"path\"`"
-            case .file: want = "`file \"path\"`"
-            case .block: want = "a block `{ \"Name\" \"value\" … }`"
-            case .oneOf(let w): want = "one of " + w.joined(separator: ", ")
-            }
-            error("bad-value", "\(what) must be \(want)", v.span)
+            error("bad-value", "\(what) must be \(expect.want)", v.span)
         }
     }
 
     mutating func checkSetting(_ s: SetStatement, channels: Set<String>) -> ConfigValue? {
-        guard KnownSettings.isKnown(s.name) else {
+        guard let key = KnownSettings.key(named: s.name) else {
             let (hint, fix) = suggest(s.name, KnownSettings.all.map(\.name), s.nameSpan)
             error("unknown-setting", "unknown setting `\(s.name)`\(hint)", s.nameSpan, fixIt: fix)
             return nil
         }
         let n0 = diagnostics.count
         let what = "`\(s.name)`"
-        switch s.name {
-        case "interval": checkValue(s.value, .duration, what)
-        case "workers":
-            checkValue(s.value, .stringList, what)
+        if key.check == .workerSuffix {
+            let w = String(s.name.dropFirst("interval.".count))
+            if catalog.worker(w) == nil {
+                let (hint, _) = suggest(w, catalog.workers.map(\.name), s.nameSpan)
+                error("unknown-worker", "unknown worker `\(w)` in `\(s.name)`\(hint)", s.nameSpan)
+            }
+        }
+        checkValue(s.value, key.type, what)
+        switch key.check {
+        case .workers:
             if case .list(let items, _) = s.value {
                 for case .string(let w, let span) in items where catalog.worker(w) == nil {
                     let (hint, fix) = suggest(w, catalog.workers.map(\.name), span)
                     error("unknown-worker", "unknown worker `\(w)`\(hint)", span, fixIt: fix)
                 }
             }
-        case "log_level": checkValue(s.value, .oneOf(["error", "warning", "notice", "info", "debug"]), what)
-        case "default_channels":
-            checkValue(s.value, .stringOrList, what)
+        case .channels:
             var names: [(String, Span)] = []
             if case .string(let n, let span) = s.value { names = [(n, span)] }
             if case .list(let items, _) = s.value { for case .string(let n, let span) in items { names.append((n, span)) } }
@@ -81,21 +71,7 @@ extension Checker {
                 let (hint, fix) = suggest(n, Array(channels), span)
                 error("unknown-channel", "unknown channel `\(n)` in default_channels\(hint)", span, fixIt: fix)
             }
-        case "exclude_fstypes", "exclude_mounts": checkValue(s.value, .stringList, what)
-        case "top_processes": checkValue(s.value, .number, what)
-        case "tcp_states": checkValue(s.value, .bool, what)
-        case "report_interval": checkValue(s.value, .duration, what)
-        default:
-            if s.name.hasPrefix("interval.") {
-                let w = String(s.name.dropFirst("interval.".count))
-                if catalog.worker(w) == nil {
-                    let (hint, _) = suggest(w, catalog.workers.map(\.name), s.nameSpan)
-                    error("unknown-worker", "unknown worker `\(w)` in `\(s.name)`\(hint)", s.nameSpan)
-                }
-                checkValue(s.value, .duration, what)
-            } else {
-                checkValue(s.value, .string, what)
-            }
+        default: break
         }
         if case .number(let n, .duration, let span) = s.value, n <= 0 {
             error("bad-value", "\(what) must be a positive duration", span)
@@ -113,42 +89,31 @@ extension Checker {
         let n0 = diagnostics.count
         var seen: Set<String> = []
         for (key, span, value) in c.options {
-            guard allowed.contains(where: { $0.name == key }) else {
+            guard let option = allowed.first(where: { $0.name == key }) else {
                 let (hint, fix) = suggest(key, allowed.map(\.name), span)
                 error("unknown-channel-option", "channel kind `\(c.kind)` has no option `\(key)`\(hint)", span,
                       notes: [Diagnostic.Note("options: " + allowed.map(\.name).joined(separator: ", "))], fixIt: fix)
                 continue
             }
             if !seen.insert(key).inserted { warning("duplicate-option", "option `\(key)` is given twice; the last one wins", span) }
-            let what = "option `\(key)`"
-            switch key {
-            case "timeout", "ttl", "resend_interval": checkValue(value, .duration, what)
-            case "rate_limit": checkValue(value, .number, what)
-            case "min_severity": checkValue(value, .oneOf(["warn", "crit"]), what)
-            case "send_resolved", "include_report": checkValue(value, .bool, what)
-            case "headers": checkValue(value, .block, what)
-            case "to": checkValue(value, .stringOrList, what)
-            case "password", "hmac_secret": checkValue(value, .file, what)
-            case "tls": checkValue(value, .oneOf(["required", "none"]), what)
-            case "command":
-                checkValue(value, .stringList, what)
+            checkValue(value, option.type, "option `\(key)`")
+            switch option.check {
+            case .command:
                 if case .list(let items, let span) = value, items.isEmpty { error("bad-value", "`command` needs at least the program path", span) }
-            case "url":
-                checkValue(value, .stringOrFile, what)
+            case .url(let secret):
                 if case .string(let u, let span) = value {
-                    if c.kind == "slack" {
+                    if secret {
                         warning("secret-inline", "a Slack webhook URL is a secret: keep it in a 0600 file and write `url file \"…\"`", span)
                     }
                     if !(u.hasPrefix("http://") || u.hasPrefix("https://")) {
                         error("bad-value", "`url` must start with http:// or https://", span)
                     }
                 }
-            case "server":
-                checkValue(value, .string, what)
+            case .smtpServer:
                 if case .string(let u, let span) = value, !(u.hasPrefix("smtp://") || u.hasPrefix("smtps://")) {
                     error("bad-value", "`server` must be smtp://host:port (STARTTLS) or smtps://host:port (implicit TLS)", span)
                 }
-            default: checkValue(value, .string, what)
+            default: break
             }
         }
         for o in allowed where o.required && !seen.contains(o.name) {
