@@ -193,3 +193,62 @@ import TestSupport
         #expect(withRows.count >= minimumWithRows, "functions with rows from huge numbers: \(withRows.sorted())")
     }
 }
+
+/// Rates over two real collections of machine-b where one counter of a row went back and the others
+/// moved on: the one counts 0, the others keep their interval values (counterDelta everywhere).
+@Suite struct CountersGoingBackwardsTests {
+    /// Collects `function`, edits `file` with `edit`, collects again; the second report.
+    static func twice(_ worker: String, _ function: String, _ file: String, _ edit: (String) -> String) throws -> FunctionReport {
+        let tree = try DamagedTree(copyOf: "machine-b")
+        defer { tree.destroy() }
+        let w = try #require(WorkerRegistry.make(worker))
+        _ = w.collect(roots: tree.roots, options: WorkerOptions(), only: [function])
+        let text = String(decoding: try readOnce(tree.dir + "/" + file), as: UTF8.self)
+        try tree.write(file, edit(text))
+        let second = w.collect(roots: tree.roots, options: WorkerOptions(), only: [function])
+        return try #require(second.function(function))
+    }
+
+    static func replacing(_ old: String, _ new: String) -> (String) -> String {
+        { t in
+            precondition(t.contains(old), "fixture line changed: \(old)")
+            return t.replacing(old, with: new)
+        }
+    }
+
+    @Test func iowaitGoingBackOneJiffyKeepsTheIntervalShares() throws {
+        // cpu0: user +100, idle +300, iowait -1.
+        let r = try Self.twice("cpu", "utilisation", "proc/stat",
+                               Self.replacing("cpu0 2913420 1512 612044 78834120 212330", "cpu0 2913520 1512 612044 78834420 212329"))
+        #expect(r.error == nil)
+        let cpu0 = try #require(r.data.first { $0["cpu"] == .string("0") })
+        #expect(cpu0["iowait_percent"] == .double(0))
+        #expect(cpu0["user_percent"] == .double(25) && cpu0["idle_percent"] == .double(75))
+        #expect(cpu0["busy_percent"] == .double(25))
+        #expect(cpu0["window_seconds"]?.number == 400 / userHZ, "the interval's ticks, not since boot")
+    }
+
+    @Test func diskCounterGoingBackLeavesTheOthers() throws {
+        // sda: reads back by 2, writes +10.
+        let r = try Self.twice("disk", "io", "proc/diskstats",
+                               Self.replacing("sda 1874332 40112 98332114 402331 9983312", "sda 1874330 40112 98332114 402331 9983322"))
+        let sda = try #require(r.data.first { $0["device"] == .string("sda") })
+        #expect(sda["reads_per_second"] == .double(0))
+        #expect((sda["writes_per_second"]?.number ?? 0) > 0)
+    }
+
+    @Test func vmCounterGoingBackLeavesTheOthers() throws {
+        let r = try Self.twice("memory", "vm", "proc/vmstat", { t in
+            Self.replacing("pgmajfault 881203", "pgmajfault 881303")(Self.replacing("pgfault 18830441203", "pgfault 18830441000")(t))
+        })
+        let row = try #require(r.data.first)
+        #expect(row["pgfault_per_second"] == .double(0))
+        #expect((row["pgmajfault_per_second"]?.number ?? 0) > 0)
+    }
+
+    @Test func processTicksGoingBackIsZeroPercentNotMissing() throws {
+        let r = try Self.twice("processes", "top", "proc/1/stat", Self.replacing(" 18830 41203 ", " 18830 41000 "))
+        let systemd = try #require(r.data.first { $0["pid"] == .string("1") && $0["rank_by"] == .string("cpu") })
+        #expect(systemd["cpu_percent"] == .double(0))
+    }
+}
