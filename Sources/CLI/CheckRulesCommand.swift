@@ -44,9 +44,9 @@ public enum CheckRulesCommand {
         let ruleCount = result.configuration?.rules.count ?? 0
         if !result.hasErrors && ruleCount == 0 {
             let file = result.configuration?.files.first ?? paths.first ?? defaultPaths.first ?? "<none>"
-            result.diagnostics.append(Diagnostic(strict ? .error : .warning, "empty-rule-set",
-                                                 "the rule set has no rules: nothing will ever alert",
-                                                 at: SourceLocation(file: file, line: 1, column: 1)))
+            result.diagnostics.append(Diagnostic(.emptyRuleSet, "the rule set has no rules: nothing will ever alert",
+                                                 at: SourceLocation(file: file, line: 1, column: 1),
+                                                 severity: strict ? .error : nil))
         }
         let errors = result.diagnostics.filter { $0.severity == .error }.count
         let warnings = result.diagnostics.filter { $0.severity == .warning }.count

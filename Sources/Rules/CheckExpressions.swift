@@ -47,7 +47,7 @@ extension Checker {
                 // A let that refers to a let needing history needs it too, whichever was compiled first.
                 if scope.lets[i].usesSeries { scope.seriesLetRefs += 1 }
                 if scope.inFilter && scope.lets[i].usesSeries {
-                    error("history-in-where", "`where` picks rows by their current values; `\(n)` needs history (rate, delta or a window): use it in `warn`/`crit`", span)
+                    diagnose(.historyInWhere, "`where` picks rows by their current values; `\(n)` needs history (rate, delta or a window): use it in `warn`/`crit`", span)
                 }
                 return (.letRef(i), t)
             }
@@ -55,7 +55,7 @@ extension Checker {
             guard let f = scope.field(n) else {
                 let candidates = schema.fields.map(\.name) + scope.letNames
                 let (hint, fix) = suggest(n, candidates, span)
-                error("unknown-field", "unknown field `\(n)` in \(schemaPath(scope))\(hint)", span,
+                diagnose(.unknownField, "unknown field `\(n)` in \(schemaPath(scope))\(hint)", span,
                       notes: hint.isEmpty ? [Diagnostic.Note("fields: " + schema.fields.map(\.name).joined(separator: ", "))] : [], fixIt: fix)
                 return (.field(n, hint: -1), .invalid)
             }
@@ -68,7 +68,7 @@ extension Checker {
             case .counter:
                 scope.valueFields.append(n)
                 if scope.inCounterFunction > 0 { scope.sawCounter = true } else {
-                    warning("raw-counter", "`\(n)` is a counter that only grows; compare its `rate(\(n))` or `delta(\(n))`", span,
+                    diagnose(.rawCounter, "`\(n)` is a counter that only grows; compare its `rate(\(n))` or `delta(\(n))`", span,
                             fixIt: Diagnostic.FixIt("use rate()", location: loc(span), length: span.length, replacement: "rate(\(n))"))
                 }
                 return (.field(n, hint: f.index), .number)
@@ -76,10 +76,10 @@ extension Checker {
         case .unary(let op, let x, let span):
             let (c, t) = compile(x, &scope, known)
             if op == "not" {
-                if t != .bool && t != .invalid { error("type-mismatch", "`not` needs true/false, not \(t.word)", span) }
+                if t != .bool && t != .invalid { diagnose(.typeMismatch, "`not` needs true/false, not \(t.word)", span) }
                 return (.not(c), .bool)
             }
-            if t != .number && t != .invalid { error("type-mismatch", "`-` needs a number, not \(t.word)", span) }
+            if t != .number && t != .invalid { diagnose(.typeMismatch, "`-` needs a number, not \(t.word)", span) }
             return (.neg(c), .number)
         case .binary(let op, let l, let r, let span):
             return compileBinary(op, l, r, span, &scope, known)
@@ -94,9 +94,9 @@ extension Checker {
         let kind = Checker.binaryOp(op)
         if kind == .glob || kind == .notGlob || kind == .regex {
             let (lc, lt) = compile(l, &scope, known)
-            if lt != .string && lt != .invalid { error("type-mismatch", "`\(op)` matches strings; the left side is \(lt.word)", l.span) }
+            if lt != .string && lt != .invalid { diagnose(.typeMismatch, "`\(op)` matches strings; the left side is \(lt.word)", l.span) }
             guard case .string(let pat, let pspan) = r else {
-                error("expected-string", "the pattern after `\(op)` must be a quoted string", r.span)
+                diagnose(.expectedString, "the pattern after `\(op)` must be a quoted string", r.span)
                 return (.constant(.bool(false)), .invalid)
             }
             if kind == .regex {
@@ -105,7 +105,7 @@ extension Checker {
                 } catch {
                     var at = loc(pspan)
                     at.column += 1 + error.offset
-                    diagnostics.append(Diagnostic(.error, "bad-regex", "invalid regular expression: \(error.message)", at: at))
+                    diagnostics.append(Diagnostic(.badRegex, "invalid regular expression: \(error.message)", at: at))
                     return (.constant(.bool(false)), .invalid)
                 }
             }
@@ -115,25 +115,25 @@ extension Checker {
         let (rc, rt) = compile(r, &scope, known)
         switch kind {
         case .and, .or:
-            if lt != .bool && lt != .invalid { error("type-mismatch", "`\(op)` joins conditions; this side is \(lt.word)", l.span) }
-            if rt != .bool && rt != .invalid { error("type-mismatch", "`\(op)` joins conditions; this side is \(rt.word)", r.span) }
+            if lt != .bool && lt != .invalid { diagnose(.typeMismatch, "`\(op)` joins conditions; this side is \(lt.word)", l.span) }
+            if rt != .bool && rt != .invalid { diagnose(.typeMismatch, "`\(op)` joins conditions; this side is \(rt.word)", r.span) }
             return (kind == .and ? .and(lc, rc) : .or(lc, rc), .bool)
         case .add, .sub, .mul, .div:
-            if lt != .number && lt != .invalid { error("type-mismatch", "`\(op)` needs numbers; this side is \(lt.word)", l.span) }
-            if rt != .number && rt != .invalid { error("type-mismatch", "`\(op)` needs numbers; this side is \(rt.word)", r.span) }
-            if kind == .div, case .number(0, _, let zs) = r { error("division-by-zero", "division by zero", zs) }
+            if lt != .number && lt != .invalid { diagnose(.typeMismatch, "`\(op)` needs numbers; this side is \(lt.word)", l.span) }
+            if rt != .number && rt != .invalid { diagnose(.typeMismatch, "`\(op)` needs numbers; this side is \(rt.word)", r.span) }
+            if kind == .div, case .number(0, _, let zs) = r { diagnose(.divisionByZero, "division by zero", zs) }
             let a: ArithOp = kind == .add ? .add : kind == .sub ? .sub : kind == .mul ? .mul : .div
             return (.arith(a, lc, rc), .number)
         default:
             guard case .compare(let cmp) = kind else { preconditionFailure("unknown operator \(op)") }
             if lt != .invalid && rt != .invalid && lt != rt {
                 let hint = lt == .string || rt == .string ? " (string fields are labels: compare them with == \"…\", ~ \"glob\" or =~ \"regex\")" : ""
-                error("type-mismatch", "cannot compare \(lt.word) with \(rt.word) using `\(op)`\(hint)", span)
+                diagnose(.typeMismatch, "cannot compare \(lt.word) with \(rt.word) using `\(op)`\(hint)", span)
             } else if (lt == .string || lt == .bool) && cmp != .eq && cmp != .ne {
-                error("type-mismatch", "`\(op)` orders numbers; \(lt.word) can only be compared with == or !=", span)
+                diagnose(.typeMismatch, "`\(op)` orders numbers; \(lt.word) can only be compared with == or !=", span)
             }
             if let lu = unit(of: l, scope), let ru = unit(of: r, scope), lu != ru {
-                warning("unit-mismatch", "compares \(lu) with \(ru)", span)
+                diagnose(.unitMismatch, "compares \(lu) with \(ru)", span)
             }
             return (.compare(cmp, lc, rc), .bool)
         }
@@ -143,23 +143,23 @@ extension Checker {
         let functions = Checker.functions
         func arity(_ n: Int, _ usage: String) -> Bool {
             if args.count != n {
-                error("wrong-arguments", "`\(name)` takes \(n) argument\(n == 1 ? "" : "s"): \(usage)", span)
+                diagnose(.wrongArguments, "`\(name)` takes \(n) argument\(n == 1 ? "" : "s"): \(usage)", span)
                 return false
             }
             return true
         }
         func window(_ e: ExprNode) -> Double? {
             if case .number(let v, .duration, _) = e, v > 0 { return v }
-            error("expected-duration", "the window of `\(name)` must be a positive duration like `5m` or `window 1h`", e.span)
+            diagnose(.expectedDuration, "the window of `\(name)` must be a positive duration like `5m` or `window 1h`", e.span)
             return nil
         }
         func numeric(_ e: ExprNode, _ scope: inout Scope) -> CExpr {
             let (c, t) = compile(e, &scope, known)
-            if t != .number && t != .invalid { error("type-mismatch", "`\(name)` needs a number, not \(t.word)", e.span) }
+            if t != .number && t != .invalid { diagnose(.typeMismatch, "`\(name)` needs a number, not \(t.word)", e.span) }
             return c
         }
         if scope.inFilter && functions.contains(name) && name != "abs" {
-            error("history-in-where", "`where` picks rows by their current values; `\(name)()` needs history: use it in `warn`/`crit`", span)
+            diagnose(.historyInWhere, "`where` picks rows by their current values; `\(name)()` needs history: use it in `warn`/`crit`", span)
         }
         switch name {
         case "rate", "delta":
@@ -170,7 +170,7 @@ extension Checker {
             let c = numeric(args[0], &scope)
             scope.inCounterFunction -= 1
             if !scope.sawCounter && known {
-                warning("rate-of-gauge", "`\(name)()` of a value that is not a counter (`_total` field): it measures how fast a gauge moves", args[0].span)
+                diagnose(.rateOfGauge, "`\(name)()` of a value that is not a counter (`_total` field): it measures how fast a gauge moves", args[0].span)
             }
             scope.sawCounter = saw
             scope.series.append(SeriesSpec(input: c, kind: name == "rate" ? .rate : .delta, window: 0, limit: nil))
@@ -185,7 +185,7 @@ extension Checker {
             let c = numeric(args[0], &scope)
             if counterOK { scope.inCounterFunction -= 1 }
             if name == "increase" && !scope.sawCounter && known {
-                warning("rate-of-gauge", "`increase()` of a value that is not a counter (`_total` field)", args[0].span)
+                diagnose(.rateOfGauge, "`increase()` of a value that is not a counter (`_total` field)", args[0].span)
             }
             scope.sawCounter = saw
             guard let w = window(args[1]) else { return (.constant(.number(0)), .invalid) }
@@ -209,7 +209,7 @@ extension Checker {
             return (.abs(numeric(args[0], &scope)), .number)
         default:
             let (hint, fix) = suggest(name, functions, span)
-            error("unknown-function-call", "unknown function `\(name)()`\(hint)", span,
+            diagnose(.unknownFunctionCall, "unknown function `\(name)()`\(hint)", span,
                   notes: hint.isEmpty ? [Diagnostic.Note("functions: " + functions.joined(separator: ", "))] : [], fixIt: fix)
             return (.constant(.number(0)), .invalid)
         }

@@ -62,7 +62,7 @@ extension Checker {
               w.op.first == c.op.first else { return }
         let upward = w.op.hasPrefix(">")
         if upward ? c.value < w.value : c.value > w.value {
-            error("crit-below-warn",
+            diagnose(.critBelowWarn,
                   "crit threshold \(formatNumber(c.value)) is \(upward ? "below" : "above") the warn threshold \(formatNumber(w.value)) for `\(w.op)`: crit would fire before warn",
                   c.span, notes: [Diagnostic.Note("the warn threshold", at: loc(w.span))])
         }
@@ -81,11 +81,11 @@ extension Checker {
         guard let t = thresholdShape(trigger), let c = thresholdShape(clear), sameText(t.lhs, c.lhs) else { return }
         let up = t.op.hasPrefix(">")
         if t.op.first == c.op.first {
-            error("clear-never",
+            diagnose(.clearNever,
                   "clear condition `\(c.op) \(formatNumber(c.value))` points the same way as the trigger `\(t.op) \(formatNumber(t.value))`: it holds while the alert is breached, so the alert could not clear when the value recovers",
                   c.span, fixIt: clearFix(t, c))
         } else if up ? c.value > t.value : c.value < t.value {
-            warning("clear-overlaps",
+            diagnose(.clearOverlaps,
                     "clear threshold \(formatNumber(c.value)) is \(up ? "above" : "below") the trigger threshold \(formatNumber(t.value)): between them the alert would flap",
                     c.span)
         }

@@ -23,26 +23,26 @@ extension Checker {
             return
         case (.bool, .word(let w, _)) where w == "true" || w == "false": return
         case (.duration, .number(let n, .none, let span)):
-            error("expected-duration", "\(what) needs a duration with a unit, e.g. `\(formatNumber(n))s`", span,
+            diagnose(.expectedDuration, "\(what) needs a duration with a unit, e.g. `\(formatNumber(n))s`", span,
                   fixIt: Diagnostic.FixIt("add a unit", location: loc(span), length: span.length, replacement: formatNumber(n) + "s"))
         case (.stringList, .list(let items, _)), (.stringOrList, .list(let items, _)):
-            for i in items where !isString(i) { error("expected-string", "\(what) must be a list of strings", i.span) }
+            for i in items where !isString(i) { diagnose(.expectedString, "\(what) must be a list of strings", i.span) }
         case (.oneOf(let words), .word(let w, let span)), (.oneOf(let words), .string(let w, let span)):
             if !words.contains(w) {
                 let (hint, fix) = suggest(w, words, span)
-                error("bad-value", "\(what) must be one of \(words.joined(separator: ", "))\(hint)", span, fixIt: fix)
+                diagnose(.valueNotOneOf, "\(what) must be one of \(words.joined(separator: ", "))\(hint)", span, fixIt: fix)
             }
         case (.file, .string(_, let span)):
-            warning("secret-inline", "\(what) is a secret: keep it in a 0600 file and write `file \"/etc/shd/secrets/…\"`", span)
+            diagnose(.secretInline, "\(what) is a secret: keep it in a 0600 file and write `file \"/etc/shd/secrets/…\"`", span)
         default:
-            error("bad-value", "\(what) must be \(expect.want)", v.span)
+            diagnose(.valueWrongType, "\(what) must be \(expect.want)", v.span)
         }
     }
 
     mutating func checkSetting(_ s: SetStatement, channels: Set<String>) -> ConfigValue? {
         guard let key = KnownSettings.key(named: s.name) else {
             let (hint, fix) = suggest(s.name, KnownSettings.all.map(\.name), s.nameSpan)
-            error("unknown-setting", "unknown setting `\(s.name)`\(hint)", s.nameSpan, fixIt: fix)
+            diagnose(.unknownSetting, "unknown setting `\(s.name)`\(hint)", s.nameSpan, fixIt: fix)
             return nil
         }
         let n0 = diagnostics.count
@@ -51,7 +51,7 @@ extension Checker {
             let w = String(s.name.dropFirst("interval.".count))
             if catalog.worker(w) == nil {
                 let (hint, _) = suggest(w, catalog.workers.map(\.name), s.nameSpan)
-                error("unknown-worker", "unknown worker `\(w)` in `\(s.name)`\(hint)", s.nameSpan)
+                diagnose(.unknownWorker, "unknown worker `\(w)` in `\(s.name)`\(hint)", s.nameSpan)
             }
         }
         checkValue(s.value, key.type, what)
@@ -60,7 +60,7 @@ extension Checker {
             if case .list(let items, _) = s.value {
                 for case .string(let w, let span) in items where catalog.worker(w) == nil {
                     let (hint, fix) = suggest(w, catalog.workers.map(\.name), span)
-                    error("unknown-worker", "unknown worker `\(w)`\(hint)", span, fixIt: fix)
+                    diagnose(.unknownWorker, "unknown worker `\(w)`\(hint)", span, fixIt: fix)
                 }
             }
         case .channels:
@@ -69,12 +69,12 @@ extension Checker {
             if case .list(let items, _) = s.value { for case .string(let n, let span) in items { names.append((n, span)) } }
             for (n, span) in names where !channels.contains(n) {
                 let (hint, fix) = suggest(n, Array(channels), span)
-                error("unknown-channel", "unknown channel `\(n)` in default_channels\(hint)", span, fixIt: fix)
+                diagnose(.unknownChannel, "unknown channel `\(n)` in default_channels\(hint)", span, fixIt: fix)
             }
         default: break
         }
         if case .number(let n, .duration, let span) = s.value, n <= 0 {
-            error("bad-value", "\(what) must be a positive duration", span)
+            diagnose(.durationNotPositive, "\(what) must be a positive duration", span)
         }
         return diagnostics.count == n0 || !diagnostics[n0...].contains { $0.severity == .error } ? configValue(s.value) : nil
     }
@@ -82,7 +82,7 @@ extension Checker {
     mutating func checkChannel(_ c: ChannelStatement) -> ChannelDeclaration? {
         guard let allowed = ChannelKinds.options(for: c.kind) else {
             let (hint, fix) = suggest(c.kind, Array(ChannelKinds.kinds.keys), c.kindSpan)
-            error("unknown-channel-kind", "unknown channel kind `\(c.kind)`\(hint)", c.kindSpan,
+            diagnose(.unknownChannelKind, "unknown channel kind `\(c.kind)`\(hint)", c.kindSpan,
                   notes: [Diagnostic.Note("kinds: " + ChannelKinds.kinds.keys.sorted().joined(separator: ", "))], fixIt: fix)
             return nil
         }
@@ -91,33 +91,33 @@ extension Checker {
         for (key, span, value) in c.options {
             guard let option = allowed.first(where: { $0.name == key }) else {
                 let (hint, fix) = suggest(key, allowed.map(\.name), span)
-                error("unknown-channel-option", "channel kind `\(c.kind)` has no option `\(key)`\(hint)", span,
+                diagnose(.unknownChannelOption, "channel kind `\(c.kind)` has no option `\(key)`\(hint)", span,
                       notes: [Diagnostic.Note("options: " + allowed.map(\.name).joined(separator: ", "))], fixIt: fix)
                 continue
             }
-            if !seen.insert(key).inserted { warning("duplicate-option", "option `\(key)` is given twice; the last one wins", span) }
+            if !seen.insert(key).inserted { diagnose(.duplicateOption, "option `\(key)` is given twice; the last one wins", span) }
             checkValue(value, option.type, "option `\(key)`")
             switch option.check {
             case .command:
-                if case .list(let items, let span) = value, items.isEmpty { error("bad-value", "`command` needs at least the program path", span) }
+                if case .list(let items, let span) = value, items.isEmpty { diagnose(.commandEmpty, "`command` needs at least the program path", span) }
             case .url(let secret):
                 if case .string(let u, let span) = value {
                     if secret {
-                        warning("secret-inline", "a Slack webhook URL is a secret: keep it in a 0600 file and write `url file \"…\"`", span)
+                        diagnose(.secretInline, "a Slack webhook URL is a secret: keep it in a 0600 file and write `url file \"…\"`", span)
                     }
                     if !(u.hasPrefix("http://") || u.hasPrefix("https://")) {
-                        error("bad-value", "`url` must start with http:// or https://", span)
+                        diagnose(.urlScheme, "`url` must start with http:// or https://", span)
                     }
                 }
             case .smtpServer:
                 if case .string(let u, let span) = value, !(u.hasPrefix("smtp://") || u.hasPrefix("smtps://")) {
-                    error("bad-value", "`server` must be smtp://host:port (STARTTLS) or smtps://host:port (implicit TLS)", span)
+                    diagnose(.smtpServerScheme, "`server` must be smtp://host:port (STARTTLS) or smtps://host:port (implicit TLS)", span)
                 }
             default: break
             }
         }
         for o in allowed where o.required && !seen.contains(o.name) {
-            error("missing-channel-option", "channel `\(c.name)` (\(c.kind)) needs option `\(o.name)`: \(o.help)", c.nameSpan)
+            diagnose(.missingChannelOption, "channel `\(c.name)` (\(c.kind)) needs option `\(o.name)`: \(o.help)", c.nameSpan)
         }
         if diagnostics[n0...].contains(where: { $0.severity == .error }) { return nil }
         return ChannelDeclaration(name: c.name, kind: c.kind, options: c.options.map { ($0.0, configValue($0.2)) },
@@ -135,17 +135,17 @@ extension Checker {
             }
             let parts = text.split(separator: "-")
             guard parts.count == 2, let s = minutes(parts[0]), let e = minutes(parts[1]), s != e else {
-                error("bad-mute", "a daily mute window is written \"HH:MM-HH:MM\" in local time (e.g. \"02:00-04:00\")", span)
+                diagnose(.badMute, "a daily mute window is written \"HH:MM-HH:MM\" in local time (e.g. \"02:00-04:00\")", span)
                 return nil
             }
             return .daily(startMinute: s, endMinute: e)
         case .range(let from, let fromSpan, let until, let untilSpan):
             let f = Timestamp(rfc3339: from), u = Timestamp(rfc3339: until)
-            if f == nil { error("bad-mute", "`from` must be an RFC 3339 time like \"2026-12-24T18:00:00+01:00\"", fromSpan) }
-            if u == nil { error("bad-mute", "`until` must be an RFC 3339 time like \"2026-12-27T08:00:00+01:00\"", untilSpan) }
+            if f == nil { diagnose(.badMute, "`from` must be an RFC 3339 time like \"2026-12-24T18:00:00+01:00\"", fromSpan) }
+            if u == nil { diagnose(.badMute, "`until` must be an RFC 3339 time like \"2026-12-27T08:00:00+01:00\"", untilSpan) }
             guard let f, let u else { return nil }
             if u <= f {
-                error("bad-mute", "the mute ends before it starts", untilSpan)
+                diagnose(.badMute, "the mute ends before it starts", untilSpan)
                 return nil
             }
             return .range(from: f, until: u)

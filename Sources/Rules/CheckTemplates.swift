@@ -53,7 +53,7 @@ extension Checker {
             var end = i
             while end < b.count && b[end] != close { end += 1 }
             guard end < b.count else {
-                error("bad-template", "`{` without a closing `}` in the template (write `{{` for a literal brace)", at(i))
+                diagnose(.badTemplate, "`{` without a closing `}` in the template (write `{{` for a literal brace)", at(i))
                 break
             }
             var ascii = true, split = false
@@ -102,13 +102,13 @@ extension Checker {
             }
             if let f = filter, !Checker.templateFilters.contains(f) {
                 let hint = closest(f, in: Checker.templateFilters)
-                error("bad-template", "unknown template filter `\(f)`" + (hint.map { "; did you mean `\($0)`?" } ?? "")
+                diagnose(.badTemplate, "unknown template filter `\(f)`" + (hint.map { "; did you mean `\($0)`?" } ?? "")
                           + " (filters: bytes, percent, duration, round)", at(filterAt ?? (i + 1 + name.utf8.count + 1)))
             }
             if let schema = scope.schema, scope.field(name) == nil, scope.letIndex(name) == nil, !Checker.templateSpecials.contains(name) {
                 let candidates = schema.fields.map(\.name) + scope.letNames + Checker.templateSpecials
                 let hint = closest(name, in: candidates.sorted())
-                error("unknown-field", "unknown name `\(name)` in the template" + (hint.map { "; did you mean `\($0)`?" } ?? ""),
+                diagnose(.unknownField, "unknown name `\(name)` in the template" + (hint.map { "; did you mean `\($0)`?" } ?? ""),
                       at(i + 1).with(length: max(1, name.count)))
             }
             flush()

@@ -17,12 +17,11 @@ struct Checker {
 
     init(catalog: Catalog) { self.catalog = catalog }
 
-    mutating func error(_ id: String, _ message: String, _ span: Span, notes: [Diagnostic.Note] = [], fixIt: Diagnostic.FixIt? = nil) {
-        diagnostics.append(Diagnostic(.error, id, message, at: loc(span), length: span.length, notes: notes, fixIt: fixIt))
-    }
-
-    mutating func warning(_ id: String, _ message: String, _ span: Span, notes: [Diagnostic.Note] = [], fixIt: Diagnostic.FixIt? = nil) {
-        diagnostics.append(Diagnostic(.warning, id, message, at: loc(span), length: span.length, notes: notes, fixIt: fixIt))
+    /// Reports `code` (its id and severity come from the catalog, DiagnosticCode.swift) at `span`.
+    mutating func diagnose(_ code: DiagnosticCode, _ message: String, _ span: Span, notes: [Diagnostic.Note] = [],
+                           fixIt: Diagnostic.FixIt? = nil)
+    {
+        diagnostics.append(Diagnostic(code, message, at: loc(span), length: span.length, notes: notes, fixIt: fixIt))
     }
 
     func loc(_ span: Span) -> SourceLocation { span.location(in: currentFile) }
@@ -47,7 +46,7 @@ struct Checker {
             currentFile = ast.file
             for case .channel(let c) in ast.statements {
                 if let first = channelSeen[c.name] {
-                    error("duplicate-channel", "channel `\(c.name)` is declared twice", c.nameSpan,
+                    diagnose(.duplicateChannel, "channel `\(c.name)` is declared twice", c.nameSpan,
                           notes: [Diagnostic.Note("first declared here", at: first)])
                     continue
                 }
@@ -66,7 +65,7 @@ struct Checker {
             currentFile = ast.file
             for case .set(let s) in ast.statements {
                 if let first = settingSeen[s.name] {
-                    warning("setting-overridden", "`set \(s.name)` overrides an earlier value", s.nameSpan,
+                    diagnose(.settingOverridden, "`set \(s.name)` overrides an earlier value", s.nameSpan,
                             notes: [Diagnostic.Note("earlier value set here", at: first)])
                 }
                 settingSeen[s.name] = loc(s.nameSpan)
@@ -95,7 +94,7 @@ struct Checker {
                 guard case .rule(let r) = asts[a].statements[k] else { continue }
                 asts[a].statements[k] = .mute(.daily("", r.nameSpan))
                 if let first = ruleSeen[r.name] {
-                    error("duplicate-rule", "rule `\(r.name)` is declared twice", r.nameSpan,
+                    diagnose(.duplicateRule, "rule `\(r.name)` is declared twice", r.nameSpan,
                           notes: [Diagnostic.Note("first declared here", at: first)])
                     continue
                 }

@@ -94,12 +94,12 @@ extension Checker {
                 scope.fields = index!.fields[wi][fi]
             } else {
                 let (hint, fix) = suggest(r.function, w.functions.map(\.name), r.functionSpan)
-                error("unknown-function", "worker `\(r.worker)` has no function `\(r.function)`\(hint)", r.functionSpan,
+                diagnose(.unknownFunction, "worker `\(r.worker)` has no function `\(r.function)`\(hint)", r.functionSpan,
                       notes: [Diagnostic.Note("functions of \(r.worker): " + w.functions.map(\.name).joined(separator: ", "))], fixIt: fix)
             }
         } else {
             let (hint, fix) = suggest(r.worker, catalog.workers.map(\.name), r.workerSpan)
-            error("unknown-worker", "unknown worker `\(r.worker)`\(hint)", r.workerSpan,
+            diagnose(.unknownWorker, "unknown worker `\(r.worker)`\(hint)", r.workerSpan,
                   notes: [Diagnostic.Note("workers: " + catalog.workers.map(\.name).joined(separator: ", "))], fixIt: fix)
         }
         let knownSource = scope.schema != nil
@@ -107,16 +107,16 @@ extension Checker {
         // Lets first, so conditions may use them wherever they are written.
         for case .letBinding(let name, let span, let value) in r.items {
             if let first = scope.letIndex(name) {
-                error("duplicate-let", "`let \(name)` is defined twice in rule `\(r.name)`", span,
+                diagnose(.duplicateLet, "`let \(name)` is defined twice in rule `\(r.name)`", span,
                       notes: [Diagnostic.Note("first defined here", at: loc(scope.lets[first].span))])
                 continue
             }
             if scope.field(name) != nil {
-                error("let-shadows-field", "`let \(name)` hides the field `\(name)` of \(r.worker).\(r.function); pick another name", span)
+                diagnose(.letShadowsField, "`let \(name)` hides the field `\(name)` of \(r.worker).\(r.function); pick another name", span)
                 continue
             }
             if ["rule", "severity", "worker", "function"].contains(name) {
-                error("let-shadows-field", "`\(name)` is reserved for templates; pick another name", span)
+                diagnose(.letShadowsField, "`\(name)` is reserved for templates; pick another name", span)
                 continue
             }
             scope.lets.append(LetSlot(name: name, node: value, span: span))
@@ -131,7 +131,7 @@ extension Checker {
                     let labels = schema.fields.filter { $0.kind == .label }.map(\.name)
                     if !labels.contains(n) {
                         let (hint, fix) = suggest(n, labels, span)
-                        error("unknown-field", "`by` takes label fields of \(r.worker).\(r.function); `\(n)` is not one\(hint)", span,
+                        diagnose(.unknownField, "`by` takes label fields of \(r.worker).\(r.function); `\(n)` is not one\(hint)", span,
                               notes: hint.isEmpty ? [Diagnostic.Note("labels: " + labels.joined(separator: ", "))] : [], fixIt: fix)
                         continue
                     }
@@ -145,7 +145,7 @@ extension Checker {
             scope.inFilter = true
             let (c, t) = compile(f, &scope, knownSource)
             scope.inFilter = false
-            if t != .bool && t != .invalid { error("expected-condition", "`where` needs a condition (true/false), not \(t.word)", f.span) }
+            if t != .bool && t != .invalid { diagnose(.expectedCondition, "`where` needs a condition (true/false), not \(t.word)", f.span) }
             filter = c
         }
 
@@ -164,7 +164,7 @@ extension Checker {
             case .condition(let c):
                 let sev: Severity = c.severity == "crit" ? .crit : .warn
                 if let first = sev == .crit ? critNode : warnNode {
-                    error("duplicate-condition", "rule `\(r.name)` already has a `\(c.severity)` condition; combine them with `or`", c.span,
+                    diagnose(.duplicateCondition, "rule `\(r.name)` already has a `\(c.severity)` condition; combine them with `or`", c.span,
                           notes: [Diagnostic.Note("the first one", at: loc(first.span))])
                     continue
                 }
@@ -172,14 +172,14 @@ extension Checker {
                 if let cc = compileCondition(c, sev, &scope, knownSource) { conditions.append(cc) }
             case .letBinding: break
             case .repeatEvery(let d, let span):
-                if d <= 0 { error("bad-value", "`repeat` must be a positive duration", span) }
-                if repeatSeconds != nil { warning("duplicate-option", "`repeat` is given twice; the last one wins", span) }
+                if d <= 0 { diagnose(.repeatNotPositive, "`repeat` must be a positive duration", span) }
+                if repeatSeconds != nil { diagnose(.duplicateOption, "`repeat` is given twice; the last one wins", span) }
                 repeatSeconds = d
             case .notify(let names):
                 for (n, span) in names {
                     if !channels.contains(n) {
                         let (hint, fix) = suggest(n, Array(channels), span)
-                        error("unknown-channel", "unknown channel `\(n)`\(hint)", span,
+                        diagnose(.unknownChannel, "unknown channel `\(n)`\(hint)", span,
                               notes: [Diagnostic.Note("declare it with `channel \(n) KIND { … }`; `log` is built in")], fixIt: fix)
                     } else if !notify.contains(n) {
                         notify.append(n)
@@ -190,13 +190,13 @@ extension Checker {
             case .onMissing(let policy, let policySpan, let after, let afterSpan):
                 guard let action = MissingPolicy.Action(rawValue: policy) else {
                     let (hint, fix) = suggest(policy, ["keep", "resolve", "alert"], policySpan)
-                    error("bad-value", "`on_missing` is `keep`, `resolve` or `alert`\(hint)", policySpan, fixIt: fix)
+                    diagnose(.onMissingPolicy, "`on_missing` is `keep`, `resolve` or `alert`\(hint)", policySpan, fixIt: fix)
                     continue
                 }
                 missing.action = action
                 if let after, let afterSpan {
                     if after < 1 || after != after.rounded() || after > 1_000_000 {
-                        error("bad-value", "`after` must be a whole number of evaluations, at least 1", afterSpan)
+                        diagnose(.missingAfterCount, "`after` must be a whole number of evaluations, at least 1", afterSpan)
                     } else {
                         missing.after = Int(after)
                     }
@@ -206,7 +206,7 @@ extension Checker {
             }
         }
         if warnNode == nil && critNode == nil {
-            error("no-condition", "rule `\(r.name)` has no `warn` or `crit` condition, so it can never fire", r.nameSpan)
+            diagnose(.noCondition, "rule `\(r.name)` has no `warn` or `crit` condition, so it can never fire", r.nameSpan)
         }
         if let w = warnNode, let c = critNode { checkThresholdOrder(warn: w, crit: c) }
 
@@ -226,13 +226,13 @@ extension Checker {
     mutating func compileLet(_ i: Int, _ scope: inout Scope, _ known: Bool) -> ExprType {
         if scope.lets[i].state == 2 { return scope.lets[i].type }
         if scope.lets[i].state == 1 {
-            error("let-cycle", "`let` refers to itself through a cycle", scope.lets[i].span)
+            diagnose(.letCycle, "`let` refers to itself through a cycle", scope.lets[i].span)
             scope.lets[i].state = 2
             return .invalid
         }
         // A chain of lets is compiled (and evaluated) recursively: bound it like expression nesting.
         guard scope.letDepth < 64 else {
-            error("too-deep", "`let` values refer to each other more than 64 levels deep", scope.lets[i].span)
+            diagnose(.tooDeep, "`let` values refer to each other more than 64 levels deep", scope.lets[i].span)
             scope.lets[i].state = 2
             return .invalid
         }
@@ -256,11 +256,11 @@ extension Checker {
     mutating func compileCondition(_ c: ConditionNode, _ sev: Severity, _ scope: inout Scope, _ known: Bool) -> CompiledCondition? {
         let (trigger, t) = compile(c.expr, &scope, known)
         if t != .bool && t != .invalid {
-            error("expected-condition", "`\(c.severity)` needs a condition (a comparison), not \(t.word)", c.expr.span,
+            diagnose(.expectedCondition, "`\(c.severity)` needs a condition (a comparison), not \(t.word)", c.expr.span,
                   notes: [Diagnostic.Note("for example `\(c.severity) \(c.expr.text) > 90`")])
         }
         if case .constant = fold(trigger) {
-            warning("constant-condition", "this condition does not depend on the data: it is always \(constantText(fold(trigger)))", c.expr.span)
+            diagnose(.constantCondition, "this condition does not depend on the data: it is always \(constantText(fold(trigger)))", c.expr.span)
         }
         var clear: CExpr?
         if let cl = c.clear {
@@ -269,15 +269,15 @@ extension Checker {
             case .expr(let e): clearNode = e
             case .shorthand(let op, let opSpan, let rhs):
                 guard case .binary(let top, let lhs, _, _) = c.expr, case .compare = Checker.binaryOp(top) else {
-                    error("clear-shorthand", "`clear \(op) …` needs a trigger that is one comparison (like `x > 90`); write the full condition: `clear x \(op) …`", opSpan)
+                    diagnose(.clearShorthand, "`clear \(op) …` needs a trigger that is one comparison (like `x > 90`); write the full condition: `clear x \(op) …`", opSpan)
                     return nil
                 }
                 clearNode = .binary(op, lhs, rhs, opSpan)
             }
             let (cc, ct) = compile(clearNode, &scope, known)
-            if ct != .bool && ct != .invalid { error("expected-condition", "`clear` needs a condition, not \(ct.word)", clearNode.span) }
+            if ct != .bool && ct != .invalid { diagnose(.expectedCondition, "`clear` needs a condition, not \(ct.word)", clearNode.span) }
             if case .constant(.bool(false)) = fold(cc) {
-                error("clear-never", "this clear condition is never true: the alert could never resolve", clearNode.span)
+                diagnose(.clearNever, "this clear condition is never true: the alert could never resolve", clearNode.span)
             }
             checkClear(trigger: c.expr, clear: clearNode)
             clear = cc

@@ -1,4 +1,4 @@
-// Diagnostics: the value type, the message catalog, and the text/JSON/GitHub printers.
+// Diagnostics: the value type and the text, journal, JSON and GitHub printers (the catalog of codes is DiagnosticCode.swift).
 import Reports
 
 /// One problem found in a configuration or rules file, kept structured until a printer renders it.
@@ -37,8 +37,10 @@ public struct Diagnostic: Sendable, Equatable {
     }
 
     public var severity: Severity
+    /// What it is, from the catalog (DiagnosticCode.swift).
+    public var code: DiagnosticCode
     /// Stable identifier (`unknown-field`, `file-binary`, …): scripts and docs key on it, not on the message.
-    public var id: String
+    public var id: String { code.id }
     public var message: String
     public var location: SourceLocation
     /// Characters to underline from `location` (at least 1).
@@ -46,11 +48,12 @@ public struct Diagnostic: Sendable, Equatable {
     public var notes: [Note]
     public var fixIt: FixIt?
 
-    public init(_ severity: Severity, _ id: String, _ message: String, at location: SourceLocation, length: Int = 1,
-                notes: [Note] = [], fixIt: FixIt? = nil)
+    /// `severity` overrides the code's own (`empty-rule-set` is an error under `--strict`).
+    public init(_ code: DiagnosticCode, _ message: String, at location: SourceLocation, severity: Severity? = nil,
+                length: Int = 1, notes: [Note] = [], fixIt: FixIt? = nil)
     {
-        self.severity = severity
-        self.id = id
+        self.severity = severity ?? code.severity
+        self.code = code
         self.message = message
         self.location = location
         self.length = max(1, length)
@@ -59,7 +62,7 @@ public struct Diagnostic: Sendable, Equatable {
     }
 
     /// True for problems reading the files themselves (missing, unreadable): `check-rules` exits 2 for them.
-    public var isIOError: Bool { id == "io-error" }
+    public var isIOError: Bool { code == .ioError }
 }
 
 /// Prints diagnostics for people (text), for tools (JSON) and for GitHub Actions annotations.

@@ -312,10 +312,10 @@ struct Lexer {
         SourceLocation(file: file, line: line, column: column(offset))
     }
 
-    mutating func error(_ id: String, _ message: String, at offset: Int, length: Int = 1, notes: [Diagnostic.Note] = [],
+    mutating func error(_ code: DiagnosticCode, _ message: String, at offset: Int, length: Int = 1, notes: [Diagnostic.Note] = [],
                         fixIt: Diagnostic.FixIt? = nil)
     {
-        diagnostics.append(Diagnostic(.error, id, message, at: location(offset), length: length, notes: notes, fixIt: fixIt))
+        diagnostics.append(Diagnostic(code, message, at: location(offset), length: length, notes: notes, fixIt: fixIt))
     }
 
     static func isIdentStart(_ c: UInt8) -> Bool { (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || c == 0x5F }
@@ -443,7 +443,7 @@ struct Lexer {
         }
         if n == 0 { i += 1; n = 1 }
         let shown = c < 0x20 || c >= 0x7F ? "byte 0x" + String(c, radix: 16) : "`" + String(UnicodeScalar(c)) + "`"
-        error("unexpected-character", "unexpected character \(shown)", at: start, length: max(1, n))
+        error(.unexpectedCharacter, "unexpected character \(shown)", at: start, length: max(1, n))
         return next()
     }
 
@@ -487,12 +487,12 @@ struct Lexer {
             while i < b.count && Lexer.isIdentStart(b[i]) { i += 1 }
             if suffixStart == i {
                 if compound {
-                    error("bad-number", "a compound duration needs a unit after every part (e.g. `1h30m`)", at: start, length: i - start)
+                    error(.badNumber, "a compound duration needs a unit after every part (e.g. `1h30m`)", at: start, length: i - start)
                 }
                 total = value
             } else if let f = Lexer.durationFactor(b[suffixStart..<i]) {
                 if unit != .none && unit != .duration {
-                    error("bad-number", "cannot mix units in one number", at: start, length: i - start)
+                    error(.badNumber, "cannot mix units in one number", at: start, length: i - start)
                 }
                 unit = .duration
                 total += value * f
@@ -503,7 +503,7 @@ struct Lexer {
                 let suffix = String(decoding: b[suffixStart..<i], as: UTF8.self)
                 let all = (Array(Lexer.durationUnits.keys) + Array(Lexer.byteUnits.keys)).sorted()
                 let hint = Lexer.unitAliases[suffix.lowercased()] ?? closest(suffix, in: all)
-                error("unknown-unit", "unknown unit `\(suffix)`" + (hint.map { "; did you mean `\($0)`?" } ?? ""),
+                error(.unknownUnit, "unknown unit `\(suffix)`" + (hint.map { "; did you mean `\($0)`?" } ?? ""),
                       at: suffixStart, length: suffix.count,
                       notes: [Diagnostic.Note("durations: ms s m h d w (e.g. `1h30m`); sizes: B KB MB GB TB KiB MiB GiB TiB")],
                       fixIt: hint.map { Diagnostic.FixIt("replace with `\($0)`", location: location(suffixStart), length: suffix.count, replacement: $0) })
@@ -578,14 +578,14 @@ struct Lexer {
                 switch e {
                 case UInt8(ascii: "n"), UInt8(ascii: "t"), UInt8(ascii: "\""), UInt8(ascii: "\\"): break
                 default:
-                    error("bad-escape", "unknown escape `\\\(String(UnicodeScalar(e)))` in a string (use \\\\, \\\", \\n or \\t)", at: i, length: 2)
+                    error(.badEscape, "unknown escape `\\\(String(UnicodeScalar(e)))` in a string (use \\\\, \\\", \\n or \\t)", at: i, length: 2)
                 }
                 i += 2
                 continue
             }
             i += 1
         }
-        error("unterminated-string", "unterminated string: add a closing `\"` before the end of the line", at: start, length: i - start)
+        error(.unterminatedString, "unterminated string: add a closing `\"` before the end of the line", at: start, length: i - start)
         var t = make(.string, from: start, length: characters(start, i))
         t.escaped = true
         return t

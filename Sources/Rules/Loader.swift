@@ -59,7 +59,7 @@ public enum RuleSetLoader {
     struct IOFailure: Error { var message: String }
 
     static func ioError(_ path: String, _ message: String) -> Diagnostic {
-        Diagnostic(.error, "io-error", message, at: SourceLocation(file: path, line: 1, column: 1))
+        Diagnostic(.ioError, message, at: SourceLocation(file: path, line: 1, column: 1))
     }
 
     static func listRulesFiles(_ dir: String) -> Result<[String], IOFailure> {
@@ -104,7 +104,7 @@ public enum RuleSetLoader {
             if n == 0 { break }
             used += n
             if used > maxFileSize {
-                diagnostics.append(Diagnostic(.error, "file-too-large",
+                diagnostics.append(Diagnostic(.fileTooLarge,
                                               "file is larger than \(maxFileSize >> 20) MiB; a rules file is text of a few kilobytes",
                                               at: SourceLocation(file: path, line: 1, column: 1)))
                 return
@@ -123,18 +123,18 @@ public enum RuleSetLoader {
         sources.reserveCapacity(files.count)
         for (name, bytes) in files {
             if bytes.count > maxFileSize {
-                diagnostics.append(Diagnostic(.error, "file-too-large", "file is larger than \(maxFileSize >> 20) MiB",
+                diagnostics.append(Diagnostic(.fileTooLarge, "file is larger than \(maxFileSize >> 20) MiB",
                                               at: SourceLocation(file: name, line: 1, column: 1)))
                 continue
             }
             let plain = isASCIIWithoutNUL(bytes)
             if !plain, let nul = bytes.firstIndex(of: 0) {
-                diagnostics.append(Diagnostic(.error, "file-binary", "this is a binary file (NUL byte at offset \(nul)), not a rules file",
+                diagnostics.append(Diagnostic(.fileBinary, "this is a binary file (NUL byte at offset \(nul)), not a rules file",
                                               at: position(bytes, nul, name)))
                 continue
             }
             if !plain, let bad = firstInvalidUTF8(bytes) {
-                diagnostics.append(Diagnostic(.error, "file-encoding", "invalid UTF-8 at byte offset \(bad); rules files are UTF-8 text",
+                diagnostics.append(Diagnostic(.fileEncoding, "invalid UTF-8 at byte offset \(bad); rules files are UTF-8 text",
                                               at: position(bytes, bad, name)))
                 continue
             }

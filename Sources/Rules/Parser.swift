@@ -90,28 +90,28 @@ struct Parser {
 
     func loc(_ span: Span) -> SourceLocation { span.location(in: file) }
 
-    mutating func fail(_ id: String, _ message: String, at t: Lexeme, notes: [Diagnostic.Note] = [], fixIt: Diagnostic.FixIt? = nil) -> ParseAbort {
-        fail(id, message, at: t.span, notes: notes, fixIt: fixIt)
+    mutating func fail(_ code: DiagnosticCode, _ message: String, at t: Lexeme, notes: [Diagnostic.Note] = [], fixIt: Diagnostic.FixIt? = nil) -> ParseAbort {
+        fail(code, message, at: t.span, notes: notes, fixIt: fixIt)
     }
 
-    mutating func fail(_ id: String, _ message: String, at span: Span, notes: [Diagnostic.Note] = [], fixIt: Diagnostic.FixIt? = nil) -> ParseAbort {
-        diagnostics.append(Diagnostic(.error, id, message, at: loc(span), length: span.length, notes: notes, fixIt: fixIt))
+    mutating func fail(_ code: DiagnosticCode, _ message: String, at span: Span, notes: [Diagnostic.Note] = [], fixIt: Diagnostic.FixIt? = nil) -> ParseAbort {
+        diagnostics.append(Diagnostic(code, message, at: loc(span), length: span.length, notes: notes, fixIt: fixIt))
         return ParseAbort()
     }
 
     mutating func expectPunct(_ p: Punct, _ context: String) throws(ParseAbort) -> Lexeme {
         if cur.isPunct(p) { return advance() }
-        throw fail("expected-token", "expected `\(p.text)` \(context), found \(describe(tok))", at: tok)
+        throw fail(.expectedToken, "expected `\(p.text)` \(context), found \(describe(tok))", at: tok)
     }
 
     mutating func expectIdent(_ what: @autoclosure () -> String) throws(ParseAbort) -> Lexeme {
         if cur.kind == .ident { return advance() }
-        throw fail("expected-name", "expected \(what()), found \(describe(tok))", at: tok)
+        throw fail(.expectedName, "expected \(what()), found \(describe(tok))", at: tok)
     }
 
     mutating func expectString(_ what: @autoclosure () -> String) throws(ParseAbort) -> Lexeme {
         if cur.kind == .string { return advance() }
-        throw fail("expected-string", "expected \(what()) (a quoted string), found \(describe(tok))", at: tok)
+        throw fail(.expectedString, "expected \(what()) (a quoted string), found \(describe(tok))", at: tok)
     }
 
     // MARK: statements
@@ -141,7 +141,7 @@ struct Parser {
     mutating func parseStatement() throws(ParseAbort) -> Statement {
         let t = tok
         guard t.kind == .ident else {
-            throw fail("expected-statement", "expected a statement (set, channel, rule or mute), found \(describe(t))", at: t)
+            throw fail(.expectedStatement, "expected a statement (set, channel, rule or mute), found \(describe(t))", at: t)
         }
         switch t.keyword {
         case .set: return .set(try parseSet())
@@ -153,7 +153,7 @@ struct Parser {
         default:
             let word = text(t)
             let hint = closest(word, in: Parser.topKeywords)
-            throw fail("expected-statement", "unknown statement `\(word)`; expected set, channel, rule or mute"
+            throw fail(.expectedStatement, "unknown statement `\(word)`; expected set, channel, rule or mute"
                            + (hint.map { " (did you mean `\($0)`?)" } ?? ""), at: t,
                        fixIt: hint.map { Diagnostic.FixIt("replace with `\($0)`", location: loc(t.span), length: t.span.length, replacement: $0) })
         }
@@ -162,7 +162,7 @@ struct Parser {
     mutating func parseSet() throws(ParseAbort) -> SetStatement {
         skip()
         // `set NAME VALUE` is one line: a name on the next line is the next statement, not this one's.
-        if cur.startsLine { throw fail("expected-name", "expected a setting name after `set`", at: previousSpan) }
+        if cur.startsLine { throw fail(.expectedName, "expected a setting name after `set`", at: previousSpan) }
         let first = try expectIdent("a setting name after `set`")
         var name = text(first)
         var len = first.span.length
@@ -173,7 +173,7 @@ struct Parser {
             name += "." + text(part)
             len += 1 + part.span.length
         }
-        if cur.startsLine { throw fail("expected-value", "expected a value after `set \(name)` on the same line", at: previousSpan) }
+        if cur.startsLine { throw fail(.expectedValue, "expected a value after `set \(name)` on the same line", at: previousSpan) }
         let value = try parseValue()
         return SetStatement(name: name, nameSpan: first.span.with(length: len), value: value)
     }
@@ -204,10 +204,10 @@ struct Parser {
             skip()
             var items: [ValueNode] = []
             while !cur.isPunct(.rbracket) {
-                if cur.kind == .eof { throw fail("expected-token", "expected `]` to close the list opened here", at: t) }
+                if cur.kind == .eof { throw fail(.expectedToken, "expected `]` to close the list opened here", at: t) }
                 items.append(try parseValue())
                 if cur.isPunct(.comma) { skip() } else if !cur.isPunct(.rbracket) {
-                    throw fail("expected-token", "expected `,` or `]` in a list, found \(describe(tok))", at: tok)
+                    throw fail(.expectedToken, "expected `,` or `]` in a list, found \(describe(tok))", at: tok)
                 }
             }
             skip()
@@ -217,7 +217,7 @@ struct Parser {
             var entries: [(String, Span, ValueNode)] = []
             while !cur.isPunct(.rbrace) {
                 guard cur.kind == .string || cur.kind == .ident else {
-                    throw fail("expected-name", "expected a key (name or string) or `}` in a block, found \(describe(tok))", at: tok)
+                    throw fail(.expectedName, "expected a key (name or string) or `}` in a block, found \(describe(tok))", at: tok)
                 }
                 let k = advance()
                 entries.append((text(k), k.span, try parseValue()))
@@ -226,7 +226,7 @@ struct Parser {
             skip()
             return .block(entries, t.span)
         default:
-            throw fail("expected-value", "expected a value (string, number, list, block or `file \"path\"`), found \(describe(t))", at: t)
+            throw fail(.expectedValue, "expected a value (string, number, list, block or `file \"path\"`), found \(describe(t))", at: t)
         }
     }
 
@@ -239,10 +239,10 @@ struct Parser {
         if cur.isPunct(.lbrace) {
             let open = advance()
             while !cur.isPunct(.rbrace) {
-                if cur.kind == .eof { throw fail("expected-token", "expected `}` to close channel `\(name)`", at: open) }
+                if cur.kind == .eof { throw fail(.expectedToken, "expected `}` to close channel `\(name)`", at: open) }
                 if cur.isPunct(.semicolon) || cur.isPunct(.comma) { skip(); continue }
                 if cur.startsLine && cur.kind == .ident && cur.keyword.isTop && peek().kind == .ident {
-                    throw fail("expected-token", "expected `}` to close channel `\(name)` before this statement", at: tok)
+                    throw fail(.expectedToken, "expected `}` to close channel `\(name)` before this statement", at: tok)
                 }
                 let key = try expectIdent("an option name in channel `\(name)`")
                 options.append((text(key), key.span, try parseValue()))
@@ -256,7 +256,7 @@ struct Parser {
         if cur.isWord(.from) {
             skip()
             let from = try expectString("a start time (RFC 3339) after `from`")
-            guard cur.isWord(.until) else { throw fail("expected-token", "expected `until` after the start time, found \(describe(tok))", at: tok) }
+            guard cur.isWord(.until) else { throw fail(.expectedToken, "expected `until` after the start time, found \(describe(tok))", at: tok) }
             skip()
             let until = try expectString("an end time (RFC 3339) after `until`")
             return .range(from: lexer.stringValue(from), fromSpan: from.span, until: lexer.stringValue(until), untilSpan: until.span)
@@ -272,13 +272,13 @@ struct Parser {
         skip()
         let nameTok = try expectIdent("a rule name after `rule`")
         guard cur.isWord(.on) else {
-            throw fail("expected-token", "expected `on WORKER.FUNCTION` after the rule name, found \(describe(tok))", at: tok)
+            throw fail(.expectedToken, "expected `on WORKER.FUNCTION` after the rule name, found \(describe(tok))", at: tok)
         }
         skip()
         let worker = try expectIdent("a worker name after `on`")
         _ = try expectPunct(.dot, "between the worker and the function (e.g. `disk.filesystems`)")
         guard cur.kind == .ident else {
-            throw fail("expected-name", "expected a function name after `\(text(worker)).`, found \(describe(tok))", at: tok)
+            throw fail(.expectedName, "expected a function name after `\(text(worker)).`, found \(describe(tok))", at: tok)
         }
         let function = advance()
         var by: [(String, Span)] = []
@@ -301,11 +301,11 @@ struct Parser {
         items.removeAll(keepingCapacity: true)
         while !cur.isPunct(.rbrace) {
             if cur.kind == .eof {
-                throw fail("expected-token", "expected `}` to close rule `\(text(nameTok))` (opened at line \(open.span.line))", at: tok)
+                throw fail(.expectedToken, "expected `}` to close rule `\(text(nameTok))` (opened at line \(open.span.line))", at: tok)
             }
             if cur.isPunct(.semicolon) { skip(); continue }
             if cur.startsLine && cur.kind == .ident && cur.keyword.isRuleEnder {
-                throw fail("expected-token", "expected `}` to close rule `\(text(nameTok))` before this statement", at: tok,
+                throw fail(.expectedToken, "expected `}` to close rule `\(text(nameTok))` before this statement", at: tok,
                            notes: [Diagnostic.Note("the rule body opens here", at: loc(open.span))])
             }
             let start = consumed
@@ -337,7 +337,7 @@ struct Parser {
     mutating func parseItem() throws(ParseAbort) -> RuleItem {
         let t = tok
         guard t.kind == .ident else {
-            throw fail("expected-statement", "expected a rule statement (\(Parser.itemKeywords.joined(separator: ", "))), found \(describe(t))", at: t)
+            throw fail(.expectedStatement, "expected a rule statement (\(Parser.itemKeywords.joined(separator: ", "))), found \(describe(t))", at: t)
         }
         switch t.keyword {
         case .warn, .crit:
@@ -349,11 +349,11 @@ struct Parser {
                 let kw = advance()
                 if kw.isWord(.for) {
                     let d = tok
-                    guard d.kind == .number else { throw fail("expected-duration", "expected a duration after `for` (e.g. `5m`), found \(describe(d))", at: d) }
+                    guard d.kind == .number else { throw fail(.expectedDuration, "expected a duration after `for` (e.g. `5m`), found \(describe(d))", at: d) }
                     skip()
                     if d.unit != .duration {
                         let raw = lexer.source(d)
-                        diagnostics.append(Diagnostic(.error, "expected-duration", "`for` needs a duration with a unit, e.g. `\(raw)s` or `\(raw)m`", at: loc(d.span), length: d.span.length))
+                        diagnostics.append(Diagnostic(.expectedDuration, "`for` needs a duration with a unit, e.g. `\(raw)s` or `\(raw)m`", at: loc(d.span), length: d.span.length))
                     }
                     forDuration = (d.number, d.span)
                 } else if cur.kind == .punct && cur.punct.isComparison {
@@ -374,10 +374,10 @@ struct Parser {
         case .repeat:
             skip()
             let d = tok
-            guard d.kind == .number else { throw fail("expected-duration", "expected a duration after `repeat` (e.g. `4h`), found \(describe(d))", at: d) }
+            guard d.kind == .number else { throw fail(.expectedDuration, "expected a duration after `repeat` (e.g. `4h`), found \(describe(d))", at: d) }
             skip()
             if d.unit != .duration {
-                diagnostics.append(Diagnostic(.error, "expected-duration", "`repeat` needs a duration with a unit, e.g. `\(lexer.source(d))h`", at: loc(d.span), length: d.span.length))
+                diagnostics.append(Diagnostic(.expectedDuration, "`repeat` needs a duration with a unit, e.g. `\(lexer.source(d))h`", at: loc(d.span), length: d.span.length))
             }
             return .repeatEvery(d.number, d.span)
         case .notify:
@@ -403,12 +403,12 @@ struct Parser {
             if cur.isWord(.after) {
                 skip()
                 let n = tok
-                guard n.kind == .number else { throw fail("expected-number", "expected a number of evaluations after `after`, found \(describe(n))", at: n) }
+                guard n.kind == .number else { throw fail(.expectedNumber, "expected a number of evaluations after `after`, found \(describe(n))", at: n) }
                 skip()
                 after = n.number
                 afterSpan = n.span
                 if n.unit != .none {
-                    diagnostics.append(Diagnostic(.error, "expected-number", "`after` counts evaluations: write a plain number like `3`", at: loc(n.span), length: n.span.length))
+                    diagnostics.append(Diagnostic(.expectedNumber, "`after` counts evaluations: write a plain number like `3`", at: loc(n.span), length: n.span.length))
                 }
             }
             return .onMissing(policy: text(policy), policySpan: policy.span, after: after, afterSpan: afterSpan)
@@ -418,7 +418,7 @@ struct Parser {
         default:
             let word = text(t)
             let hint = closest(word, in: Parser.itemKeywords)
-            throw fail("expected-statement", "unknown rule statement `\(word)`; expected one of \(Parser.itemKeywords.joined(separator: ", "))", at: t,
+            throw fail(.expectedStatement, "unknown rule statement `\(word)`; expected one of \(Parser.itemKeywords.joined(separator: ", "))", at: t,
                        fixIt: hint.map { Diagnostic.FixIt("replace with `\($0)`", location: loc(t.span), length: t.span.length, replacement: $0) })
         }
     }
@@ -427,7 +427,7 @@ struct Parser {
 
     mutating func enter() throws(ParseAbort) {
         depth += 1
-        if depth > 200 { throw fail("too-deep", "expression or value nested too deeply (more than 200 levels)", at: tok) }
+        if depth > 200 { throw fail(.tooDeep, "expression or value nested too deeply (more than 200 levels)", at: tok) }
     }
 
     mutating func parseExpr() throws(ParseAbort) -> ExprNode {
@@ -473,12 +473,12 @@ struct Parser {
             let op = advance()
             let r = try parseAdditive()
             if cur.kind == .punct && cur.punct.isComparison {
-                throw fail("chained-comparison", "comparisons cannot be chained; combine them with `and`", at: tok)
+                throw fail(.chainedComparison, "comparisons cannot be chained; combine them with `and`", at: tok)
             }
             return .binary(op.punct.text, l, r, op.span)
         }
         if cur.isPunct(.assign) {
-            throw fail("expected-token", "`=` is not a comparison; use `==`", at: tok,
+            throw fail(.expectedToken, "`=` is not a comparison; use `==`", at: tok,
                        fixIt: Diagnostic.FixIt("replace with `==`", location: loc(cur.span), length: 1, replacement: "=="))
         }
         return l
@@ -530,7 +530,7 @@ struct Parser {
         case .ident:
             switch t.keyword {
             case .and, .or, .for, .clear, .warn, .crit, .let, .notify, .summary, .description, .on_missing, .mute:
-                throw fail("expected-expression", "expected a value, field or function, found keyword `\(text(t))`", at: t)
+                throw fail(.expectedExpression, "expected a value, field or function, found keyword `\(text(t))`", at: t)
             default: break
             }
             skip()
@@ -545,7 +545,7 @@ struct Parser {
                     if cur.isWord(.window) { skip() }
                     args.append(try parseExpr())
                     if cur.isPunct(.comma) { skip() } else if !cur.isPunct(.rparen) {
-                        throw fail("expected-token", "expected `,` or `)` in the arguments of `\(name)`, found \(describe(tok))", at: tok)
+                        throw fail(.expectedToken, "expected `,` or `)` in the arguments of `\(name)`, found \(describe(tok))", at: tok)
                     }
                 }
                 skip()
@@ -558,7 +558,7 @@ struct Parser {
             _ = try expectPunct(.rparen, "to close the parenthesis")
             return e
         default:
-            throw fail("expected-expression", "expected a value, field or function, found \(describe(t))", at: t)
+            throw fail(.expectedExpression, "expected a value, field or function, found \(describe(t))", at: t)
         }
     }
 }

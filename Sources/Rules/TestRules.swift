@@ -66,7 +66,7 @@ struct RuleTestParser {
     }
 
     mutating func fail(_ message: String, _ t: Token) -> ParseAbort {
-        diagnostics.append(Diagnostic(.error, "bad-test", message, at: t.location, length: t.length))
+        diagnostics.append(Diagnostic(.badTest, message, at: t.location, length: t.length))
         return ParseAbort()
     }
 
@@ -193,7 +193,7 @@ struct RuleTestParser {
             if let catalog {
                 schema = catalog.function(worker: w, function: f)
                 if schema == nil {
-                    diagnostics.append(Diagnostic(.error, "bad-test", "unknown function `\(w).\(f)` in the samples", at: nameTok.location,
+                    diagnostics.append(Diagnostic(.badTest, "unknown function `\(w).\(f)` in the samples", at: nameTok.location,
                                                   length: w.count + 1 + f.count))
                 }
             }
@@ -257,7 +257,7 @@ struct RuleTestParser {
             let k = keyTok.text
             if let schema, schema.field(k) == nil {
                 let hint = closest(k, in: schema.fields.map(\.name).sorted())
-                diagnostics.append(Diagnostic(.error, "bad-test", "unknown field `\(k)` in \(schema.name) samples" + (hint.map { "; did you mean `\($0)`?" } ?? ""),
+                diagnostics.append(Diagnostic(.badTest, "unknown field `\(k)` in \(schema.name) samples" + (hint.map { "; did you mean `\($0)`?" } ?? ""),
                                               at: keyTok.location, length: keyTok.length))
             }
             var neg = false
@@ -364,7 +364,7 @@ public enum RuleTestRunner {
             return ([], [RuleSetLoader.ioError(file, "cannot read the test file")], [:])
         }
         if let nul = bytes.firstIndex(of: 0) {
-            return ([], [Diagnostic(.error, "file-binary", "this is a binary file (NUL byte at offset \(nul)), not a test file",
+            return ([], [Diagnostic(.fileBinary, "this is a binary file (NUL byte at offset \(nul)), not a test file",
                                     at: SourceLocation(file: file, line: 1, column: 1))], [:])
         }
         var parser = RuleTestParser(file: file, bytes: bytes, catalog: catalog)
@@ -372,7 +372,7 @@ public enum RuleTestRunner {
         var sources = [file: String(decoding: bytes, as: UTF8.self)]
         if !parser.diagnostics.isEmpty { return ([], parser.diagnostics, sources) }
         if tf.rules.isEmpty {
-            return ([], [Diagnostic(.error, "bad-test", "the test file names no rules: add `rules \"path/to/file.rules\"`",
+            return ([], [Diagnostic(.badTest, "the test file names no rules: add `rules \"path/to/file.rules\"`",
                                     at: SourceLocation(file: file, line: 1, column: 1))], sources)
         }
         let loaded = RuleSetLoader.load(paths: tf.rules.map { resolve($0, relativeTo: file) }, catalog: catalog)

@@ -66,30 +66,58 @@ import Workers
 }
 
 @Suite struct DiagnosticCatalogTests {
-    /// Every diagnostic id the sources can emit is listed in docs/rules.md, so the catalog stays complete.
-    @Test func everyIdIsDocumented() throws {
+    static func trim(_ s: Substring) -> String {
+        var t = s
+        while t.first == " " { t = t.dropFirst() }
+        while t.last == " " { t = t.dropLast() }
+        return String(t)
+    }
+
+    /// docs/rules.md's "Diagnostic ids" table: id → the severity letter its row (or its own `(W)`/`(E)`) gives.
+    static func documented() throws -> [String: String] {
         let docs = String(decoding: try #require(RuleTestRunner.readFile(TestPaths.packageRoot + "/docs/rules.md")), as: UTF8.self)
-        var ids: Set<String> = []
-        for f in ["Rules/Lexer", "Rules/Parser", "Rules/Checker", "Rules/CheckSettings", "Rules/CompileRules", "Rules/CheckExpressions",
-                  "Rules/CheckLints", "Rules/CheckTemplates", "Rules/Loader", "Rules/TestRules", "CLI/CheckRulesCommand"] {
-            let src = String(decoding: try #require(RuleTestRunner.readFile(TestPaths.packageRoot + "/Sources/\(f).swift")), as: UTF8.self)
-            // Ids are the first string argument of error(…)/warning(…)/fail(…)/Diagnostic(.x, …).
-            var rest = src[...]
-            while let r = rest.range(of: "\"") {
-                let after = rest[r.upperBound...]
-                guard let end = after.range(of: "\"") else { break }
-                let word = String(after[..<end.lowerBound])
-                let before = rest[..<r.lowerBound].suffix(24)
-                if word.count > 3, word.allSatisfy({ $0 == "-" || ($0 >= "a" && $0 <= "z") }), word.contains("-"),
-                   before.hasSuffix("error(") || before.hasSuffix("warning(") || before.hasSuffix("fail(") || before.hasSuffix(".error, ")
-                    || before.hasSuffix(".warning, ") || before.hasSuffix("? .error : .warning, ")
-                {
-                    ids.insert(word)
-                }
-                rest = after[end.upperBound...]
+        let table = docs[try #require(docs.firstRange(of: "### Diagnostic ids")).lowerBound...]
+        var out: [String: String] = [:]
+        for line in table.split(separator: "\n") where line.hasPrefix("| `") {
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map(Self.trim)
+            guard cells.count >= 4 else { continue }
+            let rowSeverity = String(cells[2].prefix(1))
+            for item in cells[1].split(separator: ",") {
+                let t = Self.trim(item)
+                guard t.hasPrefix("`"), let end = t.dropFirst().firstIndex(of: "`") else { continue }
+                let id = String(t[t.index(after: t.startIndex)..<end])
+                let own = t.contains("(W)") ? "W" : t.contains("(E)") ? "E" : rowSeverity
+                out[id] = own
             }
         }
-        #expect(ids.count >= 40, "\(ids.sorted())")
-        for id in ids.sorted() { #expect(docs.contains("`\(id)`"), "\(id) is not in docs/rules.md") }
+        return out
+    }
+
+    /// Every code of the catalog is in docs/rules.md with its severity, and the table lists no id the catalog lacks.
+    @Test func docsTableIsTheCatalog() throws {
+        let docs = try Self.documented()
+        var ids: [String: String] = [:]
+        for c in DiagnosticCode.allCases {
+            let letter = c.severity == .error ? "E" : "W"
+            if let other = ids[c.id] { #expect(other == letter, "\(c.id): its codes disagree on the severity") }
+            ids[c.id] = letter
+            #expect(docs[c.id] == letter, "\(c.id) (\(letter)) is not in docs/rules.md's table as \(letter): \(docs[c.id] ?? "missing")")
+        }
+        for id in docs.keys.sorted() { #expect(ids[id] != nil, "docs/rules.md lists `\(id)`, which no diagnostic code prints") }
+        #expect(ids.count >= 50)
+    }
+
+    /// Every code is reported somewhere in Sources/ (a code nothing uses is a stale catalog entry).
+    @Test func everyCodeIsUsed() throws {
+        var text = ""
+        for f in ["Lexer", "Parser", "Checker", "CheckSettings", "CompileRules", "CheckExpressions", "CheckLints", "CheckTemplates",
+                  "Loader", "TestRules"] {
+            text += String(decoding: try #require(RuleTestRunner.readFile(TestPaths.packageRoot + "/Sources/Rules/\(f).swift")), as: UTF8.self)
+        }
+        text += String(decoding: try #require(RuleTestRunner.readFile(TestPaths.packageRoot + "/Sources/CLI/CheckRulesCommand.swift")), as: UTF8.self)
+        for c in DiagnosticCode.allCases {
+            let name = String(describing: c)
+            #expect(text.contains("(.\(name),") || text.contains("(.\(name))"), "DiagnosticCode.\(name) is never reported")
+        }
     }
 }

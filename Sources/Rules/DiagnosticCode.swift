@@ -1,0 +1,121 @@
+// The diagnostic catalog: every problem the loader, lexer, parser, checker and rule-test runner report, with its
+// printed id (stable: `--format json|github` and docs/rules.md key on it) and severity. Several codes may share an
+// id (`bad-value` covers nine checks); DiagnosticCatalogTests keeps docs/rules.md's table equal to this list.
+public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
+    // Files
+    case ioError, fileBinary, fileEncoding, fileTooLarge
+    // Lexical
+    case unexpectedCharacter, unterminatedString, badEscape, badNumber, unknownUnit
+    // Syntax
+    case expectedStatement, expectedToken, expectedName, expectedValue, expectedString, expectedExpression
+    case expectedDuration, expectedNumber, chainedComparison, tooDeep
+    // Settings and option values
+    case unknownSetting, settingOverridden
+    /// `bad-value`: a value of the wrong type for its setting or option.
+    case valueWrongType
+    /// `bad-value`: a word outside the option's choices (`log_level`, `min_severity`, `tls`).
+    case valueNotOneOf
+    /// `bad-value`: a setting's duration of 0 or less.
+    case durationNotPositive
+    /// `bad-value`: an exec channel's empty `command`.
+    case commandEmpty
+    /// `bad-value`: a `url` that is not http(s).
+    case urlScheme
+    /// `bad-value`: an smtp `server` that is not smtp:// or smtps://.
+    case smtpServerScheme
+    /// `bad-value`: `repeat` of 0 or less.
+    case repeatNotPositive
+    /// `bad-value`: an `on_missing` policy other than keep, resolve or alert.
+    case onMissingPolicy
+    /// `bad-value`: `on_missing … after N` that is not a whole number ≥ 1.
+    case missingAfterCount
+    // Channels
+    case unknownChannelKind, unknownChannelOption, missingChannelOption, duplicateChannel, duplicateOption, secretInline
+    // Names against the catalog and the language
+    case unknownWorker, unknownFunction, unknownField, unknownChannel, unknownFunctionCall, wrongArguments
+    // Rule structure
+    case duplicateRule, duplicateCondition, duplicateLet, letShadowsField, letCycle, noCondition
+    // Types and values
+    case typeMismatch, expectedCondition, divisionByZero, historyInWhere, badRegex, badTemplate, badMute
+    // Probably not what was meant
+    case unitMismatch, rawCounter, rateOfGauge, constantCondition
+    // Contradictions
+    case critBelowWarn, clearNever, clearShorthand, clearOverlaps
+    // Commands
+    case emptyRuleSet, badTest
+
+    /// The printed id.
+    public var id: String {
+        switch self {
+        case .ioError: return "io-error"
+        case .fileBinary: return "file-binary"
+        case .fileEncoding: return "file-encoding"
+        case .fileTooLarge: return "file-too-large"
+        case .unexpectedCharacter: return "unexpected-character"
+        case .unterminatedString: return "unterminated-string"
+        case .badEscape: return "bad-escape"
+        case .badNumber: return "bad-number"
+        case .unknownUnit: return "unknown-unit"
+        case .expectedStatement: return "expected-statement"
+        case .expectedToken: return "expected-token"
+        case .expectedName: return "expected-name"
+        case .expectedValue: return "expected-value"
+        case .expectedString: return "expected-string"
+        case .expectedExpression: return "expected-expression"
+        case .expectedDuration: return "expected-duration"
+        case .expectedNumber: return "expected-number"
+        case .chainedComparison: return "chained-comparison"
+        case .tooDeep: return "too-deep"
+        case .unknownSetting: return "unknown-setting"
+        case .settingOverridden: return "setting-overridden"
+        case .valueWrongType, .valueNotOneOf, .durationNotPositive, .commandEmpty, .urlScheme, .smtpServerScheme,
+             .repeatNotPositive, .onMissingPolicy, .missingAfterCount:
+            return "bad-value"
+        case .unknownChannelKind: return "unknown-channel-kind"
+        case .unknownChannelOption: return "unknown-channel-option"
+        case .missingChannelOption: return "missing-channel-option"
+        case .duplicateChannel: return "duplicate-channel"
+        case .duplicateOption: return "duplicate-option"
+        case .secretInline: return "secret-inline"
+        case .unknownWorker: return "unknown-worker"
+        case .unknownFunction: return "unknown-function"
+        case .unknownField: return "unknown-field"
+        case .unknownChannel: return "unknown-channel"
+        case .unknownFunctionCall: return "unknown-function-call"
+        case .wrongArguments: return "wrong-arguments"
+        case .duplicateRule: return "duplicate-rule"
+        case .duplicateCondition: return "duplicate-condition"
+        case .duplicateLet: return "duplicate-let"
+        case .letShadowsField: return "let-shadows-field"
+        case .letCycle: return "let-cycle"
+        case .noCondition: return "no-condition"
+        case .typeMismatch: return "type-mismatch"
+        case .expectedCondition: return "expected-condition"
+        case .divisionByZero: return "division-by-zero"
+        case .historyInWhere: return "history-in-where"
+        case .badRegex: return "bad-regex"
+        case .badTemplate: return "bad-template"
+        case .badMute: return "bad-mute"
+        case .unitMismatch: return "unit-mismatch"
+        case .rawCounter: return "raw-counter"
+        case .rateOfGauge: return "rate-of-gauge"
+        case .constantCondition: return "constant-condition"
+        case .critBelowWarn: return "crit-below-warn"
+        case .clearNever: return "clear-never"
+        case .clearShorthand: return "clear-shorthand"
+        case .clearOverlaps: return "clear-overlaps"
+        case .emptyRuleSet: return "empty-rule-set"
+        case .badTest: return "bad-test"
+        }
+    }
+
+    /// The severity it is reported with (`empty-rule-set` is an error under `--strict`).
+    public var severity: Diagnostic.Severity {
+        switch self {
+        case .settingOverridden, .duplicateOption, .secretInline, .unitMismatch, .rawCounter, .rateOfGauge,
+             .constantCondition, .clearOverlaps, .emptyRuleSet:
+            return .warning
+        default: return .error
+        }
+    }
+}
