@@ -260,29 +260,33 @@ public final class DiskIOFunction: MetricFunction {
         let elapsed = previousTime.map { ctx.monotonic - $0 } ?? 0
         var current: [String: DiskStat] = [:]
         var rows: [Row] = []
+        // A device sysfs does not know leaves `partition` out of its row and names the path; the
+        // counters stand.
+        var failures = SourceFailures()
         for s in stats where !isIgnoredBlockDevice(s.device) && !s.isIdle {
             current[s.device] = s
-            let isPartition = partitions[s.device] ?? isPartitionDevice(ctx.roots, s.device)
+            let isPartition = partitions[s.device] ?? failures.attempt { try isPartitionDevice(ctx.roots, s.device) }
             partitions[s.device] = isPartition
             rows.append(Self.row(s, partition: isPartition, previous: previous[s.device], elapsed: elapsed))
         }
         previous = current
         previousTime = ctx.monotonic
-        return rows
+        return try failures.finish(rows)
     }
 
     /// One row; rates only when there is a previous sample and time passed.
-    public static func row(_ s: DiskStat, partition: Bool, previous p: DiskStat?, elapsed: Double) -> Row {
-        var r: Row = [
-            "device": .string(s.device), "partition": .bool(partition),
-            "reads_total": counterValue(s.reads), "writes_total": counterValue(s.writes),
-            "reads_merged_total": counterValue(s.readsMerged), "writes_merged_total": counterValue(s.writesMerged),
-            "read_bytes_total": counterValue(saturatingProduct(s.sectorsRead, 512)),
-            "write_bytes_total": counterValue(saturatingProduct(s.sectorsWritten, 512)),
-            "read_time_seconds_total": .double(Double(s.readMilliseconds) / 1000),
-            "write_time_seconds_total": .double(Double(s.writeMilliseconds) / 1000),
-            "io_time_seconds_total": .double(Double(s.ioMilliseconds) / 1000),
-        ]
+    public static func row(_ s: DiskStat, partition: Bool?, previous p: DiskStat?, elapsed: Double) -> Row {
+        var r: Row = ["device": .string(s.device)]
+        if let partition { r.append("partition", .bool(partition)) }
+        r.append("reads_total", counterValue(s.reads))
+        r.append("writes_total", counterValue(s.writes))
+        r.append("reads_merged_total", counterValue(s.readsMerged))
+        r.append("writes_merged_total", counterValue(s.writesMerged))
+        r.append("read_bytes_total", counterValue(saturatingProduct(s.sectorsRead, 512)))
+        r.append("write_bytes_total", counterValue(saturatingProduct(s.sectorsWritten, 512)))
+        r.append("read_time_seconds_total", .double(Double(s.readMilliseconds) / 1000))
+        r.append("write_time_seconds_total", .double(Double(s.writeMilliseconds) / 1000))
+        r.append("io_time_seconds_total", .double(Double(s.ioMilliseconds) / 1000))
         if let d = s.discards { r.append("discards_total", counterValue(d)) }
         if let fl = s.flushes { r.append("flushes_total", counterValue(fl)) }
         r.append("in_flight", counterValue(s.inFlight))
@@ -305,11 +309,17 @@ public final class DiskIOFunction: MetricFunction {
     }
 }
 
-/// sysfs marks partitions with a `partition` attribute (block/partitions/… in Documentation/ABI).
-func isPartitionDevice(_ roots: SourceRoots, _ device: String) -> Bool {
+/// sysfs marks partitions with a `partition` attribute (block/partitions/… in Documentation/ABI)
+/// in `class/block/NAME`; `block/NAME` lists whole disks only (kernels and trees without
+/// class/block). A device in neither is unknown: an error naming the path, not "not a partition".
+func isPartitionDevice(_ roots: SourceRoots, _ device: String) throws(ReadError) -> Bool {
     // Device names with '/' (cciss!c0d0) appear in sysfs with '!'.
     let name = String(device.map { $0 == "/" ? "!" : $0 })
-    return access(roots.sys + "/class/block/" + name + "/partition", F_OK) == 0
+    let dir = roots.sys + "/class/block/" + name
+    if access(dir, F_OK) == 0 { return access(dir + "/partition", F_OK) == 0 }
+    let e = shd_errno()
+    if access(roots.sys + "/block/" + name, F_OK) == 0 { return false }
+    throw ReadError(path: dir, errno: e)
 }
 
 enum DiskWorker {

@@ -85,6 +85,9 @@ struct MissingCase: Sendable, CustomStringConvertible {
         MissingCase(function: "pressure.io", remove: ["proc/pressure"], outcome: .noData),
         MissingCase(function: "disk.filesystems", remove: ["proc/self/mountinfo"], outcome: .fails),
         MissingCase(function: "disk.io", remove: ["proc/diskstats"], outcome: .fails),
+        // Whether a device is a partition comes from sysfs: without it, the field is left out.
+        MissingCase(function: "disk.io", remove: ["sys/class/block/sdb1"],
+                    outcome: .partial(kept: ["reads_total", "partition"], lost: [])),
         MissingCase(function: "network.interfaces", remove: ["proc/net/dev"], outcome: .fails),
         // Every interface has operstate and mtu: without its sysfs directory the counters stay.
         MissingCase(function: "network.interfaces", remove: ["sys/class/net/eth1"],
