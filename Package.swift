@@ -37,7 +37,7 @@ let package = Package(
         .testTarget(name: "WorkersTests", dependencies: ["Workers", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Workers", "TestSupport"]),
-        .testTarget(name: "NotifyTests", dependencies: ["Notify", "TestSupport"]),
+        .testTarget(name: "NotifyTests", dependencies: ["Notify", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "CLITests", dependencies: ["CLI", "Workers", "Reports", "TestSupport"]),
         .testTarget(name: "SecurityTests", dependencies: ["Daemon", "Rules", "Notify", "Workers", "Reports", "TestSupport"]),

@@ -80,10 +80,13 @@ final class Harness {
     var outcomes: [DeliveryOutcome] = []
     var dispatcher: Dispatcher!
     let channels: [ChannelDeclaration]
+    /// Where messages say report.json is (nil: next to the spool folder, the default).
+    let reportPath: String?
 
-    init(_ channels: [ChannelDeclaration], stateDir: String? = nil, backoff: Double = 0.1) throws {
+    init(_ channels: [ChannelDeclaration], stateDir: String? = nil, backoff: Double = 0.1, reportPath: String? = nil) throws {
         self.stateDir = stateDir ?? makeTempDir()
         self.channels = channels
+        self.reportPath = reportPath
         try start(backoff: backoff)
     }
 
@@ -91,7 +94,7 @@ final class Harness {
     func start(backoff: Double = 0.1) throws {
         dispatcher = try Dispatcher(channels: channels, spoolDirectory: spoolDir, host: host, log: log, hostname: "web1",
                                     options: DispatcherOptions(backoffBase: backoff, backoffCap: 2, jitter: 0.5,
-                                                               onOutcome: { [unowned self] in self.outcomes.append($0) }))
+                                                               reportPath: reportPath, onOutcome: { [unowned self] in self.outcomes.append($0) }))
     }
 
     var delivered: Int { outcomes.filter { $0.status == .delivered }.count }
