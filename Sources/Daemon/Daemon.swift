@@ -1,4 +1,5 @@
 // The daemon: the composition root that wires workers, rules, notifications and outputs onto the loop.
+// Over 400 lines: start, ticks, state commits, reload and signals all act on the same composed parts.
 import CLinux
 import Notify
 import Reports

@@ -6,6 +6,9 @@ import Glibc
 
 /// A test hook: with `SHD_TEST_CRASH_AT=point:n` in the environment the process kills itself with SIGKILL the n-th
 /// time it reaches `point` (the process test of crash consistency walks every point). Unset, it costs one comparison.
+/// The points, in the order one notification meets them: commit-write, commit-sync, commit-done (Journal.commit),
+/// delivered (a 2xx, before removal), remove-step (between removals), compact-files, state-tmp, compact-state
+/// (Journal.compact), report-tmp (report.json's temp file written, not renamed).
 public enum CrashPoint {
     nonisolated(unsafe) static var armed: (name: String, count: Int)? = {
         guard let raw = getenv("SHD_TEST_CRASH_AT") else { return nil }
@@ -14,10 +17,6 @@ public enum CrashPoint {
         return (String(parts[0]), n)
     }()
     nonisolated(unsafe) static var hits = 0
-
-    /// The names the process test walks, in the order one notification meets them.
-    public static let names = ["commit-write", "commit-sync", "commit-done", "delivered", "remove-step",
-                               "compact-files", "compact-state", "state-tmp", "report-tmp"]
 
     public static func reach(_ name: String) {
         guard let a = armed, a.name == name else { return }
