@@ -179,6 +179,18 @@ struct MissingCase: Sendable, CustomStringConvertible {
         #expect(Set(r.data.compactMap { $0["proto"]?.string }) == ["tcp", "tcp6", "udp6"])
     }
 
+    /// A partition sysfs does not know is not reported as a whole disk: its row has no `partition`.
+    @Test func diskIOWithoutAClassBlockEntryLeavesPartitionOut() throws {
+        let tree = try DamagedTree(copyOf: "machine-b")
+        defer { tree.destroy() }
+        try tree.remove(["sys/class/block/sdb1"])
+        let r = try tree.collect("disk", "io")
+        #expect(r.error == tree.dir + "/sys/class/block/sdb1: No such file or directory")
+        let rows = Dictionary(uniqueKeysWithValues: r.data.compactMap { row in row["device"]?.string.map { ($0, row) } })
+        #expect(rows["sdb1"]?["partition"] == nil && rows["sdb1"]?["reads_total"] != nil)
+        #expect(rows["sdb2"]?["partition"] == .bool(true) && rows["sdb"]?["partition"] == .bool(false))
+    }
+
     /// A proc root that cannot be listed is an error for every function of the walk, not zero processes.
     @Test(arguments: ["summary", "top", "zombies"])
     func processesWithoutAProcRoot(_ function: String) throws {
