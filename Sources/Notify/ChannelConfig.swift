@@ -50,69 +50,26 @@ public struct NotifyError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// The kinds of channel Notify can deliver to.
-enum ChannelKind: String, CaseIterable {
-    case log, webhook, slack, smtp, alertmanager, exec
-
-    /// How many spool entries of one enqueue call may travel in one message.
-    var maxBatch: Int {
-        switch self {
-        case .log, .exec: return 1
-        case .slack: return 20  // Slack allows 50 blocks per message; each alert takes two.
-        case .webhook, .smtp, .alertmanager: return 100
-        }
-    }
-
-    /// Delivers through libcurl, which is loaded only when a configured channel needs it.
-    var usesCurl: Bool {
-        switch self {
-        case .webhook, .slack, .smtp, .alertmanager: return true
-        case .log, .exec: return false
-        }
-    }
-}
-
-/// A channel declaration checked and resolved into the values delivery needs (secrets included). Defaults and
-/// option names come from the one table of channel options, `ChannelKinds` (Rules/Settings.swift).
+/// A channel declaration checked and resolved into the values delivery needs (secrets included): the options every
+/// kind has, read here, and the kind's own, read by its type (`ChannelRegistry`). Defaults and option names come from
+/// the one table of channel options, `ChannelKinds` (Rules/Settings.swift).
 ///
 /// - Important: `secrets` holds every secret string so log lines can be scrubbed; never log this value.
 struct ChannelConfig {
     var name: String
-    var kind: ChannelKind
+    var kind: any ChannelKind
     var timeout: Double = ChannelKinds.timeout.defaultSeconds
     var ttl: Double = ChannelKinds.ttl.defaultSeconds
     var rateLimit = Int(ChannelKinds.rateLimit.defaultNumber)
     var minSeverity: Severity?
     var sendResolved = ChannelKinds.sendResolved.defaultBool
-
-    var url: String = ""
-    var headers: [(String, String)] = []
-    var hmacSecret: [UInt8]?
     var caFile: String?
-    var includeReport = ChannelKinds.includeReport.defaultBool
-    var slackChannel: String?
-    var slackUsername: String?
-    var mailFrom = ""
-    var mailTo: [String] = []
-    var user: String?
-    var password: String?
-    var requireTLS = ChannelKinds.tls.defaultString == "required"
-    var subjectPrefix = ChannelKinds.subjectPrefix.defaultString
-    var resendInterval = ChannelKinds.resendInterval.defaultSeconds
-    var generatorURL: String?
-    var command: [String] = []
 
     /// Strings that must never reach a log line: secret values, and URLs (Slack's carry the token in the path).
     var secrets: [String] = []
 
     /// What log lines say about the destination: host (and port) only, or the program for exec.
-    var target: String {
-        switch kind {
-        case .log: return "log"
-        case .exec: return command.first ?? "?"
-        default: return ChannelConfig.hostOf(url)
-        }
-    }
+    var target: String { kind.target }
 
     /// `scheme://user:pw@host:port/path?q` → `host:port`.
     static func hostOf(_ url: String) -> String {
@@ -124,129 +81,25 @@ struct ChannelConfig {
     }
 
     init(_ decl: ChannelDeclaration) throws(NotifyError) {
-        guard let kind = ChannelKind(rawValue: decl.kind) else {
+        guard let type = ChannelRegistry.kind(named: decl.kind) else {
             throw NotifyError(.unknownKind(channel: decl.name, kind: decl.kind), at: decl.location)
         }
         name = decl.name
-        self.kind = kind
-        let loc = decl.location
-
-        func bad(_ option: String, _ expected: String) -> NotifyError {
-            NotifyError(.badOption(channel: decl.name, option: option, expected: expected), at: loc)
-        }
-        func duration(_ key: String) throws(NotifyError) -> Double? {
-            guard let v = decl[key] else { return nil }
-            guard let d = v.numberValue, d > 0 else { throw bad(key, "a positive duration") }
-            return d
-        }
-        /// A plain string, or the content of a `file "…"` secret (recorded for log scrubbing).
-        func text(_ key: String, secret: Bool = false) throws(NotifyError) -> String? {
-            switch decl[key] {
-            case nil: return nil
-            case .string(let s)?:
-                if secret && !s.isEmpty { secrets.append(s) }
-                return s
-            case .file(let path)?:
-                let s = try ChannelConfig.readSecret(path, at: loc)
-                secrets.append(s)
-                return s
-            default: throw bad(key, "a string or file \"…\"")
-            }
-        }
-        func required(_ key: String, secret: Bool = false) throws(NotifyError) -> String {
-            guard let s = try text(key, secret: secret), !s.isEmpty else {
-                throw NotifyError(.missingOption(channel: decl.name, option: key), at: loc)
-            }
-            return s
-        }
-
-        if let t = try duration(ChannelKinds.timeout.name) { timeout = t }
-        if let t = try duration(ChannelKinds.ttl.name) { ttl = t }
-        if let v = decl[ChannelKinds.rateLimit] {
-            guard let n = v.numberValue, n >= 1 else { throw bad("rate_limit", "a number of messages per minute ≥ 1") }
+        let o = ChannelOptions(decl)
+        if let t = try o.duration(ChannelKinds.timeout.name) { timeout = t }
+        if let t = try o.duration(ChannelKinds.ttl.name) { ttl = t }
+        if let v = o[ChannelKinds.rateLimit.name] {
+            guard let n = v.numberValue, n >= 1 else { throw o.bad("rate_limit", "a number of messages per minute ≥ 1") }
             rateLimit = Int(n)
         }
-        if let v = decl[ChannelKinds.minSeverity] {
-            guard let s = v.stringValue.flatMap(Severity.init(rawValue:)) else { throw bad("min_severity", "\"warn\" or \"crit\"") }
+        if let v = o[ChannelKinds.minSeverity.name] {
+            guard let s = v.stringValue.flatMap(Severity.init(rawValue:)) else { throw o.bad("min_severity", "\"warn\" or \"crit\"") }
             minSeverity = s
         }
-        if let v = decl[ChannelKinds.sendResolved] {
-            guard case .bool(let b) = v else { throw bad("send_resolved", "true or false") }
-            sendResolved = b
-        }
-        caFile = try text("ca_file")
-
-        switch kind {
-        case .log:
-            break
-        case .webhook, .slack, .alertmanager:
-            // Every URL is treated as a secret: Slack's and many webhook URLs carry the token in the path.
-            url = try required("url", secret: true)
-            secrets += ChannelConfig.tokensOf(url)
-            if let v = decl[ChannelKinds.headers] {
-                guard case .block(let pairs) = v else { throw bad("headers", "a block of \"Name\" \"value\" pairs") }
-                for (name, value) in pairs {
-                    switch value {
-                    case .string(let s): headers.append((name, s))
-                    case .file(let path):
-                        let s = try ChannelConfig.readSecret(path, at: loc)
-                        secrets.append(s)
-                        headers.append((name, s))
-                    default: throw bad("headers", "a block of \"Name\" \"value\" pairs")
-                    }
-                }
-            }
-            if kind == .webhook {
-                if let s = try text("hmac_secret", secret: true) { hmacSecret = Array(s.utf8) }
-                if let v = decl[ChannelKinds.includeReport] {
-                    guard case .bool(let b) = v else { throw bad("include_report", "true or false") }
-                    includeReport = b
-                }
-            }
-            if kind == .slack {
-                slackChannel = try text("channel")
-                slackUsername = try text("username")
-            }
-            if kind == .alertmanager {
-                if let t = try duration(ChannelKinds.resendInterval.name) { resendInterval = t }
-                generatorURL = try text("generator_url")
-            }
-        case .smtp:
-            url = try required("server")
-            mailFrom = try required("from")
-            switch decl["to"] {
-            case .string(let s)?: mailTo = [s]
-            case .list(let l)?:
-                mailTo = l.compactMap(\.stringValue)
-                if mailTo.count != l.count || mailTo.isEmpty { throw bad("to", "an address or a list of addresses") }
-            case nil: throw NotifyError(.missingOption(channel: decl.name, option: "to"), at: loc)
-            default: throw bad("to", "an address or a list of addresses")
-            }
-            // An address goes into the envelope as <address> and into the From/To header as it is: a space, a
-            // bracket or a line break there would break both (or add a header), and non-ASCII needs SMTPUTF8.
-            func plainAddress(_ a: String) -> Bool {
-                a.utf8.count <= 254 && a.contains("@") && a.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "<") && $0 != UInt8(ascii: ">") && $0 != UInt8(ascii: ",") }
-            }
-            let addressText = "a plain e-mail address such as \"ops@example.com\" (ASCII, no spaces, <, > or commas)"
-            if !plainAddress(mailFrom) { throw bad("from", addressText) }
-            if !mailTo.allSatisfy(plainAddress) { throw bad("to", addressText) }
-            user = try text("user")
-            password = try text("password", secret: true)
-            if let t = try text("tls") {
-                guard t == "none" || t == "required" else { throw bad("tls", "\"required\" or \"none\"") }
-                requireTLS = t == "required"
-            }
-            if let p = try text("subject_prefix") { subjectPrefix = p }
-        case .exec:
-            guard case .list(let l)? = decl["command"] else {
-                if decl["command"] == nil { throw NotifyError(.missingOption(channel: decl.name, option: "command"), at: loc) }
-                throw bad("command", "a list of strings: [\"/path/to/program\", \"arg\"]")
-            }
-            command = l.compactMap(\.stringValue)
-            guard command.count == l.count, let first = command.first, first.hasPrefix("/") else {
-                throw bad("command", "a list of strings starting with an absolute program path")
-            }
-        }
+        if let b = try o.bool(ChannelKinds.sendResolved.name) { sendResolved = b }
+        caFile = try o.text(ChannelKinds.caFile.name)
+        kind = try type.init(decoding: o)
+        secrets = o.secrets
     }
 
     /// The parts of a URL that may carry a token when a receiver echoes them back without the host: the path
@@ -288,6 +141,20 @@ struct ChannelConfig {
         if let m = minSeverity, e.severity < m { return false }
         if e.kind == .resolved && !sendResolved { return false }
         return true
+    }
+
+    /// Why a transfer failed, scrubbed of secrets: curl's error (with an SMTP server's own reply), or the HTTP
+    /// status and the start of the response body.
+    func failureText(_ r: TransferResult) -> String {
+        if !r.completed {
+            // SMTP: the server's own words ("552 5.3.4 Message too big"), not only libcurl's "RCPT failed: 552".
+            if r.status >= 400, !r.serverReply.isEmpty { return scrub(r.error + "; server replied: " + r.serverReply) }
+            return scrub(r.error)
+        }
+        var s = (r.status < 400 || r.status > 599 ? "status " : "HTTP ") + String(r.status)
+        let body = String(decoding: r.body.prefix(200), as: UTF8.self)
+        if !body.isEmpty { s += ": " + scrub(body) }
+        return s
     }
 
     /// Replaces every secret in `text` with `<redacted>` (curl error texts, response bodies).

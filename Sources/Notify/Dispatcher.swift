@@ -141,7 +141,7 @@ public final class Dispatcher {
     /// any thread exists). A failure is logged once here; the channels' notifications stay spooled and every
     /// attempt tries to load it again and fails with the same reason (see `curlTransport`).
     private func prepareCurl(for configs: [ChannelConfig]) {
-        let needing = configs.filter(\.kind.usesCurl).map(\.name)
+        let needing = configs.filter { type(of: $0.kind).usesCurl }.map(\.name)
         guard curl == nil, !needing.isEmpty else { return }
         if case .failure(let reason) = curlTransport() {
             log.log(.error, "notify: channel\(needing.count == 1 ? "" : "s") \(needing.sorted().joined(separator: ", ")) "
@@ -171,7 +171,7 @@ public final class Dispatcher {
         return configs
     }
 
-    /// Pending spool entries (including those in flight) and in-flight Alertmanager re-sends.
+    /// Pending spool entries (including those in flight) and in-flight re-sends (`ChannelKind.resend`).
     public var pendingCount: Int {
         queues.values.reduce(0) { $0 + $1.count } + states.values.filter(\.resendBusy).count
     }
@@ -179,8 +179,8 @@ public final class Dispatcher {
     // MARK: the daemon's entry points
 
     /// Writes one spool entry per (event, channel) before any attempt, then starts delivery. Events of one call
-    /// for one channel go out as one message where the channel allows it (webhook, Alertmanager, Slack, e-mail).
-    /// Channels of kind `log` write their line once the entries are durable and keep no spool entry.
+    /// for one channel go out as one message where the channel's kind allows it (`ChannelKind.maxBatch`).
+    /// Channels whose kind does not spool (`log`) write their line once the entries are durable.
     ///
     /// With a journal (`DispatcherOptions.journalDirectory`) and a `state`, the entries and the state are one commit:
     /// one journal write, one fdatasync, and no attempt starts before it (`Journal`). Call it with no events and the
@@ -205,8 +205,8 @@ public final class Dispatcher {
                     continue
                 }
                 guard st.config.accepts(event) else { continue }
-                if st.config.kind == .log {
-                    logLines.append(Payloads.logLine(event, host: hostname, channel: name))
+                if !type(of: st.config.kind).spools {
+                    if let line = st.config.kind.deliverNow(event, host: hostname, channel: name) { logLines.append(line) }
                     continue
                 }
                 if reportText == nil { reportText = report.json.encoded() }
@@ -333,14 +333,14 @@ public final class Dispatcher {
         return nil
     }
 
-    /// Alertmanager re-send of the currently firing alerts: call it every tick with the engine's firing alerts;
-    /// each Alertmanager channel posts them every `resend_interval` (default 1m, shorter than Alertmanager's
-    /// default 5m resolve_timeout). Re-sends are not spooled: the next one replaces a lost one.
+    /// Re-send of the currently firing alerts: call it every tick with the engine's firing alerts; each channel whose
+    /// kind has a `resendInterval` posts them that often (Alertmanager: `resend_interval`, default 1m, shorter than
+    /// Alertmanager's default 5m resolve_timeout). Re-sends are not spooled: the next one replaces a lost one.
     public func refreshFiring(_ alerts: [AlertEvent], report: DaemonReport) {
         guard !shuttingDown else { return }
         let now = monotonicNow()
-        for (name, st) in states where st.config.kind == .alertmanager && !st.resendBusy {
-            guard now - st.lastResend >= st.config.resendInterval else { continue }
+        for (name, st) in states where !st.resendBusy {
+            guard let interval = st.config.kind.resendInterval, now - st.lastResend >= interval else { continue }
             st.lastResend = now
             let firing = alerts.filter { $0.kind != .resolved && $0.channels.contains(name) && st.config.accepts($0) }
             guard !firing.isEmpty else { continue }
@@ -352,16 +352,15 @@ public final class Dispatcher {
                     + "skipped (\(reason.text))")
                 continue
             }
+            guard let request = st.config.kind.resend(firing, host: hostname, st.config) else { continue }
             st.resendBusy = true
-            let body = Payloads.alertmanager(firing, host: hostname, generatorURL: st.config.generatorURL).encoded()
-            curl.start(httpRequest(st.config, url: alertmanagerURL(st.config), body: Array(body.utf8), ids: [])) {
-                [weak self, weak st] r in
+            curl.start(request) { [weak self, weak st] r in
                 guard let self, let st else { return }
                 st.resendBusy = false
-                if !(r.completed && (200..<300).contains(r.status)) {
+                if case .delivered = st.config.kind.classify(.transfer(r), st.config) {} else {
                     self.log.log(.info, "notify: channel \(name) (\(st.config.target)): re-send of \(firing.count) firing "
-                        + "alert(s) failed (\(self.failureText(r, st.config))); the next one follows in "
-                        + "\(Payloads.displayNumber(st.config.resendInterval)) s")
+                        + "alert(s) failed (\(st.config.failureText(r))); the next one follows in "
+                        + "\(Payloads.displayNumber(interval)) s")
                 }
                 self.checkShutdown()
             }
@@ -458,7 +457,7 @@ public final class Dispatcher {
         var batch: [(SpoolEntry, AlertEvent, JSONValue?)] = []
         var corrupt: [String] = []
         var alertsIn: Set<String> = []
-        for e in queue where batch.count < st.config.kind.maxBatch {
+        for e in queue where batch.count < type(of: st.config.kind).maxBatch {
             if !e.fingerprint.isEmpty && !alertsIn.insert(e.fingerprint).inserted { break }
             do {
                 let (event, report) = try spool.load(e)
@@ -481,33 +480,17 @@ public final class Dispatcher {
         attempt(name, st, batch)
     }
 
-    private func alertmanagerURL(_ c: ChannelConfig) -> String {
-        var base = c.url
-        while base.hasSuffix("/") { base.removeLast() }
-        return base + "/api/v2/alerts"
-    }
-
-    private func httpRequest(_ c: ChannelConfig, url: String, body: [UInt8], ids: [String]) -> TransferRequest {
-        var headers = ["Content-Type: application/json", "User-Agent: shd/1"]
-        if !ids.isEmpty { headers.append("X-Shd-Notification-Id: \(Payloads.messageID(ids))") }
-        for (k, v) in c.headers { headers.append("\(k): \(v)") }
-        if let key = c.hmacSecret {
-            headers.append("X-Shd-Signature: sha256=" + SHA256.hex(SHA256.hmac(key: key, message: body)))
-        }
-        return TransferRequest(proto: .http, url: url, headers: headers, body: body, timeout: c.timeout, caFile: c.caFile)
-    }
-
+    /// One attempt: the kind builds it and says what its answer means; the queue does the rest.
     private func attempt(_ name: String, _ st: ChannelState, _ batch: [(SpoolEntry, AlertEvent, JSONValue?)]) {
         let c = st.config
         let alerts = batch.map { OutgoingAlert(id: $0.0.id, event: $0.1) }
         let ids = alerts.map(\.id)
-        let report = batch.first?.2
         let done: (Verdict) -> Void = { [weak self, weak st] v in
             if let self, let st { self.finish(name, st, ids: ids, verdict: v) }
         }
 
         var curl: CurlMulti?
-        if c.kind.usesCurl {
+        if type(of: c.kind).usesCurl {
             switch curlTransport() {
             case .success(let multi): curl = multi
             case .failure(let reason):
@@ -516,86 +499,19 @@ public final class Dispatcher {
             }
         }
 
-        switch c.kind {
-        case .log:
+        let message = MessageContext(channel: name, host: hostname, reportPath: reportPath, report: batch.first?.2)
+        switch c.kind.request(alerts, message, c) {
+        case .none:
             done(.delivered)
-        case .webhook, .slack, .alertmanager:
-            let url: String
-            let body: String
-            switch c.kind {
-            case .webhook:
-                url = c.url
-                body = Payloads.webhook(alerts, host: hostname, report: c.includeReport ? report : nil).encoded()
-            case .slack:
-                url = c.url
-                body = Payloads.slack(alerts, host: hostname, reportPath: reportPath, channel: c.slackChannel,
-                                      username: c.slackUsername).encoded()
-            default:
-                url = alertmanagerURL(c)
-                body = Payloads.alertmanager(alerts.map(\.event), host: hostname, generatorURL: c.generatorURL).encoded()
+        case .transfer(let request):
+            guard let curl = curl ?? (try? curlTransport().get()) else {
+                return done(.retry(code: nil, detail: "libcurl is not loaded", after: nil))
             }
-            curl!.start(httpRequest(c, url: url, body: Array(body.utf8), ids: ids)) { [weak self] r in
-                guard let self else { return }
-                done(self.classifyHTTP(r, c))
+            curl.start(request) { r in done(c.kind.classify(.transfer(r), c)) }
+        case .program(let p):
+            exec.run(argv: p.argv, environment: p.environment, stdin: p.stdin, timeout: p.timeout) { r in
+                done(c.kind.classify(.program(r), c))
             }
-        case .smtp:
-            let message = Payloads.email(alerts, config: c, host: hostname, reportJSON: (report ?? .null).encoded(pretty: true),
-                                         reportPath: reportPath, date: Timestamp.now())
-            let request = TransferRequest(proto: .smtp, url: c.url, body: message, timeout: c.timeout, caFile: c.caFile,
-                                          mailFrom: c.mailFrom, recipients: c.mailTo, requireTLS: c.requireTLS,
-                                          username: c.user, password: c.password)
-            curl!.start(request) { [weak self] r in
-                guard let self else { return }
-                if r.completed { return done(.delivered) }
-                // 5xx replies are permanent in SMTP; 4xx replies and connection trouble are worth another try.
-                if (500..<600).contains(r.status) { return done(.permanent(code: r.status, detail: self.failureText(r, c))) }
-                done(.retry(code: r.status == 0 ? nil : r.status, detail: self.failureText(r, c), after: nil))
-            }
-        case .exec:
-            var stdin = Payloads.webhook(alerts, host: hostname, report: report).encoded()
-            stdin += "\n"
-            exec.run(argv: c.command, environment: Payloads.execEnvironment(alerts[0], host: hostname, channel: name),
-                     stdin: Array(stdin.utf8), timeout: c.timeout) { r in
-                if r.succeeded { return done(.delivered) }
-                var detail = r.text
-                let out = String(decoding: r.output.prefix(200), as: UTF8.self)
-                if !out.isEmpty { detail += ": " + c.scrub(out) }
-                if r.spawnError != nil { return done(.permanent(code: nil, detail: detail)) }
-                done(.retry(code: r.exitCode.map(Int.init), detail: detail, after: nil))
-            }
-        }
-    }
-
-    private enum Verdict {
-        case delivered
-        case retry(code: Int?, detail: String, after: Double?)
-        case permanent(code: Int?, detail: String)
-    }
-
-    private func failureText(_ r: TransferResult, _ c: ChannelConfig) -> String {
-        if !r.completed {
-            // SMTP: the server's own words ("552 5.3.4 Message too big"), not only libcurl's "RCPT failed: 552".
-            if r.status >= 400, !r.serverReply.isEmpty { return c.scrub(r.error + "; server replied: " + r.serverReply) }
-            return c.scrub(r.error)
-        }
-        var s = (r.status < 400 || r.status > 599 ? "status " : "HTTP ") + String(r.status)
-        let body = String(decoding: r.body.prefix(200), as: UTF8.self)
-        if !body.isEmpty { s += ": " + c.scrub(body) }
-        return s
-    }
-
-    private func classifyHTTP(_ r: TransferResult, _ c: ChannelConfig) -> Verdict {
-        guard r.completed else { return .retry(code: nil, detail: failureText(r, c), after: nil) }
-        switch r.status {
-        case 200..<300:
-            return .delivered
-        case 408, 429, 500..<600:
-            var after = r.retryAfter
-            // Slack's Web API also says it in the body: {"ok":false,"retry_after":30}.
-            if after == nil, let v = try? JSONValue.parse(bytes: r.body), let s = v["retry_after"]?.number, s > 0 { after = s }
-            return .retry(code: r.status, detail: failureText(r, c), after: after)
-        default:
-            return .permanent(code: r.status, detail: failureText(r, c))
         }
     }
 

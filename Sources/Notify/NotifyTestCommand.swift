@@ -45,7 +45,7 @@ public enum NotifyTestCommand {
                                    summary: "Test notification from shd on \(hostname) through channel \(channel)",
                                    startsAt: now, channels: [channel])
             dispatcher.enqueue([event], report: currentReport(stateDir: stateDir, hostname: hostname, now: now))
-            if decl.kind == "log" {
+            if let kind = ChannelRegistry.kind(named: decl.kind), !kind.spools {
                 write("channel \(channel): logged\n")
                 return 0
             }

@@ -195,16 +195,16 @@ enum Payloads {
     /// Every line is CRLF-ended and at most 78 characters, and the message is 7-bit (folded headers, RFC 2047 encoded
     /// words, a quoted-printable or base64 text part), so no summary's length or script makes a server refuse it and
     /// no server needs 8BITMIME.
-    static func email(_ alerts: [OutgoingAlert], config: ChannelConfig, host: String, reportJSON: String,
-                      reportPath: String, date: Timestamp) -> [UInt8] {
+    static func email(_ alerts: [OutgoingAlert], from: String, to: [String], subjectPrefix: String, host: String,
+                      reportJSON: String, reportPath: String, date: Timestamp) -> [UInt8] {
         let id = messageID(alerts)
         let boundary = "=_shd_" + id.filter { $0.isLetter || $0.isNumber }
         let text = MIME.textBody(emailText(alerts, host: host, reportPath: reportPath))
         var lines: [String] = []
         lines.append("Date: " + rfc5322Date(date))
-        lines.append(MIME.listField("From", [config.mailFrom]))
-        lines.append(MIME.listField("To", config.mailTo))
-        lines.append(MIME.unstructuredField("Subject", emailSubject(alerts, prefix: config.subjectPrefix, host: host)))
+        lines.append(MIME.listField("From", [from]))
+        lines.append(MIME.listField("To", to))
+        lines.append(MIME.unstructuredField("Subject", emailSubject(alerts, prefix: subjectPrefix, host: host)))
         lines.append(MIME.listField("Message-ID", ["<\(id)@\(host.isEmpty ? "localhost" : host)>"]))
         lines.append("X-Shd-Notification-Id: " + id)
         if alerts.count > 1 { lines.append(MIME.listField("X-Shd-Alert-Ids", alerts.map(\.id))) }

@@ -71,6 +71,9 @@ func channel(_ name: String, _ kind: String, _ options: [(String, ConfigValue)])
     ChannelDeclaration(name: name, kind: kind, options: options, location: SourceLocation(file: "test.conf", line: 1, column: 1))
 }
 
+/// The smtp kind of a channel config (its `message` builds the e-mail).
+func smtpKind(_ c: ChannelConfig) -> SMTPChannel { c.kind as! SMTPChannel }
+
 /// A dispatcher on a PollHost with a spool folder, a memory log and the outcomes it reported.
 final class Harness {
     let host = PollHost()

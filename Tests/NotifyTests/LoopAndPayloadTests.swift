@@ -75,7 +75,7 @@ import Glibc
         e.summary = "line one\nline two"
         let decl = channel("m", "smtp", [("server", .string("smtp://x")), ("from", .string("a@b")), ("to", .string("c@d"))])
         let config = try! ChannelConfig(decl)
-        let msg = Payloads.email([OutgoingAlert(id: "1-1-a", event: e)], config: config, host: "web1", reportJSON: "{}",
+        let msg = smtpKind(config).message([OutgoingAlert(id: "1-1-a", event: e)], host: "web1", reportJSON: "{}",
                                  reportPath: "/var/lib/shd/report.json", date: t0)
         for (i, b) in msg.enumerated() where b == 10 { #expect(i > 0 && msg[i - 1] == 13) }
     }

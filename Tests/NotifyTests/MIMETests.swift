@@ -151,7 +151,7 @@ import TestSupport
         e.summary = ""
         while e.summary.utf8.count < 5000 { e.summary += piece }
         let decl = channel("m", "smtp", [("server", .string("smtp://x")), ("from", .string("a@b")), ("to", .string("c@d"))])
-        let msg = Payloads.email([OutgoingAlert(id: "1-1-a", event: e)], config: try ChannelConfig(decl), host: "web1",
+        let msg = smtpKind(try ChannelConfig(decl)).message([OutgoingAlert(id: "1-1-a", event: e)], host: "web1",
                                  reportJSON: "{}", reportPath: "/var/lib/shd/report.json", date: t0)
         #expect(msg.allSatisfy { $0 < 0x80 })
         for (i, b) in msg.enumerated() where b == 10 { #expect(i > 0 && msg[i - 1] == 13) }

@@ -89,12 +89,10 @@ private func alerts(_ r: LocalHTTPServer.Request) -> [(id: String, kind: String,
         #expect(Payloads.messageID(["x", "y"]) == Payloads.messageID(["x", "y"]))
         #expect(Payloads.messageID(["x", "y"]) != Payloads.messageID(["y", "x"]))
         #expect(Payloads.messageID(["x", "y"]) != Payloads.messageID(["x", "y", "z"]))
-        let mail = String(decoding: Payloads.email([OutgoingAlert(id: "a1", event: sampleEvent(channels: [])),
-                                                    OutgoingAlert(id: "a2", event: sampleEvent(mount: "/h", channels: []))],
-                                                   config: try! ChannelConfig(channel("m", "smtp", [
+        let mail = String(decoding: smtpKind(try! ChannelConfig(channel("m", "smtp", [
                                                        ("server", .string("smtp://127.0.0.1:25")), ("from", .string("a@b")),
-                                                       ("to", .string("c@d")), ("tls", .string("none"))])),
-                                                   host: "web1", reportJSON: "{}", reportPath: "/r", date: t0), as: UTF8.self)
+                                                       ("to", .string("c@d")), ("tls", .string("none"))]))).message([OutgoingAlert(id: "a1", event: sampleEvent(channels: [])),
+                                                    OutgoingAlert(id: "a2", event: sampleEvent(mount: "/h", channels: []))], host: "web1", reportJSON: "{}", reportPath: "/r", date: t0), as: UTF8.self)
         #expect(mail.contains("Message-ID: <\(Payloads.messageID(["a1", "a2"]))@web1>"))
         #expect(mail.contains("X-Shd-Alert-Ids: a1, a2") && mail.contains("Notification-Id: a1") && mail.contains("Notification-Id: a2"))
     }

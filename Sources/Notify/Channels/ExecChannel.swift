@@ -1,0 +1,42 @@
+// The exec channel: a program run without a shell, the alert in its environment and the webhook JSON on stdin.
+import Reports
+import Rules
+
+struct ExecChannel: ChannelKind {
+    static let name = "exec"
+    static let maxBatch = 1
+    static let usesCurl = false
+
+    var command: [String]
+
+    init(decoding o: ChannelOptions) throws(NotifyError) {
+        guard case .list(let l)? = o["command"] else {
+            if o["command"] == nil { throw o.missing("command") }
+            throw o.bad("command", "a list of strings: [\"/path/to/program\", \"arg\"]")
+        }
+        command = l.compactMap(\.stringValue)
+        guard command.count == l.count, let first = command.first, first.hasPrefix("/") else {
+            throw o.bad("command", "a list of strings starting with an absolute program path")
+        }
+    }
+
+    var target: String { command.first ?? "?" }
+
+    func request(_ alerts: [OutgoingAlert], _ m: MessageContext, _ config: ChannelConfig) -> ChannelRequest {
+        var stdin = Payloads.webhook(alerts, host: m.host, report: m.report).encoded()
+        stdin += "\n"
+        return .program(ProgramRequest(argv: command, environment: Payloads.execEnvironment(alerts[0], host: m.host, channel: m.channel),
+                                       stdin: Array(stdin.utf8), timeout: config.timeout))
+    }
+
+    /// Exit status 0 delivered; a program that cannot start dropped; any other end retried.
+    func classify(_ answer: AttemptAnswer, _ config: ChannelConfig) -> Verdict {
+        guard case .program(let r) = answer else { return .permanent(code: nil, detail: "not a program") }
+        if r.succeeded { return .delivered }
+        var detail = r.text
+        let out = String(decoding: r.output.prefix(200), as: UTF8.self)
+        if !out.isEmpty { detail += ": " + config.scrub(out) }
+        if r.spawnError != nil { return .permanent(code: nil, detail: detail) }
+        return .retry(code: r.exitCode.map(Int.init), detail: detail, after: nil)
+    }
+}

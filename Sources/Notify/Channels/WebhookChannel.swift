@@ -1,0 +1,27 @@
+// The webhook channel: the JSON payload POSTed to a URL, optionally signed (X-Shd-Signature) and with the report.
+import Reports
+import Rules
+
+struct WebhookChannel: ChannelKind {
+    static let name = "webhook"
+
+    var url: String
+    var headers: [(String, String)]
+    var hmacSecret: [UInt8]?
+    var includeReport = ChannelKinds.includeReport.defaultBool
+
+    init(decoding o: ChannelOptions) throws(NotifyError) {
+        url = try o.url("url")
+        headers = try o.headers(ChannelKinds.headers.name)
+        if let s = try o.text("hmac_secret", secret: true) { hmacSecret = Array(s.utf8) }
+        if let b = try o.bool(ChannelKinds.includeReport.name) { includeReport = b }
+    }
+
+    var target: String { ChannelConfig.hostOf(url) }
+
+    func request(_ alerts: [OutgoingAlert], _ m: MessageContext, _ config: ChannelConfig) -> ChannelRequest {
+        let body = Payloads.webhook(alerts, host: m.host, report: includeReport ? m.report : nil).encoded()
+        return .transfer(jsonPost(url: url, body: Array(body.utf8), ids: alerts.map(\.id), headers: headers,
+                                  hmacKey: hmacSecret, config))
+    }
+}
