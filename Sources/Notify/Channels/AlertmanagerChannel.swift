@@ -41,3 +41,33 @@ struct AlertmanagerChannel: ChannelKind {
         return jsonPost(url: alertsURL, body: Array(body.utf8), ids: ids, headers: headers, config)
     }
 }
+
+// MARK: the postableAlerts payload
+
+extension Payloads {
+    static func alertmanagerSeverity(_ s: Severity) -> String { s == .crit ? "critical" : "warning" }
+
+    /// The `POST /api/v2/alerts` body: an array of postableAlert (labels, annotations, startsAt, endsAt, generatorURL).
+    static func alertmanager(_ events: [AlertEvent], host: String, generatorURL: String?) -> JSONValue {
+        .array(events.map { e in
+            var labels = JSONObject()
+            for k in e.labels.keys.sorted() where !e.labels[k]!.isEmpty { labels[labelName(k)] = .string(e.labels[k]!) }
+            // Reserved names last, so a row label cannot override them.
+            labels["alertname"] = .string(e.rule)
+            labels["instance"] = .string(host)
+            labels["severity"] = .string(alertmanagerSeverity(e.severity))
+            var annotations = JSONObject()
+            annotations.append("summary", .string(e.summary))
+            annotations.append("description", .string(e.description ?? valuesText(e)))
+            if let reason = e.reason { annotations.append("reason", .string(reason)) }
+            var o = JSONObject()
+            o.append("labels", .object(labels))
+            o.append("annotations", .object(annotations))
+            o.append("startsAt", .string(e.startsAt.rfc3339))
+            // A firing alert carries no endsAt: Alertmanager keeps it until resolve_timeout, and we re-send sooner.
+            if e.kind == .resolved { o.append("endsAt", .string((e.endsAt ?? Timestamp.now()).rfc3339)) }
+            if let g = generatorURL, !g.isEmpty { o.append("generatorURL", .string(g)) }
+            return .object(o)
+        })
+    }
+}

@@ -40,3 +40,25 @@ struct ExecChannel: ChannelKind {
         return .retry(code: r.exitCode.map(Int.init), detail: detail, after: nil)
     }
 }
+
+// MARK: the child's environment
+
+extension Payloads {
+    /// The child's whole environment: a fixed PATH and the `SHD_*` variables (the daemon's own is not inherited).
+    static func execEnvironment(_ a: OutgoingAlert, host: String, channel: String) -> [String] {
+        let e = a.event
+        var env = [
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "SHD_RULE=\(e.rule)", "SHD_SEVERITY=\(e.severity.rawValue)", "SHD_STATE=\(e.status)",
+            "SHD_KIND=\(e.kind.rawValue)", "SHD_SUMMARY=\(e.summary)", "SHD_HOST=\(host)",
+            "SHD_CHANNEL=\(channel)", "SHD_NOTIFICATION_ID=\(a.id)", "SHD_STARTS_AT=\(e.startsAt.rfc3339)",
+            "SHD_LABELS=" + e.labels.keys.sorted().map { "\($0)=\(e.labels[$0]!)" }.joined(separator: ","),
+            "SHD_VALUES=" + valuesText(e, separator: ","),
+        ]
+        if let end = e.endsAt { env.append("SHD_ENDS_AT=\(end.rfc3339)") }
+        if let reason = e.reason { env.append("SHD_REASON=\(reason)") }
+        for k in e.labels.keys.sorted() { env.append("SHD_LABEL_\(labelName(k).uppercased())=\(e.labels[k]!)") }
+        for k in e.values.keys.sorted() { env.append("SHD_VALUE_\(labelName(k).uppercased())=\(displayNumber(e.values[k]!))") }
+        return env
+    }
+}
