@@ -12,6 +12,11 @@ enum ChannelRegistry {
     ]
 
     static func kind(named name: String) -> (any ChannelKind.Type)? { kinds.first { $0.name == name } }
+
+    /// The channel every configuration has unless it declares one of that name: `log`, of kind log, the default
+    /// route (`set default_channels`).
+    static let builtIn = ChannelDeclaration(name: "log", kind: LogChannel.name, options: [],
+                                            location: SourceLocation(file: "<built-in>", line: 0, column: 0))
 }
 
 /// One channel kind: decodes its own options, builds one attempt for a message, and says what the answer means.

@@ -160,14 +160,12 @@ public final class Dispatcher {
         return .success(multi)
     }
 
-    /// Checked configs, plus an implicit `log` channel when none is declared (it is the default route).
+    /// Checked configs, plus the built-in channel (`log`, the default route) when none of its name is declared.
     private static func configs(_ channels: [ChannelDeclaration]) throws(NotifyError) -> [ChannelConfig] {
         var configs: [ChannelConfig] = []
         for d in channels { configs.append(try ChannelConfig(d)) }
-        if !configs.contains(where: { $0.name == "log" }) {
-            configs.append(try ChannelConfig(ChannelDeclaration(name: "log", kind: "log", options: [],
-                                                                location: SourceLocation(file: "<built-in>", line: 0, column: 0))))
-        }
+        let builtIn = ChannelRegistry.builtIn
+        if !configs.contains(where: { $0.name == builtIn.name }) { configs.append(try ChannelConfig(builtIn)) }
         return configs
     }
 
