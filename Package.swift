@@ -15,31 +15,34 @@ let package = Package(
         // libcurl, dlopened on first need (not linked): typed wrappers around one table of dlsym'd functions.
         // <curl/curl.h> for types and constants comes from libcurl4-openssl-dev; at run time, libcurl4.
         .target(name: "CCurl", path: "Sources/CCurl"),
+        // The I/O kit, one home per primitive: monotonic clock, folder listing, whole-file read, atomic write.
+        .target(name: "Kit", dependencies: ["CLinux"]),
         // The three report shapes, JSON values, RFC 3339 time, the field catalog. No I/O.
         .target(name: "Reports"),
         // Workers and functions over /proc and /sys, each with a pure parser.
-        .target(name: "Workers", dependencies: ["Reports", "CLinux"]),
+        .target(name: "Workers", dependencies: ["Reports", "Kit", "CLinux"]),
         // The rule language: lexer, parser, checker, evaluator, diagnostics, rule tests (the runner; the command is in CLI).
-        .target(name: "Rules", dependencies: ["Reports", "CLinux"]),
+        .target(name: "Rules", dependencies: ["Reports", "Kit"]),
         // Channels, payloads, spool and delivery over libcurl's multi-socket API.
-        .target(name: "Notify", dependencies: ["Rules", "Reports", "CCurl", "CLinux"]),
+        .target(name: "Notify", dependencies: ["Rules", "Reports", "Kit", "CCurl"]),
         // The composition root: event loop, snapshot, outputs, state, reload, daemonize.
-        .target(name: "Daemon", dependencies: ["Workers", "Rules", "Notify", "Reports", "CLinux"]),
+        .target(name: "Daemon", dependencies: ["Workers", "Rules", "Notify", "Reports", "Kit", "CLinux"]),
         // The command table (parsing, --help, usage errors, completions) and the commands that are not the daemon.
-        .target(name: "CLI", dependencies: ["Daemon", "Rules", "Workers", "Reports", "CLinux"]),
+        .target(name: "CLI", dependencies: ["Daemon", "Rules", "Workers", "Reports", "Kit"]),
         // The program: blocks the handled signals, then hands the arguments to CLI.
         .executableTarget(name: "shd", dependencies: ["CLI", "Daemon"]),
         // In-process rule benchmarks (BENCHMARKS.md, scripts/bench-rules); not shipped.
-        .executableTarget(name: "shd-bench", dependencies: ["Rules", "Workers", "Reports"], path: "Sources/shd-bench"),
+        .executableTarget(name: "shd-bench", dependencies: ["Rules", "Workers", "Reports", "Kit"], path: "Sources/shd-bench"),
 
-        .target(name: "TestSupport", dependencies: ["Reports"], path: "Tests/TestSupport"),
+        // Test targets declare exactly the modules their files import.
+        .target(name: "TestSupport", dependencies: ["Reports", "Kit"], path: "Tests/TestSupport"),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
-        .testTarget(name: "WorkersTests", dependencies: ["Workers", "TestSupport"],
+        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Reports", "Kit", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "RulesTests", dependencies: ["Rules", "Workers", "TestSupport"]),
-        .testTarget(name: "NotifyTests", dependencies: ["Notify", "TestSupport"], exclude: ["Golden"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "TestSupport"], exclude: ["Golden"]),
+        .testTarget(name: "RulesTests", dependencies: ["Rules", "Workers", "Reports", "Kit", "TestSupport"]),
+        .testTarget(name: "NotifyTests", dependencies: ["Notify", "Rules", "Reports", "Kit", "TestSupport"], exclude: ["Golden"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Workers", "Reports", "Kit", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "CLITests", dependencies: ["CLI", "Workers", "Reports", "TestSupport"]),
-        .testTarget(name: "SecurityTests", dependencies: ["Daemon", "Rules", "Notify", "Workers", "Reports", "TestSupport"]),
+        .testTarget(name: "SecurityTests", dependencies: ["Reports", "Kit", "TestSupport"]),
     ]
 )

@@ -1,5 +1,5 @@
 // `shd test-rules [--junit FILE] FILE|DIR…`: runs rule tests and prints one line per test.
-import CLinux
+import Kit
 import Reports
 import Rules
 #if canImport(Glibc)
@@ -14,13 +14,7 @@ public enum TestRulesCommand {
         for p in paths {
             var st = stat()
             if stat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
-                guard let d = opendir(p) else { continue }
-                var names: [String] = []
-                while let e = readdir(d) {
-                    let name = String(cString: shd_dirent_name(e))
-                    if name.hasSuffix(".test") { names.append(name) }
-                }
-                closedir(d)
+                guard let names = try? readDirectory(p).filter({ $0.hasSuffix(".test") }) else { continue }
                 files += names.sorted().map { p + (p.hasSuffix("/") ? "" : "/") + $0 }
             } else {
                 files.append(p)

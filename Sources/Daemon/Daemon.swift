@@ -1,5 +1,6 @@
 // The daemon: the composition root that wires workers, rules, notifications and outputs onto the loop.
 // Over 400 lines: start, ticks, state commits, reload and signals all act on the same composed parts.
+import Kit
 import CLinux
 import Notify
 import Reports
@@ -160,7 +161,7 @@ public final class Daemon {
             let tick = { [unowned self] in
                 // Functions no rule reads are collected only every report_interval (DESIGN: walk
                 // /proc only as often as a rule or output needs); the textfile needs them all.
-                let mono = monotonicNow()
+                let mono = monotonicSeconds()
                 let full = self.settings.textfileDir != nil || mono - lastFull >= self.settings.reportInterval
                 if full {
                     lastFull = mono
@@ -241,12 +242,12 @@ public final class Daemon {
 
     func writeOutputs(_ report: DaemonReport) {
         do {
-            try AtomicFile.write(settings.stateDir + "/report.json", report.json.encoded() + "\n", mode: 0o640, durable: false,
-                                 crashPoint: "report-tmp")
+            try AtomicFile.write(settings.stateDir + "/report.json", Array((report.json.encoded() + "\n").utf8), mode: 0o640,
+                                 durable: false, beforeRename: { CrashPoint.reach("report-tmp") })
         } catch { log.warning("report.json: \(error)") }
         if let dir = settings.textfileDir {
             let text = PrometheusText.render(report, catalog: WorkerRegistry.catalog)
-            do { try AtomicFile.write(dir + "/shd.prom", text, mode: 0o644, durable: false) } catch {
+            do { try AtomicFile.write(dir + "/shd.prom", Array(text.utf8), mode: 0o644, durable: false) } catch {
                 log.warning("textfile: \(error)")
             }
         }
@@ -344,7 +345,7 @@ public final class Daemon {
         return meta
     }
 
-    /// Temp files of atomic writes (`state.json.tmp`, `report.json.tmp.PID`, …) that a kill left behind: no writer
+    /// Temp files of atomic writes (`state.json.tmp.PID`, `report.json.tmp.PID`, …) that a kill left behind: no writer
     /// is running yet, so every one is stale.
     func removeTempFiles() {
         var removed: [String] = []

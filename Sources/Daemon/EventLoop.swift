@@ -1,4 +1,5 @@
 // The single-threaded epoll loop: file handlers, one-shot timers and repeating timerfds.
+import Kit
 import CLinux
 import Notify
 import Reports
@@ -72,7 +73,7 @@ public final class EventLoop: EventHost {
     public func addTimer(after seconds: Double, handler: @escaping () -> Void) -> TimerID {
         let id = nextTimerID
         nextTimerID += 1
-        let deadline = monotonicNow() + max(0, seconds)
+        let deadline = monotonicSeconds() + max(0, seconds)
         timers[id] = (deadline, handler)
         if deadline < armedDeadline { arm(deadline) }
         return TimerID(raw: id)
@@ -118,13 +119,13 @@ public final class EventLoop: EventHost {
 
     private func arm(_ deadline: Double) {
         armedDeadline = deadline
-        let delta = max(deadline - monotonicNow(), 1e-6)
+        let delta = max(deadline - monotonicSeconds(), 1e-6)
         var spec = itimerspec(it_interval: timespec(), it_value: timespecFrom(delta))
         timerfd_settime(timerFD, 0, &spec, nil)
     }
 
     private func fireDueTimers() {
-        let now = monotonicNow()
+        let now = monotonicSeconds()
         let due = timers.filter { $0.value.deadline <= now }.sorted { $0.value.deadline < $1.value.deadline }
         for (id, t) in due {
             timers.removeValue(forKey: id)
@@ -178,13 +179,13 @@ public final class EventLoop: EventHost {
 
     /// Runs until `condition` is true or `timeout` seconds pass (commands and tests).
     public func run(until condition: () -> Bool, timeout: Double) {
-        let end = monotonicNow() + timeout
+        let end = monotonicSeconds() + timeout
         running = true
         var events = [epoll_event](repeating: epoll_event(), count: 64)
         while running && !condition() {
             runQueued()
             if !running || condition() { break }
-            let left = end - monotonicNow()
+            let left = end - monotonicSeconds()
             if left <= 0 { break }
             let n = events.withUnsafeMutableBufferPointer { epoll_wait(epfd, $0.baseAddress, 64, Int32(min(left, 1) * 1000) + 1) }
             if n < 0 { if errno == EINTR { continue } else { break } }
@@ -214,12 +215,6 @@ public struct SystemError: Error, CustomStringConvertible {
         self.errno = e
     }
     public var description: String { "\(call): \(String(cString: strerror(errno)))" }
-}
-
-func monotonicNow() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 func timespecFrom(_ s: Double) -> timespec {

@@ -1,4 +1,5 @@
 // The last configuration that checked clean, kept in STATE_DIR so a start with broken files keeps monitoring.
+import Kit
 import Reports
 import Rules
 import Workers
@@ -51,8 +52,8 @@ struct LastGoodConfiguration {
         return LastGoodConfiguration(savedAt: v["saved_at"]?.string ?? "?", files: files)
     }
 
-    func save(stateDir: String) throws(SystemError) {
-        try AtomicFile.write(LastGoodConfiguration.path(stateDir: stateDir), json.encoded() + "\n", mode: 0o640)
+    func save(stateDir: String) throws(FileError) {
+        try AtomicFile.write(LastGoodConfiguration.path(stateDir: stateDir), Array((json.encoded() + "\n").utf8), mode: 0o640)
     }
 
     /// Checks the saved texts again with this version's checker (an upgrade may refuse what an older one accepted).

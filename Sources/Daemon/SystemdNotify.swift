@@ -1,4 +1,5 @@
 // The sd_notify datagram protocol, spoken directly (no libsystemd).
+import Kit
 import CLinux
 #if canImport(Glibc)
 import Glibc
@@ -54,9 +55,7 @@ public final class SystemdNotifier {
     public func status(_ s: String) { send("STATUS=\(s)") }
     public func watchdog() { send("WATCHDOG=1") }
     public func reloading() {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        send("RELOADING=1\nMONOTONIC_USEC=\(Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec / 1000))")
+        send("RELOADING=1\nMONOTONIC_USEC=\(monotonicMicroseconds())")
     }
     public func reloaded(status: String) { send("READY=1\nSTATUS=\(status)") }
     public func stopping() { send("STOPPING=1") }

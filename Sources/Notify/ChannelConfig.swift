@@ -1,4 +1,5 @@
 // Channel declarations turned into typed settings, with secrets read from files that only shd may read.
+import Kit
 import Reports
 import Rules
 #if canImport(Glibc)
@@ -126,7 +127,7 @@ struct ChannelConfig {
         guard statOK else { throw NotifyError(.secretFileOpen(path: path, reason: errnoText(errno)), at: loc) }
         if st.st_mode & 0o077 != 0 { throw NotifyError(.secretFilePermissions(path: path, mode: st.st_mode), at: loc) }
         let bytes: [UInt8]
-        do { bytes = try FileIO.read(path, limit: 64 * 1024) } catch {
+        do { bytes = try readWholeFile(path, limit: 64 * 1024) } catch {
             throw NotifyError(.secretFileOpen(path: path, reason: errnoText(error.errno)), at: loc)
         }
         // Editors leave a final newline; a secret never ends with one on purpose.

@@ -1,5 +1,6 @@
 // The delivery queue: spool first, then one attempt at a time per channel with backoff, Retry-After, TTL and rate limit.
 // Over 400 lines: one class whose queues and channel states enqueue, recovery, compaction, pump and finish share privately.
+import Kit
 import Reports
 import Rules
 #if canImport(Glibc)
@@ -132,7 +133,7 @@ public final class Dispatcher {
         exec = ExecRunner(host: host)
         let parent = spoolDirectory.lastIndex(of: "/").map { String(spoolDirectory[..<$0]) } ?? "."
         reportPath = options.reportPath ?? (parent.isEmpty ? "" : parent) + "/report.json"
-        let now = monotonicNow()
+        let now = monotonicSeconds()
         for c in configs { states[c.name] = ChannelState(config: c, now: now) }
         prepareCurl(for: configs)
     }
@@ -336,7 +337,7 @@ public final class Dispatcher {
     /// Alertmanager's default 5m resolve_timeout). Re-sends are not spooled: the next one replaces a lost one.
     public func refreshFiring(_ alerts: [AlertEvent], report: DaemonReport) {
         guard !shuttingDown else { return }
-        let now = monotonicNow()
+        let now = monotonicSeconds()
         for (name, st) in states where !st.resendBusy {
             guard let interval = st.config.kind.resendInterval, now - st.lastResend >= interval else { continue }
             st.lastResend = now
@@ -371,7 +372,7 @@ public final class Dispatcher {
     public func updateChannels(_ channels: [ChannelDeclaration]) throws {
         let configs = try Dispatcher.configs(channels)
         var next: [String: ChannelState] = [:]
-        let now = monotonicNow()
+        let now = monotonicSeconds()
         for c in configs {
             if let old = states[c.name] {
                 old.config = c
@@ -420,7 +421,7 @@ public final class Dispatcher {
 
     private func schedule(_ name: String, _ st: ChannelState, at when: Double) {
         if let t = st.timer { host.cancelTimer(t) }
-        st.timer = host.addTimer(after: max(0, when - monotonicNow())) { [weak self, weak st] in
+        st.timer = host.addTimer(after: max(0, when - monotonicSeconds())) { [weak self, weak st] in
             st?.timer = nil
             self?.pump(name)
         }
@@ -429,7 +430,7 @@ public final class Dispatcher {
     /// Starts the next attempt of a channel if it is idle, due, within its rate limit and has work.
     private func pump(_ name: String) {
         guard !shuttingDown, let st = states[name], !st.busy, !(queues[name]?.isEmpty ?? true) else { return }
-        let now = monotonicNow()
+        let now = monotonicSeconds()
         if st.notBefore > now { return schedule(name, st, at: st.notBefore) }
 
         let wall = Timestamp.now().seconds
@@ -552,7 +553,7 @@ public final class Dispatcher {
                 break
             }
             let delay = after.map { min(max($0, 0), max(options.backoffCap, 3600)) } ?? backoff(st.failures)
-            st.notBefore = monotonicNow() + delay
+            st.notBefore = monotonicSeconds() + delay
             log.log(.warning, "notify: channel \(name) (\(target)): attempt \(st.failures) for \(count) failed (\(detail)); "
                 + "retrying in \(Payloads.displayNumber(delay)) s")
             options.onOutcome?(DeliveryOutcome(channel: name, ids: ids, status: .retrying(after: delay), code: code, detail: detail))

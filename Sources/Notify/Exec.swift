@@ -1,4 +1,5 @@
 // The exec channel's children: posix_spawn without a shell, stdin fed from the loop, a timeout, reaping.
+import Kit
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,5 @@
 // The commit journal: an evaluation's alert state and the notifications it implies, appended as one record, one fdatasync.
+import Kit
 import Reports
 #if canImport(Glibc)
 import Glibc
@@ -78,7 +79,7 @@ final class Journal {
         var out = Recovered()
         seq = base
         let bytes: [UInt8]
-        do { bytes = try FileIO.read(path, limit: Int.max) } catch {
+        do { bytes = try readWholeFile(path, limit: Int.max) } catch {
             out.corrupt.append(error.description)
             return out
         }
@@ -190,8 +191,8 @@ final class Journal {
         var o: JSONObject = state.object ?? JSONObject()
         o["commit"] = .int(seq)
         CrashPoint.reach("compact-files")
-        do { try FileIO.writeAtomically(statePath, Array((JSONValue.object(o).encoded() + "\n").utf8), mode: 0o640,
-                                         crashPoint: "state-tmp") } catch {
+        do { try AtomicFile.write(statePath, Array((JSONValue.object(o).encoded() + "\n").utf8), mode: 0o640,
+                                  beforeRename: { CrashPoint.reach("state-tmp") }) } catch {
             return error
         }
         CrashPoint.reach("compact-state")

@@ -1,4 +1,5 @@
 // `shd notify test CHANNEL`: one test alert through one configured channel, with the outcome printed.
+import Kit
 import Reports
 import Rules
 #if canImport(Glibc)
@@ -62,7 +63,7 @@ public enum NotifyTestCommand {
 
     /// The daemon's last report.json if there is one, so the test message looks like a real one.
     private static func currentReport(stateDir: String, hostname: String, now: Timestamp) -> DaemonReport {
-        if let bytes = try? FileIO.read(stateDir + "/report.json"), let v = try? JSONValue.parse(bytes: bytes),
+        if let bytes = try? readWholeFile(stateDir + "/report.json"), let v = try? JSONValue.parse(bytes: bytes),
            let r = try? DaemonReport(json: v) {
             return r
         }
@@ -70,7 +71,7 @@ public enum NotifyTestCommand {
     }
 
     private static func removeFolder(_ path: String) {
-        for name in (try? FileIO.list(path)) ?? [] { unlink(path + "/" + name) }
+        for name in (try? readDirectory(path).sorted()) ?? [] { unlink(path + "/" + name) }
         rmdir(path)
     }
 }

@@ -1,4 +1,5 @@
 // A poll(2)-based EventHost for one-shot commands (`shd notify test`) and tests.
+import Kit
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -41,7 +42,7 @@ public final class PollHost: EventHost {
     @discardableResult
     public func addTimer(after seconds: Double, handler: @escaping () -> Void) -> TimerID {
         nextID += 1
-        timers[nextID] = PendingTimer(deadline: monotonicNow() + max(0, seconds), handler: handler)
+        timers[nextID] = PendingTimer(deadline: monotonicSeconds() + max(0, seconds), handler: handler)
         return TimerID(raw: nextID)
     }
 
@@ -51,9 +52,9 @@ public final class PollHost: EventHost {
     /// Returns whether `done()` became true.
     @discardableResult
     public func run(until done: () -> Bool, timeout: Double) -> Bool {
-        let end = monotonicNow() + timeout
+        let end = monotonicSeconds() + timeout
         while !done() {
-            let now = monotonicNow()
+            let now = monotonicSeconds()
             if now >= end { return false }
             turn(maxWait: end - now)
         }
@@ -63,7 +64,7 @@ public final class PollHost: EventHost {
     /// One turn: waits for readiness or the next timer (at most `maxWait` seconds), then runs what is due.
     public func turn(maxWait: Double) {
         var wait = maxWait
-        let now = monotonicNow()
+        let now = monotonicSeconds()
         for t in timers.values { wait = min(wait, t.deadline - now) }
         let ms = wait <= 0 ? 0 : Int32(min((wait * 1000).rounded(.up), 3_600_000))
 
@@ -92,7 +93,7 @@ public final class PollHost: EventHost {
     }
 
     private func runDueTimers() {
-        let now = monotonicNow()
+        let now = monotonicSeconds()
         let due = timers.filter { $0.value.deadline <= now }.sorted {
             ($0.value.deadline, $0.key) < ($1.value.deadline, $1.key)
         }

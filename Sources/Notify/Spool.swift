@@ -1,4 +1,5 @@
 // The durable queue: one file per (event, channel), written before the first attempt, removed only on success.
+import Kit
 import Reports
 import Rules
 #if canImport(Glibc)
@@ -51,7 +52,7 @@ final class Spool {
 
     init(directory: String) throws(NotifyError) {
         self.directory = directory
-        do { try FileIO.makeDirectories(directory, mode: 0o700) } catch { throw NotifyError(.spool(error.description)) }
+        do { try AtomicFile.makeDirectories(directory, mode: 0o700, parentMode: 0o755) } catch { throw NotifyError(.spool(error.description)) }
     }
 
     func newID(now: Timestamp) -> String {
@@ -96,7 +97,7 @@ final class Spool {
         var (entry, bytes) = encode(channel: channel, batch: batch, event: event, reportText: reportText, now: now)
         do {
             // The folder is synced once per enqueue call (`syncDirectory()`), not once per file.
-            try FileIO.writeAtomically(entry.path, bytes, syncDirectory: false)
+            try AtomicFile.write(entry.path, bytes, mode: 0o600, syncDirectory: false)
             return (entry, nil)
         } catch {
             entry.unsaved = bytes
@@ -107,12 +108,12 @@ final class Spool {
     /// A journal entry as a spool file (compaction); the folder is synced by the caller.
     func writeFile(_ entry: inout SpoolEntry) throws(FileError) {
         guard let r = entry.journal, let journal else { return }
-        try FileIO.writeAtomically(entry.path, try journal.read(r), syncDirectory: false)
+        try AtomicFile.write(entry.path, try journal.read(r), mode: 0o600, syncDirectory: false)
         entry.journal = nil
     }
 
     /// Makes the renames of the files written so far durable.
-    func syncDirectory() { FileIO.syncDirectory(of: directory + "/x") }
+    func syncDirectory() { AtomicFile.syncDirectory(of: directory + "/x") }
 
     /// Reads an entry's event and report back.
     func load(_ entry: SpoolEntry) throws(SpoolCorruption) -> (AlertEvent, JSONValue?) {
@@ -120,7 +121,7 @@ final class Spool {
         if let u = entry.unsaved { bytes = u } else if let r = entry.journal, let journal {
             do { bytes = try journal.read(r) } catch { throw SpoolCorruption(reason: error.description) }
         } else {
-            do { bytes = try FileIO.read(entry.path) } catch { throw SpoolCorruption(reason: error.description) }
+            do { bytes = try readWholeFile(entry.path) } catch { throw SpoolCorruption(reason: error.description) }
         }
         let (_, event, report) = try Spool.parse(bytes)
         return (event, report)
@@ -173,7 +174,7 @@ final class Spool {
     /// through `corrupt` (never a crash loop); stale temp files from a crash mid-write are deleted.
     func scan(corrupt: (String, String) -> Void) -> [SpoolEntry] {
         let names: [String]
-        do { names = try FileIO.list(directory) } catch {
+        do { names = try readDirectory(directory).sorted() } catch {
             corrupt(directory, error.description)
             return []
         }
@@ -184,7 +185,7 @@ final class Spool {
             guard name.hasSuffix(".spool") else { continue }
             do throws(SpoolCorruption) {
                 let bytes: [UInt8]
-                do { bytes = try FileIO.read(path) } catch { throw SpoolCorruption(reason: error.description) }
+                do { bytes = try readWholeFile(path) } catch { throw SpoolCorruption(reason: error.description) }
                 var (entry, _, _) = try Spool.parse(bytes)
                 entry.path = path
                 out.append(entry)

@@ -4,7 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CLinux
+import Kit
 import Reports
 
 /// What loading a rule set produced: a configuration when there are no errors, and every diagnostic.
@@ -63,12 +63,9 @@ public enum RuleSetLoader {
     }
 
     static func listRulesFiles(_ dir: String) -> Result<[String], IOFailure> {
-        guard let d = opendir(dir) else { return .failure(IOFailure(message: String(cString: strerror(errno)))) }
-        defer { closedir(d) }
-        var names: [String] = []
-        while let e = readdir(d) {
-            let name = String(cString: shd_dirent_name(e))
-            if name.hasSuffix(".rules") && !name.hasPrefix(".") { names.append(name) }
+        let names: [String]
+        do { names = try readDirectory(dir).filter { $0.hasSuffix(".rules") && !$0.hasPrefix(".") } } catch {
+            return .failure(IOFailure(message: errnoText(error.errno)))
         }
         // Byte order, not locale order: the same on every machine.
         return .success(names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })

@@ -4,7 +4,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CLinux
 import Reports
 
 /// One parsed `.test` file.

@@ -1,4 +1,5 @@
 // The cpu worker: times, utilisation, stats and frequencies from /proc/stat and /sys/devices/system/cpu.
+import Kit
 import Reports
 
 // MARK: - cpu.times

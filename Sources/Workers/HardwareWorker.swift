@@ -1,4 +1,5 @@
 // The hardware worker: temperatures (hwmon + thermal), fans, sensor alarms, EDAC memory errors, md RAID state.
+import Kit
 import Reports
 
 /// Sensor inputs found once and re-read each tick; looked for again every few minutes (USB hwmon

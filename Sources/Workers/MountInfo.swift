@@ -1,4 +1,5 @@
 // /proc/self/mountinfo parsing, mount filtering, and statvfs behind an injectable source with a deadline.
+import Kit
 import CLinux
 import Reports
 #if canImport(Glibc)

@@ -1,4 +1,5 @@
 // hwmon, thermal-zone and EDAC sysfs discovery, and the parser for their one-number files.
+import Kit
 
 /// A sysfs attribute holding one integer (Documentation/hwmon/sysfs-interface.rst):
 /// ```

@@ -1,4 +1,5 @@
 // The system worker: info (host, kernel, OS, uptime, boot time), time (clock sync via adjtimex), self (shd's own use).
+import Kit
 import CLinux
 import Reports
 #if canImport(Glibc)

@@ -1,4 +1,5 @@
 // Workers and functions: the collection model shared by every worker.
+import Kit
 import CLinux
 import Reports
 #if canImport(Glibc)

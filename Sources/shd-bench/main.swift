@@ -11,6 +11,7 @@
 //       Memory per alert instance: one rule firing on every row of a synthetic processes.top with N
 //       rows; anonymous memory (smaps_rollup) and RSS before and after. With --window, the rule keeps a
 //       window of that many seconds and is evaluated that many times first (history per instance).
+import Kit
 import Reports
 import Rules
 import Workers
@@ -22,12 +23,6 @@ func fail(_ message: String) -> Never {
     var m = "shd-bench: " + message + "\n"
     m.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
     exit(2)
-}
-
-func monotonic() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 func cpuSeconds() -> Double {
@@ -107,9 +102,9 @@ func evaluateCommand(_ a: inout Args) {
     guard !rules.isEmpty, let reportPath else { fail("evaluate needs --rules PATH and --report FILE") }
 
     let catalog = WorkerRegistry.catalog
-    let t0 = monotonic()
+    let t0 = monotonicSeconds()
     let loaded = RuleSetLoader.load(paths: rules, catalog: catalog)
-    let loadMs = (monotonic() - t0) * 1e3
+    let loadMs = (monotonicSeconds() - t0) * 1e3
     guard let config = loaded.configuration, !loaded.hasErrors else {
         fail("the rules have \(loaded.errorCount) error(s); run shd --check-rules \(rules.joined(separator: " "))")
     }
@@ -131,14 +126,14 @@ func evaluateCommand(_ a: inout Args) {
     var times: [Double] = []
     times.reserveCapacity(iterations)
     let c0 = cpuSeconds()
-    let w0 = monotonic()
+    let w0 = monotonicSeconds()
     for _ in 0..<iterations {
         now = now.adding(seconds: 1)
-        let s = monotonic()
+        let s = monotonicSeconds()
         events += engine.evaluate(report: base, now: now).count
-        times.append(monotonic() - s)
+        times.append(monotonicSeconds() - s)
     }
-    let wall = monotonic() - w0
+    let wall = monotonicSeconds() - w0
     let cpu = cpuSeconds() - c0
     times.sort()
     let med = times[times.count / 2] * 1e6
@@ -228,14 +223,14 @@ func encodeCommand(_ a: inout Args) {
     var bytes = 0
     var tree: [Double] = [], text: [Double] = [], stamp: [Double] = []
     for _ in 0..<iterations {
-        let t0 = monotonic()
+        let t0 = monotonicSeconds()
         let j = report.json
-        let t1 = monotonic()
+        let t1 = monotonicSeconds()
         bytes = j.encoded().utf8.count
-        let t2 = monotonic()
+        let t2 = monotonicSeconds()
         var n = 0
         for w in report.workerReports { n += w.datetime.rfc3339.utf8.count; for f in w.functionReports { n += f.datetime.rfc3339.utf8.count } }
-        let t3 = monotonic()
+        let t3 = monotonicSeconds()
         if n == 0 { fail("no timestamps") }
         tree.append(t1 - t0); text.append(t2 - t1); stamp.append(t3 - t2)
     }

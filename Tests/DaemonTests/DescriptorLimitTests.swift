@@ -1,4 +1,5 @@
 // `shd run` out of file descriptors: a reload that needs new interval timers is refused, and the daemon goes on.
+import Kit
 import Testing
 import Reports
 import TestSupport
@@ -9,13 +10,8 @@ import Glibc
 @Suite(.serialized) struct DescriptorLimitTests {
     /// The lowest descriptor number `pid` does not hold (the next one it would get).
     static func lowestFreeDescriptor(_ pid: pid_t) -> Int? {
-        guard let d = opendir("/proc/\(pid)/fd") else { return nil }
-        defer { closedir(d) }
-        var used = Set<Int>()
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if let n = Int(name) { used.insert(n) }
-        }
+        guard let names = try? readDirectory("/proc/\(pid)/fd") else { return nil }
+        let used = Set(names.compactMap { Int($0) })
         var n = 0
         while used.contains(n) { n += 1 }
         return n

@@ -1,5 +1,6 @@
 // Shared pieces of the Notify tests: temp folders, sample events and reports, a dispatcher harness, base64 decoding.
 @testable import Notify
+import Kit
 import Reports
 import Rules
 import TestSupport
@@ -16,20 +17,12 @@ func makeTempDir(_ tag: String = "notify") -> String {
 }
 
 func removeTree(_ path: String) {
-    guard let d = opendir(path) else { unlink(path); return }
-    var names: [String] = []
-    while let e = readdir(d) {
-        // Through a pointer: copying `e.pointee.d_name` reads 256 bytes, past a short last record.
-        let name = String(cString: UnsafeRawPointer(e).advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name)!)
-            .assumingMemoryBound(to: CChar.self))
-        if name != "." && name != ".." { names.append(name) }
-    }
-    closedir(d)
+    guard let names = try? readDirectory(path) else { unlink(path); return }
     for n in names { removeTree(path + "/" + n) }
     rmdir(path)
 }
 
-func listDir(_ path: String) -> [String] { (try? FileIO.list(path)) ?? [] }
+func listDir(_ path: String) -> [String] { listDirectory(path).sorted() }
 
 func writeFile(_ path: String, _ text: String, mode: mode_t = 0o600) {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode)
@@ -40,7 +33,7 @@ func writeFile(_ path: String, _ text: String, mode: mode_t = 0o600) {
 }
 
 func readText(_ path: String) -> String? {
-    guard let b = try? FileIO.read(path) else { return nil }
+    guard let b = try? readWholeFile(path) else { return nil }
     return String(decoding: b, as: UTF8.self)
 }
 

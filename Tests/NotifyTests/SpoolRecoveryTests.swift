@@ -1,5 +1,6 @@
 // Recovery after a kill: true creation order, a partly deleted batch, stable per-alert ids, and the commit journal.
 import Testing
+import Kit
 import Reports
 import Rules
 import TestSupport
@@ -22,7 +23,7 @@ private func alerts(_ r: LocalHTTPServer.Request) -> [(id: String, kind: String,
         let server = try LocalHTTPServer()
         defer { server.stop() }
         let dir = makeTempDir()
-        try FileIO.makeDirectories(dir + "/spool")
+        try AtomicFile.makeDirectories(dir + "/spool", mode: 0o700, parentMode: 0o755)
         let spool = try Spool(directory: dir + "/spool")
         var made: [(SpoolEntry, [UInt8])] = []
         let now = Timestamp.now()  // within the channel's TTL
@@ -34,7 +35,7 @@ private func alerts(_ r: LocalHTTPServer.Request) -> [(id: String, kind: String,
         let (second, tenth) = (made[1], made[9])
         #expect(second.0.id.contains("-2-") && tenth.0.id.contains("-10-"))
         #expect(tenth.0.id < second.0.id, "the ids do not show the string-order trap")
-        for (e, bytes) in [tenth, second] { try FileIO.writeAtomically(e.path, bytes) }
+        for (e, bytes) in [tenth, second] { try AtomicFile.write(e.path, bytes, mode: 0o600) }
 
         let h = try Harness([channel("hook", "webhook", [("url", .string(server.url + "/hook"))])], stateDir: dir)
         h.dispatcher.recoverSpool()
@@ -51,7 +52,7 @@ private func alerts(_ r: LocalHTTPServer.Request) -> [(id: String, kind: String,
         let server = try LocalHTTPServer()
         defer { server.stop() }
         let dir = makeTempDir()
-        try FileIO.makeDirectories(dir + "/spool")
+        try AtomicFile.makeDirectories(dir + "/spool", mode: 0o700, parentMode: 0o755)
         var ids: [String: String] = [:]  // mount → id
         do {
             let down = try LocalHTTPServer()
@@ -62,11 +63,11 @@ private func alerts(_ r: LocalHTTPServer.Request) -> [(id: String, kind: String,
             h.dispatcher.enqueue(["/a", "/b", "/c"].map { sampleEvent(mount: $0, channels: ["hook"]) }, report: sampleReport())
             #expect(h.spooled.count == 3)
             for f in h.spooled {
-                let bytes = try FileIO.read(h.spoolDir + "/" + f)
+                let bytes = try readWholeFile(h.spoolDir + "/" + f)
                 let (entry, event, _) = try Spool.parse(bytes)
                 ids[event.labels["mount"]!] = entry.id
                 // The kill came after /b's file was unlinked.
-                if event.labels["mount"] != "/b" { try FileIO.writeAtomically(dir + "/spool/" + f, bytes) }
+                if event.labels["mount"] != "/b" { try AtomicFile.write(dir + "/spool/" + f, bytes, mode: 0o600) }
             }
         }
         let h = try Harness([channel("hook", "webhook", [("url", .string(server.url + "/hook"))])], stateDir: dir)
@@ -130,7 +131,7 @@ private func alerts(_ r: LocalHTTPServer.Request) -> [(id: String, kind: String,
         #expect(r.entries.map(\.id) == [first[1].0.id, second[0].0.id])
         #expect(r.done == [first[0].0.id])
         #expect(r.discardedBytes == torn.count)
-        let onDisk = try FileIO.read(dir + "/journal")
+        let onDisk = try readWholeFile(dir + "/journal")
         #expect(again.size == good && onDisk.count == good)
         #expect(again.seq == 2)
         // Commits already in state.json (a compaction whose truncation was lost) are skipped.
@@ -164,7 +165,7 @@ private func alerts(_ r: LocalHTTPServer.Request) -> [(id: String, kind: String,
         #expect(d!.compact(state: ["engine": ["n": 2]]) == nil)
         #expect(d!.journalIsEmpty)
         #expect(listDir(dir + "/spool").filter { $0.hasSuffix(".spool") }.count == 2)
-        let state = try JSONValue.parse(bytes: FileIO.read(dir + "/state.json"))
+        let state = try JSONValue.parse(bytes: readWholeFile(dir + "/state.json"))
         #expect(state["commit"]?.number == 1 && state["engine"]?["n"]?.number == 2)
         d = try Dispatcher(channels: decl, spoolDirectory: dir + "/spool", host: host, log: log, hostname: "web1", options: options)
         #expect(d!.recoverSpool(committedThrough: 1) == nil)

@@ -1,5 +1,6 @@
 // The webhook channel and the delivery queue against a real HTTP receiver on 127.0.0.1.
 @testable import Notify
+import Kit
 import Reports
 import Rules
 import TestSupport
@@ -164,8 +165,8 @@ import Glibc
             #expect(h.run { !h.outcomes.isEmpty })
             ids = h.outcomes[0].ids
             // Copy the spool as a SIGKILL would leave it, before the harness removes its folder.
-            try FileIO.makeDirectories(stateDir + "/b/spool")
-            for f in h.spooled { try FileIO.writeAtomically(stateDir + "/b/spool/" + f, FileIO.read(h.spoolDir + "/" + f)) }
+            try AtomicFile.makeDirectories(stateDir + "/b/spool", mode: 0o700, parentMode: 0o755)
+            for f in h.spooled { try AtomicFile.write(stateDir + "/b/spool/" + f, readWholeFile(h.spoolDir + "/" + f), mode: 0o600) }
         }
         let server = try LocalHTTPServer(port: port)
         defer { server.stop() }
@@ -207,11 +208,11 @@ import Glibc
         let h = try Harness([channel("hook", "webhook", [("url", .string(server.url)), ("timeout", .duration(1.5))])])
         // A 50 ms "collection tick" on the same loop; record how late each one fires.
         var lateness: [Double] = []
-        var next = testMonotonicNow() + 0.05
+        var next = monotonicSeconds() + 0.05
         func tick() {
-            lateness.append(testMonotonicNow() - next)
+            lateness.append(monotonicSeconds() - next)
             next += 0.05
-            h.host.addTimer(after: next - testMonotonicNow()) { tick() }
+            h.host.addTimer(after: next - monotonicSeconds()) { tick() }
         }
         h.host.addTimer(after: 0.05) { tick() }
         h.dispatcher.enqueue([sampleEvent(channels: ["hook"])], report: sampleReport())
@@ -272,10 +273,10 @@ import Glibc
         h.dispatcher.enqueue([sampleEvent(channels: ["hook"])], report: sampleReport())
         #expect(h.run { server.requests.count == 1 })
         var finished = false
-        let start = testMonotonicNow()
+        let start = monotonicSeconds()
         h.dispatcher.shutdown(grace: 0.3) { finished = true }
         #expect(h.run { finished })
-        let took = testMonotonicNow() - start
+        let took = monotonicSeconds() - start
         #expect(took >= 0.25 && took < 1, "grace honoured: \(took) s")
         #expect(h.spooled.count == 1)
         #expect(h.log.contains("1 notification(s) left in the spool for the next start"))

@@ -1,4 +1,5 @@
 // Loading rule files and folders, and running a .test file (the commands themselves are tested in CLITests).
+import Kit
 import Testing
 import Reports
 import TestSupport
@@ -16,14 +17,7 @@ final class TempDir {
         path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
     }
     deinit {
-        if let d = opendir(path) {
-            while let e = readdir(d) {
-                // Through a pointer: copying `e.pointee.d_name` reads 256 bytes, past a short last record.
-                let name = String(cString: UnsafeRawPointer(e).advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name)!).assumingMemoryBound(to: CChar.self))
-                if name != "." && name != ".." { unlink(path + "/" + name) }
-            }
-            closedir(d)
-        }
+        for name in listDirectory(path) { unlink(path + "/" + name) }
         rmdir(path)
     }
 
@@ -110,19 +104,13 @@ final class TempDir {
         for i in 0..<10_000 {
             src += "rule r\(i) on disk.filesystems where mount ~ \"/*\" { warn used_percent > 85 for 5m clear < 80\n crit used_percent > 95 notify ops }\n"
         }
-        let start = monotonic()
+        let start = monotonicSeconds()
         let r = RuleSetLoader.load(sources: [("big.rules", src)], catalog: TestCatalog.catalog)
-        let elapsed = monotonic() - start
+        let elapsed = monotonicSeconds() - start
         #expect(r.configuration?.rules.count == 10_000)
         // The budget (100 ms, release build) is measured in BENCHMARKS; a debug build gets generous room.
         #expect(elapsed < 10, "took \(elapsed) s")
     }
-}
-
-func monotonic() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 @Suite struct RuleTestRunnerTests {

@@ -1,5 +1,6 @@
 // SIGKILL at every durability point of an evaluation (SHD_TEST_CRASH_AT, CrashPoint): after the restarts the
 // receiver got every committed transition, none twice under two ids, and every firing its resolved.
+import Kit
 import Testing
 import Reports
 import TestSupport
@@ -58,9 +59,9 @@ func alertTransitions(_ server: LocalHTTPServer) -> [String: [(id: String, kind:
         let only = getenv("SHD_CRASH_ONLY").map { String(cString: $0) }
         let runs = Self.runs.filter { only == nil || $0.description.contains(only!) }
         for run in runs {
-            let started = testMonotonicNow()
+            let started = monotonicSeconds()
             let r = try Self.play(run)
-            print("crash run \(run): \(r.kills) kill(s), \(r.lives) lives, \(seconds(testMonotonicNow() - started)) s")
+            print("crash run \(run): \(r.kills) kill(s), \(r.lives) lives, \(seconds(monotonicSeconds() - started)) s")
             killed += r.kills
             lives += r.lives
             if r.kills > 0 { reached.insert(String(run.first.prefix { $0 != ":" })) }

@@ -1,5 +1,6 @@
 // `shd run` under hostile conditions: kill -9 at random points, a full disk under the state folder, /proc
 // entries vanishing mid-walk, rules.d replaced by garbage, and signal storms. Each prints SECURITY-CASE lines.
+import Kit
 import Testing
 import Reports
 import TestSupport
@@ -204,13 +205,13 @@ func hookEvents(_ server: LocalHTTPServer, rule: String = "memory_low") -> [(id:
         h.setAvailable(kB: 2_000_000)
         try h.start()
         #expect(h.waitFor(20) { hookEvents(hook).contains { $0.status == "firing" } }, "log: \(h.log)")
-        let before = now()
+        let before = monotonicSeconds()
         bad.make(h.rules)
         // mkdir, mkfifo and symlink are not writes inotify reports as a finished file: reload by hand too.
         usleep(100_000)
         h.process!.signal(SIGHUP)
         let refused = h.waitFor(15) { h.log.contains("refused") }
-        let reaction = now() - before
+        let reaction = monotonicSeconds() - before
         #expect(refused, "\(bad.name): no refusal logged within 15 s (hung?); log: \(h.log)")
         // Still ticking: report.json is rewritten, and the old rule resolves when the metric recovers.
         h.setAvailable(kB: 20_000_000)
@@ -243,9 +244,9 @@ func hookEvents(_ server: LocalHTTPServer, rule: String = "memory_low") -> [(id:
         #expect(h.process!.isRunning, "log: \(h.log)")
         h.setAvailable(kB: 2_000_000)
         #expect(h.waitFor(10) { hookEvents(hook).contains { $0.status == "firing" } }, "not evaluating after the storm; log: \(h.log)")
-        let t = now()
+        let t = monotonicSeconds()
         #expect(h.stop() == 0)
-        let stopSeconds = now() - t
+        let stopSeconds = monotonicSeconds() - t
         #expect(stopSeconds < 5)
         recordCase("signals", "200 HUP + 100 USR1 + 100 CHLD + 100 PIPE in a burst, then TERM",
                    "absorbed, alerts still evaluated, TERM exit 0 in \(seconds(stopSeconds)) s")

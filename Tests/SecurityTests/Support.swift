@@ -1,5 +1,6 @@
 // A daemon under attack: `shd run` on a private copy of machine-a with its own rules, config, state and
 // receivers, plus the helpers the fault and secret tests share (a scripted raw TCP server, file scans).
+import Kit
 import Testing
 import Reports
 import TestSupport
@@ -101,18 +102,7 @@ final class SecDaemon {
 }
 
 /// Names in a folder (not recursive), sorted; empty when it cannot be listed.
-func listFiles(_ dir: String) -> [String] {
-    guard let d = opendir(dir) else { return [] }
-    defer { closedir(d) }
-    var out: [String] = []
-    while let e = readdir(d) {
-        // d_name through a pointer, not `e.pointee.d_name`: that copies 256 bytes, past the end of a short last
-        // record in readdir's buffer (AddressSanitizer: heap-buffer-overflow).
-        let name = String(cString: UnsafeRawPointer(e).advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name)!).assumingMemoryBound(to: CChar.self))
-        if name != "." && name != ".." { out.append(name) }
-    }
-    return out.sorted()
-}
+func listFiles(_ dir: String) -> [String] { listDirectory(dir).sorted() }
 
 /// Every regular file under `dir`, recursively (symlinks are not followed).
 func filesUnder(_ dir: String) -> [String] {

@@ -1,5 +1,6 @@
 // Starting the built shd binary (or any program) as a child process from a test, with its output in files.
 #if canImport(Glibc)
+import Kit
 import Glibc
 #endif
 
@@ -70,7 +71,7 @@ public final class ChildProcess {
     @discardableResult
     public func wait(timeout: Double) -> Int32? {
         if let s = exitStatus { return s }
-        let end = now() + timeout
+        let end = monotonicSeconds() + timeout
         // At least one waitpid: with timeout 0 (`isRunning`) the loop below would otherwise never look.
         repeat {
             var st: Int32 = 0
@@ -80,7 +81,7 @@ public final class ChildProcess {
                 exitStatus = code
                 return code
             }
-            if now() >= end { break }
+            if monotonicSeconds() >= end { break }
             usleep(10_000)
         } while true
         return nil
@@ -94,8 +95,8 @@ public final class ChildProcess {
 
     /// Polls `condition` every 10 ms for up to `timeout` seconds.
     public static func waitFor(_ timeout: Double, _ condition: () -> Bool) -> Bool {
-        let end = now() + timeout
-        while now() < end {
+        let end = monotonicSeconds() + timeout
+        while monotonicSeconds() < end {
             if condition() { return true }
             usleep(10_000)
         }
@@ -106,13 +107,6 @@ public final class ChildProcess {
 public struct ChildProcessError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { message }
-}
-
-/// Monotonic seconds.
-public func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 /// The whole file as text ("" when missing).

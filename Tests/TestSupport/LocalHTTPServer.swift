@@ -1,14 +1,8 @@
 // A small real HTTP/1.1 server on 127.0.0.1 for tests: records every request and answers from a script.
 #if canImport(Glibc)
+import Kit
 import Glibc
 #endif
-
-/// Seconds on the monotonic clock (test timing).
-public func testMonotonicNow() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
 
 /// An HTTP/1.1 receiver on its own thread with its own poll(2) loop, so it answers while the test's loop runs.
 ///
@@ -196,7 +190,7 @@ public final class LocalHTTPServer: @unchecked Sendable {
         let bodyStart = end + 4
         guard b.count - bodyStart >= length else { return nil }
         return Request(method: first[0], path: first[1], headers: headers, body: Array(b[bodyStart..<(bodyStart + length)]),
-                       receivedAt: testMonotonicNow())
+                       receivedAt: monotonicSeconds())
     }
 
     private func reason(_ code: Int) -> String {

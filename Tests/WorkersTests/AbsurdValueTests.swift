@@ -1,5 +1,6 @@
 // Absurd numbers in kernel files: per-parser tables, and every worker over a tree whose every number is huge.
 import Testing
+import Kit
 import Reports
 import TestSupport
 @testable import Workers

@@ -1,5 +1,6 @@
 // disk.filesystems and disk.io: mountinfo, diskstats and statvfs-sidecar parsers, the statvfs deadline, fixture runs.
 import Testing
+import Kit
 import Reports
 import TestSupport
 @testable import Workers

@@ -111,22 +111,3 @@ public func readAttribute(_ path: String) -> String? {
     guard let b = try? readOnce(path, cap: 65536) else { return nil }
     return string(trimmed(b[...]))
 }
-
-/// Names in a directory, without `.` and `..`; empty when the directory does not exist.
-public func listDirectory(_ path: String) -> [String] {
-    guard let d = opendir(path) else { return [] }
-    defer { closedir(d) }
-    var names: [String] = []
-    while let e = readdir(d) {
-        let name = String(cString: shd_dirent_name(e))
-        if name != "." && name != ".." { names.append(name) }
-    }
-    return names
-}
-
-/// Monotonic seconds, for rates between samples.
-public func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
