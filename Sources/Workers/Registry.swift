@@ -1,28 +1,24 @@
-// The list of workers shd knows, and the catalog built from their own declarations.
+// The one table of workers shd knows; names and the catalog come from the workers' own declarations.
 import Reports
 
 public enum WorkerRegistry {
-    /// Every worker, in report order.
-    public static let names = ["cpu", "load", "memory", "pressure", "disk", "network", "processes", "hardware", "system"]
-
-    /// A fresh instance of the named worker, or nil for an unknown name.
-    public static func make(_ name: String) -> Worker? {
-        switch name {
-        case "cpu": return CPUWorker.make()
-        case "load": return LoadWorker.make()
-        case "memory": return MemoryWorker.make()
-        case "pressure": return PressureWorker.make()
-        case "disk": return DiskWorker.make()
-        case "network": return NetworkWorker.make()
-        case "processes": return ProcessesWorker.make()
-        case "hardware": return HardwareWorker.make()
-        case "system": return SystemWorker.make()
-        default: return nil
-        }
-    }
-
-    public static func makeAll() -> [Worker] { names.compactMap(make) }
+    /// Every worker's constructor, in report order. A new worker is one line here: its name, functions and
+    /// fields come from the `Worker` it makes.
+    static let makers: [@Sendable () -> Worker] = [
+        CPUWorker.make, LoadWorker.make, MemoryWorker.make, PressureWorker.make, DiskWorker.make,
+        NetworkWorker.make, ProcessesWorker.make, HardwareWorker.make, SystemWorker.make,
+    ]
 
     /// The catalog of every worker, function and field, for the rule checker.
     public static let catalog = Catalog(workers: makeAll().map(\.schema))
+
+    /// Every worker's name, in report order.
+    public static let names: [String] = catalog.workers.map(\.name)
+
+    /// A fresh instance of the named worker, or nil for an unknown name.
+    public static func make(_ name: String) -> Worker? {
+        names.firstIndex(of: name).map { makers[$0]() }
+    }
+
+    public static func makeAll() -> [Worker] { makers.map { $0() } }
 }
