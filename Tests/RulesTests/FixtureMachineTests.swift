@@ -1,4 +1,4 @@
-// The shipped rules over real worker output: the workers run on the machine-a fixture tree and the engine evaluates it.
+// The shipped rules over real worker output (machine-a), and every fixture tree's function errors: exactly its documented ones.
 import Testing
 import Reports
 import TestSupport
@@ -6,10 +6,35 @@ import Workers
 @testable import Rules
 
 @Suite struct FixtureMachineTests {
-    /// One daemon report of every worker reading the fixture tree.
-    static func collect(_ workers: [Worker], at seconds: Double) -> DaemonReport {
-        let roots = SourceRoots(proc: TestPaths.fixture("machine-a") + "/proc", sys: TestPaths.fixture("machine-a") + "/sys",
-                                etc: TestPaths.fixture("machine-a") + "/etc")
+    /// The function errors each fixture tree is documented to have (its README's "Not here" list), as
+    /// `worker.function: error` with the tree's path as `$TREE`. Any other error, or a listed one that does
+    /// not happen, fails the test.
+    static let documentedErrors: [String: [String: String]] = [
+        "machine-a": [:],
+        "machine-b": [:],
+        "machine-c": [
+            "network.interfaces": "$TREE/proc/net/dev: No such file or directory",
+            "network.sockets": "$TREE/proc/net/tcp: No such file or directory",
+            "network.listening": "$TREE/proc/net/tcp: No such file or directory; $TREE/proc/net/udp6: No such file or directory",
+            "system.info": "$TREE/proc/sys/kernel/hostname: No such file or directory; "
+                + "$TREE/proc/sys/kernel/osrelease: No such file or directory; $TREE/proc/uptime: No such file or directory",
+            "system.self": "$TREE/proc/self/status: No such file or directory",
+        ],
+        "machine-d": [
+            "memory.vm": "$TREE/proc/vmstat: No such file or directory",
+            "network.interfaces": ["vethf345468", "lo", "docker0"].map {
+                "$TREE/sys/class/net/\($0)/operstate: No such file or directory; $TREE/sys/class/net/\($0)/mtu: No such file or directory"
+            }.joined(separator: "; "),
+            "processes.summary": "$TREE/proc/sys/fs/file-nr: No such file or directory",
+            "system.info": "$TREE/proc/sys/kernel/hostname: No such file or directory; "
+                + "$TREE/proc/sys/kernel/osrelease: No such file or directory; $TREE/proc/uptime: No such file or directory",
+        ],
+    ]
+
+    /// One daemon report of every worker reading a fixture tree.
+    static func collect(_ workers: [Worker], tree: String = "machine-a", at seconds: Double) -> DaemonReport {
+        let base = TestPaths.fixture(tree)
+        let roots = SourceRoots(proc: base + "/proc", sys: base + "/sys", etc: base + "/etc")
         let now = TestCatalog.t0.adding(seconds: seconds)
         var reports: [WorkerReport] = []
         for w in workers {
@@ -27,11 +52,30 @@ import Workers
         return DaemonReport(datetime: now, workerReports: reports)
     }
 
+    /// The report's function errors as `worker.function: error`, the tree's path written `$TREE`.
+    static func errors(_ report: DaemonReport, tree: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for w in report.workerReports {
+            for f in w.functionReports {
+                if let e = f.error { out[w.name + "." + f.name] = e.replacing(TestPaths.fixture(tree), with: "$TREE") }
+            }
+        }
+        return out
+    }
+
+    @Test(arguments: ["machine-a", "machine-b", "machine-c", "machine-d"])
+    func functionErrorsAreExactlyTheDocumentedOnes(tree: String) throws {
+        let report = Self.collect(WorkerRegistry.makeAll(), tree: tree, at: 0)
+        #expect(Self.errors(report, tree: tree) == Self.documentedErrors[tree])
+    }
+
     @Test func shippedRulesEvaluateRealRowsWithoutSurprises() throws {
         let config = try #require(RuleSetLoader.load(paths: [TestPaths.packageRoot + "/rules.d"], catalog: WorkerRegistry.catalog).configuration)
         let engine = Engine(configuration: config)
         let workers = WorkerRegistry.makeAll()
         let first = Self.collect(workers, at: 0)
+        // Every function collected: an error here would leave its rules nothing to look at.
+        #expect(Self.errors(first, tree: "machine-a") == [:])
         // The fixture was really read: filesystems and interfaces have rows.
         #expect(!(first.function(worker: "disk", function: "filesystems")?.data.isEmpty ?? true))
         #expect(!(first.function(worker: "network", function: "interfaces")?.data.isEmpty ?? true))
