@@ -13,6 +13,7 @@ import Workers
         "machine-a": [:],
         "machine-b": [:],
         "machine-c": [
+            "disk.io": missing("$TREE/sys/class/block/", "\(Self.diskstatsDevices)", ""),
             "network.interfaces": "$TREE/proc/net/dev: No such file or directory",
             "network.sockets": "$TREE/proc/net/tcp: No such file or directory",
             "network.listening": "$TREE/proc/net/tcp: No such file or directory; $TREE/proc/net/udp6: No such file or directory",
@@ -21,15 +22,23 @@ import Workers
             "system.self": "$TREE/proc/self/status: No such file or directory",
         ],
         "machine-d": [
+            "disk.io": missing("$TREE/sys/class/block/", "\(Self.diskstatsDevices) sdc2", ""),
             "memory.vm": "$TREE/proc/vmstat: No such file or directory",
-            "network.interfaces": ["vethf345468", "lo", "docker0"].map {
-                "$TREE/sys/class/net/\($0)/operstate: No such file or directory; $TREE/sys/class/net/\($0)/mtu: No such file or directory"
-            }.joined(separator: "; "),
+            "network.interfaces": missing("$TREE/sys/class/net/", "vethf345468 lo docker0", "/operstate", "/mtu"),
             "processes.summary": "$TREE/proc/sys/fs/file-nr: No such file or directory",
             "system.info": "$TREE/proc/sys/kernel/hostname: No such file or directory; "
                 + "$TREE/proc/sys/kernel/osrelease: No such file or directory; $TREE/proc/uptime: No such file or directory",
         ],
     ]
+
+    /// node_exporter's diskstats devices (machine-c; machine-d adds sdc2), none of them in the tree's sys/class/block.
+    static let diskstatsDevices = "sda sda1 sda2 sda3 sda4 dm-0 dm-1 dm-2 dm-3 dm-4 dm-5 mmcblk0 mmcblk0p1 mmcblk0p2 fd0 vda vda1 vda2 nvme0n1 nvme0n1p1 nvme0n1p2 sdb sdb1 sdb2 sdc sdc1"
+
+    /// `PREFIX NAME SUFFIX: No such file or directory` for each name and suffix, joined as a function joins its errors.
+    static func missing(_ prefix: String, _ names: String, _ suffixes: String...) -> String {
+        names.split(separator: " ").flatMap { n in suffixes.map { prefix + n + $0 + ": No such file or directory" } }
+            .joined(separator: "; ")
+    }
 
     /// One daemon report of every worker reading a fixture tree.
     static func collect(_ workers: [Worker], tree: String = "machine-a", at seconds: Double) -> DaemonReport {
