@@ -39,23 +39,30 @@ public func parseProcessStat(_ bytes: ArraySlice<UInt8>) throws(CollectError) ->
                        cpuTicks: saturatingSum(utime, stime), numThreads: threads, startTime: start, rssPages: rss)
 }
 
-/// The fields of `/proc/[pid]/status` that shd uses.
+/// The fields of `/proc/[pid]/status` that shd uses (processes.* and system.self).
 public struct ProcessStatus: Equatable, Sendable {
     public var name: String?
     /// Real user id (first of the four `Uid:` columns).
     public var uid: UInt32?
     public var vmRSSBytes: UInt64?
+    /// Peak resident set (VmHWM).
+    public var vmHWMBytes: UInt64?
+    public var vmSizeBytes: UInt64?
+    public var threads: UInt64?
 }
 
-/// `/proc/[pid]/status` (fs/proc/array.c), `Key:\tvalue` lines:
+/// `/proc/[pid]/status` (fs/proc/array.c), `Key:\tvalue[ kB]` lines:
 /// ```
 /// Name:	sshd
 /// State:	S (sleeping)
 /// Uid:	0	0	0	0
+/// VmHWM:	    5640 kB
 /// VmRSS:	    5640 kB
+/// Threads:	1
 /// ```
-/// Unknown keys are skipped. A file with no `Name:` and no `Uid:` line is an error.
-public func parseProcessStatus(_ bytes: [UInt8]) throws(CollectError) -> ProcessStatus {
+/// The one parser of this file. Unknown keys are skipped; kernel threads have no Vm* lines. Each reader says
+/// which lines it cannot do without (`parseProcessStatus`, `parseSelfStatus`).
+func scanProcessStatus(_ bytes: [UInt8]) -> ProcessStatus {
     var s = ProcessStatus()
     forEachLine(bytes) { line in
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
@@ -65,11 +72,23 @@ public func parseProcessStatus(_ bytes: [UInt8]) throws(CollectError) -> Process
             s.name = string(trimmed(value))
         } else if equals(key, "Uid") {
             if let first = fields(value).first, let u = parseUInt64(first), u <= UInt64(UInt32.max) { s.uid = UInt32(u) }
-        } else if equals(key, "VmRSS") {
-            let f = fields(value)
-            if let v = f.first.flatMap(parseUInt64) { s.vmRSSBytes = saturatingProduct(v, 1024) }
+        } else if equals(key, "VmRSS") || equals(key, "VmHWM") || equals(key, "VmSize") || equals(key, "Threads") {
+            // Only these of ~55 lines hold numbers shd reads: the key is compared before the value is touched.
+            let (number, unit) = splitFirstToken(value)
+            guard let n = parseUInt64(number) else { return }
+            let v = equals(unit, "kB") ? saturatingProduct(n, 1024) : n
+            if equals(key, "VmRSS") { s.vmRSSBytes = v }
+            else if equals(key, "VmHWM") { s.vmHWMBytes = v }
+            else if equals(key, "VmSize") { s.vmSizeBytes = v }
+            else { s.threads = v }
         }
     }
+    return s
+}
+
+/// `/proc/[pid]/status` for processes.*: a file with no `Name:` and no `Uid:` line is an error.
+public func parseProcessStatus(_ bytes: [UInt8]) throws(CollectError) -> ProcessStatus {
+    let s = scanProcessStatus(bytes)
     if s.name == nil && s.uid == nil { throw CollectError("pid status: no Name or Uid line") }
     return s
 }

@@ -266,43 +266,12 @@ public struct SelfUsage: Equatable, Sendable {
     public var cpuTicks: UInt64?
 }
 
-/// `/proc/PID/status` (fs/proc/array.c), `Key:\tvalue[ kB]` lines:
-/// ```
-/// VmHWM:	    1780 kB
-/// VmRSS:	    1780 kB
-/// Threads:	1
-/// ```
-/// Reads VmRSS, VmHWM, VmSize and Threads; other lines are skipped. Kernel threads have no Vm* lines.
-/// A file without `Threads` (truncated) is an error.
+/// `/proc/self/status` through the one status parser (`scanProcessStatus`); a file without `Threads`
+/// (truncated) is an error.
 public func parseSelfStatus(_ bytes: [UInt8]) throws(CollectError) -> SelfUsage {
-    var u = SelfUsage()
-    forEachLine(bytes) { line in
-        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
-        let key = line[line.startIndex..<colon]
-        // Only four of ~55 lines matter: compare the key before touching the value.
-        guard equals(key, "VmRSS") || equals(key, "VmHWM") || equals(key, "VmSize") || equals(key, "Threads") else { return }
-        let (number, unit) = splitFirstToken(line[(colon + 1)...])
-        guard let n = parseUInt64(number) else { return }
-        let v = equals(unit, "kB") ? saturatingProduct(n, 1024) : n
-        if equals(key, "VmRSS") { u.rssBytes = v }
-        else if equals(key, "VmHWM") { u.peakRSSBytes = v }
-        else if equals(key, "VmSize") { u.virtualBytes = v }
-        else { u.threads = v }
-    }
-    guard u.threads != nil else { throw CollectError("status: no Threads line") }
-    return u
-}
-
-/// `/proc/PID/stat` (fs/proc/array.c): `pid (comm) state ppid … utime stime …`. comm may hold spaces
-/// and parentheses, so fields are counted after the last `)`: utime and stime are fields 14 and 15.
-public func parseStatCPUTicks(_ bytes: [UInt8]) throws(CollectError) -> UInt64 {
-    guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { throw CollectError("stat: no ')' after comm") }
-    let f = fields(bytes[(close + 1)...])
-    // f[0] is field 3 (state), so field n is f[n - 3].
-    guard f.count > 12, let ut = parseUInt64(f[11]), let st = parseUInt64(f[12]) else {
-        throw CollectError("stat: truncated after comm (\(f.count) fields)")
-    }
-    return saturatingSum(ut, st)
+    let s = scanProcessStatus(bytes)
+    guard let threads = s.threads else { throw CollectError("status: no Threads line") }
+    return SelfUsage(rssBytes: s.vmRSSBytes, peakRSSBytes: s.vmHWMBytes, virtualBytes: s.vmSizeBytes, threads: threads)
 }
 
 /// shd's own bookkeeping of its collections: the daemon feeds it each worker report, system.self and
@@ -419,7 +388,7 @@ public final class SystemSelfFunction: MetricFunction {
             // On the live /proc the listing's own directory fd is among the entries.
             row.append("open_fds", .int(Int64(fds.count - (live ? 1 : 0))))
         }
-        if let s = stat, let b = failures.attempt({ try s.read() }), let ticks = failures.attempt({ try parseStatCPUTicks(b) }) {
+        if let s = stat, let b = failures.attempt({ try s.read() }), let ticks = failures.attempt({ try parseProcessStat(b[...]).cpuTicks }) {
             row.append("cpu_seconds_total", .double(rounded(Double(ticks) / userHZ)))
         }
         if live, let c = accounting.cycleSeconds { row.append("cycle_seconds", .double(rounded(c, 6))) }

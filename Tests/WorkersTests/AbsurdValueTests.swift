@@ -95,7 +95,6 @@ import TestSupport
         let p = try parseProcessStat(Array(line.utf8)[...])
         #expect(p.cpuTicks == .max)
         #expect(p.numThreads == .max && p.rssPages == .max)
-        #expect(try parseStatCPUTicks(Self.b(line)) == .max)
         #expect(try parseSelfStatus(Self.b("VmRSS:\t\(max) kB\nThreads:\t\(max)\n")).rssBytes == .max)
     }
 

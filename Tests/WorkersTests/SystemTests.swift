@@ -100,12 +100,12 @@ import TestSupport
         ("77 (a) b) c) S 1 77 77 0 -1 4194560 1 0 0 0 120 30 0 0 20 0 4 0 500 1000 50 1\n", 150),
     ])
     func parsesStatCPUTicks(text: String, ticks: UInt64) throws {
-        #expect(try parseStatCPUTicks(Array(text.utf8)) == ticks)
+        #expect(try parseProcessStat(Array(text.utf8)[...]).cpuTicks == ticks)
     }
 
     @Test(arguments: ["", "15449 (cat) R 15445", "15449 cat R 1 2 3 4 5 6 7 8 9 10 11 12 13 14", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 x y\n"])
     func rejectsTruncatedStat(text: String) {
-        #expect(throws: CollectError.self) { try parseStatCPUTicks(Array(text.utf8)) }
+        #expect(throws: CollectError.self) { try parseProcessStat(Array(text.utf8)[...]).cpuTicks }
     }
 }
 
