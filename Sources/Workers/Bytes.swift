@@ -19,14 +19,15 @@ public func forEachLine(_ bytes: [UInt8], _ body: (ArraySlice<UInt8>) throws -> 
 @inlinable
 func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D }
 
-/// Splits on runs of spaces and tabs.
+/// Splits on runs of spaces and tabs; with `limit`, only the first `limit` fields, the rest left unsplit
+/// (a /proc/PID/stat line has 52 fields, shd reads 22).
 @inlinable
-public func fields(_ line: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+public func fields(_ line: ArraySlice<UInt8>, limit: Int = .max) -> [ArraySlice<UInt8>] {
     var out: [ArraySlice<UInt8>] = []
-    out.reserveCapacity(16)
+    out.reserveCapacity(min(limit, 16))
     var i = line.startIndex
     let end = line.endIndex
-    while i < end {
+    while i < end, out.count < limit {
         while i < end, isSpace(line[i]) { i += 1 }
         if i >= end { break }
         let s = i

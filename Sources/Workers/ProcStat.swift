@@ -84,7 +84,7 @@ public func parseProcStat(_ bytes: [UInt8]) throws(CollectError) -> ProcStat {
     forEachLine(bytes) { line in
         if bad != nil { return }
         // The intr line carries a thousand numbers or more; only the first two fields are needed of it.
-        let f = statLeadingFields(line, 11)
+        let f = fields(line, limit: 11)
         guard let key = f.first else { return }
         if hasPrefix(key, "cpu") {
             let suffix = key.dropFirst(3)
@@ -115,22 +115,6 @@ public func parseProcStat(_ bytes: [UInt8]) throws(CollectError) -> ProcStat {
     if let bad { throw CollectError("stat: \(bad)") }
     guard s.total != nil else { throw CollectError("stat: no 'cpu' line") }
     return s
-}
-
-/// The first `limit` space-separated fields of `line`, without splitting the rest.
-func statLeadingFields(_ line: ArraySlice<UInt8>, _ limit: Int) -> [ArraySlice<UInt8>] {
-    var out: [ArraySlice<UInt8>] = []
-    out.reserveCapacity(limit)
-    var i = line.startIndex
-    let end = line.endIndex
-    while i < end, out.count < limit {
-        while i < end, line[i] == 0x20 || line[i] == 0x09 { i += 1 }
-        if i >= end { break }
-        let s = i
-        while i < end, line[i] != 0x20, line[i] != 0x09 { i += 1 }
-        out.append(line[s..<i])
-    }
-    return out
 }
 
 /// Ticks per second of the cpu lines of /proc/stat (USER_HZ, 100 on every mainstream architecture).

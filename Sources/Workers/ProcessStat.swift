@@ -29,7 +29,7 @@ public func parseProcessStat(_ bytes: ArraySlice<UInt8>) throws(CollectError) ->
           let close = bytes.lastIndex(of: UInt8(ascii: ")")), close > open,
           let pid = parseInt64(trimmed(bytes[bytes.startIndex..<open]))
     else { throw CollectError("pid stat: malformed '\(string(bytes.prefix(80)))'") }
-    let rest = leadingFields(bytes[(close + 1)...], 22)
+    let rest = fields(bytes[(close + 1)...], limit: 22)
     // rest[0] is field 3 (state): field k is rest[k - 3].
     guard rest.count >= 22, rest[0].count == 1,
           let ppid = parseInt64(rest[1]), let utime = parseUInt64(rest[11]), let stime = parseUInt64(rest[12]),
@@ -129,20 +129,4 @@ public func processStateName(_ state: UInt8) -> String {
     case UInt8(ascii: "I"): return "idle"
     default: return "other"
     }
-}
-
-/// The first `limit` whitespace-separated fields (stat lines have 50; shd reads 22).
-func leadingFields(_ line: ArraySlice<UInt8>, _ limit: Int) -> [ArraySlice<UInt8>] {
-    var out: [ArraySlice<UInt8>] = []
-    out.reserveCapacity(limit)
-    var i = line.startIndex
-    let end = line.endIndex
-    while i < end, out.count < limit {
-        while i < end, isSpace(line[i]) { i += 1 }
-        if i >= end { break }
-        let s = i
-        while i < end, !isSpace(line[i]) { i += 1 }
-        out.append(line[s..<i])
-    }
-    return out
 }
