@@ -130,11 +130,16 @@ final class ChannelOptions {
     let declaration: ChannelDeclaration
     /// Strings that must never reach a log line (secret values and URLs).
     var secrets: [String] = []
+    /// The options looked at so far (tests compare them with the checker's table).
+    private(set) var read: Set<String> = []
 
     init(_ declaration: ChannelDeclaration) { self.declaration = declaration }
 
     var location: SourceLocation { declaration.location }
-    subscript(key: String) -> ConfigValue? { declaration[key] }
+    subscript(key: String) -> ConfigValue? {
+        read.insert(key)
+        return declaration[key]
+    }
 
     func bad(_ option: String, _ expected: String) -> NotifyError {
         NotifyError(.badOption(channel: declaration.name, option: option, expected: expected), at: location)

@@ -7,13 +7,11 @@ struct SlackChannel: ChannelKind {
     static let maxBatch = 20  // Slack allows 50 blocks per message; each alert takes two.
 
     var url: String
-    var headers: [(String, String)]
     var channel: String?
     var username: String?
 
     init(decoding o: ChannelOptions) throws(NotifyError) {
         url = try o.url("url")
-        headers = try o.headers(ChannelKinds.headers.name)
         channel = try o.text("channel")
         username = try o.text("username")
     }
@@ -22,7 +20,7 @@ struct SlackChannel: ChannelKind {
 
     func request(_ alerts: [OutgoingAlert], _ m: MessageContext, _ config: ChannelConfig) -> ChannelRequest {
         let body = Payloads.slack(alerts, host: m.host, reportPath: m.reportPath, channel: channel, username: username).encoded()
-        return .transfer(jsonPost(url: url, body: Array(body.utf8), ids: alerts.map(\.id), headers: headers, config))
+        return .transfer(jsonPost(url: url, body: Array(body.utf8), ids: alerts.map(\.id), headers: [], config))
     }
 }
 
