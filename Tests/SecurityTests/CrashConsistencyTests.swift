@@ -78,7 +78,7 @@ func alertTransitions(_ server: LocalHTTPServer) -> [String: [(id: String, kind:
     struct Outcome { var kills = 0; var lives = 0; var problems: [String] = [] }
 
     static func play(_ run: Run) throws -> Outcome {
-        let h = SecDaemon("shd-crash")
+        let h = try DaemonHarness("shd-crash", webhook: false, textfile: true)
         let hook = try LocalHTTPServer()
         defer { hook.stop() }
         let rules = Self.rules.enumerated().map { i, name in

@@ -51,7 +51,7 @@ struct ReceiverFault: Sendable, CustomStringConvertible {
 
     /// Every case is a webhook channel `cN` to its own server; one alert goes to all of them at once.
     @Test func webhookReceiversThatMisbehaveEndDeliveredOrRefusedNeverLostAndNeverStallTicks() throws {
-        let h = SecDaemon("shd-http-faults")
+        let h = try DaemonHarness("shd-http-faults", webhook: false, textfile: true)
         var servers: [RawServer] = []
         defer { for s in servers { s.stop() } }
         var channels = ""
@@ -66,7 +66,7 @@ struct ReceiverFault: Sendable, CustomStringConvertible {
         let refusedIndex = servers.count
         channels += "channel c\(refusedIndex) webhook { url \"http://127.0.0.1:\(refusedPort)/hook\" timeout 1s }\n"
         let names = (0...refusedIndex).map { "c\($0)" }
-        h.writeRules(channels + SecDaemon.memoryRule(channels: names))
+        h.writeRules(channels + DaemonHarness.memoryRule(channels: names))
         h.setAvailable(kB: 2_000_000)
         try h.start()
         #expect(h.waitFor(30) { h.log.contains("channel c\(refusedIndex) ") && h.log.contains("attempt 2 for") }, "log: \(h.log)")
@@ -133,7 +133,7 @@ struct ReceiverFault: Sendable, CustomStringConvertible {
     ]
 
     @Test func smtpServersThatMisbehaveEndDeliveredOrRefusedNeverLost() throws {
-        let h = SecDaemon("shd-smtp-faults")
+        let h = try DaemonHarness("shd-smtp-faults", webhook: false, textfile: true)
         var servers: [RawServer] = []
         defer { for s in servers { s.stop() } }
         var channels = ""
@@ -143,7 +143,7 @@ struct ReceiverFault: Sendable, CustomStringConvertible {
             servers.append(s)
             channels += "channel m\(i) smtp { server \"smtp://127.0.0.1:\(s.port)\" tls \"none\" from \"shd@t.example\" to \"ops@t.example\" timeout 3s }\n"
         }
-        h.writeRules(channels + SecDaemon.memoryRule(channels: (0..<servers.count).map { "m\($0)" }))
+        h.writeRules(channels + DaemonHarness.memoryRule(channels: (0..<servers.count).map { "m\($0)" }))
         h.setAvailable(kB: 2_000_000)
         try h.start()
         func lines(_ i: Int) -> [Substring] { h.log.split(separator: "\n").filter { $0.contains("channel m\(i) (") } }

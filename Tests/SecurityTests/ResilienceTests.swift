@@ -25,12 +25,12 @@ func hookEvents(_ server: LocalHTTPServer, rule: String = "memory_low") -> [(id:
     /// N rounds: set the metric, start, kill -9 after a random 0.1–1.5 s (during ticks, state writes and
     /// deliveries — a third of the receiver's answers hang), check state.json, repeat; then a clean run.
     @Test func kill9AtRandomPointsLosesNothingAndNeverCorruptsState() throws {
-        let h = SecDaemon("shd-kill9")
+        let h = try DaemonHarness("shd-kill9", webhook: false, textfile: true)
         let hook = try LocalHTTPServer()
         defer { hook.stop() }
         var rng = SystemRandomNumberGenerator()
         hook.enqueue((0..<400).map { _ in Int.random(in: 0..<3, using: &rng) == 0 ? .hang : .status(200, body: "ok") })
-        h.writeRules("channel hook webhook { url \"\(hook.url)/hook\" timeout 1s }\n" + SecDaemon.memoryRule(channels: ["hook"]))
+        h.writeRules("channel hook webhook { url \"\(hook.url)/hook\" timeout 1s }\n" + DaemonHarness.memoryRule(channels: ["hook"]))
         var corruptStates = 0, stateChecks = 0
         var spooled: Set<String> = []
         for round in 0..<Self.killRounds {
@@ -86,7 +86,7 @@ func hookEvents(_ server: LocalHTTPServer, rule: String = "memory_low") -> [(id:
     /// the alert is still attempted; once space is back, state is saved and the alert delivered once.
     @Test(.enabled(if: tmpfsMountable, "needs root and permission to mount a tmpfs (documented skip)"))
     func diskFullForStateAndSpoolIsLoggedSurvivedAndRecovered() throws {
-        let h = SecDaemon("shd-diskfull")
+        let h = try DaemonHarness("shd-diskfull", webhook: false, textfile: true)
         mkdir(h.state, 0o750)
         try #require(runShell("mount -t tmpfs -o size=64k,mode=750 tmpfs '\(h.state)'") == 0)
         mkdir(h.state + "/spool", 0o700)
@@ -94,7 +94,7 @@ func hookEvents(_ server: LocalHTTPServer, rule: String = "memory_low") -> [(id:
         let hook = try LocalHTTPServer()
         defer { hook.stop() }
         hook.defaultResponse = .status(503, body: "later")
-        h.writeRules("channel hook webhook { url \"\(hook.url)/hook\" timeout 1s }\n" + SecDaemon.memoryRule(channels: ["hook"]))
+        h.writeRules("channel hook webhook { url \"\(hook.url)/hook\" timeout 1s }\n" + DaemonHarness.memoryRule(channels: ["hook"]))
         h.setAvailable(kB: 2_000_000)
         try h.start()
         #expect(h.waitFor(20) { hook.requests.count >= 1 }, "not even attempted from memory; log: \(h.log)")
@@ -126,11 +126,11 @@ func hookEvents(_ server: LocalHTTPServer, rule: String = "memory_low") -> [(id:
 
     /// Process folders vanish, lose files, or are half-written while the processes worker walks /proc.
     @Test func procEntriesVanishingMidWalkAreSkipped() throws {
-        let h = SecDaemon("shd-procwalk")
+        let h = try DaemonHarness("shd-procwalk", webhook: false, textfile: true)
         let proc = h.root + "/proc"
         let pids = listFiles(proc).filter { $0.allSatisfy(\.isNumber) }
         try #require(pids.count >= 3)
-        h.writeRules(SecDaemon.memoryRule(channels: ["log"]))
+        h.writeRules(DaemonHarness.memoryRule(channels: ["log"]))
         try h.start(interval: "50ms")
         #expect(h.waitReady())
         // Churn for 4 s: rename away and back, delete stat or status, truncate stat, add a pid with nothing in it.
@@ -197,10 +197,10 @@ func hookEvents(_ server: LocalHTTPServer, rule: String = "memory_low") -> [(id:
     /// file, the old rules stay in force (the alert still resolves), ticks continue, no crash, no hang.
     @Test(arguments: badRules)
     func rulesReplacedByGarbageKeepTheOldRules(_ bad: BadRules) throws {
-        let h = SecDaemon("shd-badrules")
+        let h = try DaemonHarness("shd-badrules", webhook: false, textfile: true)
         let hook = try LocalHTTPServer()
         defer { hook.stop() }
-        let good = "channel hook webhook { url \"\(hook.url)/hook\" timeout 1s }\n" + SecDaemon.memoryRule(channels: ["hook"])
+        let good = "channel hook webhook { url \"\(hook.url)/hook\" timeout 1s }\n" + DaemonHarness.memoryRule(channels: ["hook"])
         h.writeRules(good)
         h.setAvailable(kB: 2_000_000)
         try h.start()
@@ -230,10 +230,10 @@ func hookEvents(_ server: LocalHTTPServer, rule: String = "memory_low") -> [(id:
 
     /// Handled signals in storms, then a clean stop; TERM right after exec stops cleanly too.
     @Test func signalStormsAreAbsorbed() throws {
-        let h = SecDaemon("shd-signals")
+        let h = try DaemonHarness("shd-signals", webhook: false, textfile: true)
         let hook = try LocalHTTPServer()
         defer { hook.stop() }
-        h.writeRules("channel hook webhook { url \"\(hook.url)/hook\" timeout 1s }\n" + SecDaemon.memoryRule(channels: ["hook"]))
+        h.writeRules("channel hook webhook { url \"\(hook.url)/hook\" timeout 1s }\n" + DaemonHarness.memoryRule(channels: ["hook"]))
         try h.start()
         #expect(h.waitReady())
         for _ in 0..<200 { h.process!.signal(SIGHUP) }
@@ -274,8 +274,8 @@ func seconds(_ v: Double) -> String { String(Double(Int((v * 100).rounded())) / 
     /// Found by signalStormsAreAbsorbed: shd did not ignore SIGPIPE, so a log write to a closed pipe (or
     /// OpenSSL writing to a reset TLS receiver; curl runs with CURLOPT_NOSIGNAL) killed it with status 141.
     @Test func aClosedStderrPipeOrASIGPIPEDoesNotKillTheDaemon() throws {
-        let h = SecDaemon("shd-sigpipe")
-        h.writeRules(SecDaemon.memoryRule(channels: ["log"]))
+        let h = try DaemonHarness("shd-sigpipe", webhook: false, textfile: true)
+        h.writeRules(DaemonHarness.memoryRule(channels: ["log"]))
         let pidfile = h.dir + "/shd.pid"
         let args = [shdBinary, "run", "--rules", h.rules, "--state-dir", h.state, "--proc-root", h.root + "/proc",
                     "--sys-root", h.root + "/sys", "--etc-root", h.root + "/etc", "--interval", "100ms",

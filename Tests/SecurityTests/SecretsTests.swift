@@ -33,7 +33,7 @@ func base64Decode(_ s: String) -> String {
     ]
 
     @Test func secretsNeverReachLogsReportsStateSpoolOrDiagnostics() throws {
-        let h = SecDaemon("shd-secrets")
+        let h = try DaemonHarness("shd-secrets", webhook: false, textfile: true)
         let secrets = h.dir + "/secrets"
         mkdir(secrets, 0o700)
         let hook = try LocalHTTPServer()
@@ -87,7 +87,7 @@ func base64Decode(_ s: String) -> String {
               user "shd" password file "\(secrets)/smtp-password" timeout 3s
             }
             """)
-        h.writeRules(SecDaemon.memoryRule(channels: ["hook", "sl", "mail", "log"]))
+        h.writeRules(DaemonHarness.memoryRule(channels: ["hook", "sl", "mail", "log"]))
 
         // Diagnostics: clean, JSON, and with an error on a channel line (the source line is quoted).
         _ = try h.command(["check-rules", config, h.rules])
@@ -143,10 +143,10 @@ func base64Decode(_ s: String) -> String {
 
     @Test(arguments: [mode_t(0o644), 0o640, 0o604, 0o660, 0o601])
     func aSecretFileOthersMayReadIsRefusedAtStartNamingTheFile(mode: mode_t) throws {
-        let h = SecDaemon("shd-secret-mode")
+        let h = try DaemonHarness("shd-secret-mode", webhook: false, textfile: true)
         let path = h.dir + "/hook-secret"
         writeSecret(path, "http://127.0.0.1:9/hook/" + Self.tokens["url"]!, mode: mode)
-        h.writeRules("channel hook webhook { url file \"\(path)\" }\n" + SecDaemon.memoryRule(channels: ["hook"]))
+        h.writeRules("channel hook webhook { url file \"\(path)\" }\n" + DaemonHarness.memoryRule(channels: ["hook"]))
         try h.start()
         let rc = h.process!.wait(timeout: 15)
         #expect(rc == 1, "started with a mode \(String(mode, radix: 8)) secret; log: \(h.log)")
@@ -158,11 +158,11 @@ func base64Decode(_ s: String) -> String {
     }
 
     @Test func aSecretFileThatIsASymlinkToAWorldReadableFileIsRefused() throws {
-        let h = SecDaemon("shd-secret-link")
+        let h = try DaemonHarness("shd-secret-link", webhook: false, textfile: true)
         let real = h.dir + "/real"
         writeSecret(real, "http://127.0.0.1:9/hook/" + Self.tokens["url"]!, mode: 0o644)
         symlink(real, h.dir + "/link")
-        h.writeRules("channel hook webhook { url file \"\(h.dir)/link\" }\n" + SecDaemon.memoryRule(channels: ["hook"]))
+        h.writeRules("channel hook webhook { url file \"\(h.dir)/link\" }\n" + DaemonHarness.memoryRule(channels: ["hook"]))
         try h.start()
         #expect(h.process!.wait(timeout: 15) == 1, "log: \(h.log)")
         #expect(!h.log.contains(Self.tokens["url"]!))

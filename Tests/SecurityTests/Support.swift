@@ -1,5 +1,5 @@
-// A daemon under attack: `shd run` on a private copy of machine-a with its own rules, config, state and
-// receivers, plus the helpers the fault and secret tests share (a scripted raw TCP server, file scans).
+// The helpers the fault and secret tests share (a scripted raw TCP server, file scans); the daemon under test
+// is TestSupport's DaemonHarness.
 import Kit
 import Testing
 import Reports
@@ -7,99 +7,6 @@ import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// `shd run` as a child on a copy of the machine-a fixture (modelled on DaemonTests' DaemonHarness, which
-/// another test target cannot import). Logs at debug level to `log`; every output lands under `dir`.
-final class SecDaemon {
-    let dir: String
-    let root: String
-    let rules: String
-    let state: String
-    let textfile: String
-    var process: ChildProcess?
-    /// Every stderr/stdout file of every process this harness started, for secret scans.
-    var outputs: [String] = []
-    private var runs = 0
-
-    init(_ name: String = "shd-sec") {
-        dir = makeTempDirectory(name)
-        root = dir + "/machine"
-        copyTree(TestPaths.fixture("machine-a"), root)
-        rules = dir + "/rules.d"
-        state = dir + "/state"
-        textfile = dir + "/textfile"
-        mkdir(rules, 0o755)
-        mkdir(textfile, 0o755)
-        setAvailable(kB: 24_215_532)  // 98% available: quiet
-    }
-
-    deinit {
-        process?.signal(SIGKILL)
-        _ = process?.wait(timeout: 5)
-        _ = runShell("umount '\(state)' 2>/dev/null; rm -rf '\(dir)'")
-    }
-
-    /// Rewrites MemAvailable in place (the daemon keeps the file open and re-reads it).
-    func setAvailable(kB: Int) {
-        let path = root + "/proc/meminfo"
-        let text = readText(path).split(separator: "\n", omittingEmptySubsequences: false).map { line in
-            line.hasPrefix("MemAvailable:") ? "MemAvailable:   \(kB) kB" : String(line)
-        }.joined(separator: "\n")
-        writeText(path, text)
-    }
-
-    /// A rule on memory.usage that warns below `threshold` % available, routed to `channels`.
-    static func memoryRule(threshold: Int = 50, channels: [String]) -> String {
-        """
-        rule memory_low on memory.usage {
-          warn available_percent < \(threshold)
-          notify \(channels.joined(separator: ", "))
-          summary "only {available_percent}% memory available"
-        }
-
-        """
-    }
-
-    func writeRules(_ text: String, file: String = "test.rules") { writeText(rules + "/" + file, text) }
-
-    func start(interval: String = "100ms", extraArgs: [String] = [], environment: [String: String]? = nil) throws {
-        runs += 1
-        let out = dir + "/run\(runs)"
-        mkdir(out, 0o755)
-        process = try ChildProcess([shdBinary, "run", "--rules", rules, "--state-dir", state, "--textfile", textfile,
-                                    "--proc-root", root + "/proc", "--sys-root", root + "/sys", "--etc-root", root + "/etc",
-                                    "--interval", interval, "--log-level", "debug"] + extraArgs,
-                                   environment: environment, outputDirectory: out)
-        outputs += [process!.stdoutPath, process!.stderrPath]
-    }
-
-    /// Runs another shd command (check-rules, notify test, report) and records its output for the scans.
-    func command(_ args: [String], timeout: Double = 30) throws -> (Int32?, String, String) {
-        runs += 1
-        let out = dir + "/run\(runs)"
-        mkdir(out, 0o755)
-        let p = try ChildProcess([shdBinary] + args, outputDirectory: out)
-        let rc = p.wait(timeout: timeout)
-        if rc == nil { p.signal(SIGKILL); _ = p.wait(timeout: 5) }
-        outputs += [p.stdoutPath, p.stderrPath]
-        return (rc, p.stdout, p.stderr)
-    }
-
-    var log: String { process?.stderr ?? "" }
-
-    func waitFor(_ seconds: Double, _ what: () -> Bool) -> Bool { ChildProcess.waitFor(seconds, what) }
-
-    func waitReady() -> Bool { waitFor(20) { access(state + "/report.json", F_OK) == 0 } }
-
-    /// Stops the daemon with SIGTERM and returns its exit status.
-    @discardableResult
-    func stop() -> Int32? {
-        process?.signal(SIGTERM)
-        return process?.wait(timeout: 10)
-    }
-
-    func spoolFiles() -> [String] { listFiles(state + "/spool").filter { $0.hasSuffix(".spool") } }
-}
 
 /// Names in a folder (not recursive), sorted; empty when it cannot be listed.
 func listFiles(_ dir: String) -> [String] { listDirectory(dir).sorted() }

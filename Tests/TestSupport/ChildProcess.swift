@@ -1,6 +1,6 @@
 // Starting the built shd binary (or any program) as a child process from a test, with its output in files.
-#if canImport(Glibc)
 import Kit
+#if canImport(Glibc)
 import Glibc
 #endif
 

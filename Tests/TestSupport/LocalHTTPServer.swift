@@ -1,6 +1,6 @@
 // A small real HTTP/1.1 server on 127.0.0.1 for tests: records every request and answers from a script.
-#if canImport(Glibc)
 import Kit
+#if canImport(Glibc)
 import Glibc
 #endif
 
