@@ -24,19 +24,7 @@ func filesUnder(_ dir: String) -> [String] {
 }
 
 /// Raw bytes of a file (empty when unreadable).
-func readBytes(_ path: String) -> [UInt8] {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { return [] }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n <= 0 { break }
-        out += buf[0..<n]
-    }
-    return out
-}
+func readBytes(_ path: String) -> [UInt8] { (try? readWholeFile(path, limit: .max)) ?? [] }
 
 func contains(_ hay: [UInt8], _ needle: String) -> Bool {
     let n = Array(needle.utf8)
