@@ -19,9 +19,10 @@ build_module() {
     echo "fuzz/build.sh: module $m" >&2
     # shellcheck disable=SC2086
     $SWIFTC $FLAGS -module-name "$m" -emit-module -emit-module-path "$B/$m.swiftmodule" \
-        -emit-library -static -o "$lib" Sources/"$m"/*.swift
+        -emit-library -static -o "$lib" $(find Sources/"$m" -name '*.swift' | sort)
     FORCE=1
 }
+build_module Kit
 build_module Reports
 build_module Workers
 build_module Rules
@@ -40,5 +41,5 @@ for t in $targets; do
     echo "fuzz/build.sh: target $t" >&2
     # shellcheck disable=SC2086
     $SWIFTC $FLAGS -module-name "Fuzz_$t" "fuzz/$t.swift" -o "$out" \
-        -use-ld=lld -L "$B" -lNotify -lRules -lWorkers -lReports "$B/curl_loader.o"
+        -use-ld=lld -L "$B" -lNotify -lRules -lWorkers -lReports -lKit "$B/curl_loader.o"
 done

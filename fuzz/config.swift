@@ -14,9 +14,11 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     guard let config = result.configuration else { return 0 }
     for decl in config.channels {
         guard let channel = try? ChannelConfig(decl) else { continue }
+        // The address a kind talks to (url for the HTTP kinds, server for smtp), as the channel's log lines name it.
+        let url = (decl["url"] ?? decl["server"])?.stringValue ?? channel.target
         _ = channel.target
-        _ = channel.scrub("error talking to " + channel.url + " with " + channel.secrets.joined(separator: " "))
-        _ = ChannelConfig.tokensOf(channel.url)
+        _ = channel.scrub("error talking to " + url + " with " + channel.secrets.joined(separator: " "))
+        _ = ChannelConfig.tokensOf(url)
     }
     return 0
 }

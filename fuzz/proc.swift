@@ -131,7 +131,7 @@ public func fuzzProc(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         if let v = try? parseSysfsInteger(bytes) { _ = clampedInt64(Double(v)) }
     case 19:
         if let c = try? parseAdjtimexPrint(bytes) { _ = (c.offsetSeconds, c.synchronised, c.stateName) }
-    case 20: _ = try? parseStatCPUTicks(bytes)
+    case 20: _ = try? parseProcessStat(bytes[...]).cpuTicks  // system.self: shd's own CPU ticks
     case 21: _ = parseCPUInfoTopology(bytes)
     case 22:
         if let t = try? parseStatfsSidecar(bytes) {

@@ -29,7 +29,7 @@ public func fuzzRules(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         }
         let state = engine.exportState()
         let again = Engine(configuration: config)
-        do { try again.importState(state) } catch { fatalError("exported state does not import: \(error)") }
+        do { _ = try again.importState(state, now: now) } catch { fatalError("exported state does not import: \(error)") }
     }
     return 0
 }

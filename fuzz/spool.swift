@@ -4,12 +4,6 @@ import Reports
 import Rules
 @testable import Notify
 
-let mailChannel: ChannelConfig? = try? ChannelConfig(ChannelDeclaration(
-    name: "mail", kind: "smtp",
-    options: [("server", .string("smtp://127.0.0.1:25")), ("from", .string("shd@example.com")),
-              ("to", .string("ops@example.com")), ("tls", .string("none"))],
-    location: SourceLocation(file: "fuzz", line: 1, column: 1)))
-
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSpool(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
@@ -20,9 +14,7 @@ public func fuzzSpool(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     _ = Payloads.alertmanager([event], host: "fuzz", generatorURL: nil).encoded()
     _ = Payloads.execEnvironment(alerts[0], host: "fuzz", channel: entry.channel)
     _ = Payloads.logLine(event, host: "fuzz", channel: entry.channel)
-    if let mail = mailChannel {
-        _ = Payloads.email(alerts, config: mail, host: "fuzz", reportJSON: report?.encoded() ?? "null",
-                           reportPath: "/var/lib/shd/report.json", date: entry.created)
-    }
+    _ = Payloads.email(alerts, from: "shd@example.com", to: ["ops@example.com"], subjectPrefix: "[shd]", host: "fuzz",
+                       reportJSON: report?.encoded() ?? "null", reportPath: "/var/lib/shd/report.json", date: entry.created)
     return 0
 }

@@ -26,7 +26,7 @@ public func fuzzState(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     _ = try? AlertEvent(json: v)
     let engine = Engine(configuration: stateEngineConfig)
     if let e = v["engine"] {
-        do { try engine.importState(e) } catch { return 0 }
+        do { _ = try engine.importState(e, now: Timestamp(microseconds: 1_764_000_000_000_000)) } catch { return 0 }
         // A restored engine must evaluate and export without trapping.
         _ = engine.exportState().encoded()
     }
