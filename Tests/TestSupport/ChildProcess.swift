@@ -111,16 +111,7 @@ public struct ChildProcessError: Error, CustomStringConvertible {
 
 /// The whole file as text ("" when missing).
 public func readText(_ path: String) -> String {
-    guard let f = fopen(path, "rb") else { return "" }
-    defer { fclose(f) }
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = fread(&buf, 1, buf.count, f)
-        if n <= 0 { break }
-        out.append(contentsOf: buf[0..<n])
-    }
-    return String(decoding: out, as: UTF8.self)
+    (try? readWholeFile(path, limit: .max)).map { String(decoding: $0, as: UTF8.self) } ?? ""
 }
 
 /// Writes text to a file (replacing it).

@@ -1,4 +1,5 @@
 // A real SMTP receiver for tests: Debian's python3-aiosmtpd, run as a child process on 127.0.0.1.
+import Kit
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -126,16 +127,7 @@ print(json.dumps(out))
 """#
 
     static func readText(_ path: String) -> String? {
-        guard let f = fopen(path, "rb") else { return nil }
-        defer { fclose(f) }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&buf, 1, buf.count, f)
-            if n <= 0 { break }
-            out += buf[0..<n]
-        }
-        return String(decoding: out, as: UTF8.self)
+        (try? readWholeFile(path, limit: .max)).map { String(decoding: $0, as: UTF8.self) }
     }
 
     static let script = #"""
