@@ -101,7 +101,7 @@ public final class Daemon {
         // state.json, then the journal's commits after it: the newest is the state the spooled notifications
         // agree with (ARCHITECTURE.md, "Alert state and notifications: one commit").
         let saved = readStateFile()
-        let committed = dispatcher.recoverSpool(committedThrough: Int64(saved?["commit"]?.number ?? 0))
+        let committed = dispatcher.recoverSpool(committedThrough: saved?["commit"]?.int64 ?? 0)
         var restored = (committed ?? saved).map { restoreState($0, from: committed == nil ? statePath : settings.stateDir + "/journal") } ?? []
         if !dispatcher.journalIsEmpty, let error = dispatcher.compact(state: stateObject()) {
             log.warning("cannot compact the journal into \(statePath) (\(error)); it is kept and read again at the next start")

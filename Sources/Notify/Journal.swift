@@ -92,9 +92,11 @@ final class Journal {
             let line = Array(bytes[start..<nl])
             defer { start = nl + 1 }
             guard let v = try? JSONValue.parse(bytes: line) else { break scan }
-            if let n = v["commit"]?.number {
-                guard v["entries"]?.number == Double(block.count), let state = v["state"] else { break scan }
-                let commit = Int64(n)
+            if let n = v["commit"] {
+                // A commit line whose number or count is not a whole number ends the good part, as a torn one does.
+                guard let commit = n.int64, v["entries"]?.int64 == Int64(block.count), let state = v["state"] else {
+                    break scan
+                }
                 if commit > seq {
                     seq = commit
                     out.state = state

@@ -18,6 +18,14 @@ public enum JSONValue: Equatable, Sendable {
         default: return nil
         }
     }
+    /// An `int`, or a `double` that is a whole number an Int64 holds; nil otherwise (never traps on 1e300 or NaN).
+    public var int64: Int64? {
+        switch self {
+        case .int(let v): return v
+        case .double(let v): return Int64(exactly: v)
+        default: return nil
+        }
+    }
     public var string: String? { if case .string(let s) = self { return s } else { return nil } }
     public var object: JSONObject? { if case .object(let o) = self { return o } else { return nil } }
     public var array: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
