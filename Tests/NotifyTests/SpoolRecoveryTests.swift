@@ -139,6 +139,28 @@ private func alerts(_ r: LocalHTTPServer.Request) -> [(id: String, kind: String,
         #expect(compacted.state == nil && compacted.entries.isEmpty)
     }
 
+    /// A commit line whose number or entry count is not a whole Int64 (a damaged disk, a hand edit) ends the good part
+    /// as a torn one does: recovery keeps the commit before it and never traps (`Int64(1e300)` did, at every start).
+    @Test(arguments: ["1e300", "-1e300", "1.5", "\"x\"", "null"])
+    func aCommitNumberThatIsNotAWholeNumberEndsTheGoodPart(_ number: String) throws {
+        let dir = makeTempDir()
+        defer { removeTree(dir) }
+        let spool = try Spool(directory: dir + "/spool")
+        let j = try Journal(directory: dir)
+        let first = lines(spool, ["/a"])
+        guard case .success = j.commit(lines: first.map(\.1), state: ["n": 1]) else { Issue.record("commit 1"); return }
+        let good = j.size
+        let fd = open(dir + "/journal", O_WRONLY | O_APPEND)
+        let bad = Array(lines(spool, ["/b"])[0].1) + Array("\n{\"commit\":\(number),\"entries\":1,\"state\":{\"n\":2}}\n".utf8)
+        _ = bad.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        let r = try Journal(directory: dir).recover(committedThrough: 0)
+        #expect(r.state == ["n": 1])
+        #expect(r.entries.map(\.id) == [first[0].0.id])
+        #expect(r.discardedBytes == bad.count)
+        #expect(try readWholeFile(dir + "/journal").count == good)
+    }
+
     /// The daemon's path: enqueue with a state is one commit; compaction turns the pending entries into spool
     /// files and state.json (with the commit number) and empties the journal; a restart finds them there.
     @Test func aCommitThenACompactionThenARestartLoseNothing() throws {

@@ -80,13 +80,14 @@ struct ReceiverFault: Sendable, CustomStringConvertible {
         #expect(settled, "some cases neither delivered nor refused after 60 s; log: \(h.log)")
         usleep(1_500_000)
         #expect(h.process!.isRunning, "the daemon died; log: \(h.log)")
-        // A receiver stalling the loop would show as ~10 missed 100 ms ticks (the 1 s timeout) in one warning; a
-        // single missed tick is a loaded machine (the suite under AddressSanitizer runs everything in parallel).
+        // A receiver stalling the loop would show as ~10 missed 100 ms ticks (the 1 s timeout) in one warning. A loaded
+        // machine misses a few on its own (4-6 were seen at load average 18 on 2 cores, the whole suite in parallel), so
+        // the bound sits between the two: at most 7 in one warning.
         let missed = h.log.split(separator: "\n").compactMap { line -> Int? in
             guard let r = line.firstRange(of: "missed ") else { return nil }
             return Int(line[r.upperBound...].prefix { $0.isNumber })
         }
-        #expect((missed.max() ?? 0) <= 3, "a misbehaving receiver delayed ticks: \(missed); log: \(h.log)")
+        #expect((missed.max() ?? 0) <= 7, "a misbehaving receiver delayed ticks: \(missed); log: \(h.log)")
 
         let faults = Self.httpFaults + [ReceiverFault(name: "refused connection (closed port), then listening", first: [], retried: true)]
         for (i, f) in faults.enumerated() {
