@@ -1,4 +1,5 @@
 // The alert state machine: transitions, for/clear/repeat, mute, missing data, series, state export/import, reload.
+// Over 400 lines: one suite of the state machine's tables; each test is a table of transitions.
 import Testing
 import Reports
 @testable import Rules

@@ -1,4 +1,5 @@
 // cpu worker: the /proc/stat and cpuinfo parsers, utilisation deltas, and every cpu function on machine-a and live.
+// Over 400 lines: /proc/stat and cpuinfo parser tables from real kernels, and the utilisation deltas.
 import Testing
 import Reports
 import TestSupport

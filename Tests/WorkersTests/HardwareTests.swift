@@ -1,4 +1,5 @@
 // hardware.*: sysfs number and mdstat parsers, sensors on machine-b, "no data" on a bare tree; schema conformance of disk/network/processes/hardware rows.
+// Over 400 lines: one suite per hardware source (hwmon, thermal, EDAC, md), each a table of real sysfs/mdstat text.
 import Testing
 import Reports
 import TestSupport

@@ -1,4 +1,5 @@
 // memory worker: the meminfo and vmstat parsers on real kernel text, and both functions on machine-a and live.
+// Over 400 lines: meminfo, vmstat and zoneinfo parser tables from real kernels, and the functions over four trees.
 import Testing
 import Reports
 import TestSupport
