@@ -135,17 +135,28 @@ final class Journal {
         return out
     }
 
-    /// Appends the notification lines and the commit line in one write, then one fdatasync. Returns the offset and
-    /// length of each line, or the error (the journal is cut back to where it was: nothing of it was committed).
+    /// Appends the notification lines and the commit line, then one fdatasync. Returns the offset and length of each
+    /// line, or the error (the journal is cut back to where it was: nothing of it was committed). The lines go out in
+    /// writes of about a megabyte, so a tick with a thousand transitions (each line carries the whole report) does not
+    /// hold a second copy of all of them in memory.
     func commit(lines: [[UInt8]], state: JSONValue) -> Result<[(offset: Int, length: Int)], FileError> {
         let next = seq + 1
         let before = size
         var record: [UInt8] = []
+        record.reserveCapacity(Self.writeChunk)
         var ranges: [(offset: Int, length: Int)] = []
+        ranges.reserveCapacity(lines.count)
+        var written = 0
         for l in lines {
-            ranges.append((size + record.count, l.count))
+            ranges.append((before + written + record.count, l.count))
             record += l
             record.append(10)
+            if record.count >= Self.writeChunk {
+                CrashPoint.reach("commit-write")
+                if let e = append(record) { cut(to: before); return .failure(e) }
+                written += record.count
+                record.removeAll(keepingCapacity: true)
+            }
         }
         var head = JSONObject()
         head.append("commit", .int(next))
@@ -154,7 +165,7 @@ final class Journal {
         record += Array(JSONValue.object(head).encoded().utf8)
         record.append(10)
         CrashPoint.reach("commit-write")
-        if let e = append(record) { return .failure(e) }
+        if let e = append(record) { cut(to: before); return .failure(e) }
         CrashPoint.reach("commit-sync")
         if fdatasync(fd) != 0 {
             let e = FileError(operation: "fdatasync", path: path, errno: errno)
@@ -204,6 +215,9 @@ final class Journal {
         lastState = .object(o)
         return nil
     }
+
+    /// How much of a commit record is gathered before it is written.
+    static let writeChunk = 1 << 20
 
     private func append(_ bytes: [UInt8]) -> FileError? {
         var off = 0
