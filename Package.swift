@@ -15,12 +15,15 @@ let package = Package(
         // libcurl, dlopened on first need (not linked): typed wrappers around one table of dlsym'd functions.
         // <curl/curl.h> for types and constants comes from libcurl4-openssl-dev; at run time, libcurl4.
         .target(name: "CCurl", path: "Sources/CCurl"),
+        // libsystemd (sd-bus for the systemd worker, sd-journal for the journal source), dlopened on first need the
+        // same way. <systemd/sd-*.h> come from libsystemd-dev; at run time, libsystemd0 (shd runs without it).
+        .target(name: "CSystemd", path: "Sources/CSystemd"),
         // The I/O kit, one home per primitive: monotonic clock, folder listing, whole-file read, atomic write.
         .target(name: "Kit", dependencies: ["CLinux"]),
         // The three report shapes, JSON values, RFC 3339 time, the field catalog. No I/O.
         .target(name: "Reports"),
         // Workers and functions over /proc and /sys, each with a pure parser.
-        .target(name: "Workers", dependencies: ["Reports", "Kit", "CLinux"]),
+        .target(name: "Workers", dependencies: ["Reports", "Kit", "CLinux", "CSystemd"]),
         // The rule language: lexer, parser, checker, evaluator, diagnostics, rule tests (the runner; the command is in CLI).
         .target(name: "Rules", dependencies: ["Reports", "Kit"]),
         // Channels, payloads, spool and delivery over libcurl's multi-socket API.
@@ -37,7 +40,7 @@ let package = Package(
         // Test targets declare exactly the modules their files import.
         .target(name: "TestSupport", dependencies: ["Reports", "Kit"], path: "Tests/TestSupport"),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
-        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Reports", "Kit", "TestSupport"],
+        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Reports", "Kit", "CSystemd", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Workers", "Reports", "Kit", "TestSupport"]),
         .testTarget(name: "NotifyTests", dependencies: ["Notify", "Rules", "Reports", "Kit", "TestSupport"], exclude: ["Golden"]),

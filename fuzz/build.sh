@@ -9,7 +9,7 @@ ROOT=$(pwd)
 B=${BUILD:-$ROOT/.build-fuzz/bin}
 mkdir -p "$B"
 SWIFTC=${SWIFTC:-swiftc}
-FLAGS="-sanitize=fuzzer,address -parse-as-library -enable-testing -O -g -I $B -I Sources/CLinux -I Sources/CCurl/include"
+FLAGS="-sanitize=fuzzer,address -parse-as-library -enable-testing -O -g -I $B -I Sources/CLinux -I Sources/CCurl/include -I Sources/CSystemd/include"
 
 # module name, then its dependencies (already built); rebuilt only when a source is newer.
 build_module() {
@@ -33,13 +33,24 @@ if [ ! -f "$B/curl_loader.o" ] || [ Sources/CCurl/curl_loader.c -nt "$B/curl_loa
     echo "fuzz/build.sh: CCurl" >&2
     ${CC:-clang} -O -g -fPIC -I Sources/CCurl/include -c Sources/CCurl/curl_loader.c -o "$B/curl_loader.o"
 fi
+# CSystemd is C too (libsystemd dlopened by loader.c; bus.c and the journal's file resolve their parts):
+# every C file of the target into one archive.
+if [ ! -f "$B/libCSystemd.a" ] || [ -n "$(find Sources/CSystemd -newer "$B/libCSystemd.a")" ]; then
+    echo "fuzz/build.sh: CSystemd" >&2
+    rm -f "$B/libCSystemd.a"
+    for c in Sources/CSystemd/*.c; do
+        ${CC:-clang} -O -g -fPIC -I Sources/CSystemd/include -c "$c" -o "$B/csystemd-$(basename "$c" .c).o"
+    done
+    ar rcs "$B/libCSystemd.a" "$B"/csystemd-*.o
+fi
 
 targets=${*:-$(for f in fuzz/*.swift; do basename "$f" .swift; done)}
 for t in $targets; do
     out="$B/fuzz-$t"
-    if [ -f "$out" ] && [ "$out" -nt "fuzz/$t.swift" ] && [ "$out" -nt "$B/libNotify.a" ] && [ "$out" -nt "$B/curl_loader.o" ]; then continue; fi
+    if [ -f "$out" ] && [ "$out" -nt "fuzz/$t.swift" ] && [ "$out" -nt "$B/libNotify.a" ] && [ "$out" -nt "$B/curl_loader.o" ] &&
+        [ "$out" -nt "$B/libCSystemd.a" ]; then continue; fi
     echo "fuzz/build.sh: target $t" >&2
     # shellcheck disable=SC2086
     $SWIFTC $FLAGS -module-name "Fuzz_$t" "fuzz/$t.swift" -o "$out" \
-        -use-ld=lld -L "$B" -lNotify -lRules -lWorkers -lReports -lKit "$B/curl_loader.o"
+        -use-ld=lld -L "$B" -lNotify -lRules -lWorkers -lReports -lKit "$B/curl_loader.o" -lCSystemd
 done
