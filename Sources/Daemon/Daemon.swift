@@ -44,6 +44,8 @@ public final class Daemon {
     /// The last state write failed (disk full, read-only): retried every evaluation until it succeeds, so a
     /// crash after the disk recovers does not forget alerts that fired (and re-send them under new ids).
     var stateUnsaved = false
+    /// STATE_DIR/history.jsonl (``AlertLog``): transitions, deliveries, silences, acks, reloads.
+    var alertLog: AlertLog?
 
     public init(flags: RunFlags, log: Logger) throws(SystemError) {
         self.flags = flags
@@ -92,11 +94,13 @@ public final class Daemon {
                             hostname: settings.hostname ?? kernelHostname(settings.roots))
         engine = Engine(configuration: config)
         removeTempFiles()
+        alertLog = AlertLog(stateDir: settings.stateDir, maxSize: settings.historyMaxSize)
 
         do {
             dispatcher = try Dispatcher(channels: config.channels, spoolDirectory: settings.stateDir + "/spool", host: loop,
                                         log: log, hostname: snapshot.hostname ?? "localhost",
-                                        options: DispatcherOptions(journalDirectory: settings.stateDir))
+                                        options: DispatcherOptions(onOutcome: { [unowned self] in self.recordDelivery($0) },
+                                                                   journalDirectory: settings.stateDir))
         } catch { throw UsageError("\(error)") }
         // state.json, then the journal's commits after it: the newest is the state the spooled notifications
         // agree with (ARCHITECTURE.md, "Alert state and notifications: one commit").
@@ -115,6 +119,7 @@ public final class Daemon {
             restored.append(resolvedConfigInvalid(meta))
         }
         announce(restored)
+        flushAlertLog()
 
         do {
             signals = try SignalSource(loop: loop) { [unowned self] sig in self.handle(signal: sig) }
@@ -214,9 +219,11 @@ public final class Daemon {
         let report = snapshot.report(now: now)
         ticks += 1
         let events = engine.evaluate(report: report, now: now)
+        recordEngineNotes()
         // A tick without transitions writes nothing durable: no commit, no fsync.
         if !events.isEmpty || stateUnsaved { announce(events, report: report, always: true) }
-        dispatcher.refreshFiring(engine.firingAlerts, report: report)
+        flushAlertLog()
+        dispatcher.refreshFiring(engine.announcedFiringAlerts, report: report)
         // report.json follows the full collections (every report_interval) and every alert
         // change; encoding and renaming it each tick would be the daemon's largest cost at 1 s.
         if outputsDue || !events.isEmpty || settings.textfileDir != nil {
@@ -321,6 +328,7 @@ public final class Daemon {
         for e in events {
             log.info("alert \(e.rule) \(e.kind.rawValue) \(e.severity.rawValue) \(labelText(e.labels)): \(e.summary)")
         }
+        alertLog?.record(events, at: .now())
         commit(events, report: report ?? snapshot.report())
     }
 
@@ -418,7 +426,9 @@ public final class Daemon {
         guard let config = loaded.configuration, !loaded.hasErrors else {
             let text = render(loaded)
             log.error("reload (\(reason)) refused; the previous rules stay in force:\n" + text)
+            alertLog?.record("reload", at: .now(), ["reason": .string(reason), "result": "refused", "detail": .string(text)])
             if configInvalid == nil { announce([firedConfigInvalid(loaded)]) }
+            flushAlertLog()
             return
         }
         var next = DaemonSettings.locate(flags)
@@ -448,6 +458,10 @@ public final class Daemon {
         // One commit: the new engine's state (even without transitions) and what the reload ended.
         announce(events, always: true)
         log.notice("reloaded (\(reason)): \(config.rules.count) rules, \(config.channels.count) channels")
+        alertLog?.maxSize = next.historyMaxSize
+        alertLog?.record("reload", at: .now(), ["reason": .string(reason), "result": "ok",
+                                                "detail": .string("\(config.rules.count) rules, \(config.channels.count) channels")])
+        flushAlertLog()
         // After the new rules are in force: what a restart with broken files would fall back to.
         saveLastGood(config, sources: loaded.sources)
     }
@@ -504,7 +518,9 @@ public final class Daemon {
         if let error = dispatcher.compact(state: stateObject()) {
             log.error("cannot save alert state to \(statePath): \(error); the journal keeps the last commit")
         }
+        flushAlertLog()
         dispatcher.shutdown(grace: 5) { [unowned self] in
+            self.flushAlertLog()
             self.loop.stop()
         }
     }

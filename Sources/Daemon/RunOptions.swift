@@ -41,6 +41,8 @@ public struct DaemonSettings: Sendable, Equatable {
     public var workerIntervals: [String: Double] = [:]
     public var workers: [String] = []
     public var hostname: String?
+    /// `set history_max_size`: the alert log's rotation size in bytes.
+    public var historyMaxSize = Int(KnownSettings.historyMaxSize.defaultNumber)
     /// The daemon's worker options: like `shd report`'s, except that TCP states are not counted
     /// unless `set tcp_states true` (reading /proc/net/tcp costs the kernel a walk of its whole
     /// connection table every tick, more than all other collection together on an idle server).
@@ -102,7 +104,12 @@ public struct DaemonSettings: Sendable, Equatable {
             case K.tcpStates.name:
                 guard case .bool(let b) = value else { throw UsageError("set tcp_states: expected true or false") }
                 workerOptions.tcpStateCounts = b
-            case K.defaultChannels.name: break  // the rule engine routes with it
+            case K.defaultChannels.name, K.sendResolvedSilenced.name: break  // the rule engine reads them
+            case K.historyMaxSize.name:
+                guard let n = value.numberValue, n >= 4096, n <= Double(1 << 40) else {
+                    throw UsageError("set history_max_size: expected a size from 4KiB to 1TiB")
+                }
+                historyMaxSize = Int(n)
             default:
                 if name.hasPrefix("interval.") {
                     workerIntervals[String(name.dropFirst("interval.".count))] = try positiveDuration(name, value)

@@ -30,6 +30,11 @@ struct AlertInstance: Sendable, Equatable {
     /// Severities (bit 0 warn, 1 crit) whose trigger a reload changed: their next step judges the new trigger,
     /// not the old episode's `clear` (a raised threshold ends an alert the new rule would not have fired).
     var retrigger: UInt8 = 0
+    /// `shd ack`: repeats stop until the alert resolves (escalations and the resolution are still sent).
+    var ack: Acknowledgement?
+    /// A runtime silence held back this firing instance's notifications: when it ends with the alert still firing,
+    /// channels hear it again (`repeated`, or what changed).
+    var silenceHeld = false
 }
 
 /// An instance key (`Engine.instanceKey`) with its hash computed once: rows' keys are built once per report and
@@ -78,6 +83,16 @@ public final class Engine {
     lazy var seriesKeys: [[String]] = configuration.rules.map(\.seriesKeys)
     /// ``AlertRule/triggerKeys`` of each rule, made on first use.
     lazy var triggerKeys: [[String?]] = configuration.rules.map(\.triggerKeys)
+    /// Runtime silences (control socket), active, future and recently ended (``addSilence(_:now:)``).
+    public internal(set) var silences: [Silence] = []
+    /// The silences active at the evaluation's `now`.
+    var activeSilences: [Silence] = []
+    /// Ids of silences whose end was noted (``EngineNote``).
+    var endedSilences: Set<String> = []
+    /// What the engine did on its own since the last ``takeNotes()``, for the alert log.
+    var notes: [EngineNote] = []
+    /// `set send_resolved_silenced`: whether an alert that resolves while silenced sends its resolved notice.
+    let sendResolvedSilenced: Bool
 
     /// An engine with every alert inactive; restore with ``importState(_:)`` or ``adoptState(from:)``.
     public init(configuration: Configuration) {
@@ -92,6 +107,11 @@ public final class Engine {
             return slots.count - 1
         }
         self.functionCount = slots.count
+        if case .bool(let b)? = configuration.settings[KnownSettings.sendResolvedSilenced.name] {
+            sendResolvedSilenced = b
+        } else {
+            sendResolvedSilenced = KnownSettings.sendResolvedSilenced.defaultBool
+        }
     }
 
     /// One function report of the report being evaluated, looked up once and shared by every rule on it.
@@ -117,10 +137,26 @@ public final class Engine {
         var events: [AlertEvent] = []
         // Function reports and instance keys depend only on the report: look them up once per function, not once per rule.
         var functions = [FunctionRows?](repeating: nil, count: functionCount)
+        updateSilences(now: now)
         for i in configuration.rules.indices {
             evaluate(ruleIndex: i, report: report, now: now, functions: &functions, into: &events)
         }
         return events
+    }
+
+    /// Whether a runtime silence active now covers the instance (`rule`, its labels, `worker`, `function`).
+    func isSilenced(_ rule: CompiledRule, _ labels: [String: String]) -> Bool {
+        guard !activeSilences.isEmpty else { return false }
+        return activeSilences.contains { s in
+            s.matchers.allSatisfy { m in
+                switch m.name {
+                case "rule": return m.matches(rule.name)
+                case "worker": return m.matches(labels["worker"] ?? rule.worker)
+                case "function": return m.matches(labels["function"] ?? rule.function)
+                default: return m.matches(labels[m.name])
+                }
+            }
+        }
     }
 
     func isMuted(_ rule: CompiledRule, _ now: Timestamp) -> Bool {
@@ -253,12 +289,14 @@ public final class Engine {
                     if inst.state == .inactive { rt.instances[key] = nil } else { rt.instances[key] = inst }
                 case .resolve:
                     if inst.missing >= rule.missing.after {
-                        if inst.state == .firing && inst.notified { events.append(event(.resolved, rule, inst, now: now)) }
+                        if inst.state == .firing { resolve(rule, &inst, silenced: isSilenced(rule, inst.labels), now: now, into: &events) }
                         rt.instances[key] = nil
                     } else {
                         rt.instances[key] = inst
                     }
                 case .alert:
+                    let silenced = isSilenced(rule, inst.labels)
+                    let muted = muted || silenced
                     if inst.missing >= rule.missing.after && inst.state != .firing {
                         inst.state = .firing
                         inst.severity = .warn
@@ -270,6 +308,7 @@ public final class Engine {
                     } else if inst.state == .firing && !inst.notified {
                         notify(.firing, rule, &inst, now: now, muted: muted, into: &events)
                     }
+                    if silenced && inst.state == .firing { inst.silenceHeld = true }
                     rt.instances[key] = inst
                 }
             }
@@ -290,7 +329,9 @@ public final class Engine {
             let limit = spec.limit.flatMap { ev.number($0) }
             ev.seriesValues[si] = inst.series[si].value(spec, limit: limit).map(Value.number)
         }
-        step(rule, &inst, &ev, now: now, muted: muted, into: &events)
+        let silenced = isSilenced(rule, inst.labels)
+        step(rule, &inst, &ev, now: now, muted: muted || silenced, silenced: silenced, into: &events)
+        if silenced && inst.state == .firing { inst.silenceHeld = true }
     }
 
     func labelText(_ labels: [String: String]) -> String {
@@ -298,8 +339,9 @@ public final class Engine {
     }
 
     /// One state-machine step for one instance whose row is present.
+    /// `muted`: a `mute` window or a runtime silence holds notifications back; `silenced`: a runtime silence does.
     func step(_ rule: CompiledRule, _ inst: inout AlertInstance, _ ev: inout Evaluator, now: Timestamp, muted: Bool,
-              into events: inout [AlertEvent])
+              silenced: Bool, into events: inout [AlertEvent])
     {
         var target: Severity?
         var breached: Severity?
@@ -351,17 +393,16 @@ public final class Engine {
                 notify(.firing, rule, &inst, now: now, muted: muted, into: &events)
             } else if target != inst.notifiedSeverity {
                 notify(target > inst.notifiedSeverity ? .escalated : .deescalated, rule, &inst, now: now, muted: muted, into: &events)
-            } else if let r = rule.repeatSeconds, let last = inst.lastNotified, now.seconds - last.seconds >= r {
+            } else if inst.silenceHeld && inst.ack == nil {
+                // The silence ended and the alert still fires: say so once.
+                notify(.repeated, rule, &inst, now: now, muted: muted, into: &events)
+            } else if inst.ack == nil, let r = rule.repeatSeconds, let last = inst.lastNotified, now.seconds - last.seconds >= r {
                 notify(.repeated, rule, &inst, now: now, muted: muted, into: &events)
             }
         } else {
             if prev == .firing {
                 render(rule, &inst, &ev)
-                // A resolution is always sent when the start was: receivers must not keep a stale alert.
-                if inst.notified { events.append(event(.resolved, rule, inst, now: now)) }
-                inst.startsAt = nil
-                inst.notified = false
-                inst.lastNotified = nil
+                resolve(rule, &inst, silenced: silenced, now: now, into: &events)
             }
             if let b = breached {
                 inst.state = .pending
@@ -372,12 +413,25 @@ public final class Engine {
         }
     }
 
+    /// The end of a firing episode: the resolved notice (when the start was sent: receivers must not keep a stale
+    /// alert; unless a silence covers it and `send_resolved_silenced` is false), and the end of its acknowledgement.
+    func resolve(_ rule: CompiledRule, _ inst: inout AlertInstance, silenced: Bool, now: Timestamp, into events: inout [AlertEvent]) {
+        if inst.notified && (!silenced || sendResolvedSilenced) { events.append(event(.resolved, rule, inst, now: now)) }
+        if inst.ack != nil { notes.append(EngineNote(kind: .ackEnded, time: now, rule: rule.name, labels: eventLabels(rule, inst.labels))) }
+        inst.ack = nil
+        inst.silenceHeld = false
+        inst.startsAt = nil
+        inst.notified = false
+        inst.lastNotified = nil
+    }
+
     func notify(_ kind: AlertEvent.Kind, _ rule: CompiledRule, _ inst: inout AlertInstance, now: Timestamp, muted: Bool,
                 into events: inout [AlertEvent])
     {
         guard !muted else { return }
         inst.lastNotified = now
         inst.notified = true
+        inst.silenceHeld = false
         inst.notifiedSeverity = inst.severity
         inst.channels = rule.channels
         events.append(event(kind, rule, inst, now: now))
@@ -406,11 +460,17 @@ public final class Engine {
         inst.description = rule.description?.render(lookup)
     }
 
-    func event(_ kind: AlertEvent.Kind, _ rule: CompiledRule, _ inst: AlertInstance, now: Timestamp) -> AlertEvent {
-        var labels = inst.labels
+    /// The instance's labels as events carry them: the row's, plus `worker` and `function`.
+    func eventLabels(_ rule: CompiledRule, _ labels: [String: String]) -> [String: String] {
+        var labels = labels
         // A row's own label wins (system.errors has a `function` label): overriding it would merge distinct alerts.
         if labels["worker"] == nil { labels["worker"] = rule.worker }
         if labels["function"] == nil { labels["function"] = rule.function }
+        return labels
+    }
+
+    func event(_ kind: AlertEvent.Kind, _ rule: CompiledRule, _ inst: AlertInstance, now: Timestamp) -> AlertEvent {
+        let labels = eventLabels(rule, inst.labels)
         return AlertEvent(kind: kind, rule: rule.name, severity: inst.severity, labels: labels, values: inst.values,
                           summary: inst.summary, description: inst.description, startsAt: inst.startsAt ?? now,
                           endsAt: kind == .resolved ? now : nil, channels: rule.channels)
@@ -425,6 +485,21 @@ public final class Engine {
             for key in runtimes[ri].instances.keys.sorted() {
                 let inst = runtimes[ri].instances[key]!
                 if inst.state == .firing { out.append(event(.firing, rule, inst, now: inst.startsAt ?? Timestamp(microseconds: 0))) }
+            }
+        }
+        return out
+    }
+
+    /// Firing alerts channels were told about and that no runtime silence covers (as of the last evaluation): what
+    /// Alertmanager channels re-send. A silenced alert is not re-sent, so Alertmanager lets it expire.
+    public var announcedFiringAlerts: [AlertEvent] {
+        var out: [AlertEvent] = []
+        for (ri, rule) in compiled.enumerated() {
+            for key in runtimes[ri].instances.keys.sorted() {
+                let inst = runtimes[ri].instances[key]!
+                if inst.state == .firing && inst.notified && !isSilenced(rule, inst.labels) {
+                    out.append(event(.firing, rule, inst, now: inst.startsAt ?? Timestamp(microseconds: 0)))
+                }
             }
         }
         return out

@@ -83,6 +83,9 @@ extension Engine {
                       lastReport: old.runtimes[ri].lastReport,
                       instances: old.runtimes[ri].instances.keys.sorted().map { old.runtimes[ri].instances[$0]! })
         }
+        silences = old.silences
+        endedSilences = old.endedSilences
+        notes = old.notes
         return restore(saved, now: now)
     }
 
@@ -248,6 +251,8 @@ extension Engine {
                 io.append("last_notified", inst.lastNotified.map { .int($0.microseconds) } ?? .null)
                 io.append("channels", .array(inst.channels.map { .string($0) }))
                 if inst.retrigger != 0 { io.append("retrigger", .int(Int64(inst.retrigger))) }
+                if let ack = inst.ack { io.append("ack", ack.json) }
+                if inst.silenceHeld { io.append("silence_held", .bool(true)) }
                 io.append("missing", .int(Int64(inst.missing)))
                 io.append("missing_alert", .bool(inst.missingAlert))
                 io.append("summary", .string(inst.summary))
@@ -263,13 +268,18 @@ extension Engine {
             o.append("instances", .array(list))
             rules.append(.object(o))
         }
-        return .object(["version": .int(1), "rules": .array(rules)])
+        var o = JSONObject()
+        o.append("version", .int(1))
+        o.append("rules", .array(rules))
+        if !silences.isEmpty { o.append("silences", silencesJSON) }
+        return .object(o)
     }
 
     /// Restores what ``exportState()`` wrote, against this engine's rules (which may differ: ``restore(_:now:)``),
     /// and returns the resolutions of alerts that no longer exist. A malformed state throws and changes nothing.
     public func importState(_ json: JSONValue, now: Timestamp) throws(StateError) -> [AlertEvent] {
         let saved = try Engine.savedRules(json)
+        try importSilences(json["silences"], now: now)
         return restore(saved, now: now)
     }
 
@@ -341,6 +351,8 @@ extension Engine {
                 guard missing >= 0, missing <= 1e9 else { throw StateError("\(at).missing is out of range") }
                 inst.missing = Int(missing)
                 inst.missingAlert = io["missing_alert"]?.bool ?? false
+                inst.ack = try io["ack"].flatMap { j throws(StateError) in j == .null ? nil : try Acknowledgement(json: j, "\(at).ack") }
+                inst.silenceHeld = io["silence_held"]?.bool ?? false
                 inst.summary = io["summary"]?.string ?? ""
                 inst.description = io["description"]?.string
                 for (vk, vv) in io["values"]?.object ?? JSONObject() { if let d = vv.number { inst.values[vk] = d } }

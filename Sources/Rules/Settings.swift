@@ -126,9 +126,15 @@ public enum KnownSettings {
     public static let tcpStates = ConfigKey("tcp_states", .bool, default: .bool(false),
         "count TCP connections by state in `network.sockets` (off in the daemon: reading /proc/net/tcp makes the kernel walk its whole connection table, ~4 ms a tick; `shd report` counts them)")
 
+    public static let sendResolvedSilenced = ConfigKey("send_resolved_silenced", .bool, default: .bool(true),
+        "send the resolved notice of an alert that resolves while a runtime silence (`shd silence add`) covers it (its start was sent before the silence)")
+    public static let historyMaxSize = ConfigKey("history_max_size", .number, default: .number(4_194_304), unit: "bytes",
+        "the alert log `STATE_DIR/history.jsonl` is rotated to `history.jsonl.1` when a write would take it past this size (two files are kept)")
+
     public static let all: [ConfigKey] = [
         interval, reportInterval, workerInterval, workers, stateDir, textfileDir, procRoot, sysRoot, rootFS, logLevel,
-        pidfile, defaultChannels, hostname, excludeFstypes, excludeMounts, topProcesses, tcpStates,
+        pidfile, defaultChannels, hostname, excludeFstypes, excludeMounts, topProcesses, tcpStates, sendResolvedSilenced,
+        historyMaxSize,
     ]
 
     /// The declaration of `name` (`interval.WORKER` included), or nil for an unknown setting.
