@@ -48,7 +48,8 @@ public struct ChannelStatement: Sendable {
     public var options: [(String, Span, ValueNode)]
 }
 
-/// `rule NAME on WORKER.FUNCTION [by LABEL, …] [where EXPR] { items }`
+/// `rule NAME on WORKER.FUNCTION [by LABEL, …] [where EXPR] { items }`, or an event rule
+/// `rule NAME on SOURCE ["ARG"] [by FIELD, …] [where EXPR] { items }` (`worker` holds the source, `function` is empty).
 public struct RuleStatement: Sendable {
     public var name: String
     public var nameSpan: Span
@@ -62,6 +63,10 @@ public struct RuleStatement: Sendable {
     public var items: [RuleItem]
     /// The rule's tokens joined by single spaces: its identity across reloads (comments and layout don't count).
     public var definition: String
+    /// An event rule: `on journal`, not `on WORKER.FUNCTION`.
+    public var isEvent = false
+    /// An event source's argument (`on file "/var/log/app.log"`), if written.
+    public var sourceArgument: (String, Span)?
 }
 
 /// One statement inside a rule block.
@@ -74,6 +79,8 @@ public enum RuleItem: Sendable {
     case description(String, Span)
     case onMissing(policy: String, policySpan: Span, after: Double?, afterSpan: Span?)
     case mute(MuteNode)
+    /// `quiet DUR`: an event alert resolves after this long without a matching entry.
+    case quiet(Double, Span)
 }
 
 /// `warn|crit EXPR [for DUR] [clear EXPR | clear OP EXPR]`
@@ -101,6 +108,8 @@ public enum MuteNode: Sendable {
 public enum ExprNode: Sendable {
     case number(Double, NumberUnit, Span)
     case string(String, Span)
+    /// `/…/`: a regular expression found anywhere in the string (only after `~`, `=~`, `!~`).
+    case regex(String, Span)
     case bool(Bool, Span)
     case name(String, Span)
     /// `fn(args)`; `window 1h` arguments are parsed as the duration alone.
@@ -110,7 +119,7 @@ public enum ExprNode: Sendable {
 
     public var span: Span {
         switch self {
-        case .number(_, _, let s), .string(_, let s), .bool(_, let s), .name(_, let s), .call(_, let s, _),
+        case .number(_, _, let s), .string(_, let s), .regex(_, let s), .bool(_, let s), .name(_, let s), .call(_, let s, _),
              .unary(_, _, let s), .binary(_, _, _, let s):
             return s
         }
@@ -129,6 +138,7 @@ public enum ExprNode: Sendable {
             case .none: return n
             }
         case .string(let s, _): return "\"" + s + "\""
+        case .regex(let s, _): return "/" + s + "/"
         case .bool(let b, _): return b ? "true" : "false"
         case .name(let n, _): return n
         case .call(let f, _, let args): return f + "(" + args.map(\.text).joined(separator: ", ") + ")"

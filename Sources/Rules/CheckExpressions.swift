@@ -40,6 +40,9 @@ extension Checker {
         switch e {
         case .number(let v, _, _): return (.constant(.number(v)), .number)
         case .string(let s, _): return (.constant(.string(s)), .string)
+        case .regex(let s, let span):
+            diagnose(.typeMismatch, "a `/regex/` goes after `~`, `=~` or `!~` (`message =~ /\(s)/`)", span)
+            return (.constant(.string(s)), .invalid)
         case .bool(let b, _): return (.constant(.bool(b)), .bool)
         case .name(let n, let span):
             if let i = scope.letIndex(n) {
@@ -58,6 +61,9 @@ extension Checker {
                 diagnose(.unknownField, "unknown field `\(n)` in \(schemaPath(scope))\(hint)", span,
                       notes: hint.isEmpty ? [Diagnostic.Note("fields: " + schema.fields.map(\.name).joined(separator: ", "))] : [], fixIt: fix)
                 return (.field(n, hint: -1), .invalid)
+            }
+            if scope.isEvent && scope.inFilter && EventSources.statistics.contains(where: { $0.name == n }) {
+                diagnose(.eventRuleItem, "`\(n)` is known once entries match: use it in templates, and `count(5m)` or `rate(5m)` in `warn`/`crit`", span)
             }
             switch f.kind {
             case .label: return (.field(n, hint: f.index), .string)
@@ -95,8 +101,19 @@ extension Checker {
         if kind == .glob || kind == .notGlob || kind == .regex {
             let (lc, lt) = compile(l, &scope, known)
             if lt != .string && lt != .invalid { diagnose(.typeMismatch, "`\(op)` matches strings; the left side is \(lt.word)", l.span) }
+            if case .regex(let pat, let pspan) = r {
+                // `/…/`: a regular expression found anywhere in the string, whichever match operator is written.
+                do throws(Pattern.SyntaxError) {
+                    return (.match(lc, try Pattern.regexSearch(pat), negated: kind == .notGlob), .bool)
+                } catch {
+                    var at = loc(pspan)
+                    at.column += 1 + error.offset
+                    diagnostics.append(Diagnostic(.badRegex, "invalid regular expression: \(error.message)", at: at))
+                    return (.constant(.bool(false)), .invalid)
+                }
+            }
             guard case .string(let pat, let pspan) = r else {
-                diagnose(.expectedString, "the pattern after `\(op)` must be a quoted string", r.span)
+                diagnose(.expectedString, "the pattern after `\(op)` must be a quoted string or a `/regex/`", r.span)
                 return (.constant(.bool(false)), .invalid)
             }
             if kind == .regex {
@@ -157,6 +174,9 @@ extension Checker {
             let (c, t) = compile(e, &scope, known)
             if t != .number && t != .invalid { diagnose(.typeMismatch, "`\(name)` needs a number, not \(t.word)", e.span) }
             return c
+        }
+        if scope.isEvent && (name == "count" || name == "rate" || (functions.contains(name) && name != "abs")) {
+            return compileEventCall(name, span, args, &scope)
         }
         if scope.inFilter && functions.contains(name) && name != "abs" {
             diagnose(.historyInWhere, "`where` picks rows by their current values; `\(name)()` needs history: use it in `warn`/`crit`", span)

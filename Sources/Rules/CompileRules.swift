@@ -61,6 +61,8 @@ extension Checker {
         /// References made so far to lets that have `usesSeries` set.
         var seriesLetRefs = 0
         var inFilter = false
+        /// An event rule: `count(5m)`/`rate(5m)` count entries, and the statistics are template names.
+        var isEvent = false
 
         /// The slot of `let name`, if the rule has one (rules have a handful of lets at most: a linear scan).
         func letIndex(_ name: String) -> Int? {
@@ -87,7 +89,9 @@ extension Checker {
             swap(&scope.valueFields, &spareValueFields)
         }
         if index == nil { index = CatalogIndex(catalog) }
-        if let (wi, functions) = index!.workers[r.worker] {
+        if r.isEvent {
+            resolveEventSource(r, &scope)
+        } else if let (wi, functions) = index!.workers[r.worker] {
             let w = catalog.workers[wi]
             if let fi = functions[r.function] {
                 scope.schema = w.functions[fi]
@@ -149,6 +153,12 @@ extension Checker {
             filter = c
         }
 
+        var captures: [(field: String, pattern: Pattern)] = []
+        if let f = filter { captures = eventCaptures(f, isEvent: r.isEvent, span: r.filter!.span) }
+        // Named groups are labels of the instance: templates may name them.
+        for c in captures { for n in c.pattern.groupNames where scope.fields[n] == nil { scope.fields[n] = FieldRef(index: -1, kind: .label) } }
+        var quiet: (Double, Span)?
+
         var conditions: [CompiledCondition] = []
         conditions.reserveCapacity(2)
         var warnNode: ConditionNode?
@@ -169,6 +179,7 @@ extension Checker {
                     continue
                 }
                 if sev == .crit { critNode = c } else { warnNode = c }
+                if r.isEvent { checkEventCondition(c) }
                 if let cc = compileCondition(c, sev, &scope, knownSource) { conditions.append(cc) }
             case .letBinding: break
             case .repeatEvery(let d, let span):
@@ -187,7 +198,20 @@ extension Checker {
                 }
             case .summary(let s, let span): summary = checkTemplate(s, span, &scope)
             case .description(let s, let span): description = checkTemplate(s, span, &scope)
+            case .quiet(let d, let span):
+                if !r.isEvent {
+                    diagnose(.eventRuleItem, "`quiet` is for event rules (`rule \(r.name) on journal …`); a row rule resolves when its condition stops holding", span)
+                } else if d <= 0 || d > 7 * 86400 {
+                    diagnose(.eventWindow, "`quiet` must be a positive duration of at most 7d", span)
+                } else {
+                    if quiet != nil { diagnose(.duplicateOption, "`quiet` is given twice; the last one wins", span) }
+                    quiet = (d, span)
+                }
             case .onMissing(let policy, let policySpan, let after, let afterSpan):
+                if r.isEvent {
+                    diagnose(.eventRuleItem, "event rules have no rows to go missing: an event alert resolves after its `quiet` period", policySpan)
+                    continue
+                }
                 guard let action = MissingPolicy.Action(rawValue: policy) else {
                     let (hint, fix) = suggest(policy, ["keep", "resolve", "alert"], policySpan)
                     diagnose(.onMissingPolicy, "`on_missing` is `keep`, `resolve` or `alert`\(hint)", policySpan, fixIt: fix)
@@ -212,15 +236,21 @@ extension Checker {
 
         if diagnostics[n0...].contains(where: { $0.severity == .error }) { return nil }
         conditions.sort { $0.severity < $1.severity }
+        var event: EventRuleSpec?
+        if r.isEvent {
+            event = finishEventRule(r, filter: filter, captures: captures, quiet: quiet?.0, conditions: &conditions, &scope)
+            if !scope.valueFields.contains("count") { scope.valueFields.append("count") }
+        }
         var valueFields: [String] = []
         valueFields.reserveCapacity(scope.valueFields.count)
         for f in scope.valueFields where !valueFields.contains(f) { valueFields.append(f) }
-        return AlertRule(name: r.name, worker: r.worker, function: r.function, location: loc(r.nameSpan),
+        // An event rule's alerts carry `worker=journal, function=events` (its source, and that it counts entries).
+        return AlertRule(name: r.name, worker: r.worker, function: r.isEvent ? "events" : r.function, location: loc(r.nameSpan),
                          definition: r.definition, repeatSeconds: repeatSeconds, channels: notify.isEmpty ? defaults : notify,
                          missing: missing, mutes: mutes, identityLabels: identityLabels, filter: filter, conditions: conditions,
                          letNames: scope.letNames,
                          lets: scope.lets.map { $0.compiled ?? .constant(.number(.nan)) }, series: scope.series,
-                         summary: summary, description: description, valueFields: valueFields)
+                         summary: summary, description: description, valueFields: valueFields, event: event)
     }
 
     mutating func compileLet(_ i: Int, _ scope: inout Scope, _ known: Bool) -> ExprType {

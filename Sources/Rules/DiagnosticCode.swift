@@ -43,6 +43,15 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
     case critBelowWarn, clearNever, clearShorthand, clearOverlaps
     // Commands
     case emptyRuleSet, badTest
+    // Event rules (`rule X on journal …`)
+    /// `unknown-event-source`: `on NAME` without a dot names no event source.
+    case unknownEventSource
+    /// `event-rule`: a statement or option that row rules have and event rules don't (or the reverse: `quiet`).
+    case eventRuleItem
+    /// `bad-window`: a count()/rate() or `quiet` window that is not a positive duration of at most a day (a week for quiet).
+    case eventWindow
+    /// `bad-capture`: a named group whose value could not become a label (under `or`/`not`, or in a row rule).
+    case badCapture
 
     /// The printed id.
     public var id: String {
@@ -106,6 +115,10 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
         case .clearOverlaps: return "clear-overlaps"
         case .emptyRuleSet: return "empty-rule-set"
         case .badTest: return "bad-test"
+        case .unknownEventSource: return "unknown-event-source"
+        case .eventRuleItem: return "event-rule"
+        case .eventWindow: return "bad-window"
+        case .badCapture: return "bad-capture"
         }
     }
 

@@ -19,6 +19,8 @@ struct AlertInstance: Sendable, Equatable {
     /// The channels told about this firing episode: after a reload that reroutes the rule, the channels it no
     /// longer goes to still hear the resolution.
     var channels: [String] = []
+    /// An event rule's instance: its entries, counted over time.
+    var track: EventTrack?
     /// Evaluations with fresh data but without this row.
     var missing = 0
     /// Firing because the row went missing (`on_missing alert`).
@@ -93,6 +95,10 @@ public final class Engine {
     var notes: [EngineNote] = []
     /// `set send_resolved_silenced`: whether an alert that resolves while silenced sends its resolved notice.
     let sendResolvedSilenced: Bool
+    /// The event rules' indices (EngineEvents.swift).
+    lazy var eventRules: [Int] = compiled.indices.filter { compiled[$0].event != nil }
+    /// Entries that matched a rule but found its instance table full (``Engine/maxEventInstances``).
+    public internal(set) var droppedEventInstances = 0
 
     /// An engine with every alert inactive; restore with ``importState(_:)`` or ``adoptState(from:)``.
     public init(configuration: Configuration) {
@@ -551,11 +557,13 @@ final class CompiledRule {
     let description: Template?
     let valueFields: [String]
     let identityLabels: [String]?
+    let event: EventRuleSpec?
     /// `worker.function`, the key of the per-evaluation instance-key cache.
     let functionKey: String
 
     init(_ r: AlertRule) {
         identityLabels = r.identityLabels
+        event = r.event
         functionKey = r.worker + "." + r.function
         name = r.name
         worker = r.worker

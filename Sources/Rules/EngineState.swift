@@ -260,6 +260,7 @@ extension Engine {
                 var v = JSONObject()
                 for k in inst.values.keys.sorted() { v.append(k, .double(inst.values[k]!)) }
                 io.append("values", .object(v))
+                if let tr = inst.track { io.append("event", Engine.exportTrack(tr)) }
                 io.append("series", .array(inst.series.map { s in
                     .array(zip(s.times, s.values).map { .array([.double($0), .double($1)]) })
                 }))
@@ -356,6 +357,7 @@ extension Engine {
                 inst.summary = io["summary"]?.string ?? ""
                 inst.description = io["description"]?.string
                 for (vk, vv) in io["values"]?.object ?? JSONObject() { if let d = vv.number { inst.values[vk] = d } }
+                if let ev = io["event"], ev != .null { inst.track = try Engine.importTrack(ev, at: at) }
                 let series = io["series"]?.array ?? []
                 if let keys = s.seriesKeys, !series.isEmpty, series.count != keys.count {
                     throw StateError("\(at).series has \(series.count) entries, the rule had \(keys.count)")
@@ -381,5 +383,35 @@ extension Engine {
             out.append(s)
         }
         return out
+    }
+
+    /// An event instance's track in state.json: buckets as [start, count] pairs, the episode's count and entries.
+    static func exportTrack(_ tr: EventTrack) -> JSONValue {
+        var o = JSONObject()
+        o.append("buckets", .array(zip(tr.starts, tr.counts).map { .array([.double($0), .int(Int64($1))]) }))
+        o.append("count", .int(Int64(tr.count)))
+        o.append("first_message", .string(tr.firstMessage))
+        o.append("first_time", .int(tr.firstTime.microseconds))
+        o.append("last_message", .string(tr.lastMessage))
+        o.append("last_time", .int(tr.lastTime.microseconds))
+        o.append("last", .object(tr.last))
+        return .object(o)
+    }
+
+    static func importTrack(_ v: JSONValue, at: String) throws(StateError) -> EventTrack {
+        guard let o = v.object, let first = o["first_time"]?.number, let last = o["last_time"]?.number, let row = o["last"]?.object,
+              let count = o["count"]?.number, count >= 0, count <= 1e15, first >= 0, last >= 0, first <= 2.534e17,
+              last <= 2.534e17
+        else { throw StateError("\(at).event needs count, first_time, last_time and last") }
+        var tr = EventTrack(count: Int(count), firstMessage: o["first_message"]?.string ?? "", firstTime: Timestamp(microseconds: Int64(first)),
+                            lastMessage: o["last_message"]?.string ?? "", lastTime: Timestamp(microseconds: Int64(last)), last: row)
+        for b in o["buckets"]?.array ?? [] {
+            guard let pair = b.array, pair.count == 2, let t = pair[0].number, let n = pair[1].number, t.isFinite, t >= 0,
+                  t <= 253_402_300_799, n >= 0, n <= 1e15, tr.starts.last.map({ t > $0 }) ?? true
+            else { throw StateError("\(at).event.buckets holds a bucket that is not [start, count] in time order") }
+            tr.starts.append(t)
+            tr.counts.append(Int(n))
+        }
+        return tr
     }
 }

@@ -31,6 +31,7 @@ struct SeriesBuffer: Sendable, Equatable {
     func value(_ spec: SeriesSpec, limit: Double?) -> Double? {
         guard let tLast = times.last, let vLast = values.last else { return nil }
         switch spec.kind {
+        case .events, .eventRate, .sinceLast: return nil
         case .rate, .delta:
             guard times.count >= 2 else { return nil }
             let dv = vLast - values[values.count - 2]

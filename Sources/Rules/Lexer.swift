@@ -127,7 +127,7 @@ enum Punct: UInt8 {
 enum Keyword: UInt8 {
     case none
     case set, channel, rule, mute, on, by, `where`, warn, crit, `let`, `repeat`, notify, summary, description, on_missing
-    case and, or, not, `for`, clear, file, from, until, after, `true`, `false`, window
+    case and, or, not, `for`, clear, file, from, until, after, `true`, `false`, window, quiet
 
     static func of(_ p: UnsafeBufferPointer<UInt8>) -> Keyword {
         @inline(__always) func eq(_ s: StaticString) -> Bool {
@@ -158,6 +158,7 @@ enum Keyword: UInt8 {
             if eq("until") { return .until }
             if eq("after") { return .after }
             if eq("false") { return .false }
+            if eq("quiet") { return .quiet }
         case 6:
             if eq("repeat") { return .repeat }
             if eq("notify") { return .notify }
@@ -179,7 +180,7 @@ enum Keyword: UInt8 {
     /// Words that start a statement inside a rule body.
     var isItem: Bool {
         switch self {
-        case .warn, .crit, .let, .repeat, .notify, .summary, .description, .on_missing, .mute: return true
+        case .warn, .crit, .let, .repeat, .notify, .summary, .description, .on_missing, .mute, .quiet: return true
         default: return false
         }
     }
@@ -208,6 +209,8 @@ struct Lexeme {
     var startsLine: Bool
     /// A string whose value differs from its source bytes between the quotes (escapes, or unterminated).
     var escaped = false
+    /// A `/…/` regular expression (a string token written between slashes, right after `~`, `=~` or `!~`).
+    var regex = false
     var number: Double = 0
     var unit: NumberUnit = .none
     /// Byte range in the source (a string's includes its quotes).
@@ -246,6 +249,8 @@ struct Lexer {
     var lineStart = 0
     var lastTokenLine = 0
     var diagnostics: [Diagnostic] = []
+    /// The last token was `~`, `=~` or `!~`: a `/` here opens a regular expression, not a division.
+    var afterMatch = false
 
     init(file: String, bytes: [UInt8]) {
         self.file = file
@@ -341,6 +346,27 @@ struct Lexer {
 
     /// The decoded contents of a string token.
     func stringValue(_ t: Lexeme) -> String {
+        if t.regex {
+            // Between the slashes, as written, except `\/` (a slash inside the pattern).
+            var bytes: [UInt8] = []
+            var k = t.start + 1
+            while k < t.end {
+                let c = b[k]
+                if c == UInt8(ascii: "/") || c == 0x0A { break }
+                if c == UInt8(ascii: "\\") && k + 1 < t.end && b[k + 1] == UInt8(ascii: "/") {
+                    bytes.append(UInt8(ascii: "/"))
+                    k += 2
+                    continue
+                }
+                bytes.append(c)
+                if c == UInt8(ascii: "\\") && k + 1 < t.end && b[k + 1] != 0x0A {
+                    bytes.append(b[k + 1])
+                    k += 1
+                }
+                k += 1
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
         if !t.escaped { return String(decoding: b[(t.start + 1)..<(t.end - 1)], as: UTF8.self) }
         // The lexer's loop again (its diagnostics were reported when the token was read).
         var bytes: [UInt8] = []
@@ -409,6 +435,9 @@ struct Lexer {
             return Lexeme(kind: .eof, startsLine: true, start: i, end: i, span: Span(line: line, column: column(i), length: 1))
         }
         let c = b[i]
+        let wasMatch = afterMatch
+        afterMatch = false
+        if wasMatch && c == UInt8(ascii: "/") { return lexRegex(start) }
         if Lexer.isIdentStart(c) {
             while i < b.count && Lexer.isIdent(b[i]) { i += 1 }
             var t = make(.ident, from: start, length: i - start)
@@ -425,6 +454,7 @@ struct Lexer {
                 i += 2
                 var t = make(.punct, from: start, length: 2)
                 t.punct = p
+                afterMatch = p == .match || p == .notMatch
                 return t
             }
         }
@@ -433,6 +463,7 @@ struct Lexer {
             i += 1
             var t = make(.punct, from: start, length: 1)
             t.punct = p
+            afterMatch = p == .tilde
             return t
         }
         // Anything else (control bytes, non-ASCII outside strings) is reported once per run of bad bytes.
@@ -547,6 +578,28 @@ struct Lexer {
             k += 1
         }
         return to - from
+    }
+
+    /// `/…/` after a match operator: a regular expression found anywhere in the string. `\/` is a slash inside it;
+    /// every other backslash stays for the regex (`\w`, `\d`, `\.`), so patterns read as they do everywhere else.
+    mutating func lexRegex(_ start: Int) -> Lexeme {
+        i += 1
+        while i < b.count && b[i] != 0x0A {
+            if b[i] == UInt8(ascii: "/") {
+                i += 1
+                var t = make(.string, from: start, length: characters(start, i))
+                t.escaped = true
+                t.regex = true
+                return t
+            }
+            if b[i] == UInt8(ascii: "\\") && i + 1 < b.count && b[i + 1] != 0x0A { i += 1 }
+            i += 1
+        }
+        error(.unterminatedString, "unterminated regular expression: add a closing `/` before the end of the line", at: start, length: i - start)
+        var t = make(.string, from: start, length: characters(start, i))
+        t.escaped = true
+        t.regex = true
+        return t
     }
 
     mutating func lexString(_ start: Int) -> Lexeme {

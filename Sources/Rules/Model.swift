@@ -111,6 +111,26 @@ enum SeriesKind: String, Sendable {
     case increase
     /// Seconds until the value reaches `limit` on a least-squares line over the window (+inf if never).
     case timeTo = "time_to"
+    /// Event rules: matching entries in the window (`count(5m)`), per second (`rate(5m)`), and seconds since the
+    /// instance's last matching entry (the `quiet` test). The engine computes them from the instance's event track.
+    case events, eventRate = "event_rate", sinceLast = "since_last"
+}
+
+/// The parts of an event rule (`rule X on journal …`) beyond what row rules have.
+public struct EventRuleSpec: Sendable {
+    /// The source after `on`, and its argument if it takes one.
+    public var source: String
+    public var argument: String?
+    /// Patterns with named groups in the filter's top-level `and` chain: after the filter passes, their groups
+    /// become the instance's labels.
+    var captures: [(field: String, pattern: Pattern)]
+    /// An alert resolves after this long without a matching entry.
+    public var quiet: Double
+    /// The longest count()/rate() window: how much of the track is kept.
+    var longest: Double
+    /// What the journal library can filter before shd sees an entry: journal field → accepted values (fields ANDed,
+    /// values ORed). Empty: every entry of the source can match (the rule's filter decides).
+    public var journalMatches: [(field: String, values: [String])]
 }
 
 /// One history series a rule needs: the input sampled each fresh evaluation, kept for `window` seconds.
@@ -165,6 +185,8 @@ public struct AlertRule: Sendable {
     var description: Template?
     /// Numeric fields the rule reads: reported in alert values.
     var valueFields: [String]
+    /// Set for an event rule: its source, captures, quiet period and library filter.
+    public var event: EventRuleSpec?
 
     /// FNV-1a of the definition, stored in state.json to match rules on restore.
     public var identity: String { fnv1a(name + "\u{0}" + definition) }

@@ -41,7 +41,7 @@ struct Parser {
     var itemBuffer: [RuleItem] = []
 
     static let topKeywords = ["set", "channel", "rule", "mute"]
-    static let itemKeywords = ["warn", "crit", "let", "repeat", "notify", "summary", "description", "on_missing", "mute"]
+    static let itemKeywords = ["warn", "crit", "let", "repeat", "notify", "summary", "description", "on_missing", "mute", "quiet"]
 
     init(lexer: Lexer, file: String) {
         self.lexer = lexer
@@ -273,15 +273,26 @@ struct Parser {
         skip()
         let nameTok = try expectIdent("a rule name after `rule`")
         guard cur.isWord(.on) else {
-            throw fail(.expectedToken, "expected `on WORKER.FUNCTION` after the rule name, found \(describe(tok))", at: tok)
+            throw fail(.expectedToken, "expected `on WORKER.FUNCTION` (or an event source such as `on journal`) after the rule name, found \(describe(tok))", at: tok)
         }
         skip()
-        let worker = try expectIdent("a worker name after `on`")
-        _ = try expectPunct(.dot, "between the worker and the function (e.g. `disk.filesystems`)")
-        guard cur.kind == .ident else {
-            throw fail(.expectedName, "expected a function name after `\(text(worker)).`, found \(describe(tok))", at: tok)
+        let worker = try expectIdent("a worker name or an event source after `on`")
+        // `on journal` (no dot): an event rule over a source's entries; `on file "PATH"` gives the source an argument.
+        let isEvent = !cur.isPunct(.dot)
+        var function = worker
+        var sourceArgument: (String, Span)?
+        if isEvent {
+            if cur.kind == .string && !cur.startsLine {
+                let a = advance()
+                sourceArgument = (lexer.stringValue(a), a.span)
+            }
+        } else {
+            skip()
+            guard cur.kind == .ident else {
+                throw fail(.expectedName, "expected a function name after `\(text(worker)).`, found \(describe(tok))", at: tok)
+            }
+            function = advance()
         }
-        let function = advance()
         var by: [(String, Span)] = []
         if cur.isWord(.by) {
             skip()
@@ -331,8 +342,8 @@ struct Parser {
         items.removeAll(keepingCapacity: true)
         itemBuffer = items
         return RuleStatement(name: text(nameTok), nameSpan: nameTok.span, worker: text(worker), workerSpan: worker.span,
-                             function: text(function), functionSpan: function.span, by: by, filter: filter, items: exact,
-                             definition: definition)
+                             function: isEvent ? "" : text(function), functionSpan: function.span, by: by, filter: filter, items: exact,
+                             definition: definition, isEvent: isEvent, sourceArgument: sourceArgument)
     }
 
     mutating func parseItem() throws(ParseAbort) -> RuleItem {
@@ -416,6 +427,15 @@ struct Parser {
         case .mute:
             skip()
             return .mute(try parseMute())
+        case .quiet:
+            skip()
+            let d = tok
+            guard d.kind == .number else { throw fail(.expectedDuration, "expected a duration after `quiet` (e.g. `30m`), found \(describe(d))", at: d) }
+            skip()
+            if d.unit != .duration {
+                diagnostics.append(Diagnostic(.expectedDuration, "`quiet` needs a duration with a unit, e.g. `\(lexer.source(d))m`", at: loc(d.span), length: d.span.length))
+            }
+            return .quiet(d.number, d.span)
         default:
             let word = text(t)
             let hint = closest(word, in: Parser.itemKeywords)
@@ -527,10 +547,10 @@ struct Parser {
             return .number(t.number, t.unit, t.span)
         case .string:
             skip()
-            return .string(lexer.stringValue(t), t.span)
+            return t.regex ? .regex(lexer.stringValue(t), t.span) : .string(lexer.stringValue(t), t.span)
         case .ident:
             switch t.keyword {
-            case .and, .or, .for, .clear, .warn, .crit, .let, .notify, .summary, .description, .on_missing, .mute:
+            case .and, .or, .for, .clear, .warn, .crit, .let, .notify, .summary, .description, .on_missing, .mute, .quiet:
                 throw fail(.expectedExpression, "expected a value, field or function, found keyword `\(text(t))`", at: t)
             default: break
             }

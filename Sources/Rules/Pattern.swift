@@ -1,16 +1,21 @@
-// Glob (`~ "/var/*"`) and regular-expression (`=~ "eth[0-9]+"`) matching for where-filters.
+// Glob (`~ "/var/*"`) and regular-expression (`=~ "eth[0-9]+"`, `=~ /I\/O error/`) matching for where-filters.
 
-/// A compiled glob or regular expression. Matches the whole string (like Prometheus label matchers).
+/// A compiled glob or regular expression. A glob and a quoted regex match the whole string (like Prometheus label
+/// matchers); a `/…/` regex (``regexSearch(_:)``) is found anywhere in it, as grep does.
 ///
-/// Regex syntax: literals, `.`, `[a-z]`, `[^…]`, `\d \w \s \D \W \S`, escapes, `( )`, `|`, `* + ?`, `{n}`,
-/// `{n,}`, `{n,m}`, `^` and `$`. No backreferences or lookaround. Matching is backtracking with a step budget,
-/// so a pathological pattern returns "no match" instead of hanging the daemon.
+/// Regex syntax: literals, `.`, `[a-z]`, `[^…]`, `\d \w \s \D \W \S`, escapes, `( )`, `(?:…)`, named groups
+/// `(?<name>…)`, `|`, `* + ?`, `{n}`, `{n,}`, `{n,m}`, `^` and `$`. No backreferences or lookaround. Matching is
+/// backtracking with a step budget, so a pathological pattern returns "no match" instead of hanging the daemon.
+/// A search first looks for the longest literal run the pattern requires (bytes, no backtracking), so most lines
+/// are rejected without running the matcher.
 public struct Pattern: Sendable {
     indirect enum Node: Sendable {
         case set(CharSet)
         case seq([Node])
         case alt([Node])
         case rep(Node, Int, Int)
+        /// A named group: capture slot `Int` records where its match starts and ends.
+        case group(Int, Node)
         case start, end
     }
 
@@ -32,6 +37,13 @@ public struct Pattern: Sendable {
     /// Globs like `"/srv/*"`, `"*.log"` or `"eth0"` match with a string comparison instead of backtracking.
     enum Fast: Sendable { case none, equal(String), prefix(String), suffix(String), contains(String), any }
     var fast: Fast = .none
+
+    /// The names of the `(?<name>…)` groups, by capture slot.
+    public private(set) var groupNames: [String] = []
+    /// Found anywhere in the string (a `/…/` literal) instead of matching all of it.
+    public private(set) var isSearch = false
+    /// Bytes every match contains (the longest literal run at the top level): a search tests them first.
+    var required: [UInt8] = []
 
     init(root: Node, source: String, fast: Fast = .none) {
         self.root = root
@@ -92,7 +104,103 @@ public struct Pattern: Sendable {
         var p = RegexParser(s: Array(text.unicodeScalars))
         let node = try p.parseAlt(depth: 0)
         if p.i < p.s.count { throw SyntaxError(message: "unmatched `)`", offset: p.i) }
-        return Pattern(root: node, source: text)
+        var pattern = Pattern(root: node, source: text)
+        pattern.groupNames = p.names
+        return pattern
+    }
+
+    /// Compiles a regular expression found anywhere in the string (`/…/` in a rule), or throws like ``regex(_:)``.
+    public static func regexSearch(_ text: String) throws(SyntaxError) -> Pattern {
+        var p = try regex(text)
+        p.isSearch = true
+        var literal = ""
+        literal.unicodeScalars.append(contentsOf: requiredRun(p.root))
+        p.required = Array(literal.utf8)
+        return p
+    }
+
+    /// The longest run of single characters at the top level of `node`: every match contains it.
+    static func requiredRun(_ node: Node) -> [Unicode.Scalar] {
+        func single(_ n: Node) -> Unicode.Scalar? {
+            guard case .set(let cs) = n, !cs.any, !cs.negated, cs.ranges.count == 1, cs.ranges[0].0 == cs.ranges[0].1 else { return nil }
+            return Unicode.Scalar(cs.ranges[0].0)
+        }
+        switch node {
+        case .group(_, let inner): return requiredRun(inner)
+        case .rep(let inner, let lo, _) where lo >= 1: return requiredRun(inner)
+        case .seq(let nodes):
+            var best: [Unicode.Scalar] = [], run: [Unicode.Scalar] = []
+            for n in nodes {
+                if let c = single(n) {
+                    run.append(c)
+                    continue
+                }
+                if run.count > best.count { best = run }
+                run = []
+                let inner = requiredRun(n)
+                if inner.count > best.count { best = inner }
+            }
+            return run.count > best.count ? run : best
+        default:
+            return single(node).map { [$0] } ?? []
+        }
+    }
+
+    /// Whether `bytes` contain `required` (a plain scan for its first byte, then a compare).
+    static func containsBytes(_ text: String, _ required: [UInt8]) -> Bool {
+        guard let first = required.first else { return true }
+        var t = text
+        return t.withUTF8 { buf in
+            let n = buf.count, m = required.count
+            guard m <= n else { return false }
+            var i = 0
+            while i <= n - m {
+                if buf[i] == first {
+                    var k = 1
+                    while k < m && buf[i + k] == required[k] { k += 1 }
+                    if k == m { return true }
+                }
+                i += 1
+            }
+            return false
+        }
+    }
+
+    /// The named groups of the first match, or nil when the pattern does not match (a search: anywhere; otherwise
+    /// the whole string). Groups that took no part in the match are left out.
+    public func captures(_ text: String) -> [(String, String)]? {
+        guard let slots = run(text, wantCaptures: true) else { return nil }
+        var out: [(String, String)] = []
+        for (i, name) in groupNames.enumerated() where slots.0[i].0 >= 0 {
+            var v = ""
+            v.unicodeScalars.append(contentsOf: slots.1[slots.0[i].0..<slots.0[i].1])
+            out.append((name, v))
+        }
+        return out
+    }
+
+    /// Runs the matcher: capture slots and the scalars they index, or nil for no match.
+    func run(_ text: String, wantCaptures: Bool) -> ([(Int, Int)], [Unicode.Scalar])? {
+        if isSearch && !Pattern.containsBytes(text, required) { return nil }
+        var m = Matcher(s: Array(text.unicodeScalars))
+        m.caps = Array(repeating: (-1, -1), count: groupNames.count)
+        let n = m.s.count
+        if !isSearch {
+            return m.match(root, 0) { (_: inout Matcher, j: Int) in j == n } ? (m.caps, m.s) : nil
+        }
+        // The first node, when it is one character class, picks the start positions worth trying.
+        var first: CharSet?
+        if case .seq(let nodes) = root, case .set(let cs)? = nodes.first { first = cs } else if case .set(let cs) = root { first = cs }
+        var start = 0
+        while start <= n {
+            if let f = first, start < n, !f.contains(m.s[start]) { start += 1; continue }
+            if first != nil && start == n { return nil }
+            for g in m.caps.indices { m.caps[g] = (-1, -1) }
+            if m.match(root, start, { (_: inout Matcher, _: Int) in true }) { return (m.caps, m.s) }
+            if m.steps > Matcher.budget { return nil }
+            start += 1
+        }
+        return nil
     }
 
     /// Substring test on Unicode scalars (the glob matcher's unit), without Foundation.
@@ -159,17 +267,34 @@ public struct Pattern: Sendable {
         case .any: return true
         case .none: break
         }
-        var m = Matcher(s: Array(text.unicodeScalars))
-        let n = m.s.count
-        return m.match(root, 0) { (_: inout Matcher, j: Int) in j == n }
+        return run(text, wantCaptures: false) != nil
     }
 }
 
 private struct RegexParser {
     let s: [Unicode.Scalar]
     var i = 0
+    /// Names of the `(?<name>…)` groups seen so far, by slot.
+    var names: [String] = []
 
     init(s: [Unicode.Scalar]) { self.s = s }
+
+    /// After `(?<` or `(?P<`: the group's name up to `>`.
+    mutating func groupName() throws(Pattern.SyntaxError) -> String {
+        let start = i
+        var name = ""
+        while i < s.count, s[i] != ">" {
+            let c = s[i]
+            let ok = (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || c == "_" || (c >= "0" && c <= "9" && !name.isEmpty)
+            guard ok else { throw Pattern.SyntaxError(message: "a group name is letters, digits and `_`, starting with a letter", offset: i) }
+            name.unicodeScalars.append(c)
+            i += 1
+        }
+        guard i < s.count, !name.isEmpty else { throw Pattern.SyntaxError(message: "expected a group name and `>` after `(?<`", offset: start) }
+        guard !names.contains(name) else { throw Pattern.SyntaxError(message: "the group name `\(name)` is used twice", offset: start) }
+        i += 1
+        return name
+    }
 
     mutating func parseAlt(depth: Int) throws(Pattern.SyntaxError) -> Pattern.Node {
         guard depth < 100 else { throw Pattern.SyntaxError(message: "groups nested too deeply", offset: i) }
@@ -188,11 +313,26 @@ private struct RegexParser {
             let c = s[i]
             switch c {
             case "(":
+                let open = i
                 i += 1
-                if i + 1 < s.count && s[i] == "?" && s[i + 1] == ":" { i += 2 }
+                var slot: Int?
+                if i + 1 < s.count && s[i] == "?" && s[i + 1] == ":" {
+                    i += 2
+                } else if i + 1 < s.count && s[i] == "?" && (s[i + 1] == "<" || s[i + 1] == "P") {
+                    i += s[i + 1] == "P" ? 2 : 1
+                    guard i < s.count, s[i] == "<", i + 1 < s.count, s[i + 1] != "=", s[i + 1] != "!" else {
+                        throw Pattern.SyntaxError(message: "lookbehind is not supported", offset: open)
+                    }
+                    i += 1
+                    names.append(try groupName())
+                    slot = names.count - 1
+                } else if i < s.count && s[i] == "?" {
+                    throw Pattern.SyntaxError(message: "only `(?:…)` and named groups `(?<name>…)` are supported (no lookaround or flags)", offset: open)
+                }
                 atom = try parseAlt(depth: depth + 1)
                 guard i < s.count && s[i] == ")" else { throw Pattern.SyntaxError(message: "missing `)`", offset: i) }
                 i += 1
+                if let slot { atom = .group(slot, atom) }
             case "[":
                 let (set, next) = try Pattern.parseClass(s, i + 1, negation: ["^"])
                 atom = .set(set)
@@ -253,6 +393,8 @@ private struct RegexParser {
 struct Matcher {
     let s: [Unicode.Scalar]
     var steps = 0
+    /// Start and end of each named group in the match being tried ((-1, -1): not taken).
+    var caps: [(Int, Int)] = []
     static let budget = 200_000
 
     init(s: [Unicode.Scalar]) { self.s = s }
@@ -272,6 +414,14 @@ struct Matcher {
             return seq(nodes, 0, i, k)
         case .rep(let node, let lo, let hi):
             return rep(node, lo, hi, 0, i, k)
+        case .group(let g, let node):
+            return match(node, i) { (m: inout Matcher, j: Int) in
+                let saved = m.caps[g]
+                m.caps[g] = (i, j)
+                if k(&m, j) { return true }
+                m.caps[g] = saved
+                return false
+            }
         }
     }
 

@@ -13,6 +13,8 @@ struct RuleTestFile {
         var time: Double
         /// (worker, function) → rows; an `error` entry marks the function as failed at this step.
         var data: [(worker: String, function: String, rows: [Row], error: String?)]
+        /// Event entries at this step (TestEvents.swift), each at its offset after `time`.
+        var entries: [TestEntry] = []
     }
     enum ExpectKind: Equatable {
         case state(AlertState)
@@ -44,6 +46,8 @@ struct RuleTestFile {
 struct RuleTestParser {
     var tokens: [Token]
     var p = 0
+    /// Event entries of the step body being parsed.
+    var stepEntries: [TestEntry] = []
     var diagnostics: [Diagnostic] = []
     let file: String
 
@@ -118,7 +122,8 @@ struct RuleTestParser {
             if tok.isWord("at") {
                 _ = advance()
                 let t = try time()
-                c.steps.append(RuleTestFile.Step(time: t, data: RuleTestParser.expand(try parseStepBody(), 0)))
+                stepEntries = []
+                c.steps.append(RuleTestFile.Step(time: t, data: RuleTestParser.expand(try parseStepBody(), 0), entries: stepEntries))
             } else if tok.isWord("every") {
                 _ = advance()
                 let every = try time()
@@ -129,10 +134,11 @@ struct RuleTestParser {
                 _ = advance()
                 let to = try time()
                 guard every > 0, to >= from, (to - from) / every <= 100_000 else { throw fail("bad `every` range", tok) }
+                stepEntries = []
                 let body = try parseStepBody()
                 var k = 0
                 while from + Double(k) * every <= to + 1e-9 {
-                    c.steps.append(RuleTestFile.Step(time: from + Double(k) * every, data: RuleTestParser.expand(body, k)))
+                    c.steps.append(RuleTestFile.Step(time: from + Double(k) * every, data: RuleTestParser.expand(body, k), entries: stepEntries))
                     k += 1
                 }
             } else if tok.isWord("expect") {
@@ -184,9 +190,21 @@ struct RuleTestParser {
             add(w, f, [], advance().text)
             return out
         }
+        if atEventSample {
+            var list = stepEntries
+            try parseEventSample(into: &list)
+            stepEntries = list
+            return out
+        }
         try expect("{", "to open the samples of this time (or use `report \"file.json\"`)")
         while !tok.isPunct("}") {
             if tok.kind == .eof { throw fail("expected `}` to close the samples", tok) }
+            if atEventSample {
+                var list = stepEntries
+                try parseEventSample(into: &list)
+                stepEntries = list
+                continue
+            }
             let nameTok = tok
             let (w, f) = try functionName()
             var schema: FunctionSchema?
@@ -395,8 +413,16 @@ public enum RuleTestRunner {
         // Steps at the same time merge; later ones win per function.
         var times: [Double] = []
         var byTime: [Double: [(worker: String, function: String, rows: [Row], error: String?)]] = [:]
+        var entriesAt: [Double: [EventEntry]] = [:]
         for s in c.steps {
             if byTime[s.time] == nil { times.append(s.time) }
+            // A step with no rows (`at 30m {}`, or events only) is still a time: evaluations run and expectations apply.
+            if byTime[s.time] == nil { byTime[s.time] = [] }
+            for e in s.entries {
+                let t = s.time + e.offset
+                if byTime[t] == nil { byTime[t] = []; times.append(t) }
+                entriesAt[t, default: []].append(EventEntry(source: e.source, time: epoch.adding(seconds: t), fields: e.fields))
+            }
             for d in s.data {
                 var list = byTime[s.time] ?? []
                 list.removeAll { $0.worker == d.worker && $0.function == d.function }
@@ -431,7 +457,9 @@ public enum RuleTestRunner {
                     workers.append(WorkerReport(name: w, datetime: now, functionReports: [fr]))
                 }
             }
-            let events = engine.evaluate(report: DaemonReport(datetime: now, workerReports: workers), now: now)
+            var events = engine.ingest(entriesAt[t] ?? [], now: now)
+            events += engine.advanceEvents(now: now)
+            events += engine.evaluate(report: DaemonReport(datetime: now, workerReports: workers), now: now)
             let states = engine.activeStates
             for e in c.expectations where t >= e.from - 1e-9 && t <= e.to + 1e-9 {
                 func matches(_ rule: String, _ labels: [String: String], _ sev: Severity) -> Bool {

@@ -111,7 +111,7 @@ import Workers
     @Test func everyCodeIsUsed() throws {
         var text = ""
         for f in ["Lexer", "Parser", "Checker", "CheckSettings", "CompileRules", "CheckExpressions", "CheckLints", "CheckTemplates",
-                  "Loader", "TestRules"] {
+                  "Loader", "TestRules", "CompileEvents"] {
             text += String(decoding: try #require(RuleTestRunner.readFile(TestPaths.packageRoot + "/Sources/Rules/\(f).swift")), as: UTF8.self)
         }
         text += String(decoding: try #require(RuleTestRunner.readFile(TestPaths.packageRoot + "/Sources/CLI/CheckRulesCommand.swift")), as: UTF8.self)

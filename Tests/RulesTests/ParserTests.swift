@@ -139,7 +139,8 @@ import Reports
     static let errors: [ErrorCase] = [
         .init(source: "rulez x on a.b { warn x > 1 }", id: "expected-statement", line: 1, column: 1),
         .init(source: "rule x a.b { warn x > 1 }", id: "expected-token", line: 1, column: 8),
-        .init(source: "rule x on a { warn x > 1 }", id: "expected-token", line: 1, column: 13),
+        // `on a` without a dot is an event rule (the checker names the unknown source); a missing `{` is the parser's.
+        .init(source: "rule x on a.b warn x > 1 }", id: "expected-token", line: 1, column: 15),
         .init(source: "rule x on a.b {\n  warn x > \n}", id: "expected-expression", line: 3, column: 1),
         .init(source: "rule x on a.b {\n  warn x = 1\n}", id: "expected-token", line: 2, column: 10),
         .init(source: "rule x on a.b {\n  warn x > 1 for 5\n}", id: "expected-duration", line: 2, column: 18),

@@ -1,0 +1,212 @@
+// Event rules in the engine: entries in (`ingest`), time passing (`advanceEvents`), one alert state machine per
+// rule × captured labels, the same `step` as row rules. A storm is one instance whose count grows.
+import Reports
+
+/// What an event alert instance remembers of its entries: counts in time buckets (memory bounded by the window,
+/// not by how many entries arrive), the episode's count and its first and latest entries.
+struct EventTrack: Sendable, Equatable {
+    /// Bucket starts (seconds since the epoch) and their counts, oldest first.
+    var starts: [Double] = []
+    var counts: [Int] = []
+    /// Matching entries since the episode began (the instance was created).
+    var count = 0
+    var firstMessage = ""
+    var firstTime: Timestamp
+    var lastMessage = ""
+    var lastTime: Timestamp
+    /// The latest matching entry's fields, with the captures: what templates and values read between entries.
+    var last: Row
+
+    /// Buckets per window: counts are exact to 1/120 of the longest window (at least 1 s).
+    static let bucketsPerWindow = 120.0
+
+    static func width(_ spec: EventRuleSpec) -> Double { max(1, (spec.longest / bucketsPerWindow).rounded(.up)) }
+
+    mutating func add(_ t: Double, spec: EventRuleSpec) {
+        let w = EventTrack.width(spec)
+        let b = (t / w).rounded(.down) * w
+        if let last = starts.last, last == b {
+            counts[counts.count - 1] += 1
+        } else if starts.last.map({ b > $0 }) ?? true {
+            starts.append(b)
+            counts.append(1)
+        } else if let i = starts.lastIndex(where: { $0 <= b }) {
+            // An entry older than the newest bucket (journal interleaving): into its own bucket.
+            if starts[i] == b { counts[i] += 1 } else { starts.insert(b, at: i + 1); counts.insert(1, at: i + 1) }
+        } else {
+            starts.insert(b, at: 0)
+            counts.insert(1, at: 0)
+        }
+    }
+
+    /// Drops buckets that ended before the longest window.
+    mutating func prune(now: Double, spec: EventRuleSpec) {
+        let w = EventTrack.width(spec)
+        var drop = 0
+        while drop < starts.count && starts[drop] + w <= now - spec.longest { drop += 1 }
+        if drop > 0 {
+            starts.removeFirst(drop)
+            counts.removeFirst(drop)
+        }
+    }
+
+    /// Entries in the `window` seconds before `now` (buckets that overlap it).
+    func count(window: Double, now: Double, spec: EventRuleSpec) -> Int {
+        let w = EventTrack.width(spec)
+        var n = 0
+        var i = starts.count - 1
+        while i >= 0 && starts[i] + w > now - window {
+            if starts[i] <= now { n += counts[i] }
+            i -= 1
+        }
+        return n
+    }
+
+    /// The evaluation row: the latest entry's fields and captures, and the statistics templates name.
+    func row() -> Row {
+        var r = last
+        r["count"] = .int(Int64(count))
+        r["first_message"] = .string(firstMessage)
+        r["first_time"] = .string(firstTime.rfc3339)
+        r["last_message"] = .string(lastMessage)
+        r["last_time"] = .string(lastTime.rfc3339)
+        return r
+    }
+}
+
+extension Engine {
+    /// At most this many instances per event rule: captures with many values (a pid, an address) must not grow the
+    /// engine without bound. Entries for further instances are counted in ``droppedEventInstances``.
+    public static let maxEventInstances = 1000
+
+    /// The event sources some rule reads (`journal`, …), in rule order.
+    public var eventSources: [String] {
+        var out: [String] = []
+        for ri in eventRules where !out.contains(compiled[ri].event!.source) { out.append(compiled[ri].event!.source) }
+        return out
+    }
+
+    /// The journal matches of every journal rule, or nil when some rule can match any entry (no library filter).
+    /// Each element is one rule's conjunction; the library ORs them (`sd_journal_add_disjunction`).
+    public var journalMatches: [[(field: String, values: [String])]]? {
+        var out: [[(field: String, values: [String])]] = []
+        for ri in eventRules where compiled[ri].event!.source == "journal" {
+            let m = compiled[ri].event!.journalMatches
+            // A rule the library cannot narrow reads every entry; a contradictory one (no value left) reads none.
+            if m.isEmpty { return nil }
+            if m.contains(where: { $0.values.isEmpty }) { continue }
+            out.append(m)
+        }
+        return out
+    }
+
+    /// Feeds entries (in time order) to the event rules of their source; returns the transitions, like ``evaluate(report:now:)``.
+    public func ingest(_ entries: [EventEntry], now: Timestamp) -> [AlertEvent] {
+        var events: [AlertEvent] = []
+        updateSilences(now: now)
+        for e in entries { ingest(e, now: now, into: &events) }
+        return events
+    }
+
+    /// One entry: every event rule of its source whose filter it passes counts it in the instance its captures name.
+    public func ingest(_ entry: EventEntry, now: Timestamp, into events: inout [AlertEvent]) {
+        var shared = Evaluator(row: entry.fields, lets: [], seriesCount: 0)
+        for ri in eventRules {
+            let rule = compiled[ri]
+            let spec = rule.event!
+            guard spec.source == entry.source, spec.argument == nil || spec.argument == entry.argument else { continue }
+            if let f = rule.filter {
+                if rule.lets.isEmpty {
+                    guard shared.condition(f) == true else { continue }
+                } else {
+                    var ev = Evaluator(row: entry.fields, lets: rule.lets, seriesCount: rule.series.count)
+                    guard ev.condition(f) == true else { continue }
+                }
+            }
+            var labels: [String: String] = [:]
+            for c in spec.captures {
+                guard case .string(let s)? = entry.fields[c.field], let caps = c.pattern.captures(s) else { continue }
+                for (k, v) in caps { labels[k] = v }
+            }
+            if let by = rule.identityLabels { for k in by { if case .string(let s)? = entry.fields[k] { labels[k] = s } } }
+            let key = InstanceKey(Engine.instanceKey(labels))
+            var rt = RuleRuntime()
+            swap(&rt, &runtimes[ri])
+            defer { swap(&rt, &runtimes[ri]) }
+            if rt.instances[key] == nil {
+                guard rt.instances.count < Engine.maxEventInstances else { droppedEventInstances += 1; continue }
+                var inst = AlertInstance(labels: labels)
+                inst.track = EventTrack(firstMessage: entry.message, firstTime: entry.time, lastMessage: entry.message,
+                                        lastTime: entry.time, last: entry.fields)
+                rt.instances[key] = inst
+            }
+            let idx = rt.instances.index(forKey: key)!
+            var inst = rt.instances.values[idx]
+            var track = inst.track ?? EventTrack(firstTime: entry.time, lastTime: entry.time, last: entry.fields)
+            track.add(entry.time.seconds, spec: spec)
+            track.count += 1
+            if entry.time >= track.lastTime || track.count == 1 {
+                track.lastTime = entry.time
+                track.lastMessage = entry.message
+                var last = entry.fields
+                for (k, v) in labels { last[k] = .string(v) }
+                track.last = last
+            }
+            track.prune(now: now.seconds, spec: spec)
+            inst.track = track
+            eventStep(rule, &inst, now: now, sinceLast: max(0, now.seconds - track.lastTime.seconds), into: &events)
+            rt.instances.values[idx] = inst
+        }
+    }
+
+    /// Time passing: firing event alerts resolve once quiet for their `quiet` period (and send `repeat` reminders);
+    /// instances that never fired are forgotten once their entries are out of every window.
+    public func advanceEvents(now: Timestamp) -> [AlertEvent] {
+        var events: [AlertEvent] = []
+        updateSilences(now: now)
+        for ri in eventRules {
+            let rule = compiled[ri]
+            let spec = rule.event!
+            guard !runtimes[ri].instances.isEmpty else { continue }
+            var rt = RuleRuntime()
+            swap(&rt, &runtimes[ri])
+            for key in Array(rt.instances.keys) {
+                var inst = rt.instances[key]!
+                guard var track = inst.track else { continue }
+                let quietFor = max(0, now.seconds - track.lastTime.seconds)
+                track.prune(now: now.seconds, spec: spec)
+                inst.track = track
+                if inst.state == .firing {
+                    eventStep(rule, &inst, now: now, sinceLast: quietFor, into: &events)
+                    rt.instances[key] = inst.state == .firing ? inst : nil
+                } else if quietFor >= max(spec.quiet, spec.longest) {
+                    rt.instances[key] = nil
+                } else {
+                    rt.instances[key] = inst
+                }
+            }
+            swap(&rt, &runtimes[ri])
+        }
+        return events
+    }
+
+    /// The row rules' state machine over the instance's track: count()/rate() and the quiet test as series values.
+    func eventStep(_ rule: CompiledRule, _ inst: inout AlertInstance, now: Timestamp, sinceLast: Double, into events: inout [AlertEvent]) {
+        guard let track = inst.track, let spec = rule.event else { return }
+        var ev = Evaluator(row: track.row(), lets: rule.lets, seriesCount: rule.series.count)
+        for (si, s) in rule.series.enumerated() {
+            switch s.kind {
+            case .events: ev.seriesValues[si] = .number(Double(track.count(window: s.window, now: now.seconds, spec: spec)))
+            case .eventRate: ev.seriesValues[si] = .number(Double(track.count(window: s.window, now: now.seconds, spec: spec)) / s.window)
+            case .sinceLast: ev.seriesValues[si] = .number(sinceLast)
+            default: ev.seriesValues[si] = nil
+            }
+        }
+        let wasFiring = inst.state == .firing
+        let silenced = isSilenced(rule, inst.labels)
+        step(rule, &inst, &ev, now: now, muted: isMuted(rule, now) || silenced, silenced: silenced, into: &events)
+        if silenced && inst.state == .firing { inst.silenceHeld = true }
+        // An episode that ended starts afresh with the next entry; a firing one has no pending severities to keep.
+        if wasFiring && inst.state != .firing { inst.state = .inactive }
+    }
+}

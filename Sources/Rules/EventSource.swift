@@ -1,0 +1,109 @@
+// Event sources: what an event rule (`rule X on journal …`) reads — entries with named fields and a time — and the
+// table of sources the checker knows. Any reader (the journal, /dev/kmsg, a tailed text file) feeds `EventEntry`s.
+import Reports
+
+/// One entry of an event source: when it happened and its fields (strings are labels, numbers values).
+public struct EventEntry: Sendable, Equatable {
+    /// The source's name as rules write it after `on` (`journal`).
+    public var source: String
+    /// The source's argument, for sources that take one (`on file "/var/log/app.log"`); nil otherwise.
+    public var argument: String?
+    public var time: Timestamp
+    public var fields: Row
+
+    public init(source: String, argument: String? = nil, time: Timestamp, fields: Row) {
+        self.source = source
+        self.argument = argument
+        self.time = time
+        self.fields = fields
+    }
+
+    /// The entry's message (`message` field), or "".
+    public var message: String { fields["message"]?.string ?? "" }
+}
+
+/// An event source the rule language knows: its name after `on`, whether it takes an argument, and its fields.
+public struct EventSourceSpec: Sendable {
+    public var name: String
+    public var help: String
+    /// What the argument after the name is (`"a file path"`), or nil when the source takes none.
+    public var argument: String?
+    public var schema: FunctionSchema
+
+    public init(name: String, help: String, argument: String? = nil, fields: [FieldSchema]) {
+        self.name = name
+        self.help = help
+        self.argument = argument
+        self.schema = FunctionSchema(name: name, help: help, fields: fields)
+    }
+}
+
+/// The table of event sources (one line per source; the checker, docs and test-rules read it).
+public enum EventSources {
+    public static let all: [EventSourceSpec] = [journal]
+
+    public static func named(_ name: String) -> EventSourceSpec? { all.first { $0.name == name } }
+
+    /// The systemd journal; kernel messages are its `transport == "kernel"` entries (from /dev/kmsg where there is
+    /// no journald).
+    public static let journal = EventSourceSpec(
+        name: "journal", help: "systemd journal entries (kernel messages have transport \"kernel\")",
+        fields: journalFields.map { FieldSchema($0.name, $0.number ? .number : .label, help: $0.help) })
+
+    /// A journal field as rules name it, and the journal's own field it comes from.
+    public struct JournalField: Sendable {
+        public var name: String
+        public var journal: String
+        public var number: Bool
+        public var help: String
+    }
+
+    public static let journalFields: [JournalField] = [
+        JournalField(name: "message", journal: "MESSAGE", number: false, help: "the message text"),
+        JournalField(name: "priority", journal: "PRIORITY", number: true, help: "syslog priority: 0 emerg, 1 alert, 2 crit, 3 err, 4 warning, 5 notice, 6 info, 7 debug"),
+        JournalField(name: "facility", journal: "SYSLOG_FACILITY", number: true, help: "syslog facility number (0 kern)"),
+        JournalField(name: "identifier", journal: "SYSLOG_IDENTIFIER", number: false, help: "syslog identifier (`kernel` for kernel messages)"),
+        JournalField(name: "unit", journal: "_SYSTEMD_UNIT", number: false, help: "the systemd unit that logged it"),
+        JournalField(name: "user_unit", journal: "_SYSTEMD_USER_UNIT", number: false, help: "the user unit that logged it"),
+        JournalField(name: "transport", journal: "_TRANSPORT", number: false, help: "kernel, syslog, journal, stdout, audit or driver"),
+        JournalField(name: "device", journal: "_KERNEL_DEVICE", number: false, help: "the kernel device (`b8:0`, `n2`, `+pci:0000:00:1f.2`)"),
+        JournalField(name: "subsystem", journal: "_KERNEL_SUBSYSTEM", number: false, help: "the kernel subsystem (block, net, pci …)"),
+        JournalField(name: "comm", journal: "_COMM", number: false, help: "the process name"),
+        JournalField(name: "pid", journal: "_PID", number: true, help: "the process id"),
+        JournalField(name: "uid", journal: "_UID", number: true, help: "the user id"),
+        JournalField(name: "hostname", journal: "_HOSTNAME", number: false, help: "the host name"),
+    ]
+
+    /// Names an event rule's templates (and `count` in its values) may use beside the entry's fields.
+    public static let statistics: [FieldSchema] = [
+        FieldSchema("count", .number, help: "matching entries since this alert's episode began"),
+        FieldSchema("first_message", .label, help: "the episode's first matching message"),
+        FieldSchema("first_time", .label, help: "when it was logged (RFC 3339)"),
+        FieldSchema("last_message", .label, help: "the latest matching message"),
+        FieldSchema("last_time", .label, help: "when it was logged (RFC 3339)"),
+    ]
+
+    /// An entry of the journal source from journal fields (`MESSAGE`, `PRIORITY`, `_TRANSPORT` …, as the export
+    /// format and sd_journal name them). Unknown fields are dropped; a number that does not parse is left out.
+    public static func journalEntry(_ fields: [(String, String)], time: Timestamp) -> EventEntry {
+        var row = Row()
+        for (k, v) in fields {
+            guard let f = journalFieldsByName[k] else { continue }
+            if f.number {
+                if let n = Int64(v) { row[f.name] = .int(n) }
+            } else {
+                row[f.name] = .string(v)
+            }
+        }
+        return EventEntry(source: "journal", time: time, fields: row)
+    }
+
+    static let journalFieldsByName: [String: JournalField] = {
+        var m: [String: JournalField] = [:]
+        for f in journalFields { m[f.journal] = f }
+        return m
+    }()
+
+    /// The journal field a rule field comes from (`transport` → `_TRANSPORT`), for sd_journal_add_match.
+    public static func journalName(of field: String) -> String? { journalFields.first { $0.name == field }?.journal }
+}

@@ -1,0 +1,222 @@
+// Event rules: regex search and named captures, the kmsg and journal export parsers (table tests from real text),
+// the checker's diagnostics for event rules, and the engine (one alert per capture, storms, quiet, state.json).
+import Reports
+@testable import Rules
+import Testing
+
+@Suite struct EventPatternTests {
+    struct Case: Sendable, CustomStringConvertible {
+        var pattern: String
+        var text: String
+        var captures: [String]?
+        var description: String { pattern + " ~ " + text }
+    }
+
+    static let cases: [Case] = [
+        .init(pattern: #"I/O error, dev (?<device>\w+)"#, text: "blk_update_request: I/O error, dev sdb, sector 2048", captures: ["device=sdb"]),
+        .init(pattern: #"I/O error(?:,| on) dev (?<device>[A-Za-z0-9_.-]+)"#, text: "Buffer I/O error on dev sdb1, logical block 0", captures: ["device=sdb1"]),
+        .init(pattern: #"task (?<task>\S+):\d+ blocked for more than \d+ seconds"#,
+              text: "INFO: task jbd2/sda1-8:245 blocked for more than 120 seconds.", captures: ["task=jbd2/sda1-8"]),
+        .init(pattern: #"^kernel"#, text: "not kernel", captures: nil),
+        .init(pattern: #"(?<a>x)|(?<b>y)"#, text: "--y--", captures: ["b=y"]),
+        .init(pattern: #"Link is Down"#, text: "eth0: NIC Link is Up", captures: nil),
+    ]
+
+    @Test(arguments: cases)
+    func searchFindsTheGroups(_ c: Case) throws {
+        let p = try Pattern.regexSearch(c.pattern)
+        let got = p.captures(c.text).map { $0.map { "\($0.0)=\($0.1)" } }
+        #expect(got == c.captures)
+        #expect(p.matches(c.text) == (c.captures != nil))
+    }
+
+    @Test func aQuotedRegexStillMatchesTheWholeString() throws {
+        let whole = try Pattern.regex("eth[0-9]+")
+        #expect(whole.matches("eth0"))
+        #expect(!whole.matches("veth0"))
+        #expect(try Pattern.regexSearch("eth[0-9]+").matches("veth0"))
+    }
+
+    @Test func theRequiredLiteralIsTheLongestRun() throws {
+        #expect(String(decoding: try Pattern.regexSearch(#"I/O error, dev (?<d>\w+)"#).required, as: UTF8.self) == "I/O error, dev ")
+        #expect(try Pattern.regexSearch("a|b").required.isEmpty)
+    }
+
+    @Test(arguments: ["(?=x)", "(?<1a>x)", "(?<a>x)(?<a>y)", "(?<!x)"])
+    func unsupportedGroupsAreSyntaxErrors(_ p: String) {
+        #expect(throws: Pattern.SyntaxError.self) { try Pattern.regexSearch(p) }
+    }
+}
+
+@Suite struct EventParserTests {
+    @Test func kmsgRecordsWithContinuationLines() {
+        let text = """
+        3,20311,901234567,-;EXT4-fs error (device sda3): ext4_find_entry:1455: inode #2: comm ls: reading directory lblock 0
+         SUBSYSTEM=block
+         DEVICE=b8:3
+        14,2211,903000000,-;shd-test: hello\\x0aworld
+        6,2212,903000001,c;usb 1-1: new high-speed USB device number 2 using xhci_hcd
+        not a record
+        """
+        let (records, bad) = KmsgRecord.parseAll(Array(text.utf8))
+        #expect(bad == [6])
+        #expect(records.count == 3)
+        #expect(records[0].priority == 3 && records[0].facility == 0 && records[0].sequence == 20311)
+        #expect(records[0].timestampMicros == 901_234_567)
+        #expect(records[0].property("DEVICE") == "b8:3" && records[0].property("SUBSYSTEM") == "block")
+        #expect(records[1].priority == 6 && records[1].facility == 1)
+        #expect(records[1].message == "shd-test: hello\nworld")
+        #expect(records[2].flags == "c")
+        let e = records[0].entry(at: Timestamp(microseconds: 0))
+        #expect(e.fields["transport"] == .string("kernel"))
+        #expect(e.fields["identifier"] == .string("kernel"))
+        #expect(e.fields["device"] == .string("b8:3"))
+        #expect(e.fields["priority"] == .int(3))
+        // A userspace write (facility 1) has no kernel identifier.
+        #expect(records[1].entry(at: Timestamp(microseconds: 0)).fields["identifier"] == nil)
+    }
+
+    @Test(arguments: ["", ";x", "a,b,c,d;x", "3,1,2;x", "3,1,99999999999999999999,-;x"])
+    func notKmsgRecords(_ line: String) {
+        #expect(KmsgRecord.parse(Array(line.utf8)[...]) == nil)
+    }
+
+    @Test func journalExportTextAndBinaryFields() throws {
+        var bytes = Array("__CURSOR=s=1;i=2\n__REALTIME_TIMESTAMP=1764633600000000\nPRIORITY=3\n_TRANSPORT=stdout\n_SYSTEMD_UNIT=backup.service\nMESSAGE\n".utf8)
+        let message = Array("line one\nline two".utf8)
+        var len = UInt64(message.count)
+        for _ in 0..<8 { bytes.append(UInt8(len & 0xFF)); len >>= 8 }
+        bytes += message + [0x0A, 0x0A] + Array("MESSAGE=second\n__REALTIME_TIMESTAMP=1764633601000000\n".utf8)
+        let entries = try JournalExport.parse(bytes)
+        #expect(entries.count == 2)
+        #expect(entries[0].value("MESSAGE") == "line one\nline two")
+        #expect(entries[0].realtime == 1_764_633_600_000_000)
+        #expect(entries[0].cursor == "s=1;i=2")
+        #expect(entries[1].value("MESSAGE") == "second")
+        let e = EventSources.journalEntry(entries[0].fields, time: Timestamp(microseconds: 0))
+        #expect(e.fields["unit"] == .string("backup.service"))
+        #expect(e.fields["priority"] == .int(3))
+        #expect(e.fields["message"] == .string("line one\nline two"))
+    }
+
+    @Test(arguments: [("lower=x\n", 1), ("MESSAGE=a\n\nBAD\n\u{1}\u{0}", 3), ("MESSAGE\n\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{7f}x\n", 1)])
+    func badExportNamesTheLine(_ text: String, _ line: Int) {
+        #expect(throws: JournalExport.ParseError.self) { try JournalExport.parse(Array(text.utf8)) }
+        do { _ = try JournalExport.parse(Array(text.utf8)) } catch { #expect(error.line == line) }
+    }
+}
+
+@Suite struct EventCheckerTests {
+    struct Case: Sendable, CustomStringConvertible {
+        var source: String
+        var id: String
+        var line = 1
+        var column: Int
+        var fix: String?
+        var description: String { source }
+    }
+
+    static let cases: [Case] = [
+        .init(source: "rule r on jornal { warn count(5m) > 0 }", id: "unknown-event-source", column: 11, fix: "journal"),
+        .init(source: "rule r on journal where mesage ~ \"*x*\" { warn count(5m) > 0 }", id: "unknown-field", column: 25, fix: "message"),
+        .init(source: "rule r on journal where message =~ /(?<d>x/ { warn count(5m) > 0 }", id: "bad-regex", column: 43),
+        .init(source: "rule r on journal { warn count(0s) > 0 }", id: "bad-window", column: 32),
+        .init(source: "rule r on journal { warn count(2d) > 0 }", id: "bad-window", column: 32),
+        .init(source: "rule r on journal { warn count(5m) > 0 for 5m }", id: "event-rule", column: 44),
+        .init(source: "rule r on journal { warn count(5m) > 0\n on_missing keep }", id: "event-rule", line: 2, column: 13),
+        .init(source: "rule r on disk.filesystems { warn used_percent > 1\n quiet 5m }", id: "event-rule", line: 2, column: 8),
+        .init(source: "rule r on journal where not (message =~ /dev (?<d>\\w+)/) { warn count(5m) > 0 }", id: "bad-capture", column: 25),
+        .init(source: "rule r on journal where count > 1 { warn count(5m) > 0 }", id: "event-rule", column: 25),
+        .init(source: "rule r on journal { warn avg(priority, 5m) > 0 }", id: "unknown-function-call", column: 26),
+        .init(source: "rule r on journal { warn count(5m) > 0\n summary \"{devce}\" }", id: "unknown-field", line: 2, column: 12),
+    ]
+
+    @Test(arguments: cases)
+    func diagnosticPointsAtTheProblem(_ c: Case) throws {
+        let r = RuleSetLoader.load(sources: [("t.rules", c.source)], catalog: TestCatalog.catalog)
+        let d = try #require(r.diagnostics.first { $0.id == c.id }, "got \(r.diagnostics.map { "\($0.id) \($0.location) \($0.message)" })")
+        #expect(d.location.line == c.line)
+        #expect(d.location.column == c.column)
+        if let fix = c.fix { #expect(d.fixIt?.replacement == fix) }
+        #expect(r.configuration == nil)
+    }
+
+    @Test func journalMatchesComeFromTheFilter() throws {
+        let src = """
+        rule a on journal where transport == "kernel" and message =~ /I\\/O error/ { warn count(5m) > 0 }
+        rule b on journal where priority <= 3 and unit ~ "*.service" { warn count(5m) > 0 }
+        """
+        let r = RuleSetLoader.load(sources: [("t.rules", src)], catalog: TestCatalog.catalog)
+        let config = try #require(r.configuration, "\(r.diagnostics.map(\.message))")
+        let m = try #require(Engine(configuration: config).journalMatches)
+        #expect(m.map { $0.map { "\($0.field)=\($0.values.joined(separator: "|"))" } } == [["_TRANSPORT=kernel"], ["PRIORITY=0|1|2|3"]])
+        let open = RuleSetLoader.load(sources: [("t.rules", src + "\nrule c on journal where message ~ \"*x*\" { warn count(5m) > 0 }")],
+                                      catalog: TestCatalog.catalog)
+        #expect(Engine(configuration: try #require(open.configuration)).journalMatches == nil)
+    }
+}
+
+@Suite struct EventEngineTests {
+    static let source = """
+    rule disk_io_errors on journal where transport == "kernel" and message =~ /I\\/O error, dev (?<device>\\w+)/ {
+      warn count(10m) >= 1
+      crit count(10m) >= 10
+      quiet 30m
+      summary "{count} I/O errors on {device}, first {first_message}, last at {last_time}"
+    }
+    """
+
+    func engine() throws -> Engine {
+        let r = RuleSetLoader.load(sources: [("t.rules", Self.source)], catalog: TestCatalog.catalog)
+        return Engine(configuration: try #require(r.configuration, "\(r.diagnostics.map(\.message))"))
+    }
+
+    func entry(_ message: String, at t: Double, transport: String = "kernel") -> EventEntry {
+        EventEntry(source: "journal", time: Timestamp(seconds: 1_800_000_000 + t), fields: ["message": .string(message), "transport": .string(transport)])
+    }
+
+    @Test func aStormIsOneAlertWithAGrowingCount() throws {
+        let e = try engine()
+        var events: [AlertEvent] = []
+        for k in 0..<5000 {
+            let t = Double(k) * 0.1
+            events += e.ingest([entry("blk_update_request: I/O error, dev sdb, sector \(k)", at: t)], now: Timestamp(seconds: 1_800_000_000 + t))
+        }
+        // One firing, one escalation: never a notification per line.
+        #expect(events.map(\.kind) == [.firing, .escalated])
+        #expect(events[0].labels["device"] == "sdb")
+        #expect(e.firingAlerts.count == 1)
+        #expect(e.firingAlerts[0].summary.hasPrefix("5000 I/O errors on sdb, first blk_update_request: I/O error, dev sdb, sector 0"))
+        #expect(e.firingAlerts[0].values["count"] == 5000)
+        // The track is bounded by the window, not by the storm.
+        let inst = e.runtimes[0].instances.values.first!
+        #expect(inst.track!.starts.count <= 130)
+    }
+
+    @Test func oneAlertPerCapturedDeviceAndOtherTransportsAreIgnored() throws {
+        let e = try engine()
+        var events = e.ingest([entry("I/O error, dev sda, sector 1", at: 0), entry("I/O error, dev sdb, sector 1", at: 1),
+                               entry("I/O error, dev sdc, sector 1", at: 2, transport: "syslog")], now: Timestamp(seconds: 1_800_000_002))
+        #expect(Set(events.map { $0.labels["device"]! }) == ["sda", "sdb"])
+        // Quiet for 30 minutes after the last entry: resolved, and forgotten.
+        events = e.advanceEvents(now: Timestamp(seconds: 1_800_000_000 + 29 * 60))
+        #expect(events.isEmpty)
+        events = e.advanceEvents(now: Timestamp(seconds: 1_800_000_001 + 30 * 60))
+        #expect(events.map(\.kind) == [.resolved, .resolved])
+        #expect(e.instanceCount == 0)
+    }
+
+    @Test func stateSurvivesARestartWithoutADuplicate() throws {
+        let e = try engine()
+        _ = e.ingest([entry("I/O error, dev sda, sector 1", at: 0)], now: Timestamp(seconds: 1_800_000_000))
+        let saved = e.exportState()
+        let again = try engine()
+        let restored = try again.importState(try JSONValue.parse(bytes: Array(saved.encoded().utf8)), now: Timestamp(seconds: 1_800_000_060))
+        #expect(restored.isEmpty)
+        // The next entry counts on: no second `firing`.
+        let more = again.ingest([entry("I/O error, dev sda, sector 2", at: 120)], now: Timestamp(seconds: 1_800_000_120))
+        #expect(more.isEmpty)
+        #expect(again.firingAlerts.first?.values["count"] == 2)
+        #expect(again.advanceEvents(now: Timestamp(seconds: 1_800_000_120 + 1800)).map(\.kind) == [.resolved])
+    }
+}
