@@ -24,14 +24,17 @@ let package = Package(
         .target(name: "Reports"),
         // Workers and functions over /proc and /sys, each with a pure parser.
         .target(name: "Workers", dependencies: ["Reports", "Kit", "CLinux", "CSystemd"]),
+        // What the rule engine hands the notifier and the configuration's declarations: alert events, severity,
+        // config values, source locations, channel declarations, the settings and channel-option table. No I/O.
+        .target(name: "Alerting", dependencies: ["Reports"]),
         // The rule language: lexer, parser, checker, evaluator, diagnostics, rule tests (the runner; the command is in CLI).
-        .target(name: "Rules", dependencies: ["Reports", "Kit"]),
-        // Channels, payloads, spool and delivery over libcurl's multi-socket API.
-        .target(name: "Notify", dependencies: ["Rules", "Reports", "Kit", "CCurl"]),
+        .target(name: "Rules", dependencies: ["Alerting", "Reports", "Kit"]),
+        // Channels, payloads, spool and delivery over libcurl's multi-socket API (not the rule compiler: no Rules).
+        .target(name: "Notify", dependencies: ["Alerting", "Reports", "Kit", "CCurl"]),
         // The composition root: event loop, snapshot, outputs, state, reload, daemonize.
-        .target(name: "Daemon", dependencies: ["Workers", "Rules", "Notify", "Reports", "Kit", "CLinux"]),
+        .target(name: "Daemon", dependencies: ["Workers", "Rules", "Notify", "Alerting", "Reports", "Kit", "CLinux"]),
         // The command table (parsing, --help, usage errors, completions) and the commands that are not the daemon.
-        .target(name: "CLI", dependencies: ["Daemon", "Rules", "Workers", "Reports", "Kit"]),
+        .target(name: "CLI", dependencies: ["Daemon", "Rules", "Alerting", "Workers", "Reports", "Kit"]),
         // The program: blocks the handled signals, then hands the arguments to CLI.
         .executableTarget(name: "shd", dependencies: ["CLI", "Daemon"]),
         // In-process rule benchmarks (BENCHMARKS.md, scripts/bench-rules); not shipped.
@@ -42,10 +45,10 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
         .testTarget(name: "WorkersTests", dependencies: ["Workers", "Reports", "Kit", "CSystemd", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "RulesTests", dependencies: ["Rules", "Workers", "Reports", "Kit", "TestSupport"]),
-        .testTarget(name: "NotifyTests", dependencies: ["Notify", "Rules", "Reports", "Kit", "TestSupport"], exclude: ["Golden"]),
+        .testTarget(name: "RulesTests", dependencies: ["Rules", "Alerting", "Workers", "Reports", "Kit", "TestSupport"]),
+        .testTarget(name: "NotifyTests", dependencies: ["Notify", "Alerting", "Reports", "Kit", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Workers", "Reports", "Kit", "TestSupport"], exclude: ["Golden"]),
-        .testTarget(name: "CLITests", dependencies: ["CLI", "Workers", "Reports", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["CLI", "Workers", "Reports", "Kit", "TestSupport"]),
         .testTarget(name: "SecurityTests", dependencies: ["Reports", "Kit", "TestSupport"]),
     ]
 )

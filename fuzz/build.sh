@@ -24,6 +24,7 @@ build_module() {
 }
 build_module Kit
 build_module Reports
+build_module Alerting
 build_module Workers
 build_module Rules
 build_module Notify
@@ -52,5 +53,5 @@ for t in $targets; do
     echo "fuzz/build.sh: target $t" >&2
     # shellcheck disable=SC2086
     $SWIFTC $FLAGS -module-name "Fuzz_$t" "fuzz/$t.swift" -o "$out" \
-        -use-ld=lld -L "$B" -lNotify -lRules -lWorkers -lReports -lKit "$B/curl_loader.o" -lCSystemd
+        -use-ld=lld -L "$B" -lNotify -lRules -lAlerting -lWorkers -lReports -lKit "$B/curl_loader.o" -lCSystemd
 done

@@ -1,7 +1,7 @@
 // Fuzz target: the spool-file decoder the dispatcher runs on every file in STATE_DIR/spool at start,
 // and the payload renderers (webhook, Slack, Alertmanager, e-mail, exec environment, log line) on what it decoded.
+import Alerting
 import Reports
-import Rules
 @testable import Notify
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -1,5 +1,6 @@
 // Fuzz target: the JSON parser, the encoder round trip, RFC 3339 timestamps, report decoding, and the
 // state-file loader (`Engine.importState` on the "engine" key, as `Daemon.loadState` does).
+import Alerting
 import Reports
 import Rules
 import Workers

@@ -1,4 +1,5 @@
 // `shd check-rules [--format text|json|github|journal] [--strict] [--color|--no-color] [PATH…]`: validate a rule set.
+import Alerting
 import Reports
 import Rules
 

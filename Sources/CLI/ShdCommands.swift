@@ -1,7 +1,6 @@
 // shd's commands and options: the one table that parsing, --help, usage errors and completions come from.
 import Daemon
 import Reports
-import Rules
 import Workers
 #if canImport(Glibc)
 import Glibc

@@ -1,7 +1,8 @@
 // The daemon: the composition root that wires workers, rules, notifications and outputs onto the loop.
 // Over 400 lines: start, ticks, state commits, reload and signals all act on the same composed parts.
-import Kit
+import Alerting
 import CLinux
+import Kit
 import Notify
 import Reports
 import Rules

@@ -1,7 +1,7 @@
 // Settings of `shd run`: command-line flags over shd.conf `set` statements over defaults (the defaults and the
-// names are those of the one settings table, `KnownSettings` in Rules/Settings.swift).
+// names are those of the one settings table, `KnownSettings` in Alerting/Settings.swift).
+import Alerting
 import Reports
-import Rules
 import Workers
 
 /// What `shd run` was told on the command line; nil = not given (shd.conf or the default decides).

@@ -1,7 +1,7 @@
 // Channel declarations turned into typed settings, with secrets read from files that only shd may read.
+import Alerting
 import Kit
 import Reports
-import Rules
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -53,7 +53,7 @@ public struct NotifyError: Error, Equatable, CustomStringConvertible {
 
 /// A channel declaration checked and resolved into the values delivery needs (secrets included): the options every
 /// kind has, read here, and the kind's own, read by its type (`ChannelRegistry`). Defaults and option names come from
-/// the one table of channel options, `ChannelKinds` (Rules/Settings.swift).
+/// the one table of channel options, `ChannelKinds` (Alerting/Settings.swift).
 ///
 /// - Important: `secrets` holds every secret string so log lines can be scrubbed; never log this value.
 struct ChannelConfig {

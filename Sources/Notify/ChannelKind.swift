@@ -1,10 +1,10 @@
 // What a channel kind is (one type: its options, its message, its request, what an answer means) and the one table of kinds.
+import Alerting
 import Reports
-import Rules
 
 /// Every channel kind Notify can deliver to. Adding a kind is writing one type that conforms to `ChannelKind`
 /// and listing it here; the Dispatcher (spool, queue, backoff, rate limit, shutdown) knows none by name.
-/// The checker's table of each kind's options is `ChannelKinds.kinds` in Rules (the module below Notify);
+/// The checker's table of each kind's options is `ChannelKinds.kinds` in Alerting (the module below Notify and Rules);
 /// `ChannelRegistryTests` keeps the two lists of names equal.
 enum ChannelRegistry {
     static let kinds: [any ChannelKind.Type] = [

@@ -1,6 +1,6 @@
 // libcurl's multi-socket API driven by an EventHost: every transfer's sockets and timeouts live in the host loop.
+import Alerting
 import CCurl
-import Rules
 #if canImport(Glibc)
 import Glibc
 #endif

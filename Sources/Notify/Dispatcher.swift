@@ -1,8 +1,8 @@
 // The delivery queue: spool first, then one attempt at a time per channel with backoff, Retry-After, TTL and rate limit.
 // Over 400 lines: one class whose queues and channel states enqueue, recovery, compaction, pump and finish share privately.
+import Alerting
 import Kit
 import Reports
-import Rules
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,7 +1,7 @@
 // `shd notify test CHANNEL`: one test alert through one configured channel, with the outcome printed.
+import Alerting
 import Kit
 import Reports
-import Rules
 #if canImport(Glibc)
 import Glibc
 #endif

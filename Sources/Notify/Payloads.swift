@@ -1,6 +1,6 @@
 // What messages share: ids, the webhook JSON (also exec's stdin), headlines, label names, numbers. Each kind's own payload is in its file in Channels/.
+import Alerting
 import Reports
-import Rules
 
 /// One alert of a message, with the spool id that names it (receivers may use it to drop duplicates).
 struct OutgoingAlert {

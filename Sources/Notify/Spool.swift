@@ -1,7 +1,7 @@
 // The durable queue: one file per (event, channel), written before the first attempt, removed only on success.
+import Alerting
 import Kit
 import Reports
-import Rules
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,5 @@
 // The syntax tree of one rules/configuration file, as the parser builds it (before checking).
+import Alerting
 
 /// One parsed file. Spans in its nodes are in `file`.
 public struct AST: Sendable {

@@ -1,4 +1,5 @@
 // Settings, channel declarations and mute windows: value types against what each name takes.
+import Alerting
 import Reports
 
 extension Checker {

@@ -1,6 +1,7 @@
 // The checker's core: its state, how it reports, and the pass over the whole rule set (channels, settings, rules).
 // The jobs are beside it, one file each: CheckSettings (settings, channels, mutes), CompileRules (rules), CheckExpressions
 // (expression types), CheckLints (contradictions between conditions), CheckTemplates (summary templates).
+import Alerting
 import Reports
 
 struct Checker {

@@ -1,4 +1,5 @@
 // Rule compilation: the catalog by name, lets, conditions and the rule's items into an `AlertRule`.
+import Alerting
 import Reports
 
 extension Checker {

@@ -1,4 +1,5 @@
 // Diagnostics: the value type and the text, journal, JSON and GitHub printers (the catalog of codes is DiagnosticCode.swift).
+import Alerting
 import Reports
 
 /// One problem found in a configuration or rules file, kept structured until a printer renders it.

@@ -1,6 +1,7 @@
 // The diagnostic catalog: every problem the loader, lexer, parser, checker and rule-test runner report, with its
 // printed id (stable: `--format json|github` and docs/rules.md key on it) and severity. Several codes may share an
 // id (`bad-value` covers nine checks); DiagnosticCatalogTests keeps docs/rules.md's table equal to this list.
+import Alerting
 public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
     // Files
     case ioError, fileBinary, fileEncoding, fileTooLarge

@@ -1,5 +1,6 @@
 // The rule engine: one alert state machine per (rule, row), fed daemon reports with the time passed in.
 // Over 400 lines: the evaluation hot path and the state machine it drives stay together (state.json: EngineState.swift).
+import Alerting
 import Reports
 
 /// The state of one alert instance (one rule × one row), with the history its series need.

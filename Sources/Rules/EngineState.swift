@@ -1,4 +1,5 @@
 // Alert state across reloads and restarts: state.json export, and restoring saved states against changed rules.
+import Alerting
 import Reports
 
 /// One rule's saved states, from the engine in force (reload) or from state.json (restart), matched to the new

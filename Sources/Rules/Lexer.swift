@@ -1,5 +1,6 @@
 // The lexer: rule-language bytes to tokens (names, strings, numbers with units, punctuation).
 // Over 400 lines: one byte scanner; every token kind shares the cursor and the literal rules (numbers with units, durations, sizes, strings).
+import Alerting
 
 /// What a number literal was written with: its value is already converted to seconds, bytes or per-second.
 public enum NumberUnit: String, Sendable, Equatable {

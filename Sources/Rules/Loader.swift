@@ -1,5 +1,6 @@
 // Loading a rule set: reading files and directories (size-capped, binary rejected), parsing and checking them.
 #if canImport(Glibc)
+import Alerting
 import Glibc
 #elseif canImport(Darwin)
 import Darwin

@@ -1,4 +1,5 @@
 // The checked, compiled form of a rule set: what the engine evaluates.
+import Alerting
 import Reports
 
 /// A checked configuration: settings, channels and compiled rules from every file loaded.

@@ -1,5 +1,6 @@
 // The parser: tokens to an AST, recovering at the next statement so one run reports every error.
 // Over 400 lines: one recursive-descent parser whose productions call one another and share its recovery points.
+import Alerting
 
 /// Parses rules and configuration files. Callable on arbitrary input: it never traps and never loops.
 public enum RuleParser {

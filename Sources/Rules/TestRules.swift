@@ -1,6 +1,7 @@
 // Rule tests: the .test file language and its runner — samples at times in, expected alert states and events out.
 // Over 400 lines: the .test language and its runner share one sample model (a split into parser and runner is the natural next cut).
 #if canImport(Glibc)
+import Alerting
 import Glibc
 #elseif canImport(Darwin)
 import Darwin

@@ -1,7 +1,7 @@
 // The Alertmanager channel: payload against the API v2 postableAlert schema, re-sends, and a real Alertmanager.
+import Alerting
 @testable import Notify
 import Reports
-import Rules
 import TestSupport
 import Testing
 #if canImport(Glibc)

@@ -1,6 +1,6 @@
-// The one table of channel kinds in Notify against the checker's table of their options in Rules.
+// The one table of channel kinds in Notify against the table of their options (Alerting/Settings.swift).
+import Alerting
 @testable import Notify
-import Rules
 import Testing
 
 @Suite struct ChannelRegistryTests {

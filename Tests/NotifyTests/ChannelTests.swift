@@ -1,8 +1,8 @@
 // Slack, SMTP, exec and log channels, secret files, and `shd notify test`, against real local receivers.
+import Alerting
 import Kit
 @testable import Notify
 import Reports
-import Rules
 import TestSupport
 import Testing
 #if canImport(Glibc)

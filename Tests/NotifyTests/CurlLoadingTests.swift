@@ -1,7 +1,7 @@
 // libcurl is loaded on demand: what a channel does when it cannot be loaded, and that loading is idempotent.
+import Alerting
 @testable import Notify
 import Reports
-import Rules
 import TestSupport
 import Testing
 #if canImport(Glibc)

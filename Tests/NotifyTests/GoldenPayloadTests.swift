@@ -1,7 +1,7 @@
 // Every channel kind's bytes on the wire, pinned: what a real local receiver got, compared with Tests/NotifyTests/Golden.
+import Alerting
 @testable import Notify
 import Reports
-import Rules
 import TestSupport
 import Testing
 #if canImport(Glibc)

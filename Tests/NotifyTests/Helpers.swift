@@ -1,8 +1,8 @@
 // Shared pieces of the Notify tests: temp folders, sample events and reports, a dispatcher harness, base64 decoding.
+import Alerting
 @testable import Notify
 import Kit
 import Reports
-import Rules
 import TestSupport
 import Testing
 #if canImport(Glibc)

@@ -1,8 +1,8 @@
 // PollHost semantics, pure payload helpers (RFC 5322 dates, header encoding), restart and reload behaviour.
+import Alerting
 import Kit
 @testable import Notify
 import Reports
-import Rules
 import TestSupport
 import Testing
 #if canImport(Glibc)

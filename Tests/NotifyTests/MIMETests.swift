@@ -1,4 +1,5 @@
 // The e-mail encoders: header folding, RFC 2047 encoded words, quoted-printable, and whole messages within SMTP's limits.
+import Alerting
 import Testing
 @testable import Notify
 import Reports

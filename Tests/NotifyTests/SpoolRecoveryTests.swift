@@ -1,9 +1,9 @@
 // Recovery after a kill: true creation order, a partly deleted batch, stable per-alert ids, and the commit journal.
-import Testing
+import Alerting
 import Kit
 import Reports
-import Rules
 import TestSupport
+import Testing
 @testable import Notify
 #if canImport(Glibc)
 import Glibc

@@ -1,7 +1,7 @@
 // TLS is verified: a self-signed receiver is refused unless its CA is given (`ca_file`); SMTP STARTTLS with AUTH.
+import Alerting
 @testable import Notify
 import Reports
-import Rules
 import TestSupport
 import Testing
 #if canImport(Glibc)

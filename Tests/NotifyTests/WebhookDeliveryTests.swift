@@ -1,8 +1,8 @@
 // The webhook channel and the delivery queue against a real HTTP receiver on 127.0.0.1.
+import Alerting
 @testable import Notify
 import Kit
 import Reports
-import Rules
 import TestSupport
 import Testing
 #if canImport(Glibc)

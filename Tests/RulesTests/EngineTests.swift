@@ -1,7 +1,8 @@
 // The alert state machine: transitions, for/clear/repeat, mute, missing data, series, state export/import, reload.
 // Over 400 lines: one suite of the state machine's tables; each test is a table of transitions.
-import Testing
+import Alerting
 import Reports
+import Testing
 @testable import Rules
 
 /// Drives an engine over one function with one row per tick (a minute apart unless told).

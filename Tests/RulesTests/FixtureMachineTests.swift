@@ -1,7 +1,8 @@
 // The shipped rules over real worker output (machine-a), and every fixture tree's function errors: exactly its documented ones.
-import Testing
+import Alerting
 import Reports
 import TestSupport
+import Testing
 import Workers
 @testable import Rules
 

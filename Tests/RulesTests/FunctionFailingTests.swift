@@ -1,7 +1,8 @@
 // A kernel file gone from a real tree reaches the shipped shd_function_failing rule: worker error → system.errors → alert.
-import Testing
+import Alerting
 import Reports
 import TestSupport
+import Testing
 import Workers
 @testable import Rules
 

@@ -1,8 +1,9 @@
 // The settings and channel-option tables of docs/rules.md, docs/notifications.md and shd.rules(5) are the
 // rendering of `KnownSettings` / `ChannelKinds` (the one table): a setting added there fails here until the docs
 // carry it. On a failure the expected text is printed, ready to paste.
-import Testing
+import Alerting
 import TestSupport
+import Testing
 import Workers
 @testable import Rules
 

@@ -1,5 +1,6 @@
-import Testing
+import Alerting
 import Reports
+import Testing
 @testable import Rules
 
 @Test func smoke() throws {

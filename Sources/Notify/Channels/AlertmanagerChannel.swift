@@ -1,6 +1,6 @@
 // The Alertmanager channel: postableAlerts to URL/api/v2/alerts, and the firing ones again every resend_interval.
+import Alerting
 import Reports
-import Rules
 
 struct AlertmanagerChannel: ChannelKind {
     static let name = "alertmanager"

@@ -1,6 +1,6 @@
 // The exec channel: a program run without a shell, the alert in its environment and the webhook JSON on stdin.
+import Alerting
 import Reports
-import Rules
 
 struct ExecChannel: ChannelKind {
     static let name = "exec"

@@ -1,6 +1,6 @@
 // The log channel: one structured line per transition, written at enqueue; nothing spooled, nothing sent.
+import Alerting
 import Reports
-import Rules
 
 struct LogChannel: ChannelKind {
     static let name = "log"

@@ -1,6 +1,6 @@
 // The SMTP channel: one RFC 5322 message with the report attached, over STARTTLS (or implicit TLS) unless `tls "none"`.
+import Alerting
 import Reports
-import Rules
 
 struct SMTPChannel: ChannelKind {
     static let name = "smtp"

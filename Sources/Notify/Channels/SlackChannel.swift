@@ -1,6 +1,6 @@
 // The Slack channel: a Block Kit message to an incoming-webhook URL (the URL is the credential).
+import Alerting
 import Reports
-import Rules
 
 struct SlackChannel: ChannelKind {
     static let name = "slack"

@@ -1,6 +1,6 @@
 // The webhook channel: the JSON payload POSTed to a URL, optionally signed (X-Shd-Signature) and with the report.
+import Alerting
 import Reports
-import Rules
 
 struct WebhookChannel: ChannelKind {
     static let name = "webhook"
