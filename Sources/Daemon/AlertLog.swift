@@ -1,5 +1,6 @@
 // The alert log: STATE_DIR/history.jsonl, one JSON object a line (transitions, deliveries, silences, acks, reloads),
 // buffered in memory and appended once per tick, rotated by size; and the query `shd history` answers with.
+import Alerting
 import Kit
 import Reports
 import Rules

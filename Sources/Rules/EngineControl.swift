@@ -1,5 +1,6 @@
 // What the control socket asks of the engine: silences (add, list, expire), acknowledgements, and the status snapshot.
 // Every change here is in the next state export; the daemon commits it (journal) before answering the client.
+import Alerting
 import Reports
 
 /// What ``Engine/addSilence(_:now:)`` did.

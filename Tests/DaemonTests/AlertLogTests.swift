@@ -1,8 +1,9 @@
 // The alert log's file: records appended per flush, rotation by size to history.jsonl.1, and the query by time and rule.
-import Testing
+import Alerting
 import Reports
 import Rules
 import TestSupport
+import Testing
 @testable import Daemon
 #if canImport(Glibc)
 import Glibc
