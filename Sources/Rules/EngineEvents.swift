@@ -1,5 +1,6 @@
 // Event rules in the engine: entries in (`ingest`), time passing (`advanceEvents`), one alert state machine per
 // rule × captured labels, the same `step` as row rules. A storm is one instance whose count grows.
+import Alerting
 import Reports
 
 /// What an event alert instance remembers of its entries: counts in time buckets (memory bounded by the window,

@@ -1,5 +1,6 @@
 // Event rules: regex search and named captures, the kmsg and journal export parsers (table tests from real text),
 // the checker's diagnostics for event rules, and the engine (one alert per capture, storms, quiet, state.json).
+import Alerting
 import Reports
 @testable import Rules
 import Testing
