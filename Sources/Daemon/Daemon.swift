@@ -47,6 +47,11 @@ public final class Daemon {
     var stateUnsaved = false
     /// STATE_DIR/history.jsonl (``AlertLog``): transitions, deliveries, silences, acks, reloads.
     var alertLog: AlertLog?
+    /// The kernel log reader while some event rule reads the journal source (DaemonEvents.swift).
+    var kmsg: KmsgSource?
+    var eventLimit = EventRateLimit(perSecond: DaemonEvents.entriesPerSecond, now: monotonicSeconds())
+    /// Dropped entries already logged, and when (the warning comes at most once a minute).
+    var eventDropLog = (count: 0, at: -1e9)
 
     public init(flags: RunFlags, log: Logger) throws(SystemError) {
         self.flags = flags
@@ -126,6 +131,7 @@ public final class Daemon {
             signals = try SignalSource(loop: loop) { [unowned self] sig in self.handle(signal: sig) }
         } catch { throw UsageError("\(error)") }
         startWatching()
+        startEventSources()
         do {
             try scheduleWorkers(settings)
             if let wd = notifier.watchdogInterval {
@@ -219,7 +225,8 @@ public final class Daemon {
         let now = Timestamp.now()
         let report = snapshot.report(now: now)
         ticks += 1
-        let events = engine.evaluate(report: report, now: now)
+        // Event alerts resolve with time (their quiet period): every tick steps them too.
+        let events = engine.evaluate(report: report, now: now) + engine.advanceEvents(now: now)
         recordEngineNotes()
         // A tick without transitions writes nothing durable: no commit, no fsync.
         if !events.isEmpty || stateUnsaved { announce(events, report: report, always: true) }
@@ -450,6 +457,7 @@ public final class Daemon {
         engine = newEngine
         configuration = config
         noteFunctionsInUse()
+        startEventSources()
         do { try dispatcher.updateChannels(config.channels) } catch { log.error("channels: \(error)") }
         var events = ended
         if let meta = configInvalid {
