@@ -1,5 +1,6 @@
 // Event rules in the checker: the source after `on`, named captures, count()/rate() windows, `quiet`, and the
 // journal matches the library can filter with. Everything else (filters, templates, routing) is the row rules' code.
+import Alerting
 import Reports
 
 extension Checker {

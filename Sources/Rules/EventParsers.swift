@@ -1,5 +1,6 @@
 // Parsers of recorded and live event text: the journal export format (journalctl -o export) and /dev/kmsg records.
 // Pure functions over bytes: the daemon's readers and `shd test-rules` share them; fuzz/ has a target for each.
+import Alerting
 import Reports
 
 /// The journal export format: entries separated by an empty line, each field `NAME=value` on one line, or, for a

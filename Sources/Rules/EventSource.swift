@@ -1,5 +1,6 @@
 // Event sources: what an event rule (`rule X on journal …`) reads — entries with named fields and a time — and the
 // table of sources the checker knows. Any reader (the journal, /dev/kmsg, a tailed text file) feeds `EventEntry`s.
+import Alerting
 import Reports
 
 /// One entry of an event source: when it happened and its fields (strings are labels, numbers values).

@@ -1,5 +1,6 @@
 // Event samples in rule tests: `journal { message "…" priority 3 }`, `journal file "x.export"` (journalctl -o export),
 // `kmsg "6,12,345,-;message"` and `kmsg file "x.kmsg"` (/dev/kmsg records), each at a test time.
+import Alerting
 import Reports
 
 /// An entry of a test step, `offset` seconds after the step's time (recorded files keep their own spacing).
