@@ -173,41 +173,57 @@ public enum ChannelKinds {
 
     public static let common: [ConfigKey] = [timeout, ttl, rateLimit, minSeverity, sendResolved]
 
+    // Each kind's own options, in the order the docs list them.
+    public enum Log {
+        public static let kind = "log"
+        public static let options: [ConfigKey] = []
+    }
+    public enum Webhook {
+        public static let kind = "webhook"
+        public static let url = ConfigKey("url", .stringOrFile, required: true, check: .url(secret: false),
+                                          "http(s) URL to POST the JSON payload to (string or file)")
+        public static let hmacSecret = ConfigKey("hmac_secret", .file, "secret (file) for the X-Shd-Signature: sha256=… header over the body")
+        public static let options: [ConfigKey] = [url, headers, hmacSecret, caFile, includeReport]
+    }
+    public enum Slack {
+        public static let kind = "slack"
+        public static let url = ConfigKey("url", .stringOrFile, required: true, check: .url(secret: true),
+                                          "Slack incoming-webhook URL (use file: it is a secret)")
+        public static let channel = ConfigKey("channel", .string, "override the webhook's channel")
+        public static let username = ConfigKey("username", .string, "override the webhook's user name")
+        public static let options: [ConfigKey] = [url, channel, username, caFile]
+    }
+    public enum SMTP {
+        public static let kind = "smtp"
+        public static let server = ConfigKey("server", .string, required: true, check: .smtpServer,
+                                             "smtp://host:port (STARTTLS required) or smtps://host:port (implicit TLS)")
+        public static let from = ConfigKey("from", .string, required: true, "envelope and header From address")
+        public static let to = ConfigKey("to", .stringOrList, required: true, "one recipient or a list")
+        public static let user = ConfigKey("user", .string, "AUTH user name")
+        public static let password = ConfigKey("password", .file, "AUTH password (file)")
+        public static let options: [ConfigKey] = [server, from, to, user, password, tls, caFile, subjectPrefix]
+    }
+    public enum Alertmanager {
+        public static let kind = "alertmanager"
+        public static let url = ConfigKey("url", .stringOrFile, required: true, check: .url(secret: false),
+                                          "Alertmanager base URL; alerts are POSTed to URL/api/v2/alerts")
+        public static let generatorURL = ConfigKey("generator_url", .string, "generatorURL sent with each alert")
+        public static let options: [ConfigKey] = [url, resendInterval, generatorURL, headers, caFile]
+    }
+    public enum Exec {
+        public static let kind = "exec"
+        public static let command = ConfigKey("command", .stringList, required: true, check: .command,
+                                              "argv as a list: [\"/usr/local/bin/page\", \"--team\", \"ops\"] (no shell)")
+        public static let options: [ConfigKey] = [command]
+    }
+
     public static let kinds: [String: [ConfigKey]] = [
-        "log": [],
-        "webhook": [
-            ConfigKey("url", .stringOrFile, required: true, check: .url(secret: false), "http(s) URL to POST the JSON payload to (string or file)"),
-            headers,
-            ConfigKey("hmac_secret", .file, "secret (file) for the X-Shd-Signature: sha256=… header over the body"),
-            caFile,
-            includeReport,
-        ],
-        "slack": [
-            ConfigKey("url", .stringOrFile, required: true, check: .url(secret: true), "Slack incoming-webhook URL (use file: it is a secret)"),
-            ConfigKey("channel", .string, "override the webhook's channel"),
-            ConfigKey("username", .string, "override the webhook's user name"),
-            caFile,
-        ],
-        "smtp": [
-            ConfigKey("server", .string, required: true, check: .smtpServer, "smtp://host:port (STARTTLS required) or smtps://host:port (implicit TLS)"),
-            ConfigKey("from", .string, required: true, "envelope and header From address"),
-            ConfigKey("to", .stringOrList, required: true, "one recipient or a list"),
-            ConfigKey("user", .string, "AUTH user name"),
-            ConfigKey("password", .file, "AUTH password (file)"),
-            tls,
-            caFile,
-            subjectPrefix,
-        ],
-        "alertmanager": [
-            ConfigKey("url", .stringOrFile, required: true, check: .url(secret: false), "Alertmanager base URL; alerts are POSTed to URL/api/v2/alerts"),
-            resendInterval,
-            ConfigKey("generator_url", .string, "generatorURL sent with each alert"),
-            headers,
-            caFile,
-        ],
-        "exec": [
-            ConfigKey("command", .stringList, required: true, check: .command, "argv as a list: [\"/usr/local/bin/page\", \"--team\", \"ops\"] (no shell)"),
-        ],
+        Log.kind: Log.options,
+        Webhook.kind: Webhook.options,
+        Slack.kind: Slack.options,
+        SMTP.kind: SMTP.options,
+        Alertmanager.kind: Alertmanager.options,
+        Exec.kind: Exec.options,
     ]
 
     /// Every option `kind` accepts (its own plus the common ones), or nil for an unknown kind.

@@ -87,18 +87,18 @@ struct ChannelConfig {
         }
         name = decl.name
         let o = ChannelOptions(decl)
-        if let t = try o.duration(ChannelKinds.timeout.name) { timeout = t }
-        if let t = try o.duration(ChannelKinds.ttl.name) { ttl = t }
-        if let v = o[ChannelKinds.rateLimit.name] {
-            guard let n = v.numberValue, n >= 1 else { throw o.bad("rate_limit", "a number of messages per minute ≥ 1") }
+        if let t = try o.duration(ChannelKinds.timeout) { timeout = t }
+        if let t = try o.duration(ChannelKinds.ttl) { ttl = t }
+        if let v = o[ChannelKinds.rateLimit] {
+            guard let n = v.numberValue, n >= 1 else { throw o.bad(ChannelKinds.rateLimit, "a number of messages per minute ≥ 1") }
             rateLimit = Int(n)
         }
-        if let v = o[ChannelKinds.minSeverity.name] {
-            guard let s = v.stringValue.flatMap(Severity.init(rawValue:)) else { throw o.bad("min_severity", "\"warn\" or \"crit\"") }
+        if let v = o[ChannelKinds.minSeverity] {
+            guard let s = v.stringValue.flatMap(Severity.init(rawValue:)) else { throw o.bad(ChannelKinds.minSeverity, "\"warn\" or \"crit\"") }
             minSeverity = s
         }
-        if let b = try o.bool(ChannelKinds.sendResolved.name) { sendResolved = b }
-        caFile = try o.text(ChannelKinds.caFile.name)
+        if let b = try o.bool(ChannelKinds.sendResolved) { sendResolved = b }
+        caFile = try o.text(ChannelKinds.caFile)
         kind = try type.init(decoding: o)
         secrets = o.secrets
     }

@@ -136,33 +136,33 @@ final class ChannelOptions {
     init(_ declaration: ChannelDeclaration) { self.declaration = declaration }
 
     var location: SourceLocation { declaration.location }
-    subscript(key: String) -> ConfigValue? {
-        read.insert(key)
-        return declaration[key]
+    subscript(key: ConfigKey) -> ConfigValue? {
+        read.insert(key.name)
+        return declaration[key.name]
     }
 
-    func bad(_ option: String, _ expected: String) -> NotifyError {
-        NotifyError(.badOption(channel: declaration.name, option: option, expected: expected), at: location)
+    func bad(_ option: ConfigKey, _ expected: String) -> NotifyError {
+        NotifyError(.badOption(channel: declaration.name, option: option.name, expected: expected), at: location)
     }
 
-    func missing(_ option: String) -> NotifyError {
-        NotifyError(.missingOption(channel: declaration.name, option: option), at: location)
+    func missing(_ option: ConfigKey) -> NotifyError {
+        NotifyError(.missingOption(channel: declaration.name, option: option.name), at: location)
     }
 
-    func duration(_ key: String) throws(NotifyError) -> Double? {
+    func duration(_ key: ConfigKey) throws(NotifyError) -> Double? {
         guard let v = self[key] else { return nil }
         guard let d = v.numberValue, d > 0 else { throw bad(key, "a positive duration") }
         return d
     }
 
-    func bool(_ key: String) throws(NotifyError) -> Bool? {
+    func bool(_ key: ConfigKey) throws(NotifyError) -> Bool? {
         guard let v = self[key] else { return nil }
         guard case .bool(let b) = v else { throw bad(key, "true or false") }
         return b
     }
 
     /// A plain string, or the content of a `file "…"` secret (recorded for log scrubbing).
-    func text(_ key: String, secret: Bool = false) throws(NotifyError) -> String? {
+    func text(_ key: ConfigKey, secret: Bool = false) throws(NotifyError) -> String? {
         switch self[key] {
         case nil: return nil
         case .string(let s)?:
@@ -176,20 +176,20 @@ final class ChannelOptions {
         }
     }
 
-    func required(_ key: String, secret: Bool = false) throws(NotifyError) -> String {
+    func required(_ key: ConfigKey, secret: Bool = false) throws(NotifyError) -> String {
         guard let s = try text(key, secret: secret), !s.isEmpty else { throw missing(key) }
         return s
     }
 
     /// A URL, treated as a secret: Slack's and many webhook URLs carry the token in the path.
-    func url(_ key: String) throws(NotifyError) -> String {
+    func url(_ key: ConfigKey) throws(NotifyError) -> String {
         let u = try required(key, secret: true)
         secrets += ChannelConfig.tokensOf(u)
         return u
     }
 
     /// `headers { "Name" "value" … }`, values plain or from secret files.
-    func headers(_ key: String) throws(NotifyError) -> [(String, String)] {
+    func headers(_ key: ConfigKey) throws(NotifyError) -> [(String, String)] {
         guard let v = self[key] else { return [] }
         guard case .block(let pairs) = v else { throw bad(key, "a block of \"Name\" \"value\" pairs") }
         var out: [(String, String)] = []

@@ -85,8 +85,19 @@ import Workers
 
     static func channelOptionsMarkdown(_ keys: [ConfigKey]) -> String {
         var rows = ["| option | value | default | meaning |", "|---|---|---|---|"]
-        for k in keys { rows.append("| `\(k.name)` | \(typeWord(k.type)) | \(markdownDefault(k)) | \(k.help) |") }
+        for k in keys {
+            rows.append("| `\(k.name)` | \(typeWord(k.type)) | \(k.required ? "required" : markdownDefault(k)) | \(k.help) |")
+        }
         return rows.joined(separator: "\n")
+    }
+
+    /// The lines of the `## NAME` section of a markdown text, up to the next `## ` heading.
+    static func section(_ text: String, _ name: String) -> String {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let i = lines.firstIndex(where: { $0 == "## " + name }) else { return "" }
+        let rest = lines[(i + 1)...]
+        let end = rest.firstIndex { $0.hasPrefix("## ") } ?? rest.endIndex
+        return rest[..<end].joined(separator: "\n")
     }
 
     /// Markdown to man: no backticks or bold marks.
@@ -121,6 +132,14 @@ import Workers
         let shown = Self.block(Self.doc("docs/notifications.md"), from: "| option | value | default |")
         let want = Self.channelOptionsMarkdown(ChannelKinds.common)
         #expect(shown == want, "docs/notifications.md options table should read:\n\(want)")
+    }
+
+    /// Each kind's section of docs/notifications.md lists its own options as the table declares them.
+    @Test(arguments: ChannelKinds.kinds.keys.sorted().filter { !ChannelKinds.kinds[$0]!.isEmpty })
+    func notificationsMdKindOptionsAreTheTable(kind: String) {
+        let shown = Self.block(Self.section(Self.doc("docs/notifications.md"), kind), from: "| option | value | default |")
+        let want = Self.channelOptionsMarkdown(ChannelKinds.kinds[kind]!)
+        #expect(shown == want, "docs/notifications.md, ## \(kind): its options table should read:\n\(want)")
     }
 
     @Test func manPageSettingsAreTheTable() {

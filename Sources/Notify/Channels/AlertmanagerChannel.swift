@@ -3,7 +3,7 @@ import Alerting
 import Reports
 
 struct AlertmanagerChannel: ChannelKind {
-    static let name = "alertmanager"
+    static let name = ChannelKinds.Alertmanager.kind
 
     var url: String
     var headers: [(String, String)]
@@ -11,10 +11,10 @@ struct AlertmanagerChannel: ChannelKind {
     var generatorURL: String?
 
     init(decoding o: ChannelOptions) throws(NotifyError) {
-        url = try o.url("url")
-        headers = try o.headers(ChannelKinds.headers.name)
-        if let t = try o.duration(ChannelKinds.resendInterval.name) { resendEvery = t }
-        generatorURL = try o.text("generator_url")
+        url = try o.url(ChannelKinds.Alertmanager.url)
+        headers = try o.headers(ChannelKinds.headers)
+        if let t = try o.duration(ChannelKinds.resendInterval) { resendEvery = t }
+        generatorURL = try o.text(ChannelKinds.Alertmanager.generatorURL)
     }
 
     var target: String { ChannelConfig.hostOf(url) }

@@ -3,20 +3,20 @@ import Alerting
 import Reports
 
 struct ExecChannel: ChannelKind {
-    static let name = "exec"
+    static let name = ChannelKinds.Exec.kind
     static let maxBatch = 1
     static let usesCurl = false
 
     var command: [String]
 
     init(decoding o: ChannelOptions) throws(NotifyError) {
-        guard case .list(let l)? = o["command"] else {
-            if o["command"] == nil { throw o.missing("command") }
-            throw o.bad("command", "a list of strings: [\"/path/to/program\", \"arg\"]")
+        guard case .list(let l)? = o[ChannelKinds.Exec.command] else {
+            if o[ChannelKinds.Exec.command] == nil { throw o.missing(ChannelKinds.Exec.command) }
+            throw o.bad(ChannelKinds.Exec.command, "a list of strings: [\"/path/to/program\", \"arg\"]")
         }
         command = l.compactMap(\.stringValue)
         guard command.count == l.count, let first = command.first, first.hasPrefix("/") else {
-            throw o.bad("command", "a list of strings starting with an absolute program path")
+            throw o.bad(ChannelKinds.Exec.command, "a list of strings starting with an absolute program path")
         }
     }
 

@@ -3,7 +3,7 @@ import Alerting
 import Reports
 
 struct LogChannel: ChannelKind {
-    static let name = "log"
+    static let name = ChannelKinds.Log.kind
     static let maxBatch = 1
     static let usesCurl = false
     static let spools = false

@@ -3,7 +3,7 @@ import Alerting
 import Reports
 
 struct SMTPChannel: ChannelKind {
-    static let name = "smtp"
+    static let name = ChannelKinds.SMTP.kind
 
     var server: String
     var from: String
@@ -14,15 +14,15 @@ struct SMTPChannel: ChannelKind {
     var subjectPrefix = ChannelKinds.subjectPrefix.defaultString
 
     init(decoding o: ChannelOptions) throws(NotifyError) {
-        server = try o.required("server")
-        from = try o.required("from")
-        switch o["to"] {
+        server = try o.required(ChannelKinds.SMTP.server)
+        from = try o.required(ChannelKinds.SMTP.from)
+        switch o[ChannelKinds.SMTP.to] {
         case .string(let s)?: to = [s]
         case .list(let l)?:
             to = l.compactMap(\.stringValue)
-            if to.count != l.count || to.isEmpty { throw o.bad("to", "an address or a list of addresses") }
-        case nil: throw o.missing("to")
-        default: throw o.bad("to", "an address or a list of addresses")
+            if to.count != l.count || to.isEmpty { throw o.bad(ChannelKinds.SMTP.to, "an address or a list of addresses") }
+        case nil: throw o.missing(ChannelKinds.SMTP.to)
+        default: throw o.bad(ChannelKinds.SMTP.to, "an address or a list of addresses")
         }
         // An address goes into the envelope as <address> and into the From/To header as it is: a space, a
         // bracket or a line break there would break both (or add a header), and non-ASCII needs SMTPUTF8.
@@ -30,15 +30,15 @@ struct SMTPChannel: ChannelKind {
             a.utf8.count <= 254 && a.contains("@") && a.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "<") && $0 != UInt8(ascii: ">") && $0 != UInt8(ascii: ",") }
         }
         let addressText = "a plain e-mail address such as \"ops@example.com\" (ASCII, no spaces, <, > or commas)"
-        if !plainAddress(from) { throw o.bad("from", addressText) }
-        if !to.allSatisfy(plainAddress) { throw o.bad("to", addressText) }
-        user = try o.text("user")
-        password = try o.text("password", secret: true)
-        if let t = try o.text(ChannelKinds.tls.name) {
-            guard t == "none" || t == "required" else { throw o.bad("tls", "\"required\" or \"none\"") }
+        if !plainAddress(from) { throw o.bad(ChannelKinds.SMTP.from, addressText) }
+        if !to.allSatisfy(plainAddress) { throw o.bad(ChannelKinds.SMTP.to, addressText) }
+        user = try o.text(ChannelKinds.SMTP.user)
+        password = try o.text(ChannelKinds.SMTP.password, secret: true)
+        if let t = try o.text(ChannelKinds.tls) {
+            guard t == "none" || t == "required" else { throw o.bad(ChannelKinds.tls, "\"required\" or \"none\"") }
             requireTLS = t == "required"
         }
-        if let p = try o.text(ChannelKinds.subjectPrefix.name) { subjectPrefix = p }
+        if let p = try o.text(ChannelKinds.subjectPrefix) { subjectPrefix = p }
     }
 
     var target: String { ChannelConfig.hostOf(server) }

@@ -3,7 +3,7 @@ import Alerting
 import Reports
 
 struct SlackChannel: ChannelKind {
-    static let name = "slack"
+    static let name = ChannelKinds.Slack.kind
     static let maxBatch = 20  // Slack allows 50 blocks per message; each alert takes two.
 
     var url: String
@@ -11,9 +11,9 @@ struct SlackChannel: ChannelKind {
     var username: String?
 
     init(decoding o: ChannelOptions) throws(NotifyError) {
-        url = try o.url("url")
-        channel = try o.text("channel")
-        username = try o.text("username")
+        url = try o.url(ChannelKinds.Slack.url)
+        channel = try o.text(ChannelKinds.Slack.channel)
+        username = try o.text(ChannelKinds.Slack.username)
     }
 
     var target: String { ChannelConfig.hostOf(url) }

@@ -3,7 +3,7 @@ import Alerting
 import Reports
 
 struct WebhookChannel: ChannelKind {
-    static let name = "webhook"
+    static let name = ChannelKinds.Webhook.kind
 
     var url: String
     var headers: [(String, String)]
@@ -11,10 +11,10 @@ struct WebhookChannel: ChannelKind {
     var includeReport = ChannelKinds.includeReport.defaultBool
 
     init(decoding o: ChannelOptions) throws(NotifyError) {
-        url = try o.url("url")
-        headers = try o.headers(ChannelKinds.headers.name)
-        if let s = try o.text("hmac_secret", secret: true) { hmacSecret = Array(s.utf8) }
-        if let b = try o.bool(ChannelKinds.includeReport.name) { includeReport = b }
+        url = try o.url(ChannelKinds.Webhook.url)
+        headers = try o.headers(ChannelKinds.headers)
+        if let s = try o.text(ChannelKinds.Webhook.hmacSecret, secret: true) { hmacSecret = Array(s.utf8) }
+        if let b = try o.bool(ChannelKinds.includeReport) { includeReport = b }
     }
 
     var target: String { ChannelConfig.hostOf(url) }
