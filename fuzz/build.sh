@@ -28,6 +28,7 @@ build_module Alerting
 build_module Workers
 build_module Rules
 build_module Notify
+build_module Daemon
 # CCurl is C: libcurl is dlopened by curl_loader.c (never linked), so the targets link that object instead.
 if [ ! -f "$B/curl_loader.o" ] || [ Sources/CCurl/curl_loader.c -nt "$B/curl_loader.o" ] ||
     [ Sources/CCurl/include/shim.h -nt "$B/curl_loader.o" ]; then
@@ -48,10 +49,10 @@ fi
 targets=${*:-$(for f in fuzz/*.swift; do basename "$f" .swift; done)}
 for t in $targets; do
     out="$B/fuzz-$t"
-    if [ -f "$out" ] && [ "$out" -nt "fuzz/$t.swift" ] && [ "$out" -nt "$B/libNotify.a" ] && [ "$out" -nt "$B/curl_loader.o" ] &&
+    if [ -f "$out" ] && [ "$out" -nt "fuzz/$t.swift" ] && [ "$out" -nt "$B/libDaemon.a" ] && [ "$out" -nt "$B/curl_loader.o" ] &&
         [ "$out" -nt "$B/libCSystemd.a" ]; then continue; fi
     echo "fuzz/build.sh: target $t" >&2
     # shellcheck disable=SC2086
     $SWIFTC $FLAGS -module-name "Fuzz_$t" "fuzz/$t.swift" -o "$out" \
-        -use-ld=lld -L "$B" -lNotify -lRules -lAlerting -lWorkers -lReports -lKit "$B/curl_loader.o" -lCSystemd
+        -use-ld=lld -L "$B" -lDaemon -lNotify -lRules -lAlerting -lWorkers -lReports -lKit "$B/curl_loader.o" -lCSystemd
 done

@@ -125,6 +125,10 @@ public enum KnownSettings {
     public static let topProcesses = ConfigKey("top_processes", .number, default: .number(10), unit: "rows", "rows in `processes.top`")
     public static let tcpStates = ConfigKey("tcp_states", .bool, default: .bool(false),
         "count TCP connections by state in `network.sockets` (off in the daemon: reading /proc/net/tcp makes the kernel walk its whole connection table, ~4 ms a tick; `shd report` counts them)")
+    public static let controlSocket = ConfigKey("control_socket", .string, default: .string("/run/shd/control"),
+        "the control socket `shd status`, `explain`, `reload`, `silence`, `ack` and `history` talk to (`\"\"`: none); clients need `--socket` for another path")
+    public static let controlGroup = ConfigKey("control_group", .string, default: .string("shd-admin"),
+        "the group whose members may use the control socket besides root (socket mode 0660); a group that does not exist leaves it to root and shd's user (0600)")
 
     public static let sendResolvedSilenced = ConfigKey("send_resolved_silenced", .bool, default: .bool(true),
         "send the resolved notice of an alert that resolves while a runtime silence (`shd silence add`) covers it (its start was sent before the silence)")
@@ -134,7 +138,7 @@ public enum KnownSettings {
     public static let all: [ConfigKey] = [
         interval, reportInterval, workerInterval, workers, stateDir, textfileDir, procRoot, sysRoot, rootFS, logLevel,
         pidfile, defaultChannels, hostname, excludeFstypes, excludeMounts, topProcesses, tcpStates, sendResolvedSilenced,
-        historyMaxSize,
+        historyMaxSize, controlSocket, controlGroup,
     ]
 
     /// The declaration of `name` (`interval.WORKER` included), or nil for an unknown setting.

@@ -51,6 +51,7 @@ public enum ShdCommandLine {
                 the command returns once the daemon is ready, exit 1 with the reason if not
                 """),
             .option("--pidfile", value: .file("PATH"), help: "pid file held with a lock (default /run/shd.pid with --daemonize)"),
+            .option("--socket", value: .file("PATH"), help: "the control socket (default /run/shd/control; \"\" for none; set control_socket)"),
         ],
         run: { p in RunCommand.run(runFlags(p)) })
 
@@ -69,6 +70,7 @@ public enum ShdCommandLine {
         f.logLevel = p.text("--log-level")
         f.pidfile = p.text("--pidfile")
         f.daemonize = p.flag("--daemonize")
+        f.controlSocket = p.text("--socket")
         return f
     }
 
@@ -203,7 +205,7 @@ public enum ShdCommandLine {
         "shd", synopsis: "--version | --help | help COMMAND", abstract: "Linux system-health alerting daemon",
         discussion: "shd \(version) — Linux system-health alerting daemon",
         footer: "Run `shd help COMMAND` or `shd COMMAND --help` for its options.",
-        subcommands: [run, report, checkRules, testRules, notify, completions, help, versionCommand])
+        subcommands: [run, report, checkRules, testRules, notify] + ControlCommands.all + [completions, help, versionCommand])
 
     /// Parses and runs a command line (without the program name); returns the exit status: the command's, 0 for
     /// `--help`, 2 for a usage error.

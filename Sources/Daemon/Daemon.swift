@@ -52,6 +52,10 @@ public final class Daemon {
     var eventLimit = EventRateLimit(perSecond: DaemonEvents.entriesPerSecond, now: monotonicSeconds())
     /// Dropped entries already logged, and when (the warning comes at most once a minute).
     var eventDropLog = (count: 0, at: -1e9)
+    /// The control socket (`shd status`, `reload`, …); nil when off or when it could not be made.
+    var control: ControlServer?
+    /// What the last reload did, for `shd status`.
+    var lastReload: ReloadOutcome?
 
     public init(flags: RunFlags, log: Logger) throws(SystemError) {
         self.flags = flags
@@ -132,6 +136,7 @@ public final class Daemon {
         } catch { throw UsageError("\(error)") }
         startWatching()
         startEventSources()
+        startControl()
         do {
             try scheduleWorkers(settings)
             if let wd = notifier.watchdogInterval {
@@ -421,12 +426,15 @@ public final class Daemon {
     /// fires `shd_config_invalid` until the files are fixed.
     /// - Parameter onlyIfChanged: skip when the files read are the same as those in force (inotify
     ///   also reports files that are not rules, such as an editor's backup in the same folder).
-    func reload(reason: String, onlyIfChanged: Bool = false) {
+    @discardableResult
+    func reload(reason: String, onlyIfChanged: Bool = false) -> ReloadOutcome {
         let loaded = RuleSetLoader.load(paths: settings.rulePaths, catalog: WorkerRegistry.catalog)
         if onlyIfChanged && loaded.sources == loadedSources {
             log.debug("files changed, but not the configuration: nothing to reload")
-            return
+            return ReloadOutcome(reason: reason, applied: false, message: "the files did not change")
         }
+        var outcome = ReloadOutcome(reason: reason, applied: false, message: "", loaded: loaded)
+        defer { lastReload = outcome }
         let previousSources = loadedSources
         loadedSources = loaded.sources
         notifier.reloading()
@@ -437,19 +445,22 @@ public final class Daemon {
             alertLog?.record("reload", at: .now(), ["reason": .string(reason), "result": "refused", "detail": .string(text)])
             if configInvalid == nil { announce([firedConfigInvalid(loaded)]) }
             flushAlertLog()
-            return
+            outcome.message = "refused: \(loaded.errorCount) error(s); the previous rules stay in force"
+            return outcome
         }
         var next = DaemonSettings.locate(flags)
         do { try next.apply(settings: config.settings, flags: flags) } catch {
             log.error("reload (\(reason)) refused; the previous rules stay in force: \(error)")
-            return
+            outcome.message = "refused: \(error); the previous rules stay in force"
+            return outcome
         }
         do { try applyReloadedSettings(next) } catch {
             // Not the files' fault: the same files may be tried again (SIGHUP, or the next edit).
             loadedSources = previousSources
             log.error("reload (\(reason)) refused; the previous rules and intervals stay in force: cannot create the new "
                 + "interval timers (\(error)); shd needs more file descriptors (LimitNOFILE, ulimit -n)")
-            return
+            outcome.message = "refused: cannot create the new interval timers (\(error)); the previous rules stay in force"
+            return outcome
         }
         let old = engine!
         let newEngine = Engine(configuration: config)
@@ -473,6 +484,9 @@ public final class Daemon {
         flushAlertLog()
         // After the new rules are in force: what a restart with broken files would fall back to.
         saveLastGood(config, sources: loaded.sources)
+        outcome.applied = true
+        outcome.message = "reloaded: \(config.rules.count) rules, \(config.channels.count) channels"
+        return outcome
     }
 
     /// Log level and intervals change on reload; folders, roots and the worker list need a restart.
@@ -520,6 +534,8 @@ public final class Daemon {
         stopping = true
         notifier.stopping()
         log.notice("stopping")
+        control?.close()
+        control = nil
         for t in workerTimers { loop.cancelTimer(t) }
         workerTimers = []
         // The state as it is now becomes state.json and the journal is emptied (what is still undelivered stays

@@ -18,6 +18,8 @@ public struct RunFlags: Sendable {
     public var daemonize = false
     public var pidfile: String?
     public var interval: Double?
+    /// `--socket PATH` (`""`: none).
+    public var controlSocket: String?
     public init() {}
 }
 
@@ -43,6 +45,10 @@ public struct DaemonSettings: Sendable, Equatable {
     public var hostname: String?
     /// `set history_max_size`: the alert log's rotation size in bytes.
     public var historyMaxSize = Int(KnownSettings.historyMaxSize.defaultNumber)
+    /// The control socket's path; empty: no socket.
+    public var controlSocket = KnownSettings.controlSocket.defaultString
+    /// The group that may use the control socket besides root.
+    public var controlGroup = KnownSettings.controlGroup.defaultString
     /// The daemon's worker options: like `shd report`'s, except that TCP states are not counted
     /// unless `set tcp_states true` (reading /proc/net/tcp costs the kernel a walk of its whole
     /// connection table every tick, more than all other collection together on an idle server).
@@ -110,6 +116,8 @@ public struct DaemonSettings: Sendable, Equatable {
                     throw UsageError("set history_max_size: expected a size from 4KiB to 1TiB")
                 }
                 historyMaxSize = Int(n)
+            case K.controlSocket.name: controlSocket = try string(name, value)
+            case K.controlGroup.name: controlGroup = try string(name, value)
             default:
                 if name.hasPrefix("interval.") {
                     workerIntervals[String(name.dropFirst("interval.".count))] = try positiveDuration(name, value)
@@ -123,6 +131,7 @@ public struct DaemonSettings: Sendable, Equatable {
         if let v = f.etcRoot { roots.etc = v }
         if let v = f.rootFS { roots.rootFS = v }
         if let v = f.pidfile { pidfile = v }
+        if let v = f.controlSocket { controlSocket = v }
         if let v = f.interval {
             guard v > 0 else { throw UsageError("--interval must be positive") }
             interval = v

@@ -78,6 +78,19 @@ public struct DeliveryOutcome: Sendable, CustomStringConvertible {
 ///
 /// One attempt per channel is in flight at a time, so a channel's messages arrive in order (firing before resolved).
 /// All methods must be called on the host loop's thread.
+/// One channel as `shd status` shows it.
+public struct ChannelStatus: Sendable, Equatable {
+    public var name: String
+    /// The channel's kind (`webhook`, …); nil for a channel no longer configured that still has queued notifications.
+    public var kind: String?
+    /// Notifications waiting (the spool depth), the one in flight included.
+    public var queued: Int
+    /// Failed attempts since the last delivery: above 0, the channel is failing.
+    public var consecutiveFailures: Int
+    public var lastDelivery: Timestamp?
+    public var lastError: String?
+}
+
 public final class Dispatcher {
     private final class ChannelState {
         var config: ChannelConfig
@@ -90,6 +103,9 @@ public final class Dispatcher {
         var timer: TimerID?
         var lastResend: Double
         var resendBusy = false
+        /// For `shd status`: the last message delivered, and why the last attempt failed (cleared by a delivery).
+        var lastDelivery: Timestamp?
+        var lastError: String?
         init(config: ChannelConfig, now: Double) {
             self.config = config
             lastResend = now
@@ -173,6 +189,18 @@ public final class Dispatcher {
     /// Pending spool entries (including those in flight) and in-flight re-sends (`ChannelKind.resend`).
     public var pendingCount: Int {
         queues.values.reduce(0) { $0 + $1.count } + states.values.filter(\.resendBusy).count
+    }
+
+    /// Every channel's queue and delivery state (`shd status`), in name order; channels no longer configured whose
+    /// notifications are still queued are listed with kind nil.
+    public var channelStatuses: [ChannelStatus] {
+        var out: [ChannelStatus] = []
+        for name in Set(states.keys).union(queues.keys).sorted() {
+            let st = states[name]
+            out.append(ChannelStatus(name: name, kind: st.map { type(of: $0.config.kind).name }, queued: queues[name]?.count ?? 0,
+                                     consecutiveFailures: st?.failures ?? 0, lastDelivery: st?.lastDelivery, lastError: st?.lastError))
+        }
+        return out
     }
 
     // MARK: the daemon's entry points
@@ -536,15 +564,19 @@ public final class Dispatcher {
             drop()
             st.failures = 0
             st.notBefore = 0
+            st.lastDelivery = .now()
+            st.lastError = nil
             log.log(.info, "notify: channel \(name) (\(target)): delivered \(count)")
             options.onOutcome?(DeliveryOutcome(channel: name, ids: ids, status: .delivered, code: nil, detail: ""))
         case .permanent(let code, let detail):
             drop()
             st.failures = 0
+            st.lastError = detail
             log.log(.error, "notify: channel \(name) (\(target)): \(count) refused, not retried: \(detail)")
             options.onOutcome?(DeliveryOutcome(channel: name, ids: ids, status: .failed, code: code, detail: detail))
         case .retry(let code, let detail, let after):
             st.failures += 1
+            st.lastError = detail
             if let max = options.maxAttempts, st.failures >= max {
                 drop()
                 st.failures = 0

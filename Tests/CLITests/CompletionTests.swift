@@ -68,7 +68,8 @@ func installed(_ shell: String) -> String? {
             #expect(p.wait(timeout: 30) == 0, "\(p.stderr)")
             return p.stdout.split(separator: "\n").map(String.init)
         }
-        #expect(try complete(["re"]) == ["report"])
+        #expect(try complete(["rep"]) == ["report"])
+        #expect(try complete(["re"]) == ["report", "reload"])
         #expect(try complete(["run", "--st"]) == ["--state-dir"])
         #expect(try complete(["run", "--log-level", "d"]) == ["debug"])
         #expect(try complete(["--check-rules", "-f", ""]) == ["text", "json", "github", "journal"])
@@ -92,7 +93,8 @@ func installed(_ shell: String) -> String? {
             #expect(p.wait(timeout: 30) == 0, "\(p.stderr)")
             return p.stdout.split(separator: "\n").map { String($0.split(separator: "\t").first ?? "") }
         }
-        #expect(try complete("shd re") == ["report"])
+        #expect(try complete("shd rep") == ["report"])
+        #expect(Set(try complete("shd re")) == ["report", "reload"])
         #expect(try complete("shd run --st") == ["--state-dir"])
         #expect(try complete("shd run --log-level d") == ["debug"])
         let formats = try #require(ShdCommandLine.table.find(["check-rules"])?.options.first { $0.name == "--format" }?.value)

@@ -21,6 +21,8 @@ public final class DaemonHarness {
     public let receiver: LocalHTTPServer!
     public var process: ChildProcess?
     public var outputs: [String] = []
+    /// The daemon's control socket (`--socket`), in the harness's folder.
+    public var controlSocket: String { dir + "/control" }
     private var runs = 0
 
     public init(_ name: String = "shd-daemon", webhook: Bool = true, textfile: Bool = false) throws {
@@ -88,7 +90,7 @@ public final class DaemonHarness {
         process = try ChildProcess([shdBinary, "run", "--rules", rules, "--state-dir", state]
                                     + (withTextfile ? ["--textfile", textfile] : [])
                                     + ["--proc-root", root + "/proc", "--sys-root", root + "/sys", "--etc-root", root + "/etc",
-                                       "--interval", interval, "--log-level", "debug"] + extraArgs,
+                                       "--interval", interval, "--log-level", "debug", "--socket", controlSocket] + extraArgs,
                                    environment: environment, outputDirectory: out)
         outputs += [process!.stdoutPath, process!.stderrPath]
     }

@@ -1,0 +1,222 @@
+// The control commands' answers as text for people (`--json` prints the answers themselves).
+import Reports
+import Rules
+
+enum ControlText {
+    struct Paint {
+        let on: Bool
+        func red(_ s: String) -> String { on ? "\u{1B}[31m" + s + "\u{1B}[0m" : s }
+        func yellow(_ s: String) -> String { on ? "\u{1B}[33m" + s + "\u{1B}[0m" : s }
+        func cyan(_ s: String) -> String { on ? "\u{1B}[36m" + s + "\u{1B}[0m" : s }
+        func green(_ s: String) -> String { on ? "\u{1B}[32m" + s + "\u{1B}[0m" : s }
+        func bold(_ s: String) -> String { on ? "\u{1B}[1m" + s + "\u{1B}[0m" : s }
+    }
+
+    /// `00:12:05 (23m ago)` from an RFC 3339 time, relative to `now`.
+    static func when(_ v: JSONValue?, now: Timestamp) -> String {
+        guard let s = v?.string, let t = Timestamp(rfc3339: s) else { return "never" }
+        let clock = s.count >= 19 ? String(s.dropFirst(11).prefix(8)) : s
+        let age = now.seconds - t.seconds
+        let day = age > 86_400 ? String(s.prefix(10)) + " " : ""
+        return day + clock + " (" + duration(age) + " ago)"
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "never" }
+        if seconds > 0 && seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }
+        let s = Int(max(0, seconds).rounded())
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return "\(s / 60)m" + (s % 60 == 0 ? "" : "\(s % 60)s") }
+        if s < 86_400 { return "\(s / 3600)h" + (s % 3600 / 60 == 0 ? "" : "\(s % 3600 / 60)m") }
+        return "\(s / 86_400)d" + (s % 86_400 / 3600 == 0 ? "" : "\(s % 86_400 / 3600)h")
+    }
+
+    static func labels(_ v: JSONValue?) -> String {
+        guard let o = v?.object, !o.isEmpty else { return "-" }
+        return o.map { "\($0.key)=\($0.value.string ?? $0.value.encoded())" }.joined(separator: ",")
+    }
+
+    static func number(_ v: JSONValue) -> String {
+        guard let d = v.number else { return v.string ?? v.encoded() }
+        if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
+        let r = (d * 100).rounded() / 100
+        return String(r)
+    }
+
+    /// nil for a missing key or JSON null.
+    static func present(_ v: JSONValue?) -> JSONValue? {
+        guard let v, v != .null else { return nil }
+        return v
+    }
+
+    static func now(_ result: JSONValue) -> Timestamp {
+        result["now"]?.string.flatMap { Timestamp(rfc3339: $0) } ?? .now()
+    }
+
+    // MARK: status
+
+    static func status(_ r: JSONValue, alertsOnly: Bool, color: Bool) -> String {
+        let paint = Paint(on: color)
+        let now = now(r)
+        var out = ""
+        let alerts = r["alerts"]?.array ?? []
+        if !alertsOnly {
+            let firing = Int(r["firing"]?.number ?? 0), pending = Int(r["pending"]?.number ?? 0)
+            let head = "shd on \(r["host"]?.string ?? "?"): \(firing) firing, \(pending) pending"
+            out += paint.bold(head) + (r["config_invalid"]?.bool == true ? paint.red(" — configuration invalid, the last good rules are in force") : "") + "\n"
+        }
+        if alerts.isEmpty && !alertsOnly { out += "No alert is pending or firing.\n" }
+        for a in alerts {
+            let firing = a["state"]?.string == "firing"
+            let sev = a["severity"]?.string ?? "?"
+            var state = (firing ? "FIRING " : "PENDING") + " " + (sev == "crit" ? "crit" : "warn")
+            state = firing ? (sev == "crit" ? paint.red(state) : paint.yellow(state)) : paint.cyan(state)
+            var line = state + "  " + (a["rule"]?.string ?? "?") + "  " + labels(a["labels"]) + "  since " + when(a["since"], now: now)
+            if let values = a["values"]?.object, !values.isEmpty {
+                line += "  " + values.map { "\($0.key)=\(number($0.value))" }.joined(separator: " ")
+            }
+            if let flags = a["silenced"]?.bool, flags { line += "  [silenced]" }
+            if let flags = a["acked"]?.bool, flags { line += "  [acked]" }
+            if firing, let s = a["summary"]?.string, !s.isEmpty { line += "  — " + s }
+            out += line + "\n"
+        }
+        if alertsOnly { return out }
+        let rules = r["rules"]?.array ?? []
+        out += "\n" + paint.bold("Rules") + " (\(rules.count))\n"
+        for rule in rules {
+            let inst = Int(rule["instances"]?.number ?? 0), f = Int(rule["firing"]?.number ?? 0), p = Int(rule["pending"]?.number ?? 0)
+            out += "  \(rule["name"]?.string ?? "?")  on \(rule["on"]?.string ?? "?")  \(inst) instance\(inst == 1 ? "" : "s")"
+                + (f > 0 ? ", \(f) firing" : "") + (p > 0 ? ", \(p) pending" : "") + "\n"
+        }
+        out += "\n" + paint.bold("Workers") + "\n"
+        for w in r["workers"]?.array ?? [] {
+            var line = "  \(w["name"]?.string ?? "?")  every \(duration(w["interval"]?.number ?? 0)), last collection "
+                + when(w["last_collection"], now: now)
+            if let errors = w["errors"]?.object, !errors.isEmpty {
+                line += "  " + paint.red("errors: " + errors.map { "\($0.key): \($0.value.string ?? "")" }.joined(separator: "; "))
+            }
+            out += line + "\n"
+        }
+        out += "\n" + paint.bold("Channels") + "\n"
+        for c in r["channels"]?.array ?? [] {
+            var line = "  \(c["name"]?.string ?? "?")  \(c["kind"]?.string ?? "(no longer configured)")  queued \(Int(c["queued"]?.number ?? 0))"
+                + "  last delivery " + when(c["last_delivery"], now: now)
+            if c["failing"]?.bool == true {
+                line += "  " + paint.red("FAILING (\(Int(c["failures"]?.number ?? 0)) attempts): \(c["last_error"]?.string ?? "?")")
+            }
+            out += line + "\n"
+        }
+        out += "\n" + paint.bold("Silences") + "\n" + silences(r["silences"], indent: "  ")
+        if let reload = r["last_reload"], reload != .null {
+            out += "\nLast reload " + when(reload["at"], now: now) + ": " + (reload["message"]?.string ?? "") + "\n"
+        }
+        return out
+    }
+
+    // MARK: explain
+
+    static func truth(_ v: JSONValue?, _ paint: Paint) -> String {
+        switch v?.bool {
+        case true?: return paint.red("true")
+        case false?: return paint.green("false")
+        default: return paint.yellow("no data")
+        }
+    }
+
+    static func explain(_ r: JSONValue, color: Bool) -> String {
+        let paint = Paint(on: color)
+        let now = now(r)
+        var out = paint.bold("rule \(r["rule"]?.string ?? "?")") + " on \(r["on"]?.string ?? "?"): function "
+            + (r["function"]?.string ?? "?") + ", report of " + when(r["report_time"], now: now) + "\n"
+        if let w = r["where"]?.string { out += "  where \(w)\n" }
+        if let rep = r["repeat"]?.number { out += "  repeat every \(duration(rep))\n" }
+        let mutes = (r["mutes"]?.array ?? []).compactMap(\.string)
+        out += "  mutes in force: " + (mutes.isEmpty ? "none" : mutes.joined(separator: "; ")) + "\n"
+        let sil = r["silences"]?.array ?? []
+        out += "  silences that apply: " + (sil.isEmpty ? "none" : sil.map { s in
+            (s["id"]?.string ?? "?") + " until " + (s["ends_at"]?.string ?? "?")
+        }.joined(separator: "; ")) + "\n"
+        let instances = r["instances"]?.array ?? []
+        if instances.isEmpty { out += "No instance matches (no row of the report passes `where` with those labels).\n" }
+        for i in instances {
+            let state = i["state"]?.string ?? "?"
+            let l = labels(i["labels"])
+            out += "\n" + paint.bold("instance " + (l == "-" ? "(no labels)" : l)) + ": " + state
+                + (state == "inactive" ? "" : " " + (i["severity"]?.string ?? ""))
+                + (present(i["starts_at"]).map { " since " + when($0, now: now) } ?? "") + "\n"
+            let fields = i["fields"]?.object ?? JSONObject()
+            out += "  fields: " + (fields.isEmpty ? "none" : fields.map { "\($0.key) = \($0.value.string ?? "no data")" }.joined(separator: ", ")) + "\n"
+            if let lets = i["lets"]?.object, !lets.isEmpty {
+                out += "  lets:   " + lets.map { "\($0.key) = \($0.value.string ?? "no data")" }.joined(separator: ", ") + "\n"
+            }
+            for c in i["conditions"]?.array ?? [] {
+                var line = "  \(c["severity"]?.string ?? "?")  \(c["trigger"]?.string ?? "?")"
+                let forS = c["for"]?.number ?? 0
+                if forS > 0 { line += " for \(duration(forS))" }
+                if let clear = c["clear"]?.string { line += " clear \(clear)" }
+                line += ": " + truth(c["trigger_holds"], paint)
+                if c["clear"]?.string != nil { line += ", clear " + truth(c["clear_holds"], paint) }
+                if let since = c["since"], since != .null {
+                    line += "; holding since " + when(since, now: now)
+                    if let f = c["fires_in"]?.number { line += f > 0 ? ", fires in \(duration(f))" : ", for elapsed" }
+                }
+                out += line + "\n"
+                for s in c["steps"]?.array ?? [] {
+                    let right = s["right"]?.string.map { " vs " + $0 } ?? ""
+                    out += "        \(s["text"]?.string ?? "?"): \(s["left"]?.string ?? "?")\(right) → " + truth(s["result"], paint) + "\n"
+                }
+            }
+            let m = i["missing"]
+            out += "  missing data: " + (i["row_present"]?.bool == true ? "row present" : "row missing for \(Int(m?["evaluations"]?.number ?? 0)) evaluation(s)")
+                + " (on_missing \(m?["policy"]?.string ?? "?") after \(Int(m?["after"]?.number ?? 0)))\n"
+            if let s = i["summary"]?.string, !s.isEmpty { out += "  summary: \(s)\n" }
+        }
+        if let n = r["omitted"]?.number, n > 0 { out += "\n… and \(Int(n)) more instance(s): name labels to narrow it\n" }
+        return out
+    }
+
+    // MARK: reload, silences, acks, history
+
+    static func reload(_ r: JSONValue) -> String {
+        var out = (r["message"]?.string ?? "") + "\n"
+        if let d = r["diagnostics"]?.string, !d.isEmpty { out += d + (d.hasSuffix("\n") ? "" : "\n") }
+        return out
+    }
+
+    static func silences(_ v: JSONValue?, indent: String = "") -> String {
+        let list = v?.array ?? []
+        if list.isEmpty { return indent + "none\n" }
+        let now = Timestamp.now()
+        return list.map { s in
+            var line = indent + (s["id"]?.string ?? "?") + "  " + labels(s["matchers"]) + "  until " + (s["ends_at"]?.string ?? "?")
+            if let e = s["ends_at"]?.string.flatMap({ Timestamp(rfc3339: $0) }) { line += " (in \(duration(e.seconds - now.seconds)))" }
+            if let by = s["created_by"]?.string { line += "  by " + by }
+            if let c = s["comment"]?.string, !c.isEmpty { line += "  \"\(c)\"" }
+            return line + "\n"
+        }.joined()
+    }
+
+    static func silenceAdded(_ r: JSONValue) -> String {
+        let s = r["silence"] ?? r
+        return "silence \(s["id"]?.string ?? "?") " + (r["replaced"]?.bool == true ? "replaced" : "added") + ": "
+            + labels(s["matchers"]) + " until " + (s["ends_at"]?.string ?? "?") + "\n"
+    }
+
+    static func acked(_ r: JSONValue) -> String {
+        let n = Int(r["acknowledged"]?.number ?? Double(r["instances"]?.array?.count ?? 0))
+        return "acknowledged \(n) firing instance\(n == 1 ? "" : "s")\n"
+    }
+
+    static func history(_ v: JSONValue?) -> String {
+        let list = v?.array ?? []
+        if list.isEmpty { return "no entries\n" }
+        return list.map { e in
+            var line = (e["time"]?.string ?? "?") + "  " + (e["kind"]?.string ?? "?")
+            if let rule = e["rule"]?.string { line += "  " + rule }
+            if e["labels"] != nil { line += "  " + labels(e["labels"]) }
+            if let s = e["severity"]?.string { line += "  " + s }
+            if let t = e["text"]?.string ?? e["summary"]?.string { line += "  " + t }
+            return line + "\n"
+        }.joined()
+    }
+}

@@ -1,0 +1,98 @@
+// The client side of the control socket: one request, one answer, with the errors a person needs to act on.
+import Reports
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a control request got no answer from the daemon.
+public struct ControlClientError: Error, CustomStringConvertible, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// No socket, or nothing listening on it: the daemon is not running (exit 3).
+        case notRunning
+        /// The socket's mode or the daemon refused the caller (exit 4).
+        case permissionDenied
+        /// It connected but the exchange failed (timeout, a broken answer; exit 3).
+        case failed
+    }
+    public var kind: Kind
+    public var message: String
+    public var description: String { message }
+
+    /// The exit status the commands use (docs/man/shd.8, "EXIT STATUS").
+    public var exitStatus: Int32 { kind == .permissionDenied ? 4 : 3 }
+}
+
+/// Sends one request to the daemon's control socket and reads its one-line answer.
+public enum ControlClient {
+    /// Answers longer than this are refused (a status of 10,000 alerts is ~3 MB).
+    public static let maxAnswerBytes = 256 << 20
+
+    /// The decoded answer: `ok`, and `result` or the error.
+    public struct Answer {
+        public var ok: Bool
+        public var code: String?
+        public var error: String?
+        public var result: JSONValue?
+    }
+
+    public static func send(_ request: ControlRequest, socket path: String, timeout: Double = 30) throws(ControlClientError) -> Answer {
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ControlClientError(kind: .failed, message: "socket: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard path.utf8.count < 108 else { throw ControlClientError(kind: .failed, message: "control socket path too long: \(path)") }
+        if withSocketAddress(path, { connect(fd, $0, $1) }) != 0 {
+            let e = errno
+            switch e {
+            case ENOENT, ECONNREFUSED, ENOTDIR:
+                throw ControlClientError(kind: .notRunning, message: "shd is not running (nothing answers on \(path): "
+                    + "\(String(cString: strerror(e)))); start it with `systemctl start shd`, or pass --socket PATH")
+            case EACCES, EPERM:
+                throw ControlClientError(kind: .permissionDenied, message: "permission denied on \(path): the control socket is "
+                    + "for root and members of its group (set control_group; the package's is shd-admin)")
+            default:
+                throw ControlClientError(kind: .failed, message: "cannot connect to \(path): \(String(cString: strerror(e)))")
+            }
+        }
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let line = ControlResponse.line(request.json)
+        var off = 0
+        while off < line.count {
+            let n = line.withUnsafeBytes { p in Glibc.send(fd, p.baseAddress! + off, p.count - off, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                // A daemon that refused the caller may have closed already: its answer is still readable.
+                break
+            }
+            off += n
+        }
+        var answer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while !answer.contains(0x0A) {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let why = errno == EAGAIN || errno == EWOULDBLOCK ? "no answer within \(Int(timeout)) s" : String(cString: strerror(errno))
+                throw ControlClientError(kind: .failed, message: "shd on \(path) did not answer: \(why)")
+            }
+            if n == 0 { break }
+            answer += chunk[0..<n]
+            if answer.count > maxAnswerBytes {
+                throw ControlClientError(kind: .failed, message: "shd on \(path) sent an answer longer than \(maxAnswerBytes) bytes")
+            }
+        }
+        guard let nl = answer.firstIndex(of: 0x0A) else {
+            throw ControlClientError(kind: .failed, message: "shd on \(path) closed the connection without an answer")
+        }
+        let v: JSONValue
+        do { v = try JSONValue.parse(bytes: Array(answer[..<nl])) } catch {
+            throw ControlClientError(kind: .failed, message: "shd on \(path) sent an answer that is not JSON: \(error)")
+        }
+        let a = Answer(ok: v["ok"]?.bool ?? false, code: v["code"]?.string, error: v["error"]?.string, result: v["result"])
+        if !a.ok && a.code == ControlProtocolError.Code.permissionDenied.rawValue {
+            throw ControlClientError(kind: .permissionDenied, message: a.error ?? "permission denied")
+        }
+        return a
+    }
+}

@@ -1,0 +1,214 @@
+// The daemon's answers on the control socket: status, explain and reload (docs/control.md).
+import Kit
+import Notify
+import Reports
+import Rules
+import Workers
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a reload did: the verdict `shd reload` prints (and exits with).
+struct ReloadOutcome {
+    var reason: String
+    var applied: Bool
+    var message: String
+    var loaded: LoadResult?
+    var at = Timestamp.now()
+
+    init(reason: String, applied: Bool, message: String, loaded: LoadResult? = nil) {
+        self.reason = reason
+        self.applied = applied
+        self.message = message
+        self.loaded = loaded
+    }
+
+    var json: JSONValue {
+        var o = JSONObject()
+        o.append("applied", .bool(applied))
+        o.append("message", .string(message))
+        o.append("reason", .string(reason))
+        o.append("at", .string(at.rfc3339))
+        if let l = loaded {
+            o.append("errors", .int(Int64(l.errorCount)))
+            o.append("warnings", .int(Int64(l.diagnostics.count - l.errorCount)))
+            o.append("diagnostics", .string(DiagnosticPrinter.text(l.diagnostics, sources: l.sources, color: false)))
+        }
+        return .object(o)
+    }
+}
+
+extension Daemon {
+    /// Opens the control socket (`set control_socket`, `shd run --socket`). A socket that cannot be made is a warning:
+    /// monitoring never depends on it.
+    func startControl() {
+        let path = settings.controlSocket
+        guard !path.isEmpty else { return }
+        var gid: UInt32?
+        if !settings.controlGroup.isEmpty {
+            if let g = getgrnam(settings.controlGroup) {
+                gid = g.pointee.gr_gid
+            } else {
+                log.notice("control socket: group \(settings.controlGroup) does not exist; only root and shd's user may use \(path)")
+            }
+        }
+        do {
+            control = try ControlServer(path: path, adminGroup: gid, loop: loop, log: log) { [unowned self] request, peer in
+                self.answer(request, from: peer)
+            }
+            log.info("control socket: \(path)" + (gid.map { " (mode 0660, group \(settings.controlGroup) = \($0))" } ?? " (mode 0600)"))
+        } catch {
+            log.warning("control socket: \(error); shd status, explain, reload, silence, ack and history will not reach this daemon")
+        }
+    }
+
+    func answer(_ request: ControlRequest, from peer: PeerCredentials) -> JSONValue {
+        switch request {
+        case .status:
+            return ControlResponse.success(statusJSON())
+        case .explain(let rule, let labels):
+            let now = Timestamp.now()
+            guard let e = engine.explain(rule: rule, labels: labels, report: snapshot.report(now: now), now: now) else {
+                let names = engine.ruleNames
+                return ControlResponse.failure(.init(.notFound, "no rule named \(rule)"
+                    + (names.isEmpty ? " (no rules are loaded)" : "; rules: " + names.prefix(50).joined(separator: ", "))))
+            }
+            return ControlResponse.success(explanationJSON(e, now: now))
+        case .reload:
+            let o = reload(reason: "shd reload by \(peer)")
+            return o.applied ? ControlResponse.success(o.json) : ControlResponse.failure(.init(.failed, o.message), result: o.json)
+        case .silenceAdd, .silenceList, .silenceExpire, .ack, .history:
+            return answerAlertState(request, from: peer)
+        }
+    }
+
+    /// Silences, acknowledgements and the history belong to the alert-state engine; until it answers them this
+    /// daemon says so.
+    func answerAlertState(_ request: ControlRequest, from peer: PeerCredentials) -> JSONValue {
+        ControlResponse.failure(.init(.unsupported, "\(request.command) is not available in this version of shd"))
+    }
+
+    // MARK: status
+
+    func statusJSON() -> JSONValue {
+        let now = Timestamp.now()
+        var o = JSONObject()
+        o.append("host", .string(snapshot.hostname ?? ""))
+        o.append("now", .string(now.rfc3339))
+        o.append("pid", .int(Int64(getpid())))
+        let instances = engine.instanceStatuses()
+        var alerts: [JSONValue] = []
+        alerts.reserveCapacity(instances.count)
+        var firing = 0
+        for i in instances {
+            if i.state == .firing { firing += 1 }
+            var a = JSONObject()
+            a.append("rule", .string(i.rule))
+            a.append("labels", ControlRequest.object(i.labels))
+            a.append("state", .string(i.state.rawValue))
+            a.append("severity", .string(i.severity.rawValue))
+            a.append("since", i.since.map { .string($0.rfc3339) } ?? .null)
+            a.append("values", .object(JSONObject(i.values.keys.sorted().map { ($0, .double(i.values[$0]!)) })))
+            a.append("summary", .string(i.summary))
+            alerts.append(.object(a))
+        }
+        if let meta = configInvalid {
+            firing += 1
+            var a = JSONObject()
+            a.append("rule", .string(meta.rule))
+            a.append("labels", ControlRequest.object(meta.labels))
+            a.append("state", .string("firing"))
+            a.append("severity", .string(meta.severity.rawValue))
+            a.append("since", .string(meta.startsAt.rfc3339))
+            a.append("values", .object(JSONObject(meta.values.keys.sorted().map { ($0, .double(meta.values[$0]!)) })))
+            a.append("summary", .string(meta.summary))
+            alerts.append(.object(a))
+        }
+        o.append("firing", .int(Int64(firing)))
+        o.append("pending", .int(Int64(instances.count - instances.filter { $0.state == .firing }.count)))
+        o.append("alerts", .array(alerts))
+        o.append("rules", .array(engine.ruleStatuses().map { r in
+            .object(JSONObject([("name", .string(r.name)), ("on", .string(r.worker + "." + r.function)),
+                                ("instances", .int(Int64(r.instances))), ("pending", .int(Int64(r.pending))),
+                                ("firing", .int(Int64(r.firing)))]))
+        }))
+        let report = snapshot.report(now: now)
+        o.append("workers", .array(snapshot.workers.map { w in
+            var j = JSONObject()
+            j.append("name", .string(w.name))
+            j.append("interval", .double(settings.interval(of: w.name)))
+            let wr = report.workerReports.first { $0.name == w.name }
+            j.append("last_collection", wr.map { .string($0.datetime.rfc3339) } ?? .null)
+            let errors = (wr?.functionReports ?? []).compactMap { f in f.error.map { (f.name, JSONValue.string($0)) } }
+            j.append("errors", .object(JSONObject(errors)))
+            return .object(j)
+        }))
+        o.append("channels", .array(dispatcher.channelStatuses.map { c in
+            var j = JSONObject()
+            j.append("name", .string(c.name))
+            j.append("kind", c.kind.map { .string($0) } ?? .null)
+            j.append("queued", .int(Int64(c.queued)))
+            j.append("failing", .bool(c.consecutiveFailures > 0))
+            j.append("failures", .int(Int64(c.consecutiveFailures)))
+            j.append("last_delivery", c.lastDelivery.map { .string($0.rfc3339) } ?? .null)
+            j.append("last_error", c.lastError.map { .string($0) } ?? .null)
+            return .object(j)
+        }))
+        o.append("silences", silencesJSON(now: now))
+        o.append("config_invalid", .bool(configInvalid != nil))
+        o.append("last_reload", lastReload.map(\.json) ?? .null)
+        return .object(o)
+    }
+
+    /// The silences in force (alert-state engine); empty until it keeps them.
+    func silencesJSON(now: Timestamp) -> JSONValue { .array([]) }
+
+    // MARK: explain
+
+    func explanationJSON(_ e: RuleExplanation, now: Timestamp) -> JSONValue {
+        var o = JSONObject()
+        o.append("rule", .string(e.rule))
+        o.append("on", .string(e.worker + "." + e.function))
+        o.append("now", .string(now.rfc3339))
+        o.append("function", .string(e.functionState))
+        o.append("report_time", e.reportTime.map { .string($0.rfc3339) } ?? .null)
+        o.append("where", e.filter.map { .string($0) } ?? .null)
+        o.append("repeat", e.repeatSeconds.map { .double($0) } ?? .null)
+        o.append("mutes", .array(e.activeMutes.map { .string($0) }))
+        o.append("silences", .array([]))
+        o.append("instances", .array(e.instances.map { i in
+            var j = JSONObject()
+            j.append("labels", ControlRequest.object(i.labels))
+            j.append("state", .string(i.state.rawValue))
+            j.append("severity", .string(i.severity.rawValue))
+            j.append("starts_at", i.startsAt.map { .string($0.rfc3339) } ?? .null)
+            j.append("row_present", .bool(i.rowPresent))
+            j.append("missing", .object(JSONObject([
+                ("evaluations", .int(Int64(i.missingEvaluations))), ("policy", .string(i.missingPolicy.action.rawValue)),
+                ("after", .int(Int64(i.missingPolicy.after))),
+            ])))
+            j.append("fields", .object(JSONObject(i.fields.map { ($0.name, $0.value.map { .string($0) } ?? .null) })))
+            j.append("lets", .object(JSONObject(i.lets.map { ($0.name, $0.value.map { .string($0) } ?? .null) })))
+            j.append("conditions", .array(i.conditions.map { c in
+                var k = JSONObject()
+                k.append("severity", .string(c.severity.rawValue))
+                k.append("trigger", .string(c.trigger))
+                k.append("trigger_holds", c.triggerHolds.map { .bool($0) } ?? .null)
+                k.append("clear", c.clear.map { .string($0) } ?? .null)
+                k.append("clear_holds", c.clearHolds.map { .bool($0) } ?? .null)
+                k.append("for", .double(c.forSeconds))
+                k.append("since", c.since.map { .string($0.rfc3339) } ?? .null)
+                k.append("fires_in", c.firesIn.map { .double($0) } ?? .null)
+                k.append("steps", .array(c.steps.map { s in
+                    .object(JSONObject([("text", .string(s.text)), ("left", .string(s.left)), ("right", s.right.map { .string($0) } ?? .null),
+                                        ("result", s.result.map { .bool($0) } ?? .null)]))
+                }))
+                return .object(k)
+            }))
+            j.append("summary", .string(i.summary))
+            return .object(j)
+        }))
+        o.append("omitted", .int(Int64(e.omitted)))
+        return .object(o)
+    }
+}

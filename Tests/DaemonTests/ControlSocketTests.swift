@@ -1,0 +1,294 @@
+// The control socket with the real binary: status, explain, reload, permissions, a daemon that is not running,
+// clients that send garbage, too much, or never read.
+import Kit
+import Reports
+import Testing
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A raw connection to a control socket, for what the shd client never sends.
+final class RawControlConnection {
+    let fd: Int32
+
+    init?(_ path: String) {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        withUnsafeMutableBytes(of: &addr.sun_path) { p in
+            for (i, b) in bytes.enumerated() { p[i] = b }
+            p[bytes.count] = 0
+        }
+        let rc = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if rc != 0 {
+            close(fd)
+            return nil
+        }
+        var tv = timeval(tv_sec: 15, tv_usec: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    /// Sends the bytes; false when the daemon closed the connection first.
+    @discardableResult
+    func send(_ text: String) -> Bool {
+        let b = Array(text.utf8)
+        var off = 0
+        while off < b.count {
+            let n = b.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + off, $0.count - off, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return false }
+            off += n
+        }
+        return true
+    }
+
+    /// One answer line, parsed; nil at EOF or timeout.
+    func answer() -> JSONValue? {
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while recv(fd, &byte, 1, 0) == 1 {
+            if byte == 0x0A { return try? JSONValue.parse(bytes: line) }
+            line.append(byte)
+        }
+        return nil
+    }
+
+    /// Whether the daemon closed the connection (EOF) within the receive timeout.
+    func closedByPeer() -> Bool {
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n == 0 { return true }
+            if n < 0 { return errno == ECONNRESET }
+        }
+    }
+}
+
+@Suite(.serialized) struct ControlSocketTests {
+    static func started() throws -> DaemonHarness {
+        let h = try DaemonHarness("shd-control")
+        try h.start()
+        #expect(h.waitReady(), "\(h.log)")
+        #expect(h.waitFor(10) { access(h.controlSocket, F_OK) == 0 }, "\(h.log)")
+        return h
+    }
+
+    func ctl(_ h: DaemonHarness, _ args: [String]) throws -> (Int32?, String, String) {
+        try h.command(args + ["--socket", h.controlSocket])
+    }
+
+    @Test func statusListsFiringAlertsAndExitsOneWhileAnythingFires() throws {
+        let h = try Self.started()
+        var (rc, out, err) = try ctl(h, ["status"])
+        #expect(rc == 0, "\(out)\(err)")
+        #expect(out.contains("0 firing"), "\(out)")
+        #expect(out.contains("memory_low  on memory.usage"), "\(out)")
+        #expect(out.contains("hook  webhook  queued 0"), "\(out)")
+        #expect(!out.contains("\u{1B}["), "no colour when stdout is not a terminal")
+        h.setAvailable(kB: 2_000_000)  // 8% available: fires
+        #expect(h.waitFor(20) { !h.alerts(rule: "memory_low", status: "firing").isEmpty }, "\(h.log)")
+        (rc, out, err) = try ctl(h, ["status"])
+        #expect(rc == 1, "\(out)\(err)")
+        #expect(out.contains("FIRING  warn  memory_low  -  since"), "\(out)")
+        #expect(out.contains("available_percent=8.1"), "\(out)")
+        #expect(out.contains("last delivery 0") || out.contains("last delivery 1") || out.contains("last delivery 2"), "\(out)")
+        (rc, out, err) = try ctl(h, ["status", "--json"])
+        #expect(rc == 1, "\(err)")
+        let j = try JSONValue.parse(out)
+        #expect(j["firing"]?.number == 1)
+        #expect(j["alerts"]?.array?.first?["rule"]?.string == "memory_low")
+        #expect(j["alerts"]?.array?.first?["state"]?.string == "firing")
+        #expect(j["workers"]?.array?.count == 9)
+        #expect(j["channels"]?.array?.contains { $0["name"]?.string == "hook" && $0["last_delivery"] != .null } == true, "\(out)")
+    }
+
+    @Test func explainShowsValuesConditionsAndTimers() throws {
+        let h = try DaemonHarness("shd-control")
+        h.writeRules("""
+            rule mem on memory.usage {
+              let used = 100 - available_percent
+              warn available_percent < 99 for 1h
+              crit used > 99.5 clear used < 90
+            }
+            rule disk on disk.filesystems where fstype != "tmpfs" {
+              warn used_percent > 1
+            }
+            """)
+        try h.start()
+        #expect(h.waitReady(), "\(h.log)")
+        var (rc, out, err) = try ctl(h, ["explain", "mem", "--json"])
+        #expect(rc == 0, "\(out)\(err)")
+        let j = try JSONValue.parse(out)
+        let inst = try #require(j["instances"]?.array?.first, "\(out)")
+        #expect(inst["state"]?.string == "pending", "\(out)")
+        #expect(inst["fields"]?["available_percent"]?.string == "98.1", "\(out)")
+        #expect(inst["lets"]?["used"]?.string == "1.9", "\(out)")
+        let warn = try #require(inst["conditions"]?.array?.first)
+        #expect(warn["trigger"]?.string == "available_percent < 99")
+        #expect(warn["trigger_holds"]?.bool == true)
+        #expect((warn["fires_in"]?.number ?? 0) > 3500, "the 1h `for` has just started: \(out)")
+        #expect(warn["steps"]?.array?.first?["left"]?.string == "98.1")
+        let crit = try #require(inst["conditions"]?.array?.last)
+        #expect(crit["trigger_holds"]?.bool == false)
+        #expect(crit["clear"]?.string == "used < 90")
+        (rc, out, err) = try ctl(h, ["explain", "disk", "mount=/"])
+        #expect(rc == 0, "\(out)\(err)")
+        #expect(out.contains("instance device=/dev/vda,fstype=ext4,mount=/: firing warn"), "\(out)")
+        #expect(out.contains("used_percent > 1: 15.82 vs 1 → true"), "\(out)")
+        #expect(out.contains("where fstype != \"tmpfs\""), "\(out)")
+        (rc, out, err) = try ctl(h, ["explain", "disk", "mount=/nowhere"])
+        #expect(rc == 0 && out.contains("No instance matches"), "\(out)\(err)")
+        (rc, _, err) = try ctl(h, ["explain", "nope"])
+        #expect(rc == 1)
+        #expect(err.contains("no rule named nope; rules: mem, disk"), "\(err)")
+        (rc, _, err) = try ctl(h, ["explain", "mem", "oops"])
+        #expect(rc == 2, "a label without = is a usage error: \(err)")
+    }
+
+    @Test func reloadWithABrokenFileKeepsTheOldRulesAndReportsTheError() throws {
+        let h = try Self.started()
+        h.writeRules("rule broken on memory.usage { warn no_such_field > 1 }\n", file: "zz.rules")
+        var (rc, out, err) = try ctl(h, ["reload"])
+        #expect(rc == 1, "\(out)\(err)")
+        #expect(err.contains("refused: 1 error(s); the previous rules stay in force"), "\(err)")
+        #expect(err.contains("zz.rules:1:36: error: unknown field `no_such_field`"), "\(err)")
+        #expect(err.contains("^~~~"), "the caret: \(err)")
+        (rc, out, _) = try ctl(h, ["status", "--json"])
+        let j = try JSONValue.parse(out)
+        #expect(j["rules"]?.array?.map { $0["name"]?.string } == ["memory_low"], "the old rules: \(out)")
+        #expect(j["config_invalid"]?.bool == true)
+        #expect(j["last_reload"]?["applied"]?.bool == false)
+        #expect(h.log.contains("control: reload by uid \(getuid())"), "the change is logged with its caller: \(h.log)")
+        unlink(h.rules + "/zz.rules")
+        (rc, out, err) = try ctl(h, ["reload"])
+        #expect(rc == 0, "\(out)\(err)")
+        #expect(out.hasPrefix("reloaded: 1 rules, 2 channels"), "\(out)")
+        (rc, out, err) = try ctl(h, ["reload", "--json"])
+        #expect(rc == 0 && (try? JSONValue.parse(out))?["applied"]?.bool == true, "\(out)\(err)")
+    }
+
+    @Test func aDaemonThatIsNotRunning() throws {
+        let dir = makeTempDirectory("shd-control")
+        defer { _ = runShell("rm -rf '\(dir)'") }
+        for cmd in [["status"], ["explain", "x"], ["reload"], ["silence", "list"], ["history"]] {
+            let p = try ChildProcess([shdBinary] + cmd + ["--socket", dir + "/control"], outputDirectory: dir)
+            #expect(p.wait(timeout: 30) == 3, "\(cmd): \(p.stderr)")
+            #expect(p.stderr.contains("shd is not running (nothing answers on \(dir)/control"), "\(p.stderr)")
+        }
+        // A stale socket file left by a killed daemon: connection refused, same answer.
+        let h = try Self.started()
+        h.process?.signal(SIGKILL)
+        _ = h.process?.wait(timeout: 10)
+        let (rc, _, err) = try ctl(h, ["status"])
+        #expect(rc == 3, "\(err)")
+        #expect(err.contains("Connection refused"), "\(err)")
+        // The next daemon replaces the stale socket.
+        try h.start()
+        #expect(h.waitReady())
+        #expect(h.waitFor(10) { (try? ctl(h, ["status"]))?.0 == 0 }, "\(h.log)")
+    }
+
+    @Test(.enabled(if: getuid() == 0, "needs root to run the client as another uid (setpriv)"))
+    func onlyRootAndTheControlGroupMayUseTheSocket() throws {
+        let h = try DaemonHarness("shd-control")
+        // The admin group is nogroup (65534) here; the test's uids are made up.
+        h.writeRules("set control_group \"nogroup\"\n" + DaemonHarness.memoryRule(channels: ["log"]))
+        try h.start()
+        #expect(h.waitReady(), "\(h.log)")
+        chmod(h.dir, 0o755)
+        var st = stat()
+        #expect(stat(h.controlSocket, &st) == 0)
+        #expect(st.st_mode & 0o777 == 0o660, "mode \(String(st.st_mode & 0o777, radix: 8))")
+        #expect(st.st_gid == 65534)
+        func run(_ uid: Int, _ gid: Int, _ args: [String]) throws -> (Int32?, String) {
+            let p = try ChildProcess(["/usr/bin/setpriv", "--reuid=\(uid)", "--regid=\(gid)", "--clear-groups", shdBinary] + args
+                                        + ["--socket", h.controlSocket], outputDirectory: h.dir)
+            return (p.wait(timeout: 30), p.stdout + p.stderr)
+        }
+        // Not root, not in the group: the socket's mode refuses the connection.
+        var (rc, out) = try run(4242, 4242, ["status"])
+        #expect(rc == 4, "\(out)")
+        #expect(out.contains("permission denied on \(h.controlSocket)"), "\(out)")
+        (rc, out) = try run(4242, 4242, ["reload"])
+        #expect(rc == 4, "\(out)")
+        // A member of the control group (here by its primary gid) may.
+        (rc, out) = try run(4242, 65534, ["status"])
+        #expect(rc == 0, "\(out)")
+        #expect(out.contains("memory_low"), "\(out)")
+        // And root.
+        (rc, out) = try run(0, 0, ["status"])
+        #expect(rc == 0, "\(out)")
+    }
+
+    @Test func garbageTooLargeRequestsAndUnknownCommandsAreAnsweredAndTheDaemonGoesOn() throws {
+        let h = try Self.started()
+        let c = try #require(RawControlConnection(h.controlSocket))
+        c.send("this is not json\n")
+        #expect(c.answer()?["code"]?.string == "bad-request")
+        c.send("{\"command\":\"status\",\"extra\":1}\n")
+        #expect(c.answer()?["error"]?.string == "status: unknown key \"extra\"")
+        c.send("{\"command\":\"format-disk\"}\n")
+        #expect(c.answer()?["code"]?.string == "unknown-command")
+        c.send("\u{0}\u{1}\u{FF}\r\n")
+        #expect(c.answer()?["ok"]?.bool == false)
+        // The same connection still serves a good request.
+        c.send("{\"command\":\"status\"}\n")
+        #expect(c.answer()?["ok"]?.bool == true)
+        // 100 KiB without a newline: too large, and the connection is closed.
+        let big = try #require(RawControlConnection(h.controlSocket))
+        big.send(String(repeating: "x", count: 100 * 1024))
+        #expect(big.answer()?["code"]?.string == "too-large")
+        #expect(big.closedByPeer())
+        // A client that connects and says nothing is disconnected after the timeout (10 s).
+        let idle = try #require(RawControlConnection(h.controlSocket))
+        #expect(idle.closedByPeer())
+        #expect(h.log.contains("no request within 10 s"), "\(h.log)")
+        let (rc, _, err) = try ctl(h, ["status"])
+        #expect(rc == 0, "\(err)")
+    }
+
+    @Test func aClientThatNeverReadsStallsNothingAndIsDisconnected() throws {
+        let h = try Self.started()
+        // Thousands of status requests, never reading an answer: the daemon answers one at a time into the socket
+        // buffer, then stops reading this client until the timeout ends it.
+        let hog = try #require(RawControlConnection(h.controlSocket))
+        _ = hog.send(String(repeating: "{\"command\":\"status\"}\n", count: 5000))
+        let ticksBefore = readText(h.state + "/report.json")
+        // Meanwhile others are served and collection goes on.
+        var (rc, _, err) = try ctl(h, ["status"])
+        #expect(rc == 0, "\(err)")
+        h.setAvailable(kB: 2_000_000)
+        #expect(h.waitFor(20) { !h.alerts(rule: "memory_low", status: "firing").isEmpty }, "ticks go on: \(h.log)")
+        #expect(readText(h.state + "/report.json") != ticksBefore)
+        #expect(h.waitFor(30) { h.log.contains("no read of its answer within 10 s") }, "\(h.log)")
+        (rc, _, err) = try ctl(h, ["status"])
+        #expect(rc == 1, "\(err)")
+        // 16 silent clients fill the table; the 17th is told the daemon is busy.
+        let idle = (0..<16).compactMap { _ in RawControlConnection(h.controlSocket) }
+        #expect(idle.count == 16)
+        let extra = try #require(RawControlConnection(h.controlSocket))
+        #expect(extra.answer()?["code"]?.string == "busy")
+    }
+
+    @Test func silenceAckAndHistoryRequestsAreAnswered() throws {
+        let h = try Self.started()
+        let cases: [[String]] = [
+            ["silence", "add", "--match", "rule=memory_low", "--for", "2h", "--comment", "restore", "--id", "backup-1"],
+            ["silence", "list"], ["silence", "expire", "backup-1"], ["ack", "memory_low"], ["history", "--since", "24h"],
+        ]
+        for args in cases {
+            let (rc, out, err) = try ctl(h, args)
+            // Answered by the daemon (0, or 1 with its reason), never "not running" or a hang.
+            #expect(rc == 0 || rc == 1, "\(args): \(out)\(err)")
+            #expect(rc == 0 || !err.isEmpty, "\(args): a refusal says why")
+        }
+        let (rc, _, err) = try ctl(h, ["silence", "add", "--match", "rule=x"])
+        #expect(rc == 2 && err.contains("give --for DURATION or --until TIME"), "\(err)")
+    }
+}
