@@ -31,9 +31,13 @@ enum ControlText {
         return "\(s / 86_400)d" + (s % 86_400 / 3600 == 0 ? "" : "\(s % 86_400 / 3600)h")
     }
 
-    static func labels(_ v: JSONValue?) -> String {
-        guard let o = v?.object, !o.isEmpty else { return "-" }
-        return o.map { "\($0.key)=\($0.value.string ?? $0.value.encoded())" }.joined(separator: ",")
+    /// `a=1,b=2` from an object of labels or an array of `name=value` matchers; `-` for none. `hiding` leaves out
+    /// labels with those values (an alert's own worker and function, which its rule already says).
+    static func labels(_ v: JSONValue?, hiding: [String: String] = [:]) -> String {
+        if let a = v?.array { return a.isEmpty ? "-" : a.compactMap(\.string).joined(separator: ",") }
+        guard let o = v?.object else { return "-" }
+        let shown = o.filter { hiding[$0.key] == nil || hiding[$0.key] != $0.value.string }
+        return shown.isEmpty ? "-" : shown.map { "\($0.key)=\($0.value.string ?? $0.value.encoded())" }.joined(separator: ",")
     }
 
     static func number(_ v: JSONValue) -> String {
@@ -66,17 +70,25 @@ enum ControlText {
             out += paint.bold(head) + (r["config_invalid"]?.bool == true ? paint.red(" — configuration invalid, the last good rules are in force") : "") + "\n"
         }
         if alerts.isEmpty && !alertsOnly { out += "No alert is pending or firing.\n" }
+        var ruleOn: [String: [String: String]] = [:]
+        for rule in r["rules"]?.array ?? [] {
+            guard let name = rule["name"]?.string, let on = rule["on"]?.string, let dot = on.firstIndex(of: ".") else { continue }
+            ruleOn[name] = ["worker": String(on[..<dot]), "function": String(on[on.index(after: dot)...])]
+        }
+        ruleOn["shd_config_invalid"] = ["worker": "shd", "function": "config"]
         for a in alerts {
             let firing = a["state"]?.string == "firing"
             let sev = a["severity"]?.string ?? "?"
             var state = (firing ? "FIRING " : "PENDING") + " " + (sev == "crit" ? "crit" : "warn")
             state = firing ? (sev == "crit" ? paint.red(state) : paint.yellow(state)) : paint.cyan(state)
-            var line = state + "  " + (a["rule"]?.string ?? "?") + "  " + labels(a["labels"]) + "  since " + when(a["since"], now: now)
+            let rule = a["rule"]?.string ?? "?"
+            var line = state + "  " + rule + "  " + labels(a["labels"], hiding: ruleOn[rule] ?? [:]) + "  since " + when(a["since"], now: now)
             if let values = a["values"]?.object, !values.isEmpty {
                 line += "  " + values.map { "\($0.key)=\(number($0.value))" }.joined(separator: " ")
             }
-            if let flags = a["silenced"]?.bool, flags { line += "  [silenced]" }
-            if let flags = a["acked"]?.bool, flags { line += "  [acked]" }
+            if let by = a["silenced_by"]?.array, !by.isEmpty { line += "  [silenced: " + by.compactMap(\.string).joined(separator: ",") + "]" }
+            if a["muted"]?.bool == true { line += "  [muted]" }
+            if let ack = present(a["ack"]) { line += "  [acked by " + (ack["by"]?["user"]?.string ?? "?") + "]" }
             if firing, let s = a["summary"]?.string, !s.isEmpty { line += "  — " + s }
             out += line + "\n"
         }
@@ -190,7 +202,7 @@ enum ControlText {
         return list.map { s in
             var line = indent + (s["id"]?.string ?? "?") + "  " + labels(s["matchers"]) + "  until " + (s["ends_at"]?.string ?? "?")
             if let e = s["ends_at"]?.string.flatMap({ Timestamp(rfc3339: $0) }) { line += " (in \(duration(e.seconds - now.seconds)))" }
-            if let by = s["created_by"]?.string { line += "  by " + by }
+            if let by = s["created_by"]?["user"]?.string { line += "  by " + by }
             if let c = s["comment"]?.string, !c.isEmpty { line += "  \"\(c)\"" }
             return line + "\n"
         }.joined()
@@ -198,7 +210,7 @@ enum ControlText {
 
     static func silenceAdded(_ r: JSONValue) -> String {
         let s = r["silence"] ?? r
-        return "silence \(s["id"]?.string ?? "?") " + (r["replaced"]?.bool == true ? "replaced" : "added") + ": "
+        return "silence \(s["id"]?.string ?? "?") " + (r["change"]?.string ?? "added") + ": "
             + labels(s["matchers"]) + " until " + (s["ends_at"]?.string ?? "?") + "\n"
     }
 
@@ -211,11 +223,19 @@ enum ControlText {
         let list = v?.array ?? []
         if list.isEmpty { return "no entries\n" }
         return list.map { e in
-            var line = (e["time"]?.string ?? "?") + "  " + (e["kind"]?.string ?? "?")
+            // One record of STATE_DIR/history.jsonl: time, type, and the type's own fields (docs/control.md).
+            let type = e["type"]?.string ?? "?"
+            var line = (e["time"]?.string ?? "?") + "  " + type
+            if let k = e["kind"]?.string ?? e["action"]?.string ?? e["status"]?.string { line += " " + k }
             if let rule = e["rule"]?.string { line += "  " + rule }
-            if e["labels"] != nil { line += "  " + labels(e["labels"]) }
+            if let l = present(e["labels"]) { line += "  " + labels(l) }
             if let s = e["severity"]?.string { line += "  " + s }
-            if let t = e["text"]?.string ?? e["summary"]?.string { line += "  " + t }
+            if let s = present(e["silence"]) { line += "  " + (s["id"]?.string ?? "?") + " " + labels(s["matchers"]) }
+            if let c = e["channel"]?.string { line += "  channel " + c }
+            if let by = e["by"]?["user"]?.string { line += "  by " + by }
+            if let t = e["summary"]?.string ?? e["reason"]?.string ?? e["detail"]?.string, !t.isEmpty {
+                line += "  " + (t.split(separator: "\n").first.map(String.init) ?? t)
+            }
             return line + "\n"
         }.joined()
     }

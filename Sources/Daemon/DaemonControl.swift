@@ -82,10 +82,63 @@ extension Daemon {
         }
     }
 
-    /// Silences, acknowledgements and the history belong to the alert-state engine; until it answers them this
-    /// daemon says so.
+    /// Silences, acknowledgements and the history, through the alert-state calls (AlertControl.swift): each change is
+    /// committed with the state before the answer.
     func answerAlertState(_ request: ControlRequest, from peer: PeerCredentials) -> JSONValue {
-        ControlResponse.failure(.init(.unsupported, "\(request.command) is not available in this version of shd"))
+        let actor = Actor(uid: peer.uid, user: userName(peer.uid))
+        let now = Timestamp.now()
+        do throws(ControlError) {
+            switch request {
+            case .silenceAdd(let r):
+                let ends: Timestamp
+                switch r.end {
+                case .after(let seconds): ends = now.adding(seconds: seconds)
+                case .at(let t): ends = t
+                }
+                let matchers = r.matchers.keys.sorted().map { LabelMatcher(name: $0, value: r.matchers[$0]!) }
+                let id = r.id ?? "s-" + String(UInt64(now.microseconds), radix: 36)
+                // The same id again keeps its start, so a script re-adding it changes nothing.
+                let startsAt = r.id.flatMap { id in silences().first { $0.id == id }?.startsAt } ?? now
+                let silence = Silence(id: id, matchers: matchers, startsAt: startsAt, endsAt: ends, createdBy: actor, createdAt: now,
+                                      comment: r.comment ?? "")
+                let change = try addSilence(silence)
+                let stored = silences().first { $0.id == id } ?? silence
+                return ControlResponse.success(.object(JSONObject([
+                    ("silence", stored.json), ("change", .string(change.rawValue)), ("replaced", .bool(change != .added)),
+                ])))
+            case .silenceList:
+                return ControlResponse.success(.object(JSONObject([("silences", .array(silences().map(\.json)))])))
+            case .silenceExpire(let id):
+                let s = try expireSilence(id: id, by: actor)
+                return ControlResponse.success(.object(JSONObject([("silence", s.json)])))
+            case .ack(let rule, let labels, let comment):
+                let acked = try acknowledge(rule: rule, labels: labels, by: actor, comment: comment ?? "")
+                return ControlResponse.success(.object(JSONObject([
+                    ("acknowledged", .int(Int64(acked.count))), ("instances", .array(acked.map { ControlRequest.object($0) })),
+                ])))
+            case .history(let since, let rule, let limit):
+                var entries = history(since: since.map { now.adding(seconds: -$0) }, rule: rule)
+                if let limit, entries.count > limit { entries.removeFirst(entries.count - limit) }
+                return ControlResponse.success(.object(JSONObject([("entries", .array(entries))])))
+            default:
+                return ControlResponse.failure(.init(.badRequest, "\(request.command) is not an alert-state request"))
+            }
+        } catch {
+            return ControlResponse.failure(.init(.failed, error.message))
+        }
+    }
+
+    /// The user name of `uid` from /etc/passwd (read directly: an NSS lookup could block the loop on a directory
+    /// server); `uid N` when it is not there.
+    func userName(_ uid: UInt32) -> String {
+        if uid == 0 { return "root" }
+        if let bytes = try? readWholeFile(settings.roots.etc + "/passwd", limit: 4 << 20) {
+            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+                let f = line.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
+                if f.count > 2, UInt32(f[2]) == uid { return String(f[0]) }
+            }
+        }
+        return "uid \(uid)"
     }
 
     // MARK: status
@@ -96,22 +149,9 @@ extension Daemon {
         o.append("host", .string(snapshot.hostname ?? ""))
         o.append("now", .string(now.rfc3339))
         o.append("pid", .int(Int64(getpid())))
-        let instances = engine.instanceStatuses()
-        var alerts: [JSONValue] = []
-        alerts.reserveCapacity(instances.count)
-        var firing = 0
-        for i in instances {
-            if i.state == .firing { firing += 1 }
-            var a = JSONObject()
-            a.append("rule", .string(i.rule))
-            a.append("labels", ControlRequest.object(i.labels))
-            a.append("state", .string(i.state.rawValue))
-            a.append("severity", .string(i.severity.rawValue))
-            a.append("since", i.since.map { .string($0.rfc3339) } ?? .null)
-            a.append("values", .object(JSONObject(i.values.keys.sorted().map { ($0, .double(i.values[$0]!)) })))
-            a.append("summary", .string(i.summary))
-            alerts.append(.object(a))
-        }
+        let status = alertStatus()
+        var alerts = status.instances.map(\.json)
+        var firing = status.firingCount
         if let meta = configInvalid {
             firing += 1
             var a = JSONObject()
@@ -125,7 +165,7 @@ extension Daemon {
             alerts.append(.object(a))
         }
         o.append("firing", .int(Int64(firing)))
-        o.append("pending", .int(Int64(instances.count - instances.filter { $0.state == .firing }.count)))
+        o.append("pending", .int(Int64(status.instances.count - status.firingCount)))
         o.append("alerts", .array(alerts))
         o.append("rules", .array(engine.ruleStatuses().map { r in
             .object(JSONObject([("name", .string(r.name)), ("on", .string(r.worker + "." + r.function)),
@@ -154,14 +194,11 @@ extension Daemon {
             j.append("last_error", c.lastError.map { .string($0) } ?? .null)
             return .object(j)
         }))
-        o.append("silences", silencesJSON(now: now))
+        o.append("silences", .array(status.silences.map(\.json)))
         o.append("config_invalid", .bool(configInvalid != nil))
         o.append("last_reload", lastReload.map(\.json) ?? .null)
         return .object(o)
     }
-
-    /// The silences in force (alert-state engine); empty until it keeps them.
-    func silencesJSON(now: Timestamp) -> JSONValue { .array([]) }
 
     // MARK: explain
 
@@ -175,7 +212,16 @@ extension Daemon {
         o.append("where", e.filter.map { .string($0) } ?? .null)
         o.append("repeat", e.repeatSeconds.map { .double($0) } ?? .null)
         o.append("mutes", .array(e.activeMutes.map { .string($0) }))
-        o.append("silences", .array([]))
+        // Silences that cover some instance explained (labels as events carry them: the row's, worker, function).
+        let covering = silences().filter { s in
+            s.isActive(at: now) && e.instances.contains { i in
+                var l = i.labels
+                if l["worker"] == nil { l["worker"] = e.worker }
+                if l["function"] == nil { l["function"] = e.function }
+                return s.matches(rule: e.rule, labels: l)
+            }
+        }
+        o.append("silences", .array(covering.map(\.json)))
         o.append("instances", .array(e.instances.map { i in
             var j = JSONObject()
             j.append("labels", ControlRequest.object(i.labels))

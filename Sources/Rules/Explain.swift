@@ -1,19 +1,6 @@
-// What the engine can say about its alerts without changing them: every instance's state (`shd status`) and an
+// What the engine can say about its rules without changing them: instance counts per rule (`shd status`) and an
 // evaluation trace of one rule against a report (`shd explain`): values, conditions, timers, missing data, mutes.
 import Reports
-
-/// One pending or firing alert instance as `shd status` lists it.
-public struct AlertInstanceStatus: Sendable, Equatable {
-    public var rule: String
-    public var labels: [String: String]
-    public var state: AlertState
-    public var severity: Severity
-    /// Firing: when the episode started; pending: when the condition started to hold.
-    public var since: Timestamp?
-    /// The rule's numeric fields and `let`s as of the last evaluation that needed them.
-    public var values: [String: Double]
-    public var summary: String
-}
 
 /// How many instances each rule holds, by state.
 public struct RuleStatus: Sendable, Equatable {
@@ -94,23 +81,6 @@ public struct RuleExplanation: Sendable {
 }
 
 extension Engine {
-    /// Every pending and firing instance, in rule order then label order.
-    public func instanceStatuses() -> [AlertInstanceStatus] {
-        var out: [AlertInstanceStatus] = []
-        for (ri, rule) in compiled.enumerated() {
-            let instances = runtimes[ri].instances
-            guard !instances.isEmpty else { continue }
-            for key in instances.keys.sorted() {
-                let inst = instances[key]!
-                guard inst.state != .inactive else { continue }
-                let since = inst.state == .firing ? inst.startsAt : inst.since.compactMap { $0 }.min()
-                out.append(AlertInstanceStatus(rule: rule.name, labels: inst.labels, state: inst.state, severity: inst.severity,
-                                               since: since, values: inst.values, summary: inst.summary))
-            }
-        }
-        return out
-    }
-
     /// Instance counts of every rule, in rule order.
     public func ruleStatuses() -> [RuleStatus] {
         compiled.enumerated().map { ri, rule in

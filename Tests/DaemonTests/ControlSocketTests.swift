@@ -276,19 +276,59 @@ final class RawControlConnection {
         #expect(extra.answer()?["code"]?.string == "busy")
     }
 
-    @Test func silenceAckAndHistoryRequestsAreAnswered() throws {
+    @Test func silenceAckAndHistoryThroughTheSocket() throws {
         let h = try Self.started()
-        let cases: [[String]] = [
-            ["silence", "add", "--match", "rule=memory_low", "--for", "2h", "--comment", "restore", "--id", "backup-1"],
-            ["silence", "list"], ["silence", "expire", "backup-1"], ["ack", "memory_low"], ["history", "--since", "24h"],
-        ]
-        for args in cases {
-            let (rc, out, err) = try ctl(h, args)
-            // Answered by the daemon (0, or 1 with its reason), never "not running" or a hang.
-            #expect(rc == 0 || rc == 1, "\(args): \(out)\(err)")
-            #expect(rc == 0 || !err.isEmpty, "\(args): a refusal says why")
-        }
-        let (rc, _, err) = try ctl(h, ["silence", "add", "--match", "rule=x"])
+        let add = ["silence", "add", "--match", "rule=memory_low", "--for", "2h", "--comment", "restore", "--id", "backup-1"]
+        var (rc, out, err) = try ctl(h, add)
+        #expect(rc == 0, "\(out)\(err)")
+        #expect(out.hasPrefix("silence backup-1 added: rule=memory_low until "), "\(out)")
+        // The same command again (a cron job run twice) keeps one silence, its end moved to 2 h from now.
+        (rc, out, err) = try ctl(h, add + ["--json"])
+        #expect(rc == 0, "\(err)")
+        #expect((try? JSONValue.parse(out))?["change"]?.string == "updated", "\(out)")
+        // With --until the same command changes nothing.
+        let until = ["silence", "add", "--match", "rule=memory_low,mount=/backup*", "--until", "2099-01-01T00:00:00Z", "--id", "later"]
+        (rc, out, err) = try ctl(h, until)
+        #expect(rc == 0 && out.contains("silence later added: mount=/backup*,rule=memory_low"), "\(out)\(err)")
+        (rc, out, err) = try ctl(h, until + ["--json"])
+        #expect((try? JSONValue.parse(out))?["change"]?.string == "unchanged", "\(out)\(err)")
+        (rc, out, err) = try ctl(h, ["silence", "expire", "later"])
+        #expect(rc == 0, "\(err)")
+        (rc, out, err) = try ctl(h, ["silence", "list"])
+        #expect(rc == 0 && out.contains("backup-1  rule=memory_low  until ") && out.contains("\"restore\""), "\(out)\(err)")
+        #expect(h.log.contains("control: silence_add by uid \(getuid())"), "\(h.log)")
+        // A firing alert under the silence: status shows it silenced, nothing reaches the webhook.
+        h.setAvailable(kB: 2_000_000)
+        #expect(h.waitFor(20) { (try? ctl(h, ["status"]))?.0 == 1 })
+        (rc, out, err) = try ctl(h, ["status"])
+        #expect(out.contains("FIRING  warn  memory_low  -  since") && out.contains("[silenced: backup-1]"), "\(out)")
+        #expect(out.contains("backup-1  rule=memory_low"), "the silences section: \(out)")
+        #expect(h.alerts(rule: "memory_low", status: "firing").isEmpty)
+        (rc, out, err) = try ctl(h, ["explain", "memory_low", "--json"])
+        #expect((try? JSONValue.parse(out))?["silences"]?.array?.first?["id"]?.string == "backup-1", "\(out)")
+        (rc, out, err) = try ctl(h, ["silence", "expire", "backup-1"])
+        #expect(rc == 0 && out == "silence backup-1 expired\n", "\(out)\(err)")
+        #expect(h.waitFor(20) { !h.alerts(rule: "memory_low", status: "firing").isEmpty }, "announced once the silence ends")
+        (rc, out, err) = try ctl(h, ["silence", "expire", "backup-1"])
+        #expect(rc == 0 || rc == 1, "\(err)")
+        (rc, out, err) = try ctl(h, ["silence", "expire", "no-such"])
+        #expect(rc == 1 && !err.isEmpty, "\(out)\(err)")
+        // An acknowledgement of the firing instance.
+        (rc, out, err) = try ctl(h, ["ack", "memory_low", "--comment", "on it"])
+        #expect(rc == 0 && out == "acknowledged 1 firing instance\n", "\(out)\(err)")
+        (rc, out, _) = try ctl(h, ["status"])
+        #expect(out.contains("[acked by "), "\(out)")
+        (rc, out, err) = try ctl(h, ["ack", "no_such_rule"])
+        #expect(rc == 1 && !err.isEmpty, "\(out)\(err)")
+        // The history has the silence, the ack and the transition.
+        (rc, out, err) = try ctl(h, ["history", "--since", "1h"])
+        #expect(rc == 0, "\(err)")
+        #expect(out.contains("silence added") && out.contains("backup-1"), "\(out)")
+        #expect(out.contains("ack added  memory_low"), "\(out)")
+        #expect(out.contains("transition firing  memory_low"), "\(out)")
+        (rc, out, err) = try ctl(h, ["history", "--rule", "memory_low", "--limit", "1", "--json"])
+        #expect(rc == 0 && (try? JSONValue.parse(out))?["entries"]?.array?.count == 1, "\(out)\(err)")
+        (rc, _, err) = try ctl(h, ["silence", "add", "--match", "rule=x"])
         #expect(rc == 2 && err.contains("give --for DURATION or --until TIME"), "\(err)")
     }
 }
