@@ -1,5 +1,6 @@
 // The commands that ask the running daemon through its control socket: status, explain, reload, silence, ack, history.
 import Daemon
+import Alerting
 import Reports
 import Rules
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 // The daemon's answers on the control socket: status, explain and reload (docs/control.md).
 import Kit
 import Notify
+import Alerting
 import Reports
 import Rules
 import Workers

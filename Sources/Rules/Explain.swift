@@ -1,5 +1,6 @@
 // What the engine can say about its rules without changing them: instance counts per rule (`shd status`) and an
 // evaluation trace of one rule against a report (`shd explain`): values, conditions, timers, missing data, mutes.
+import Alerting
 import Reports
 
 /// How many instances each rule holds, by state.
