@@ -496,8 +496,10 @@ public final class Daemon {
         if intervalsChanged { try scheduleWorkers(next) }
         if next.stateDir != settings.stateDir || next.roots != settings.roots || next.workers != settings.workers
             || next.textfileDir != settings.textfileDir || next.workerOptions != settings.workerOptions || next.hostname != settings.hostname
+            || next.controlSocket != settings.controlSocket || next.controlGroup != settings.controlGroup
         {
-            log.warning("changes to state_dir, textfile_dir, proc_root, sys_root, root_fs, workers, hostname and filesystem filters take effect after a restart")
+            log.warning("changes to state_dir, textfile_dir, proc_root, sys_root, root_fs, workers, hostname, filesystem filters, "
+                + "control_socket and control_group take effect after a restart")
         }
         log.level = next.logLevel
         settings.logLevel = next.logLevel
