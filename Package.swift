@@ -18,6 +18,9 @@ let package = Package(
         // libsystemd (sd-bus for the systemd worker, sd-journal for the journal source), dlopened on first need the
         // same way. <systemd/sd-*.h> come from libsystemd-dev; at run time, libsystemd0 (shd runs without it).
         .target(name: "CSystemd", path: "Sources/CSystemd"),
+        // OpenSSL's libcrypto, dlopened on first need (not linked): certificates are parsed and verified through one table
+        // of dlsym'd functions. <openssl/*.h> for types comes from libssl-dev; at run time, libssl3.
+        .target(name: "CCrypto", path: "Sources/CCrypto"),
         // The I/O kit, one home per primitive: monotonic clock, folder listing, whole-file read, atomic write.
         .target(name: "Kit", dependencies: ["CLinux"]),
         // The three report shapes, JSON values, RFC 3339 time, the field catalog. No I/O.
@@ -31,8 +34,10 @@ let package = Package(
         .target(name: "Rules", dependencies: ["Alerting", "Reports", "Kit"]),
         // Channels, payloads, spool and delivery over libcurl's multi-socket API (not the rule compiler: no Rules).
         .target(name: "Notify", dependencies: ["Alerting", "Reports", "Kit", "CCurl"]),
+        // Declared probes (tcp, http, tls, certificate files) run on the loop through libcurl and libcrypto.
+        .target(name: "Probes", dependencies: ["Notify", "Rules", "Reports", "Kit", "CCrypto"]),
         // The composition root: event loop, snapshot, outputs, state, reload, daemonize.
-        .target(name: "Daemon", dependencies: ["Workers", "Rules", "Notify", "Alerting", "Reports", "Kit", "CLinux"]),
+        .target(name: "Daemon", dependencies: ["Workers", "Rules", "Notify", "Probes", "Alerting", "Reports", "Kit", "CLinux"]),
         // The command table (parsing, --help, usage errors, completions) and the commands that are not the daemon.
         .target(name: "CLI", dependencies: ["Daemon", "Rules", "Alerting", "Workers", "Reports", "Kit"]),
         // The program: blocks the handled signals, then hands the arguments to CLI.

@@ -46,6 +46,14 @@ public struct ConfigKey: Sendable {
         case smtpServer
         /// A list with at least the program's path.
         case command
+        /// A probe's `address`: host:port, [v6]:port or a Unix socket (`ProbeAddress`).
+        case probeAddress
+        /// A probe's URL with one of these schemes.
+        case probeURL([String])
+        /// `expect_status`: statuses, classes (`2xx`) and ranges (`parseStatusRange`).
+        case statusSet
+        /// A regex of the rule language (`Pattern.regex`).
+        case regex
     }
 
     public var name: String

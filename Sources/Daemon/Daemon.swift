@@ -4,6 +4,7 @@ import Alerting
 import CLinux
 import Kit
 import Notify
+import Probes
 import Reports
 import Rules
 import Workers
@@ -24,6 +25,9 @@ public final class Daemon {
     var dispatcher: Dispatcher!
     var signals: SignalSource?
     var watcher: FileWatcher?
+    /// Declared probes (DaemonProbes.swift) and the inotify watch on their certificate folders.
+    var probeRunner: ProbeRunner?
+    var certificateWatcher: FileWatcher?
     var workerTimers: [TimerID] = []
     var evaluationScheduled = false
     var firstTickDone = false
@@ -103,6 +107,7 @@ public final class Daemon {
         snapshot = Snapshot(workers: workers, roots: settings.roots, options: settings.workerOptions,
                             hostname: settings.hostname ?? kernelHostname(settings.roots))
         engine = Engine(configuration: config)
+        applyProbes(config)
         removeTempFiles()
         alertLog = AlertLog(stateDir: settings.stateDir, maxSize: settings.historyMaxSize)
 
@@ -469,6 +474,7 @@ public final class Daemon {
         configuration = config
         noteFunctionsInUse()
         startEventSources()
+        applyProbes(config)
         do { try dispatcher.updateChannels(config.channels) } catch { log.error("channels: \(error)") }
         var events = ended
         if let meta = configInvalid {
@@ -540,6 +546,7 @@ public final class Daemon {
         control = nil
         for t in workerTimers { loop.cancelTimer(t) }
         workerTimers = []
+        probeRunner?.stop()
         // The state as it is now becomes state.json and the journal is emptied (what is still undelivered stays
         // in the spool folder).
         if let error = dispatcher.compact(state: stateObject()) {

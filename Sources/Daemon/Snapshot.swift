@@ -4,7 +4,7 @@ import Workers
 
 /// Holds the workers and the latest `WorkerReport` of each; composes the `DaemonReport`.
 public final class Snapshot {
-    public let workers: [Worker]
+    public private(set) var workers: [Worker]
     public let roots: SourceRoots
     public var options: WorkerOptions
     public var hostname: String?
@@ -16,6 +16,9 @@ public final class Snapshot {
         self.options = options
         self.hostname = hostname
     }
+
+    /// Adds a worker (the probes worker, when the first probe is declared); it reports from its first collection.
+    public func add(_ worker: Worker) { workers.append(worker) }
 
     /// Collects one worker now and stores its report. With `only`, the other functions keep their
     /// previous reports (see `Worker.collect(only:previous:)`).

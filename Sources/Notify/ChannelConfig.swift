@@ -159,12 +159,15 @@ struct ChannelConfig {
     }
 
     /// Replaces every secret in `text` with `<redacted>` (curl error texts, response bodies).
-    func scrub(_ text: String) -> String {
-        var out = text
-        // Longest first, so a URL is redacted whole before its token is.
-        for s in secrets.sorted(by: { $0.count > $1.count }) where s.count >= 4 { out = out.replacingAll(s, with: "<redacted>") }
-        return out
-    }
+    func scrub(_ text: String) -> String { redacting(secrets, in: text) }
+}
+
+/// `text` with every secret of 4 or more characters replaced by `<redacted>` (longest first, so a URL is redacted
+/// whole before its token is). Channels and probes scrub their error texts with it.
+public func redacting(_ secrets: [String], in text: String) -> String {
+    var out = text
+    for s in secrets.sorted(by: { $0.count > $1.count }) where s.count >= 4 { out = out.replacingAll(s, with: "<redacted>") }
+    return out
 }
 
 extension String {

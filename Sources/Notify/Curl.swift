@@ -41,6 +41,8 @@ struct TransferRequest {
     var requireTLS = true
     var username: String?
     var password: String?
+    /// A probe's request (Sources/Probes): replaces the POST and SMTP options above.
+    var probe: ProbeRequest?
 }
 
 /// How a transfer ended. `curlCode` 0 means the exchange completed (look at `status`).
@@ -57,6 +59,13 @@ struct TransferResult {
     /// SMTP: the server's last 4xx or 5xx reply, its lines joined by spaces ("550 5.1.1 <a@b>: no such user"); libcurl's own
     /// error text says only which command failed and the code.
     var serverReply = ""
+    /// Probes: body bytes received, the stop at `maxBody`, times and redirects, the server's certificates (PEM).
+    var received = 0
+    var truncated = false
+    var totalSeconds = 0.0
+    var connectSeconds = 0.0
+    var redirects = 0
+    var certificates: [String] = []
     var completed: Bool { curlCode == 0 }
 }
 
@@ -70,8 +79,12 @@ final class Transfer {
     /// it must not replace it).
     var replyLines: [String] = []
     var errorReply: [String] = []
+    /// Body bytes seen, and whether the transfer was stopped at the probe's `maxBody`.
+    var received = 0
+    var truncated = false
+    let responseCap: Int
     let completion: (TransferResult) -> Void
-    fileprivate var lists: [UnsafeMutablePointer<curl_slist>] = []
+    var lists: [UnsafeMutablePointer<curl_slist>] = []
     fileprivate let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
     static let responseCap = 64 * 1024
 
@@ -80,6 +93,7 @@ final class Transfer {
         self.easy = easy
         self.request = request
         self.completion = completion
+        responseCap = request.probe?.maxBody ?? Transfer.responseCap
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
     }
 
@@ -89,7 +103,7 @@ final class Transfer {
         errorBuffer.deallocate()
     }
 
-    fileprivate func slist(_ items: [String]) -> UnsafeMutablePointer<curl_slist>? {
+    func slist(_ items: [String]) -> UnsafeMutablePointer<curl_slist>? {
         var list: UnsafeMutablePointer<curl_slist>? = nil
         for s in items { list = shd_curl_slist_append(list, s) }
         if let list { lists.append(list) }
@@ -114,11 +128,17 @@ final class Transfer {
         check(shd_easy_setopt_write(easy, CURLOPT_WRITEFUNCTION, { ptr, size, n, user in
             let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
             let count = size * n
-            let room = Transfer.responseCap - t.response.count
+            let room = t.responseCap - t.response.count
             if room > 0, let ptr {
                 ptr.withMemoryRebound(to: UInt8.self, capacity: count) {
                     t.response.append(contentsOf: UnsafeBufferPointer(start: $0, count: min(room, count)))
                 }
+            }
+            t.received += min(max(room, 0), count)
+            // A probe reads at most max_body: returning short makes curl stop the transfer (CURLE_WRITE_ERROR).
+            if t.request.probe != nil && count > room {
+                t.truncated = true
+                return max(room, 0)
             }
             return count
         }))
@@ -126,6 +146,10 @@ final class Transfer {
         if let u = request.username { check(shd_easy_setopt_string(easy, CURLOPT_USERNAME, u)) }
         if let p = request.password { check(shd_easy_setopt_string(easy, CURLOPT_PASSWORD, p)) }
 
+        if let probe = request.probe {
+            configureProbe(probe, check)
+            return ok
+        }
         switch request.proto {
         case .http:
             // Never follow a URL to file:// or another scheme, never redirect (a redirect could leak the body).
@@ -194,8 +218,10 @@ final class Transfer {
         _ = shd_easy_getinfo_off(easy, CURLINFO_RETRY_AFTER, &retry)
         var text = String(cString: errorBuffer)
         if text.isEmpty && code != CURLE_OK { text = String(cString: shd_curl_easy_strerror(code)) }
-        return TransferResult(curlCode: Int(code.rawValue), error: text, status: status, body: response,
-                              retryAfter: retry > 0 ? Double(retry) : nil, serverReply: errorReply.joined(separator: " "))
+        var r = TransferResult(curlCode: Int(code.rawValue), error: text, status: status, body: response,
+                               retryAfter: retry > 0 ? Double(retry) : nil, serverReply: errorReply.joined(separator: " "))
+        if request.probe != nil { probeResult(&r) }
+        return r
     }
 }
 

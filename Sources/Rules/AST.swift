@@ -11,6 +11,7 @@ public struct AST: Sendable {
 public enum Statement: Sendable {
     case set(SetStatement)
     case channel(ChannelStatement)
+    case probe(ProbeStatement)
     case rule(RuleStatement)
     /// A file-level `mute`: applies to every rule.
     case mute(MuteNode)
@@ -42,6 +43,15 @@ public indirect enum ValueNode: Sendable {
 
 /// `channel NAME KIND { key value … }`
 public struct ChannelStatement: Sendable {
+    public var name: String
+    public var nameSpan: Span
+    public var kind: String
+    public var kindSpan: Span
+    public var options: [(String, Span, ValueNode)]
+}
+
+/// `probe NAME KIND { key value … }` (kinds and options: `ProbeKinds`).
+public struct ProbeStatement: Sendable {
     public var name: String
     public var nameSpan: Span
     public var kind: String

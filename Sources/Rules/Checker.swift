@@ -59,6 +59,19 @@ struct Checker {
             config.channels.append(ChannelDeclaration(name: "log", kind: "log", options: [],
                                                       location: SourceLocation(file: ChannelDeclaration.builtinFile, line: 0, column: 0)))
         }
+        var probeSeen: [String: SourceLocation] = [:]
+        for ast in asts {
+            currentFile = ast.file
+            for case .probe(let p) in ast.statements {
+                if let first = probeSeen[p.name] {
+                    diagnose(.duplicateProbe, "probe `\(p.name)` is declared twice", p.nameSpan,
+                          notes: [Diagnostic.Note("first declared here", at: first)])
+                    continue
+                }
+                probeSeen[p.name] = loc(p.nameSpan)
+                if let decl = checkProbe(p) { config.probes.append(decl) }
+            }
+        }
         // Names of every declared channel, even one whose options have errors: don't cascade into "unknown channel".
         let channelNames = Set(config.channels.map(\.name)).union(channelSeen.keys)
 

@@ -32,6 +32,12 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
     case missingAfterCount
     // Channels
     case unknownChannelKind, unknownChannelOption, missingChannelOption, duplicateChannel, duplicateOption, secretInline
+    // Probes
+    case unknownProbeKind, unknownProbeOption, missingProbeOption, duplicateProbe
+    /// `bad-value`: a probe's `address`, URL scheme or `expect_status` it cannot use.
+    case probeValue
+    /// A header that looks like a credential sent over plain-text HTTP.
+    case secretPlaintext
     // Names against the catalog and the language
     case unknownWorker, unknownFunction, unknownField, unknownChannel, unknownFunctionCall, wrongArguments
     // Rule structure
@@ -79,7 +85,7 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
         case .unknownSetting: return "unknown-setting"
         case .settingOverridden: return "setting-overridden"
         case .valueWrongType, .valueNotOneOf, .durationNotPositive, .commandEmpty, .urlScheme, .smtpServerScheme,
-             .repeatNotPositive, .onMissingPolicy, .missingAfterCount:
+             .repeatNotPositive, .onMissingPolicy, .missingAfterCount, .probeValue:
             return "bad-value"
         case .unknownChannelKind: return "unknown-channel-kind"
         case .unknownChannelOption: return "unknown-channel-option"
@@ -87,6 +93,11 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
         case .duplicateChannel: return "duplicate-channel"
         case .duplicateOption: return "duplicate-option"
         case .secretInline: return "secret-inline"
+        case .unknownProbeKind: return "unknown-probe-kind"
+        case .unknownProbeOption: return "unknown-probe-option"
+        case .missingProbeOption: return "missing-probe-option"
+        case .duplicateProbe: return "duplicate-probe"
+        case .secretPlaintext: return "secret-plaintext"
         case .unknownWorker: return "unknown-worker"
         case .unknownFunction: return "unknown-function"
         case .unknownField: return "unknown-field"
@@ -126,7 +137,7 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
     /// The severity it is reported with (`empty-rule-set` is an error under `--strict`).
     public var severity: Diagnostic.Severity {
         switch self {
-        case .settingOverridden, .duplicateOption, .secretInline, .unitMismatch, .rawCounter, .rateOfGauge,
+        case .settingOverridden, .duplicateOption, .secretInline, .secretPlaintext, .unitMismatch, .rawCounter, .rateOfGauge,
              .constantCondition, .clearOverlaps, .emptyRuleSet:
             return .warning
         default: return .error

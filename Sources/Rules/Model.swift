@@ -14,6 +14,8 @@ public struct Configuration: Sendable {
     public var defaultChannels: [String]
     /// File-level `mute` windows: they silence every rule.
     public var mutes: [MuteWindow]
+    /// Declared probes in source order (`probe NAME KIND { … }`).
+    public var probes: [ProbeDeclaration] = []
 
     public init(settings: [String: ConfigValue] = [:], channels: [ChannelDeclaration] = [], rules: [AlertRule] = [],
                 files: [String] = [], defaultChannels: [String] = ["log"], mutes: [MuteWindow] = [])

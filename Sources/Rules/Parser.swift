@@ -41,7 +41,7 @@ struct Parser {
     /// (appending to a fresh array grows it 1, 2, 4, 8: four allocations for a rule of five items).
     var itemBuffer: [RuleItem] = []
 
-    static let topKeywords = ["set", "channel", "rule", "mute"]
+    static let topKeywords = ["set", "channel", "probe", "rule", "mute"]
     static let itemKeywords = ["warn", "crit", "let", "repeat", "notify", "summary", "description", "on_missing", "mute", "quiet"]
 
     init(lexer: Lexer, file: String) {
@@ -143,11 +143,12 @@ struct Parser {
     mutating func parseStatement() throws(ParseAbort) -> Statement {
         let t = tok
         guard t.kind == .ident else {
-            throw fail(.expectedStatement, "expected a statement (set, channel, rule or mute), found \(describe(t))", at: t)
+            throw fail(.expectedStatement, "expected a statement (set, channel, probe, rule or mute), found \(describe(t))", at: t)
         }
         switch t.keyword {
         case .set: return .set(try parseSet())
         case .channel: return .channel(try parseChannel())
+        case .probe: return .probe(try parseProbe())
         case .rule: return .rule(try parseRule())
         case .mute:
             skip()
@@ -155,7 +156,7 @@ struct Parser {
         default:
             let word = text(t)
             let hint = closest(word, in: Parser.topKeywords)
-            throw fail(.expectedStatement, "unknown statement `\(word)`; expected set, channel, rule or mute"
+            throw fail(.expectedStatement, "unknown statement `\(word)`; expected set, channel, probe, rule or mute"
                            + (hint.map { " (did you mean `\($0)`?)" } ?? ""), at: t,
                        fixIt: hint.map { Diagnostic.FixIt("replace with `\($0)`", location: loc(t.span), length: t.span.length, replacement: $0) })
         }
@@ -233,25 +234,38 @@ struct Parser {
     }
 
     mutating func parseChannel() throws(ParseAbort) -> ChannelStatement {
+        let d = try parseKindBlock("channel", kinds: ChannelKinds.kinds.keys.sorted())
+        return ChannelStatement(name: d.name, nameSpan: d.nameSpan, kind: d.kind, kindSpan: d.kindSpan, options: d.options)
+    }
+
+    mutating func parseProbe() throws(ParseAbort) -> ProbeStatement {
+        let d = try parseKindBlock("probe", kinds: ProbeKinds.kinds.keys.sorted())
+        return ProbeStatement(name: d.name, nameSpan: d.nameSpan, kind: d.kind, kindSpan: d.kindSpan, options: d.options)
+    }
+
+    /// `WHAT NAME KIND [{ option value … }]`: the shape `channel` and `probe` share.
+    mutating func parseKindBlock(_ what: String, kinds: [String]) throws(ParseAbort)
+        -> (name: String, nameSpan: Span, kind: String, kindSpan: Span, options: [(String, Span, ValueNode)])
+    {
         skip()
-        let nameTok = try expectIdent("a channel name after `channel`")
+        let nameTok = try expectIdent("a \(what) name after `\(what)`")
         let name = text(nameTok)
-        let kind = try expectIdent("a channel kind (\(ChannelKinds.kinds.keys.sorted().joined(separator: ", "))) after the name")
+        let kind = try expectIdent("a \(what) kind (\(kinds.joined(separator: ", "))) after the name")
         var options: [(String, Span, ValueNode)] = []
         if cur.isPunct(.lbrace) {
             let open = advance()
             while !cur.isPunct(.rbrace) {
-                if cur.kind == .eof { throw fail(.expectedToken, "expected `}` to close channel `\(name)`", at: open) }
+                if cur.kind == .eof { throw fail(.expectedToken, "expected `}` to close \(what) `\(name)`", at: open) }
                 if cur.isPunct(.semicolon) || cur.isPunct(.comma) { skip(); continue }
                 if cur.startsLine && cur.kind == .ident && cur.keyword.isTop && peek().kind == .ident {
-                    throw fail(.expectedToken, "expected `}` to close channel `\(name)` before this statement", at: tok)
+                    throw fail(.expectedToken, "expected `}` to close \(what) `\(name)` before this statement", at: tok)
                 }
-                let key = try expectIdent("an option name in channel `\(name)`")
+                let key = try expectIdent("an option name in \(what) `\(name)`")
                 options.append((text(key), key.span, try parseValue()))
             }
             skip()
         }
-        return ChannelStatement(name: name, nameSpan: nameTok.span, kind: text(kind), kindSpan: kind.span, options: options)
+        return (name, nameTok.span, text(kind), kind.span, options)
     }
 
     mutating func parseMute() throws(ParseAbort) -> MuteNode {

@@ -9,15 +9,20 @@ public enum WorkerRegistry {
         NetworkWorker.make, ProcessesWorker.make, HardwareWorker.make, SystemWorker.make,
     ]
 
+    /// Workers whose rows come from declarations in the configuration (`probe`): in the catalog, but made by the
+    /// daemon only once the configuration declares one, so reports without declarations stay as they were.
+    static let declaredMakers: [@Sendable () -> Worker] = [ProbesWorker.make]
+
     /// The catalog of every worker, function and field, for the rule checker.
-    public static let catalog = Catalog(workers: makeAll().map(\.schema))
+    public static let catalog = Catalog(workers: (makeAll() + declaredMakers.map { $0() }).map(\.schema))
 
-    /// Every worker's name, in report order.
-    public static let names: [String] = catalog.workers.map(\.name)
+    /// Every collected worker's name, in report order (the declared ones are not in it).
+    public static let names: [String] = makeAll().map(\.name)
 
-    /// A fresh instance of the named worker, or nil for an unknown name.
+    /// A fresh instance of the named worker (a declared one too), or nil for an unknown name.
     public static func make(_ name: String) -> Worker? {
-        names.firstIndex(of: name).map { makers[$0]() }
+        if let i = names.firstIndex(of: name) { return makers[i]() }
+        return declaredMakers.lazy.map { $0() }.first { $0.name == name }
     }
 
     public static func makeAll() -> [Worker] { makers.map { $0() } }
