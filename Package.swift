@@ -52,6 +52,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Alerting", "Workers", "Reports", "Kit", "TestSupport"]),
         .testTarget(name: "NotifyTests", dependencies: ["Notify", "Alerting", "Reports", "Kit", "TestSupport"], exclude: ["Golden"]),
+        .testTarget(name: "ProbesTests", dependencies: ["Probes", "Notify", "Rules", "Reports", "Kit", "TestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Rules", "Alerting", "Workers", "Reports", "Kit", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "CLITests", dependencies: ["CLI", "Workers", "Reports", "Kit", "TestSupport"]),
         .testTarget(name: "SecurityTests", dependencies: ["Reports", "Kit", "TestSupport"]),

@@ -54,6 +54,18 @@ public struct ProbeAnswer: Sendable {
     /// The server's certificates, leaf first, as PEM (handshake mode).
     public var certificates: [String]
     public var completed: Bool { curlCode == 0 }
+
+    public init(curlCode: Int, error: String, status: Int, body: [UInt8], totalSeconds: Double, connectSeconds: Double,
+                redirects: Int, certificates: [String]) {
+        self.curlCode = curlCode
+        self.error = error
+        self.status = status
+        self.body = body
+        self.totalSeconds = totalSeconds
+        self.connectSeconds = connectSeconds
+        self.redirects = redirects
+        self.certificates = certificates
+    }
 }
 
 /// Runs probe requests on an `EventHost` through libcurl's multi-socket API.

@@ -69,6 +69,12 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
+    def do_GET(self):
+        # Probes (Tests/DaemonTests/ProbeDaemonTests): a page to match.
+        self.send_response(200)
+        self.send_header("Content-Length", "13")
+        self.end_headers()
+        self.wfile.write(b"shd probe ok\n")
     def log_message(self, *a):
         pass
 srv = http.server.HTTPServer(("127.0.0.1", 0), H)
