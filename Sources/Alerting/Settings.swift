@@ -143,10 +143,16 @@ public enum KnownSettings {
     public static let historyMaxSize = ConfigKey("history_max_size", .number, default: .number(4_194_304), unit: "bytes",
         "the alert log `STATE_DIR/history.jsonl` is rotated to `history.jsonl.1` when a write would take it past this size (two files are kept)")
 
+    public static let flapTransitions = ConfigKey("flap_transitions", .number, default: .number(8), unit: "transitions",
+        "an alert instance that starts or ends this many times within `flap_window` is flapping: channels hear it once, and it is held firing until stable (0: never; a rule's `flapping` overrides)")
+    public static let flapWindow = ConfigKey("flap_window", .duration, default: .duration(3600), "the window `flap_transitions` are counted in")
+    public static let flapStable = ConfigKey("flap_stable", .duration, default: .duration(1800),
+        "a flapping alert is held firing until its condition has not changed for this long")
+
     public static let all: [ConfigKey] = [
         interval, reportInterval, workerInterval, workers, stateDir, textfileDir, procRoot, sysRoot, rootFS, logLevel,
         pidfile, defaultChannels, hostname, excludeFstypes, excludeMounts, topProcesses, tcpStates, sendResolvedSilenced,
-        historyMaxSize, controlSocket, controlGroup,
+        historyMaxSize, controlSocket, controlGroup, flapTransitions, flapWindow, flapStable,
     ]
 
     /// The declaration of `name` (`interval.WORKER` included), or nil for an unknown setting.

@@ -110,7 +110,8 @@ public struct DaemonSettings: Sendable, Equatable {
             case K.tcpStates.name:
                 guard case .bool(let b) = value else { throw UsageError("set tcp_states: expected true or false") }
                 workerOptions.tcpStateCounts = b
-            case K.defaultChannels.name, K.sendResolvedSilenced.name: break  // the rule engine reads them
+            case K.defaultChannels.name, K.sendResolvedSilenced.name, K.flapTransitions.name, K.flapWindow.name, K.flapStable.name:
+                break  // the rule engine reads them
             case K.historyMaxSize.name:
                 guard let n = value.numberValue, n >= 4096, n <= Double(1 << 40) else {
                     throw UsageError("set history_max_size: expected a size from 4KiB to 1TiB")

@@ -92,14 +92,38 @@ public enum RuleItem: Sendable {
     case mute(MuteNode)
     /// `quiet DUR`: an event alert resolves after this long without a matching entry.
     case quiet(Double, Span)
+    /// `flapping K in W stable S`, or `flapping off`.
+    case flapping(FlapNode)
+    /// `inhibited by RULE [on LABEL, …]`
+    case inhibitedBy(InhibitNode)
 }
 
-/// `warn|crit EXPR [for DUR] [clear EXPR | clear OP EXPR]`
+/// `flapping K in W stable S` (each part optional after `flapping`, defaults from the settings) or `flapping off`.
+public struct FlapNode: Sendable {
+    public var span: Span
+    public var off: Bool
+    public var transitions: (Double, Span)?
+    public var window: (Double, Span)?
+    public var stable: (Double, Span)?
+}
+
+/// `inhibited by RULE [on LABEL, …]`: while a firing instance of RULE has the same values of the `on` labels, this
+/// rule's instance notifies nothing.
+public struct InhibitNode: Sendable {
+    public var span: Span
+    public var rule: String
+    public var ruleSpan: Span
+    public var on: [(String, Span)]
+}
+
+/// `warn|crit EXPR [for DUR | for N of M] [clear EXPR | clear OP EXPR]`
 public struct ConditionNode: Sendable {
     public var severity: String
     public var span: Span
     public var expr: ExprNode
     public var forDuration: (Double, Span)?
+    /// `for N of M`: the trigger held in at least N of the last M evaluations.
+    public var forCount: (n: Double, m: Double, span: Span)?
     public var clear: ClearNode?
 }
 

@@ -15,6 +15,13 @@ struct Checker {
     var spareLets: [LetSlot] = []
     var spareValueFields: [String] = []
     var spareTemplateBytes: [UInt8] = []
+    /// `set flap_*`: the flapping policy of rules without `flapping`.
+    var flapDefault = FlapPolicy(transitions: Int(KnownSettings.flapTransitions.defaultNumber),
+                                 window: KnownSettings.flapWindow.defaultSeconds, stable: KnownSettings.flapStable.defaultSeconds)
+    /// `inhibited by` lines, checked once every rule is known: (file, the rule's index in the configuration, node).
+    var inhibitions: [(file: String, rule: Int, node: InhibitNode)] = []
+    /// The labels each compiled rule's instances can have (`by`, else its function's label fields; nil: unknown).
+    var ruleLabels: [[String]?] = []
 
     init(catalog: Catalog) { self.catalog = catalog }
 
@@ -95,6 +102,10 @@ struct Checker {
             config.defaultChannels = [s]
         }
 
+        if case .number(let n)? = config.settings[KnownSettings.flapTransitions.name] { flapDefault.transitions = Int(n) }
+        if case .duration(let d)? = config.settings[KnownSettings.flapWindow.name] { flapDefault.window = d }
+        if case .duration(let d)? = config.settings[KnownSettings.flapStable.name] { flapDefault.stable = d }
+
         var ruleSeen: [String: SourceLocation] = [:]
         // Large rule sets: grow the rule array once, not by doubling (each move frees a large block, which makes
         // malloc consolidate its free lists).
@@ -113,9 +124,13 @@ struct Checker {
                     continue
                 }
                 ruleSeen[r.name] = loc(r.nameSpan)
-                if let rule = checkRule(r, channels: channelNames, defaults: config.defaultChannels) { config.rules.append(rule) }
+                if let rule = checkRule(r, channels: channelNames, defaults: config.defaultChannels) {
+                    for case .inhibitedBy(let node) in r.items { inhibitions.append((currentFile, config.rules.count, node)) }
+                    config.rules.append(rule)
+                }
             }
         }
+        checkInhibitions(&config, declared: Set(ruleSeen.keys))
         return config
     }
 }

@@ -170,6 +170,7 @@ extension Checker {
         var description: Template?
         var missing = MissingPolicy.default
         var mutes: [MuteWindow] = []
+        var flap = flapDefault
         for item in r.items {
             switch item {
             case .condition(let c):
@@ -228,6 +229,26 @@ extension Checker {
                 }
             case .mute(let m):
                 if let w = checkMute(m) { mutes.append(w) }
+            case .flapping(let f):
+                if f.off {
+                    flap = .off
+                    continue
+                }
+                if let (n, span) = f.transitions {
+                    if n < 2 || n != n.rounded() || n > 1000 {
+                        diagnose(.flappingValue, "`flapping` needs a whole number of transitions from 2 to 1000", span)
+                    } else {
+                        flap.transitions = Int(n)
+                    }
+                } else if flap.transitions == 0 {
+                    flap.transitions = Int(KnownSettings.flapTransitions.defaultNumber)
+                }
+                for (d, span) in [f.window, f.stable].compactMap({ $0 }) where d <= 0 {
+                    diagnose(.flappingValue, "`flapping` durations must be positive", span)
+                }
+                if let w = f.window { flap.window = w.0 }
+                if let s = f.stable { flap.stable = s.0 }
+            case .inhibitedBy: break  // checked once every rule is known (checkInhibitions)
             }
         }
         if warnNode == nil && critNode == nil {
@@ -236,6 +257,7 @@ extension Checker {
         if let w = warnNode, let c = critNode { checkThresholdOrder(warn: w, crit: c) }
 
         if diagnostics[n0...].contains(where: { $0.severity == .error }) { return nil }
+        ruleLabels.append((identityLabels ?? scope.schema.map { $0.fields.filter { $0.kind == .label }.map(\.name) }).map { $0 + ["worker", "function"] })
         conditions.sort { $0.severity < $1.severity }
         var event: EventRuleSpec?
         if r.isEvent {
@@ -248,7 +270,7 @@ extension Checker {
         // An event rule's alerts carry `worker=journal, function=events` (its source, and that it counts entries).
         return AlertRule(name: r.name, worker: r.worker, function: r.isEvent ? "events" : r.function, location: loc(r.nameSpan),
                          definition: r.definition, repeatSeconds: repeatSeconds, channels: notify.isEmpty ? defaults : notify,
-                         missing: missing, mutes: mutes, identityLabels: identityLabels, filter: filter, conditions: conditions,
+                         missing: missing, mutes: mutes, identityLabels: identityLabels, flap: flap, filter: filter, conditions: conditions,
                          letNames: scope.letNames,
                          lets: scope.lets.map { $0.compiled ?? .constant(.number(.nan)) }, series: scope.series,
                          summary: summary, description: description, valueFields: valueFields, event: event)
@@ -313,7 +335,60 @@ extension Checker {
             checkClear(trigger: c.expr, clear: clearNode)
             clear = cc
         }
-        return CompiledCondition(severity: sev, trigger: trigger, clear: clear, forSeconds: c.forDuration?.0 ?? 0)
+        var compiled = CompiledCondition(severity: sev, trigger: trigger, clear: clear, forSeconds: c.forDuration?.0 ?? 0)
+        if let (n, m, span) = c.forCount {
+            if c.forDuration != nil {
+                diagnose(.evaluationCount, "`for N of M` and `for DURATION` cannot both be given; keep one", span)
+            } else if n < 1 || m < n || m > 64 || n != n.rounded() || m != m.rounded() {
+                diagnose(.evaluationCount, "`for N of M` needs whole numbers with 1 ≤ N ≤ M ≤ 64 (e.g. `for 3 of 5`)", span)
+            } else {
+                compiled.countN = Int(n)
+                compiled.countM = Int(m)
+            }
+        }
+        return compiled
     }
 
+}
+
+extension Checker {
+    /// `inhibited by RULE on LABELS`, once every rule is compiled: the rule exists and is another one, and each `on`
+    /// label is one both rules' instances can have (else the inhibition never applies). Without `on`, any firing
+    /// instance of RULE inhibits every instance: a warning, as a matcher that matches everything.
+    mutating func checkInhibitions(_ config: inout Configuration, declared: Set<String>) {
+        var index: [String: Int] = [:]
+        for (i, r) in config.rules.enumerated() where index[r.name] == nil { index[r.name] = i }
+        for (file, ri, node) in inhibitions {
+            currentFile = file
+            let target = config.rules[ri]
+            guard node.rule != target.name else {
+                diagnose(.selfInhibition, "rule `\(target.name)` cannot be inhibited by itself", node.ruleSpan)
+                continue
+            }
+            guard let si = index[node.rule] else {
+                // A rule with errors of its own is declared: that error is the one to fix.
+                if !declared.contains(node.rule) {
+                    let (hint, fix) = suggest(node.rule, config.rules.map(\.name), node.ruleSpan)
+                    diagnose(.unknownInhibitor, "`inhibited by` names no rule `\(node.rule)`\(hint)", node.ruleSpan, fixIt: fix)
+                }
+                continue
+            }
+            var labels: [String] = []
+            var ok = true
+            for (label, span) in node.on {
+                for (who, r) in [(node.rule, si), (target.name, ri)] {
+                    guard let have = ruleLabels[r], !have.contains(label) else { continue }
+                    diagnose(.inhibitNeverMatches, "rule `\(who)`'s alerts have no label `\(label)`, so this inhibition never applies",
+                             span, notes: [Diagnostic.Note("labels of \(who): " + (have.isEmpty ? "none" : have.joined(separator: ", ")))])
+                    ok = false
+                }
+                if !labels.contains(label) { labels.append(label) }
+            }
+            if node.on.isEmpty {
+                diagnose(.inhibitMatchesAll, "any firing alert of `\(node.rule)` inhibits every alert of `\(target.name)`; "
+                    + "add `on LABEL` to pair them (e.g. `on mount`)", node.span)
+            }
+            if ok { config.rules[ri].inhibitors.append(Inhibition(rule: node.rule, labels: labels)) }
+        }
+    }
 }

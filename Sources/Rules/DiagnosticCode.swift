@@ -30,6 +30,10 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
     case onMissingPolicy
     /// `bad-value`: `on_missing … after N` that is not a whole number ≥ 1.
     case missingAfterCount
+    /// `bad-value`: `for N of M` with N < 1, M < N, M > 64, or beside `for DURATION`.
+    case evaluationCount
+    /// `bad-value`: `flapping` with fewer than 2 transitions, or a window or stable time of 0.
+    case flappingValue
     // Channels
     case unknownChannelKind, unknownChannelOption, missingChannelOption, duplicateChannel, duplicateOption, secretInline
     // Probes
@@ -48,6 +52,8 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
     case unitMismatch, rawCounter, rateOfGauge, constantCondition
     // Contradictions
     case critBelowWarn, clearNever, clearShorthand, clearOverlaps
+    // Inhibition (`inhibited by`)
+    case unknownInhibitor, selfInhibition, inhibitNeverMatches, inhibitMatchesAll
     // Commands
     case emptyRuleSet, badTest
     // Event rules (`rule X on journal …`)
@@ -85,7 +91,7 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
         case .unknownSetting: return "unknown-setting"
         case .settingOverridden: return "setting-overridden"
         case .valueWrongType, .valueNotOneOf, .durationNotPositive, .commandEmpty, .urlScheme, .smtpServerScheme,
-             .repeatNotPositive, .onMissingPolicy, .missingAfterCount, .probeValue:
+             .repeatNotPositive, .onMissingPolicy, .missingAfterCount, .probeValue, .evaluationCount, .flappingValue:
             return "bad-value"
         case .unknownChannelKind: return "unknown-channel-kind"
         case .unknownChannelOption: return "unknown-channel-option"
@@ -125,6 +131,10 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
         case .clearNever: return "clear-never"
         case .clearShorthand: return "clear-shorthand"
         case .clearOverlaps: return "clear-overlaps"
+        case .unknownInhibitor: return "unknown-inhibitor"
+        case .selfInhibition: return "self-inhibition"
+        case .inhibitNeverMatches: return "inhibit-never-matches"
+        case .inhibitMatchesAll: return "inhibit-matches-all"
         case .emptyRuleSet: return "empty-rule-set"
         case .badTest: return "bad-test"
         case .unknownEventSource: return "unknown-event-source"
@@ -138,7 +148,7 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
     public var severity: Diagnostic.Severity {
         switch self {
         case .settingOverridden, .duplicateOption, .secretInline, .secretPlaintext, .unitMismatch, .rawCounter, .rateOfGauge,
-             .constantCondition, .clearOverlaps, .emptyRuleSet:
+             .constantCondition, .clearOverlaps, .inhibitMatchesAll, .emptyRuleSet:
             return .warning
         default: return .error
         }

@@ -38,6 +38,16 @@ struct AlertInstance: Sendable, Equatable {
     /// A runtime silence held back this firing instance's notifications: when it ends with the alert still firing,
     /// channels hear it again (`repeated`, or what changed).
     var silenceHeld = false
+    /// `for N of M`: the trigger's outcome in the last fresh evaluations, newest in bit 0 (index 0 warn, 1 crit).
+    var hits: [UInt64] = [0, 0]
+    /// Times (seconds) of this instance's starts and ends within the rule's flapping window.
+    var flips: [Double] = []
+    /// Flapping: held firing until its condition has not changed for the rule's `stable` time.
+    var flapping = false
+    /// Flapping, and the condition no longer holds: firing only because it is held.
+    var flapHeld = false
+    /// While flapping: when the condition last started or stopped holding (seconds).
+    var lastChange: Double?
 }
 
 /// An instance key (`Engine.instanceKey`) with its hash computed once: rows' keys are built once per report and
@@ -100,12 +110,14 @@ public final class Engine {
     lazy var eventRules: [Int] = compiled.indices.filter { compiled[$0].event != nil }
     /// Entries that matched a rule but found its instance table full (``Engine/maxEventInstances``).
     public internal(set) var droppedEventInstances = 0
+    /// The order rules are evaluated in: rules that inhibit others first, so an inhibition applies in the same tick.
+    let order: [Int]
 
     /// An engine with every alert inactive; restore with ``importState(_:)`` or ``adoptState(from:)``.
     public init(configuration: Configuration) {
         self.configuration = configuration
         self.runtimes = Array(repeating: RuleRuntime(), count: configuration.rules.count)
-        let compiled = configuration.rules.map(CompiledRule.init)
+        let compiled = configuration.rules.map { CompiledRule($0, in: configuration.rules) }
         self.compiled = compiled
         var slots: [String: Int] = [:]
         self.functionSlots = compiled.map { r in
@@ -114,6 +126,9 @@ public final class Engine {
             return slots.count - 1
         }
         self.functionCount = slots.count
+        var sources = Set<Int>()
+        for r in compiled { for i in r.inhibitors { sources.insert(i.source) } }
+        order = sources.sorted() + compiled.indices.filter { !sources.contains($0) }
         if case .bool(let b)? = configuration.settings[KnownSettings.sendResolvedSilenced.name] {
             sendResolvedSilenced = b
         } else {
@@ -145,7 +160,7 @@ public final class Engine {
         // Function reports and instance keys depend only on the report: look them up once per function, not once per rule.
         var functions = [FunctionRows?](repeating: nil, count: functionCount)
         updateSilences(now: now)
-        for i in configuration.rules.indices {
+        for i in order {
             evaluate(ruleIndex: i, report: report, now: now, functions: &functions, into: &events)
         }
         return events
@@ -164,6 +179,36 @@ public final class Engine {
                 }
             }
         }
+    }
+
+    /// For each of the rule's inhibitors, the `on` label values of the source rule's firing instances.
+    func inhibitingKeys(_ rule: CompiledRule) -> [Set<[String?]>] {
+        rule.inhibitors.map { inh in
+            var keys = Set<[String?]>()
+            let source = compiled[inh.source]
+            for inst in runtimes[inh.source].instances.values where inst.state == .firing {
+                keys.insert(inh.labels.map { inhibitLabel(source, inst.labels, $0) })
+            }
+            return keys
+        }
+    }
+
+    func inhibitLabel(_ rule: CompiledRule, _ labels: [String: String], _ name: String) -> String? {
+        switch name {
+        case "worker": return labels["worker"] ?? rule.worker
+        case "function": return labels["function"] ?? rule.function
+        default: return labels[name]
+        }
+    }
+
+    /// The rules whose firing instances inhibit this instance now (`keys`: ``inhibitingKeys(_:)``).
+    func inhibitors(_ rule: CompiledRule, _ labels: [String: String], keys: [Set<[String?]>]) -> [String] {
+        var out: [String] = []
+        for (i, inh) in rule.inhibitors.enumerated() where !keys[i].isEmpty {
+            let key = inh.labels.map { inhibitLabel(rule, labels, $0) }
+            if !key.contains(nil) && keys[i].contains(key) { out.append(compiled[inh.source].name) }
+        }
+        return out
     }
 
     func isMuted(_ rule: CompiledRule, _ now: Timestamp) -> Bool {
@@ -224,6 +269,7 @@ public final class Engine {
         let fresh = rt.lastReport.map { fr.datetime > $0 } ?? true
         let t = fr.datetime.seconds
         let muted = isMuted(rule, now)
+        let inhibitKeys = rule.inhibitors.isEmpty ? [] : inhibitingKeys(rule)
         var onlyKey: InstanceKey?
 
         var rowKeys: [InstanceKey] = []
@@ -277,7 +323,8 @@ public final class Engine {
                 rt.instances[key] = AlertInstance(labels: Engine.labels(row, only: rule.identityLabels))
                 idx = rt.instances.index(forKey: key)!
             }
-            update(rule, &rt.instances.values[idx], &ev, fresh: fresh, t: t, now: now, muted: muted, into: &events)
+            let inhibited = !inhibitKeys.isEmpty && !inhibitors(rule, rt.instances.values[idx].labels, keys: inhibitKeys).isEmpty
+            update(rule, &rt.instances.values[idx], &ev, fresh: fresh, t: t, now: now, muted: muted || inhibited, into: &events)
         }
 
         if fresh && rt.recheck {
@@ -337,7 +384,7 @@ public final class Engine {
             ev.seriesValues[si] = inst.series[si].value(spec, limit: limit).map(Value.number)
         }
         let silenced = isSilenced(rule, inst.labels)
-        step(rule, &inst, &ev, now: now, muted: muted || silenced, silenced: silenced, into: &events)
+        step(rule, &inst, &ev, fresh: fresh, now: now, muted: muted || silenced, silenced: silenced, into: &events)
         if silenced && inst.state == .firing { inst.silenceHeld = true }
     }
 
@@ -347,7 +394,7 @@ public final class Engine {
 
     /// One state-machine step for one instance whose row is present.
     /// `muted`: a `mute` window or a runtime silence holds notifications back; `silenced`: a runtime silence does.
-    func step(_ rule: CompiledRule, _ inst: inout AlertInstance, _ ev: inout Evaluator, now: Timestamp, muted: Bool,
+    func step(_ rule: CompiledRule, _ inst: inout AlertInstance, _ ev: inout Evaluator, fresh: Bool, now: Timestamp, muted: Bool,
               silenced: Bool, into events: inout [AlertEvent])
     {
         var target: Severity?
@@ -355,6 +402,29 @@ public final class Engine {
         for c in rule.conditions {
             let si = c.severity == .warn ? 0 : 1
             let trig = ev.condition(c.trigger)
+            if c.countM > 0 {
+                // `for N of M`: a sliding window of the last M fresh evaluations.
+                if fresh {
+                    let mask: UInt64 = c.countM >= 64 ? ~0 : (1 << UInt64(c.countM)) - 1
+                    inst.hits[si] = ((inst.hits[si] << 1) | (trig == true ? 1 : 0)) & mask
+                }
+                let count = inst.hits[si].nonzeroBitCount
+                let firingHere = inst.state == .firing && !inst.missingAlert && inst.severity >= c.severity
+                let holds: Bool
+                if firingHere, let clear = c.clear, inst.retrigger & (1 << si) == 0 {
+                    holds = ev.condition(clear) != true
+                } else {
+                    holds = count >= c.countN
+                }
+                if holds || count > 0 {
+                    if inst.since[si] == nil { inst.since[si] = now }
+                    breached = c.severity
+                    if holds { target = c.severity }
+                } else {
+                    inst.since[si] = nil
+                }
+                continue
+            }
             if inst.since[si] != nil {
                 let firingHere = inst.state == .firing && !inst.missingAlert && inst.severity >= c.severity
                 let ended: Bool
@@ -388,9 +458,22 @@ public final class Engine {
             inst.values = values
         }
         if let target {
+            if inst.flapping {
+                if inst.flapHeld {
+                    // The condition holds again while held: a change, and no new episode.
+                    inst.flapHeld = false
+                    inst.lastChange = now.seconds
+                    noteFlip(rule, &inst, now)
+                } else if now.seconds - (inst.lastChange ?? now.seconds) >= rule.flap.stable {
+                    inst.flapping = false
+                    inst.flips = []
+                    notes.append(EngineNote(kind: .flappingEnded, time: now, rule: rule.name, labels: eventLabels(rule, inst.labels)))
+                }
+            }
             inst.severity = target
             render(rule, &inst, &ev)
             if prev != .firing || inst.missingAlert {
+                if !inst.missingAlert { noteFlip(rule, &inst, now) }
                 inst.state = .firing
                 inst.missingAlert = false
                 inst.startsAt = now
@@ -407,6 +490,11 @@ public final class Engine {
                 notify(.repeated, rule, &inst, now: now, muted: muted, into: &events)
             }
         } else {
+            if prev == .firing && rule.flap.transitions > 0 && !inst.missingAlert
+                && holdFlapping(rule, &inst, now: now, muted: muted, into: &events)
+            {
+                return
+            }
             if prev == .firing {
                 render(rule, &inst, &ev)
                 resolve(rule, &inst, silenced: silenced, now: now, into: &events)
@@ -420,6 +508,47 @@ public final class Engine {
         }
     }
 
+    /// A start or an end of the instance, counted within the rule's flapping window.
+    func noteFlip(_ rule: CompiledRule, _ inst: inout AlertInstance, _ now: Timestamp) {
+        guard rule.flap.transitions > 0 else { return }
+        let t = now.seconds
+        inst.flips.removeAll { t - $0 >= rule.flap.window }
+        inst.flips.append(t)
+        if inst.flips.count > rule.flap.transitions { inst.flips.removeFirst(inst.flips.count - rule.flap.transitions) }
+    }
+
+    /// A firing instance whose condition no longer holds: returns true when flapping keeps it firing. The end that
+    /// makes it flapping sends one notice (`repeated`, reason `flapping`) instead of `resolved`; it is then held
+    /// until the condition has not changed for `stable`, and resolves then if it still does not hold.
+    func holdFlapping(_ rule: CompiledRule, _ inst: inout AlertInstance, now: Timestamp, muted: Bool, into events: inout [AlertEvent]) -> Bool {
+        if !inst.flapHeld {
+            noteFlip(rule, &inst, now)
+            if inst.flapping {
+                inst.lastChange = now.seconds
+            } else if inst.flips.count >= rule.flap.transitions {
+                inst.flapping = true
+                inst.lastChange = now.seconds
+                notes.append(EngineNote(kind: .flapping, time: now, rule: rule.name, labels: eventLabels(rule, inst.labels)))
+                let before = events.count
+                notify(.repeated, rule, &inst, now: now, muted: muted, into: &events)
+                if events.count > before {
+                    events[before].reason = "flapping"
+                    events[before].summary = inst.summary + " (flapping: \(inst.flips.count) starts and ends in "
+                        + formatDuration(rule.flap.window) + "; held firing until stable for " + formatDuration(rule.flap.stable) + ")"
+                }
+            }
+            guard inst.flapping else { return false }
+            inst.flapHeld = true
+            return true
+        }
+        guard now.seconds - (inst.lastChange ?? now.seconds) >= rule.flap.stable else { return true }
+        inst.flapping = false
+        inst.flapHeld = false
+        inst.flips = []
+        notes.append(EngineNote(kind: .flappingEnded, time: now, rule: rule.name, labels: eventLabels(rule, inst.labels)))
+        return false
+    }
+
     /// The end of a firing episode: the resolved notice (when the start was sent: receivers must not keep a stale
     /// alert; unless a silence covers it and `send_resolved_silenced` is false), and the end of its acknowledgement.
     func resolve(_ rule: CompiledRule, _ inst: inout AlertInstance, silenced: Bool, now: Timestamp, into events: inout [AlertEvent]) {
@@ -427,6 +556,8 @@ public final class Engine {
         if inst.ack != nil { notes.append(EngineNote(kind: .ackEnded, time: now, rule: rule.name, labels: eventLabels(rule, inst.labels))) }
         inst.ack = nil
         inst.silenceHeld = false
+        inst.flapping = false
+        inst.flapHeld = false
         inst.startsAt = nil
         inst.notified = false
         inst.lastNotified = nil
@@ -559,12 +690,17 @@ final class CompiledRule {
     let valueFields: [String]
     let identityLabels: [String]?
     let event: EventRuleSpec?
+    let flap: FlapPolicy
+    /// `inhibited by`: the source rule's index in the configuration, and the labels matched.
+    let inhibitors: [(source: Int, labels: [String])]
     /// `worker.function`, the key of the per-evaluation instance-key cache.
     let functionKey: String
 
-    init(_ r: AlertRule) {
+    init(_ r: AlertRule, in rules: [AlertRule]) {
         identityLabels = r.identityLabels
         event = r.event
+        flap = r.flap
+        inhibitors = r.inhibitors.compactMap { i in rules.firstIndex { $0.name == i.rule }.map { ($0, i.labels) } }
         functionKey = r.worker + "." + r.function
         name = r.name
         worker = r.worker

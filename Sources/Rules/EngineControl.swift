@@ -33,6 +33,10 @@ public struct AlertStatus: Sendable, Equatable {
         /// A `mute` window of the rule or its file holds its notifications now.
         public var muted: Bool
         public var ack: Acknowledgement?
+        /// Flapping: held firing until stable (``FlapPolicy``).
+        public var flapping = false
+        /// Rules whose firing alerts inhibit it now (`inhibited by`).
+        public var inhibitedBy: [String] = []
 
         public var json: JSONValue {
             var o = JSONObject()
@@ -50,6 +54,8 @@ public struct AlertStatus: Sendable, Equatable {
             o.append("silenced_by", .array(silencedBy.map { .string($0) }))
             o.append("muted", .bool(muted))
             o.append("ack", ack?.json ?? .null)
+            o.append("flapping", .bool(flapping))
+            o.append("inhibited_by", .array(inhibitedBy.map { .string($0) }))
             return .object(o)
         }
     }
@@ -175,6 +181,7 @@ extension Engine {
         var out: [AlertStatus.Instance] = []
         for (ri, rule) in compiled.enumerated() {
             let muted = isMuted(rule, now)
+            let keys = rule.inhibitors.isEmpty ? [] : inhibitingKeys(rule)
             for key in runtimes[ri].instances.keys.sorted() {
                 let inst = runtimes[ri].instances[key]!
                 guard inst.state != .inactive else { continue }
@@ -184,7 +191,8 @@ extension Engine {
                     rule: rule.name, labels: labels, state: inst.state, severity: inst.severity, since: since,
                     values: inst.values, summary: inst.summary,
                     silencedBy: active.filter { $0.matches(rule: rule.name, labels: labels) }.map(\.id),
-                    muted: muted, ack: inst.ack))
+                    muted: muted, ack: inst.ack, flapping: inst.flapping,
+                    inhibitedBy: keys.isEmpty ? [] : inhibitors(rule, inst.labels, keys: keys)))
             }
         }
         return AlertStatus(instances: out, silences: silences(now: now))

@@ -205,7 +205,7 @@ extension Engine {
         }
         let wasFiring = inst.state == .firing
         let silenced = isSilenced(rule, inst.labels)
-        step(rule, &inst, &ev, now: now, muted: isMuted(rule, now) || silenced, silenced: silenced, into: &events)
+        step(rule, &inst, &ev, fresh: true, now: now, muted: isMuted(rule, now) || silenced, silenced: silenced, into: &events)
         if silenced && inst.state == .firing { inst.silenceHeld = true }
         // An episode that ended starts afresh with the next entry; a firing one has no pending severities to keep.
         if wasFiring && inst.state != .firing { inst.state = .inactive }

@@ -254,6 +254,11 @@ extension Engine {
                 if inst.retrigger != 0 { io.append("retrigger", .int(Int64(inst.retrigger))) }
                 if let ack = inst.ack { io.append("ack", ack.json) }
                 if inst.silenceHeld { io.append("silence_held", .bool(true)) }
+                if inst.hits != [0, 0] { io.append("hits", .array(inst.hits.map { .string(String($0, radix: 16)) })) }
+                if !inst.flips.isEmpty { io.append("flips", .array(inst.flips.map { .double($0) })) }
+                if inst.flapping { io.append("flapping", .bool(true)) }
+                if inst.flapHeld { io.append("flap_held", .bool(true)) }
+                if let c = inst.lastChange { io.append("last_change", .double(c)) }
                 io.append("missing", .int(Int64(inst.missing)))
                 io.append("missing_alert", .bool(inst.missingAlert))
                 io.append("summary", .string(inst.summary))
@@ -355,6 +360,21 @@ extension Engine {
                 inst.missingAlert = io["missing_alert"]?.bool ?? false
                 inst.ack = try io["ack"].flatMap { j throws(StateError) in j == .null ? nil : try Acknowledgement(json: j, "\(at).ack") }
                 inst.silenceHeld = io["silence_held"]?.bool ?? false
+                if let hits = io["hits"]?.array {
+                    let parsed = hits.compactMap { $0.string.flatMap { UInt64($0, radix: 16) } }
+                    guard parsed.count == 2, hits.count == 2 else { throw StateError("\(at).hits is not [warn, crit] hex strings") }
+                    inst.hits = parsed
+                }
+                if let flips = io["flips"]?.array {
+                    let parsed = flips.compactMap(\.number)
+                    guard parsed.count == flips.count, parsed.count <= 1000, parsed.allSatisfy({ $0.isFinite }) else {
+                        throw StateError("\(at).flips is not a list of times")
+                    }
+                    inst.flips = parsed
+                }
+                inst.flapping = io["flapping"]?.bool ?? false
+                inst.flapHeld = inst.flapping && io["flap_held"]?.bool == true
+                inst.lastChange = io["last_change"]?.number.flatMap { $0.isFinite ? $0 : nil }
                 inst.summary = io["summary"]?.string ?? ""
                 inst.description = io["description"]?.string
                 for (vk, vv) in io["values"]?.object ?? JSONObject() { if let d = vv.number { inst.values[vk] = d } }

@@ -128,7 +128,7 @@ enum Punct: UInt8 {
 enum Keyword: UInt8 {
     case none
     case set, channel, rule, mute, probe, on, by, `where`, warn, crit, `let`, `repeat`, notify, summary, description, on_missing
-    case and, or, not, `for`, clear, file, from, until, after, `true`, `false`, window, quiet
+    case and, or, not, `for`, clear, file, from, until, after, `true`, `false`, window, quiet, flapping, inhibited
 
     static func of(_ p: UnsafeBufferPointer<UInt8>) -> Keyword {
         @inline(__always) func eq(_ s: StaticString) -> Bool {
@@ -168,6 +168,10 @@ enum Keyword: UInt8 {
         case 7:
             if eq("channel") { return .channel }
             if eq("summary") { return .summary }
+        case 8:
+            if eq("flapping") { return .flapping }
+        case 9:
+            if eq("inhibited") { return .inhibited }
         case 10:
             if eq("on_missing") { return .on_missing }
         case 11:
@@ -182,7 +186,7 @@ enum Keyword: UInt8 {
     /// Words that start a statement inside a rule body.
     var isItem: Bool {
         switch self {
-        case .warn, .crit, .let, .repeat, .notify, .summary, .description, .on_missing, .mute, .quiet: return true
+        case .warn, .crit, .let, .repeat, .notify, .summary, .description, .on_missing, .mute, .quiet, .flapping, .inhibited: return true
         default: return false
         }
     }

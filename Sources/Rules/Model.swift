@@ -151,6 +151,27 @@ struct CompiledCondition: Sendable {
     /// Hysteresis: while breached, the condition holds until this is true. nil: until the trigger is false.
     var clear: CExpr?
     var forSeconds: Double
+    /// `for N of M`: fires when the trigger held in at least `countN` of the last `countM` fresh evaluations, ends
+    /// when fewer do (or, with `clear`, when it is true). 0: a `for` duration (or none).
+    var countN = 0
+    var countM = 0
+}
+
+/// When an instance flaps: `transitions` starts and ends within `window` seconds make it flapping; it is then held
+/// firing until its condition has not changed for `stable` seconds. `transitions` 0: never.
+public struct FlapPolicy: Sendable, Equatable {
+    public var transitions: Int
+    public var window: Double
+    public var stable: Double
+
+    public static let off = FlapPolicy(transitions: 0, window: 0, stable: 0)
+}
+
+/// `inhibited by RULE on LABELS`: while an instance of `rule` fires with the same values of `labels` (none: any
+/// instance), this rule's instance notifies nothing.
+public struct Inhibition: Sendable, Equatable {
+    public var rule: String
+    public var labels: [String]
 }
 
 /// A templated string: literal text and `{name|filter:arg}` references.
@@ -177,6 +198,8 @@ public struct AlertRule: Sendable {
     public var mutes: [MuteWindow]
     /// `by …`: the labels that identify an instance; nil means every string field of the row.
     public var identityLabels: [String]?
+    public var flap: FlapPolicy = .off
+    public var inhibitors: [Inhibition] = []
 
     var filter: CExpr?
     /// Sorted by severity, warn first.

@@ -42,7 +42,8 @@ struct Parser {
     var itemBuffer: [RuleItem] = []
 
     static let topKeywords = ["set", "channel", "probe", "rule", "mute"]
-    static let itemKeywords = ["warn", "crit", "let", "repeat", "notify", "summary", "description", "on_missing", "mute", "quiet"]
+    static let itemKeywords = ["warn", "crit", "let", "repeat", "notify", "summary", "description", "on_missing", "mute", "quiet",
+                               "flapping", "inhibited"]
 
     init(lexer: Lexer, file: String) {
         self.lexer = lexer
@@ -371,6 +372,7 @@ struct Parser {
             skip()
             let e = try parseExpr()
             var forDuration: (Double, Span)?
+            var forCount: (n: Double, m: Double, span: Span)?
             var clear: ClearNode?
             while cur.isWord(.for) || cur.isWord(.clear) {
                 let kw = advance()
@@ -378,6 +380,17 @@ struct Parser {
                     let d = tok
                     guard d.kind == .number else { throw fail(.expectedDuration, "expected a duration after `for` (e.g. `5m`), found \(describe(d))", at: d) }
                     skip()
+                    if d.unit == .none && cur.kind == .ident && text(cur) == "of" {
+                        // `for N of M`: N of the last M evaluations.
+                        skip()
+                        let m = tok
+                        guard m.kind == .number, m.unit == .none else {
+                            throw fail(.expectedNumber, "expected a number of evaluations after `for \(lexer.source(d)) of` (e.g. `for 3 of 5`), found \(describe(m))", at: m)
+                        }
+                        skip()
+                        forCount = (d.number, m.number, d.span.with(length: m.span.line == d.span.line ? m.span.column + m.span.length - d.span.column : d.span.length))
+                        continue
+                    }
                     if d.unit != .duration {
                         let raw = lexer.source(d)
                         diagnostics.append(Diagnostic(.expectedDuration, "`for` needs a duration with a unit, e.g. `\(raw)s` or `\(raw)m`", at: loc(d.span), length: d.span.length))
@@ -391,7 +404,7 @@ struct Parser {
                 }
             }
             return .condition(ConditionNode(severity: t.keyword == .warn ? "warn" : "crit", span: t.span, expr: e,
-                                            forDuration: forDuration, clear: clear))
+                                            forDuration: forDuration, forCount: forCount, clear: clear))
         case .let:
             skip()
             let n = try expectIdent("a name after `let`")
@@ -451,6 +464,49 @@ struct Parser {
                 diagnostics.append(Diagnostic(.expectedDuration, "`quiet` needs a duration with a unit, e.g. `\(lexer.source(d))m`", at: loc(d.span), length: d.span.length))
             }
             return .quiet(d.number, d.span)
+        case .flapping:
+            skip()
+            var node = FlapNode(span: t.span, off: false)
+            if cur.kind == .ident && text(cur) == "off" {
+                skip()
+                node.off = true
+                return .flapping(node)
+            }
+            if cur.kind == .number {
+                let n = advance()
+                if n.unit != .none {
+                    diagnostics.append(Diagnostic(.expectedNumber, "`flapping` counts transitions: write a plain number like `6`", at: loc(n.span), length: n.span.length))
+                }
+                node.transitions = (n.number, n.span)
+            }
+            while cur.kind == .ident && (text(cur) == "in" || text(cur) == "stable") {
+                let word = text(advance())
+                let d = tok
+                guard d.kind == .number, d.unit == .duration else {
+                    throw fail(.expectedDuration, "expected a duration after `\(word)` (e.g. `30m`), found \(describe(d))", at: d)
+                }
+                skip()
+                if word == "in" { node.window = (d.number, d.span) } else { node.stable = (d.number, d.span) }
+            }
+            if node.transitions == nil && node.window == nil && node.stable == nil {
+                throw fail(.expectedToken, "expected `off`, or `N in DURATION stable DURATION` after `flapping` (e.g. `flapping 6 in 1h stable 30m`), found \(describe(tok))", at: tok)
+            }
+            return .flapping(node)
+        case .inhibited:
+            skip()
+            guard cur.isWord(.by) else { throw fail(.expectedToken, "expected `by RULE` after `inhibited`, found \(describe(tok))", at: tok) }
+            skip()
+            let r = try expectIdent("a rule name after `inhibited by`")
+            var on: [(String, Span)] = []
+            if cur.isWord(.on) {
+                skip()
+                repeat {
+                    if cur.isPunct(.comma) { skip() }
+                    let n = try expectIdent("a label name after `on`")
+                    on.append((text(n), n.span))
+                } while cur.isPunct(.comma)
+            }
+            return .inhibitedBy(InhibitNode(span: t.span, rule: text(r), ruleSpan: r.span, on: on))
         default:
             let word = text(t)
             let hint = closest(word, in: Parser.itemKeywords)

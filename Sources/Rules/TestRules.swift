@@ -21,6 +21,10 @@ struct RuleTestFile {
         case state(AlertState)
         case event(AlertEvent.Kind)
         case silent
+        /// A pending or firing instance that `inhibited by` holds back.
+        case inhibited
+        /// A firing instance held by flapping.
+        case flapping
     }
     struct Expectation {
         var from: Double
@@ -304,7 +308,8 @@ struct RuleTestParser {
         return row
     }
 
-    /// `expect T[..T] firing|pending|inactive RULE [SEV] [{labels}]`, `expect T event KIND RULE …`, `expect T silent [RULE]`.
+    /// `expect T[..T] firing|pending|inactive|inhibited|flapping RULE [SEV] [{labels}]`, `expect T event KIND RULE …`,
+    /// `expect T silent [RULE]`.
     mutating func parseExpectation() throws(ParseAbort) -> RuleTestFile.Expectation {
         let kw = advance()
         let startIndex = p
@@ -314,7 +319,7 @@ struct RuleTestParser {
             _ = advance(); _ = advance()
             to = try time()
         }
-        guard tok.kind == .ident else { throw fail("expected firing, pending, inactive, event or silent", tok) }
+        guard tok.kind == .ident else { throw fail("expected firing, pending, inactive, event, silent, inhibited or flapping", tok) }
         let what = advance()
         var kind: RuleTestFile.ExpectKind
         switch what.text {
@@ -322,6 +327,8 @@ struct RuleTestParser {
         case "pending": kind = .state(.pending)
         case "inactive": kind = .state(.inactive)
         case "silent": kind = .silent
+        case "inhibited": kind = .inhibited
+        case "flapping": kind = .flapping
         // `expect 12m resolved disk_space` reads naturally; resolution is an event, not a lasting state.
         case "resolved": kind = .event(.resolved)
         case "event":
@@ -330,7 +337,7 @@ struct RuleTestParser {
             }
             _ = advance()
             kind = .event(k)
-        default: throw fail("expected firing, pending, inactive, event or silent; found `\(what.text)`", what)
+        default: throw fail("expected firing, pending, inactive, event, silent, inhibited or flapping; found `\(what.text)`", what)
         }
         var rule: String?
         if tok.kind == .ident && !tok.startsLine && !["expect", "at", "every"].contains(tok.text) { rule = advance().text }
@@ -478,6 +485,10 @@ public enum RuleTestRunner {
                 case .silent:
                     ok = !events.contains { matches($0.rule, $0.labels, $0.severity) }
                         && !states.contains { $0.state == .firing && matches($0.rule, $0.labels, $0.severity) }
+                case .inhibited:
+                    ok = engine.status(now: now).instances.contains { !$0.inhibitedBy.isEmpty && matches($0.rule, $0.labels, $0.severity) }
+                case .flapping:
+                    ok = engine.status(now: now).instances.contains { $0.flapping && matches($0.rule, $0.labels, $0.severity) }
                 }
                 if !ok {
                     var msg = "\(e.location): at \(formatDuration(t)): expected \(e.text)\n"
