@@ -1,5 +1,6 @@
 // `for N of M`, flapping and `inhibited by`: engine tables, their state across state.json, and the checker's diagnostics.
 import Testing
+import Alerting
 import Reports
 @testable import Rules
 
