@@ -21,6 +21,9 @@ let package = Package(
         // OpenSSL's libcrypto, dlopened on first need (not linked): certificates are parsed and verified through one table
         // of dlsym'd functions. <openssl/*.h> for types comes from libssl-dev; at run time, libssl3.
         .target(name: "CCrypto", path: "Sources/CCrypto"),
+        // libmicrohttpd, dlopened on first need, for the optional HTTP endpoint (`set http_listen`); <microhttpd.h>
+        // from libmicrohttpd-dev is read by the C file only; at run time, libmicrohttpd12.
+        .target(name: "CMicroHTTPD", path: "Sources/CMicroHTTPD"),
         // The I/O kit, one home per primitive: monotonic clock, folder listing, whole-file read, atomic write.
         .target(name: "Kit", dependencies: ["CLinux"]),
         // The three report shapes, JSON values, RFC 3339 time, the field catalog. No I/O.
@@ -37,7 +40,7 @@ let package = Package(
         // Declared probes (tcp, http, tls, certificate files) run on the loop through libcurl and libcrypto.
         .target(name: "Probes", dependencies: ["Notify", "Rules", "Reports", "Kit", "CCrypto"]),
         // The composition root: event loop, snapshot, outputs, state, reload, daemonize.
-        .target(name: "Daemon", dependencies: ["Workers", "Rules", "Notify", "Probes", "Alerting", "Reports", "Kit", "CLinux"]),
+        .target(name: "Daemon", dependencies: ["Workers", "Rules", "Notify", "Probes", "Alerting", "Reports", "Kit", "CLinux", "CMicroHTTPD"]),
         // The command table (parsing, --help, usage errors, completions) and the commands that are not the daemon.
         .target(name: "CLI", dependencies: ["Daemon", "Rules", "Alerting", "Workers", "Reports", "Kit"]),
         // The program: blocks the handled signals, then hands the arguments to CLI.

@@ -54,6 +54,8 @@ public struct ConfigKey: Sendable {
         case statusSet
         /// A regex of the rule language (`Pattern.regex`).
         case regex
+        /// `HOST:PORT` or a Unix socket path (`ListenAddress`).
+        case listenAddress
     }
 
     public var name: String
@@ -137,6 +139,14 @@ public enum KnownSettings {
         "the control socket `shd status`, `explain`, `reload`, `silence`, `ack` and `history` talk to (`\"\"`: none); clients need `--socket` for another path")
     public static let controlGroup = ConfigKey("control_group", .string, default: .string("shd-admin"),
         "the group whose members may use the control socket besides root (socket mode 0660); a group that does not exist leaves it to root and shd's user (0600)")
+    public static let httpListen = ConfigKey("http_listen", .string, defaultText: "none", check: .listenAddress,
+        "where the optional HTTP endpoint (`/metrics`, `/api/v1/alerts`) listens: `127.0.0.1:9465`, `[::1]:9465` or a Unix socket path; none: no endpoint")
+    public static let httpAuthFile = ConfigKey("http_auth_file", .string, defaultText: "none",
+        "a file readable by its owner and group only, holding one token; requests then need `Authorization: Bearer TOKEN` or basic authentication with TOKEN as the password; none: anyone who can reach `http_listen`")
+    public static let httpTLSCertFile = ConfigKey("http_tls_cert_file", .string, defaultText: "none",
+        "PEM certificate (chain) for HTTPS on `http_listen`, with `http_tls_key_file`; none: plain HTTP")
+    public static let httpTLSKeyFile = ConfigKey("http_tls_key_file", .string, defaultText: "none",
+        "PEM private key for `http_tls_cert_file`, readable by its owner and group only")
 
     public static let sendResolvedSilenced = ConfigKey("send_resolved_silenced", .bool, default: .bool(true),
         "send the resolved notice of an alert that resolves while a runtime silence (`shd silence add`) covers it (its start was sent before the silence)")
@@ -153,6 +163,7 @@ public enum KnownSettings {
         interval, reportInterval, workerInterval, workers, stateDir, textfileDir, procRoot, sysRoot, rootFS, logLevel,
         pidfile, defaultChannels, hostname, excludeFstypes, excludeMounts, topProcesses, tcpStates, sendResolvedSilenced,
         historyMaxSize, controlSocket, controlGroup, flapTransitions, flapWindow, flapStable,
+        httpListen, httpAuthFile, httpTLSCertFile, httpTLSKeyFile,
     ]
 
     /// The declaration of `name` (`interval.WORKER` included), or nil for an unknown setting.

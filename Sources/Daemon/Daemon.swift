@@ -60,6 +60,9 @@ public final class Daemon {
     var control: ControlServer?
     /// What the last reload did, for `shd status`.
     var lastReload: ReloadOutcome?
+    /// The HTTP endpoint, when `http_listen` is set.
+    var http: HTTPEndpoint?
+    var counters = DaemonCounters()
 
     public init(flags: RunFlags, log: Logger) throws(SystemError) {
         self.flags = flags
@@ -114,7 +117,7 @@ public final class Daemon {
         do {
             dispatcher = try Dispatcher(channels: config.channels, spoolDirectory: settings.stateDir + "/spool", host: loop,
                                         log: log, hostname: snapshot.hostname ?? "localhost",
-                                        options: DispatcherOptions(onOutcome: { [unowned self] in self.recordDelivery($0) },
+                                        options: DispatcherOptions(onOutcome: { [unowned self] in self.recordDelivery($0); self.noteOutcome($0) },
                                                                    journalDirectory: settings.stateDir))
         } catch { throw UsageError("\(error)") }
         // state.json, then the journal's commits after it: the newest is the state the spooled notifications
@@ -142,6 +145,7 @@ public final class Daemon {
         startWatching()
         startEventSources()
         startControl()
+        try startHTTP()
         do {
             try scheduleWorkers(settings)
             if let wd = notifier.watchdogInterval {
@@ -503,9 +507,11 @@ public final class Daemon {
         if next.stateDir != settings.stateDir || next.roots != settings.roots || next.workers != settings.workers
             || next.textfileDir != settings.textfileDir || next.workerOptions != settings.workerOptions || next.hostname != settings.hostname
             || next.controlSocket != settings.controlSocket || next.controlGroup != settings.controlGroup
+            || next.httpListen != settings.httpListen || next.httpAuthFile != settings.httpAuthFile
+            || next.httpTLSCertFile != settings.httpTLSCertFile || next.httpTLSKeyFile != settings.httpTLSKeyFile
         {
             log.warning("changes to state_dir, textfile_dir, proc_root, sys_root, root_fs, workers, hostname, filesystem filters, "
-                + "control_socket and control_group take effect after a restart")
+                + "control_socket, control_group and http_* take effect after a restart")
         }
         log.level = next.logLevel
         settings.logLevel = next.logLevel
@@ -547,6 +553,7 @@ public final class Daemon {
         for t in workerTimers { loop.cancelTimer(t) }
         workerTimers = []
         probeRunner?.stop()
+        http?.stop()
         // The state as it is now becomes state.json and the journal is emptied (what is still undelivered stays
         // in the spool folder).
         if let error = dispatcher.compact(state: stateObject()) {

@@ -102,3 +102,50 @@ public enum PrometheusText {
         return out
     }
 }
+
+extension PrometheusText {
+    /// Alert instances that are pending or firing, one sample each, as Prometheus' own `ALERTS` series:
+    /// `shd_alert{alertname, alertstate, severity, <instance labels>} 1`.
+    public static func alerts(_ states: [(rule: String, labels: [String: String], state: String, severity: String)]) -> String {
+        var out = "# HELP shd_alert Alert instances that are pending or firing (as Prometheus' ALERTS)\n# TYPE shd_alert gauge\n"
+        for a in states {
+            var labels = [("alertname", a.rule), ("alertstate", a.state), ("severity", a.severity)]
+            for k in a.labels.keys.sorted() where !["alertname", "alertstate", "severity"].contains(sanitize(k)) {
+                labels.append((k, a.labels[k]!))
+            }
+            out += "shd_alert{" + labels.map { sanitize($0.0) + "=\"" + escape($0.1) + "\"" }.joined(separator: ",") + "} 1\n"
+        }
+        return out
+    }
+
+    /// One gauge or counter without labels, with its HELP and TYPE.
+    public static func sample(_ name: String, _ help: String, counter: Bool = false, _ value: Double) -> String {
+        let text = value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : JSONValue.formatDouble(value)
+        return "# HELP \(name) \(escape(help, quotes: false))\n# TYPE \(name) \(counter ? "counter" : "gauge")\n\(name) \(text)\n"
+    }
+
+    /// The same samples in the OpenMetrics text format (what a scraper asking for `application/openmetrics-text`
+    /// gets): a counter family is named without its `_total` suffix, which stays on the samples, and `# EOF` ends it.
+    public static func openMetrics(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count + 16)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        var i = 0
+        while i < lines.count {
+            let line = lines[i]
+            if line.hasPrefix("# HELP "), i + 1 < lines.count {
+                let name = line.dropFirst(7).prefix { $0 != " " }
+                let type = lines[i + 1]
+                if type == "# TYPE \(name) counter", name.hasSuffix("_total") {
+                    let family = name.dropLast(6)
+                    out += "# HELP \(family)" + line.dropFirst(7 + name.count) + "\n# TYPE \(family) counter\n"
+                    i += 2
+                    continue
+                }
+            }
+            if !line.isEmpty { out += line + "\n" }
+            i += 1
+        }
+        return out + "# EOF\n"
+    }
+}

@@ -49,6 +49,11 @@ public struct DaemonSettings: Sendable, Equatable {
     public var controlSocket = KnownSettings.controlSocket.defaultString
     /// The group that may use the control socket besides root.
     public var controlGroup = KnownSettings.controlGroup.defaultString
+    /// The HTTP endpoint (`set http_listen`), off when nil.
+    public var httpListen: ListenAddress?
+    public var httpAuthFile: String?
+    public var httpTLSCertFile: String?
+    public var httpTLSKeyFile: String?
     /// The daemon's worker options: like `shd report`'s, except that TCP states are not counted
     /// unless `set tcp_states true` (reading /proc/net/tcp costs the kernel a walk of its whole
     /// connection table every tick, more than all other collection together on an idle server).
@@ -110,6 +115,13 @@ public struct DaemonSettings: Sendable, Equatable {
             case K.tcpStates.name:
                 guard case .bool(let b) = value else { throw UsageError("set tcp_states: expected true or false") }
                 workerOptions.tcpStateCounts = b
+            case K.httpListen.name:
+                let t = try string(name, value)
+                guard let a = ListenAddress(t) else { throw UsageError("set http_listen: '\(t)' is not \(ListenAddress.expected)") }
+                httpListen = a
+            case K.httpAuthFile.name: httpAuthFile = try string(name, value)
+            case K.httpTLSCertFile.name: httpTLSCertFile = try string(name, value)
+            case K.httpTLSKeyFile.name: httpTLSKeyFile = try string(name, value)
             case K.defaultChannels.name, K.sendResolvedSilenced.name, K.flapTransitions.name, K.flapWindow.name, K.flapStable.name:
                 break  // the rule engine reads them
             case K.historyMaxSize.name:
@@ -124,6 +136,9 @@ public struct DaemonSettings: Sendable, Equatable {
                     workerIntervals[String(name.dropFirst("interval.".count))] = try positiveDuration(name, value)
                 }
             }
+        }
+        if (httpTLSCertFile == nil) != (httpTLSKeyFile == nil) {
+            throw UsageError("set http_tls_cert_file and http_tls_key_file: one needs the other")
         }
         if let v = f.stateDir { stateDir = v }
         if let v = f.textfileDir { textfileDir = v }

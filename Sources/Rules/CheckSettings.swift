@@ -72,6 +72,10 @@ extension Checker {
                 let (hint, fix) = suggest(n, Array(channels), span)
                 diagnose(.unknownChannel, "unknown channel `\(n)` in default_channels\(hint)", span, fixIt: fix)
             }
+        case .listenAddress:
+            if case .string(let t, let span) = s.value, ListenAddress(t) == nil {
+                diagnose(.listenAddress, "\(what) must be \(ListenAddress.expected), not `\(t)`", span)
+            }
         default: break
         }
         if case .number(let n, .duration, let span) = s.value, n <= 0 {

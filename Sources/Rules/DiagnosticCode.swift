@@ -24,6 +24,8 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
     case urlScheme
     /// `bad-value`: an smtp `server` that is not smtp:// or smtps://.
     case smtpServerScheme
+    /// `bad-value`: an `http_listen` that is neither HOST:PORT nor an absolute Unix socket path.
+    case listenAddress
     /// `bad-value`: `repeat` of 0 or less.
     case repeatNotPositive
     /// `bad-value`: an `on_missing` policy other than keep, resolve or alert.
@@ -90,7 +92,7 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
         case .tooDeep: return "too-deep"
         case .unknownSetting: return "unknown-setting"
         case .settingOverridden: return "setting-overridden"
-        case .valueWrongType, .valueNotOneOf, .durationNotPositive, .commandEmpty, .urlScheme, .smtpServerScheme,
+        case .valueWrongType, .valueNotOneOf, .durationNotPositive, .commandEmpty, .urlScheme, .smtpServerScheme, .listenAddress,
              .repeatNotPositive, .onMissingPolicy, .missingAfterCount, .probeValue, .evaluationCount, .flappingValue:
             return "bad-value"
         case .unknownChannelKind: return "unknown-channel-kind"

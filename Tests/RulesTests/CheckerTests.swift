@@ -59,6 +59,7 @@ import Reports
         .init(source: "set interval 10", id: "expected-duration", severity: .error, line: 1, column: 14, fix: "10s"),
         .init(source: "set interval.dsk 10s", id: "unknown-worker", severity: .error, line: 1, column: 5),
         .init(source: "set log_level loud", id: "bad-value", severity: .error, line: 1, column: 15),
+        .init(source: "set http_listen \"localhost:9465\"", id: "bad-value", severity: .error, line: 1, column: 17),
         .init(source: "set default_channels [\"pager\"]", id: "unknown-channel", severity: .error, line: 1, column: 23),
         .init(source: "channel c slak { url \"https://x\" }", id: "unknown-channel-kind", severity: .error, line: 1, column: 11, fix: "slack"),
         .init(source: "channel c webhook { url \"https://x\" timout 5s }", id: "unknown-channel-option", severity: .error, line: 1, column: 37, fix: "timeout"),
