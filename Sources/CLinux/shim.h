@@ -17,6 +17,10 @@
 #include <fcntl.h>
 #include <errno.h>
 #include <dirent.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 
 static inline int shd_errno(void) { return errno; }
 
@@ -29,5 +33,35 @@ static inline int shd_is_procfs(int fd) {
     struct statfs s;
     if (fstatfs(fd, &s) != 0) return -1;
     return s.f_type == 0x9fa0 ? 1 : 0;
+}
+
+/* A non-blocking netlink socket bound to `groups` (RTMGRP_LINK on NETLINK_ROUTE; 1, the kernel's
+   own uevents, on NETLINK_KOBJECT_UEVENT), with a receive buffer of `rcvbuf` bytes; -1 on error. */
+static inline int shd_netlink_open(int protocol, unsigned groups, int rcvbuf) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
+    if (fd < 0) return -1;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct sockaddr_nl a;
+    memset(&a, 0, sizeof a);
+    a.nl_family = AF_NETLINK;
+    a.nl_groups = groups;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+
+/* Asks rtnetlink for every link (RTM_GETLINK, NLM_F_DUMP); the answer arrives on fd as RTM_NEWLINK
+   messages ended by NLMSG_DONE. 0 on success, -1 on error. */
+static inline int shd_rtnl_request_links(int fd, unsigned seq) {
+    struct { struct nlmsghdr h; struct ifinfomsg i; } req;
+    memset(&req, 0, sizeof req);
+    req.h.nlmsg_len = sizeof req;
+    req.h.nlmsg_type = RTM_GETLINK;
+    req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    req.h.nlmsg_seq = seq;
+    req.i.ifi_family = AF_UNSPEC;
+    struct sockaddr_nl to;
+    memset(&to, 0, sizeof to);
+    to.nl_family = AF_NETLINK;
+    return sendto(fd, &req, sizeof req, 0, (struct sockaddr *)&to, sizeof to) == (ssize_t)sizeof req ? 0 : -1;
 }
 #endif

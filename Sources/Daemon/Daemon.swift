@@ -29,6 +29,8 @@ public final class Daemon {
     var probeRunner: ProbeRunner?
     var certificateWatcher: FileWatcher?
     var workerTimers: [TimerID] = []
+    /// rtnetlink, uevents, PSI triggers, mdstat: kernel events that collect a function at once.
+    var kernelEvents: KernelEvents?
     var evaluationScheduled = false
     var firstTickDone = false
     var onReady: (() -> Void)?
@@ -152,6 +154,11 @@ public final class Daemon {
                 try loop.addRepeatingTimer(interval: wd) { [unowned self] _ in self.notifier.watchdog() }
             }
         } catch { throw UsageError("cannot create the interval timers: \(error)") }
+        let events = KernelEvents(loop: loop, log: log) { [unowned self] stale, source in self.kernelEvent(stale, from: source) }
+        events.openFixed(workers: workers, roots: settings.roots)
+        events.openTriggers(rules: config.rules, roots: settings.roots)
+        kernelEvents = events
+        publishSourceModes()
         log.notice("shd started: \(workers.count) workers, \(config.rules.count) rules, \(config.channels.count) channels, state in \(settings.stateDir)")
     }
 
@@ -223,6 +230,32 @@ public final class Daemon {
         // and one report.json follow it (and READY=1 follows a full report); the timers take over
         // one interval later.
         loop.runSoon { for tick in firstTicks { tick() } }
+    }
+
+    /// A kernel event made `stale` (`worker.function`s) out of date: those some rule reads are collected now
+    /// and evaluated at the end of this loop turn, not at the next tick.
+    func kernelEvent(_ stale: [String], from source: KernelEventSource) {
+        SourceModes.shared.noteEvent(mechanism: source.mechanism)
+        var byWorker: [String: Set<String>] = [:]
+        for name in stale {
+            guard let dot = name.firstIndex(of: ".") else { continue }
+            let worker = String(name[..<dot]), function = String(name[name.index(after: dot)...])
+            if settings.textfileDir != nil || functionsInUse[worker]?.contains(function) == true { byWorker[worker, default: []].insert(function) }
+        }
+        guard !byWorker.isEmpty else { return }
+        let now = Timestamp.now()
+        for w in snapshot.workers { if let only = byWorker[w.name] { snapshot.collect(w, now: now, only: only) } }
+        log.debug("\(source.mechanism): collected \(byWorker.flatMap { w, fs in fs.map { w + "." + $0 } }.sorted().joined(separator: ", ")) now")
+        scheduleEvaluation()
+    }
+
+    /// What `system.sources` shows, after a start or a reload (the rules decide which functions are read
+    /// each tick and which PSI triggers exist); event counts carry over.
+    func publishSourceModes() {
+        guard let k = kernelEvents else { return }
+        var counts: [String: Int64] = [:]
+        for m in SourceModes.shared.all where m.mode == "event" { counts[m.mechanism] = m.events }
+        SourceModes.shared.all = k.modes(workers: snapshot.workers, settings: settings, inUse: functionsInUse, events: counts)
     }
 
     /// Workers whose timers fire in the same loop turn are evaluated once, together.
@@ -479,6 +512,8 @@ public final class Daemon {
         noteFunctionsInUse()
         startEventSources()
         applyProbes(config)
+        kernelEvents?.openTriggers(rules: config.rules, roots: settings.roots)
+        publishSourceModes()
         do { try dispatcher.updateChannels(config.channels) } catch { log.error("channels: \(error)") }
         var events = ended
         if let meta = configInvalid {
@@ -554,6 +589,7 @@ public final class Daemon {
         workerTimers = []
         probeRunner?.stop()
         http?.stop()
+        kernelEvents?.close()
         // The state as it is now becomes state.json and the journal is emptied (what is still undelivered stays
         // in the spool folder).
         if let error = dispatcher.compact(state: stateObject()) {

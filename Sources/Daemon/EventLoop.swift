@@ -53,6 +53,7 @@ public final class EventLoop: EventHost {
     public func watch(fd: Int32, interest: IOInterest, handler: @escaping (IOInterest) -> Void) {
         var ev = epoll_event()
         ev.events = (interest.contains(.read) ? EPOLLIN.rawValue : 0) | (interest.contains(.write) ? EPOLLOUT.rawValue : 0)
+            | (interest.contains(.priority) ? EPOLLPRI.rawValue : 0)
         ev.data.fd = fd
         let op = handlers[fd] == nil ? EPOLL_CTL_ADD : EPOLL_CTL_MOD
         if epoll_ctl(epfd, op, fd, &ev) != 0 && op == EPOLL_CTL_MOD {
@@ -170,6 +171,7 @@ public final class EventLoop: EventHost {
                 var ready: IOInterest = []
                 if e & EPOLLIN.rawValue != 0 { ready.insert(.read) }
                 if e & EPOLLOUT.rawValue != 0 { ready.insert(.write) }
+                if e & EPOLLPRI.rawValue != 0 { ready.insert(.priority) }
                 if e & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { ready = [.read, .write] }
                 h.1(ready)
                 if !running { break }
@@ -196,6 +198,7 @@ public final class EventLoop: EventHost {
                 var ready: IOInterest = []
                 if e & EPOLLIN.rawValue != 0 { ready.insert(.read) }
                 if e & EPOLLOUT.rawValue != 0 { ready.insert(.write) }
+                if e & EPOLLPRI.rawValue != 0 { ready.insert(.priority) }
                 if e & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { ready = [.read, .write] }
                 h.1(ready)
             }

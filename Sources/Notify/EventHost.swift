@@ -6,6 +6,8 @@ public struct IOInterest: OptionSet, Sendable {
     public init(rawValue: UInt32) { self.rawValue = rawValue }
     public static let read = IOInterest(rawValue: 1)
     public static let write = IOInterest(rawValue: 2)
+    /// Urgent data (EPOLLPRI): a PSI trigger fired, /proc/mdstat or mountinfo changed.
+    public static let priority = IOInterest(rawValue: 4)
 }
 
 /// Opaque handle of a timer set on an `EventHost`.

@@ -74,6 +74,7 @@ public final class PollHost: EventHost {
             var ev: Int16 = 0
             if w.interest.contains(.read) { ev |= Int16(POLLIN) }
             if w.interest.contains(.write) { ev |= Int16(POLLOUT) }
+            if w.interest.contains(.priority) { ev |= Int16(POLLPRI) }
             return pollfd(fd: fd, events: ev, revents: 0)
         }
         let generations = fds.map { watches[$0]!.generation }
@@ -85,6 +86,7 @@ public final class PollHost: EventHost {
                 var ready: IOInterest = []
                 if p.revents & Int16(POLLIN) != 0 { ready.insert(.read) }
                 if p.revents & Int16(POLLOUT) != 0 { ready.insert(.write) }
+                if p.revents & Int16(POLLPRI) != 0 { ready.insert(.priority) }
                 if p.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 { ready = [.read, .write] }
                 w.handler(ready)
             }

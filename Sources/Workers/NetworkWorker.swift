@@ -45,8 +45,22 @@ public final class InterfacesFunction: MetricFunction {
     private var links: [String: LinkFiles] = [:]
     private var previous: [String: NetDevStat] = [:]
     private var previousTime: Double?
+    /// Link state pushed by rtnetlink on the live system (`openEventSource`); nil: sysfs each tick.
+    public private(set) var linkMonitor: LinkMonitor?
+    /// Speeds read from sysfs, kept until rtnetlink says the link changed (a speed changes only
+    /// when the link renegotiates, which is a link message).
+    private var speeds: [String: Int64?] = [:]
 
     public init() {}
+
+    /// On the live system (shd's own network namespace: proc root `/proc`, sys root `/sys`) opens the
+    /// rtnetlink link table, so each tick reads operstate, carrier and mtu from it instead of sysfs;
+    /// nil (and sysfs each tick) where rtnetlink cannot be opened.
+    public func openEventSource(_ roots: SourceRoots) -> LinkMonitor? {
+        guard roots.live, roots.sys == "/sys", roots.rootFS == nil else { return nil }
+        if linkMonitor == nil { linkMonitor = LinkMonitor() }
+        return linkMonitor
+    }
 
     public func collect(_ ctx: CollectContext) throws -> [Row] {
         let f = file ?? KernelFile(ctx.roots.proc + "/net/dev")
@@ -57,14 +71,22 @@ public final class InterfacesFunction: MetricFunction {
         var currentLinks: [String: LinkFiles] = [:]
         var rows: [Row] = []
         var failures = SourceFailures()
+        // The daemon's loop applies the kernel's messages when the socket is ready (no recv here each tick).
+        let monitored = ctx.roots.live ? linkMonitor : nil
+        let renegotiated = monitored?.takeChanged() ?? []
         for s in stats {
             current[s.name] = s
             let link = links[s.name] ?? LinkFiles(ctx.roots.sys + "/class/net/" + s.name)
             currentLinks[s.name] = link
-            rows.append(Self.row(s, link: Self.readLink(link, &failures), previous: previous[s.name], elapsed: elapsed))
+            let state: LinkState
+            if let m = monitored?.link(s.name) { state = self.state(m, files: link, renegotiated: renegotiated.contains(s.name)) } else {
+                state = Self.readLink(link, &failures)
+            }
+            rows.append(Self.row(s, link: state, previous: previous[s.name], elapsed: elapsed))
         }
         previous = current
         links = currentLinks
+        if monitored != nil { speeds = speeds.filter { current[$0.key] != nil } }
         previousTime = ctx.monotonic
         return try failures.finish(rows)
     }
@@ -96,6 +118,19 @@ public final class InterfacesFunction: MetricFunction {
         // Drivers that do not know report -1 (or fail with EINVAL); virtual links often report nothing.
         s.speedMbps = number(l.speed).flatMap { $0 > 0 ? $0 : nil }
         s.mtu = always(l.mtu).flatMap { parseInt64(trimmed($0[...])) }
+        return s
+    }
+
+    /// Link state from rtnetlink; carrier as sysfs gives it (only while administratively up), from sysfs
+    /// on a kernel whose messages lack IFLA_CARRIER; speed from sysfs once per link change.
+    func state(_ m: LinkMessage, files l: LinkFiles, renegotiated: Bool) -> LinkState {
+        func number(_ k: KernelFile) -> Int64? { (try? k.read()).flatMap { parseInt64(trimmed($0[...])) } }
+        var s = LinkState(operstate: m.operstate, mtu: m.mtu)
+        if m.up { s.carrier = m.carrier ?? number(l.carrier).map { $0 != 0 } }
+        if renegotiated || speeds[m.name ?? ""] == nil {
+            speeds[m.name ?? ""] = .some(number(l.speed).flatMap { $0 > 0 ? $0 : nil })
+        }
+        s.speedMbps = speeds[m.name ?? ""] ?? nil
         return s
     }
 

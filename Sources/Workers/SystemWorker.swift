@@ -438,6 +438,6 @@ public enum SystemWorker {
     public static func make(accounting: SelfAccounting) -> Worker {
         Worker(name: "system", functions: [SystemInfoFunction(), SystemTimeFunction(),
                                            SystemSelfFunction(accounting: accounting),
-                                           SystemErrorsFunction(accounting: accounting)])
+                                           SystemErrorsFunction(accounting: accounting), SystemSourcesFunction()])
     }
 }
