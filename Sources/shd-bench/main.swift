@@ -7,6 +7,11 @@
 //   shd-bench encode --report FILE [--iterations N]
 //       What writing STATE_DIR/report.json costs a tick: DaemonReport.json (the JSON tree) and
 //       JSONValue.encoded() (the text), timed separately, per call.
+//   shd-bench allocations --rules PATH... [--proc-root DIR --sys-root DIR --etc-root DIR] [--ticks N] [--warmup N]
+//       Heap allocations per steady-state tick and per evaluation, counted by bench/malloc-count.c
+//       (LD_PRELOAD): the daemon's tick (every worker, only the functions the rules read), then one
+//       evaluation of the composed report, WARMUP times, then TICKS more counted. On a fixture tree the
+//       data does not change between ticks. Prints `tick N` and `evaluation N` (allocations each, mean).
 //   shd-bench instances --count N [--window SECONDS]
 //       Memory per alert instance: one rule firing on every row of a synthetic processes.top with N
 //       rows; anonymous memory (smaps_rollup) and RSS before and after. With --window, the rule keeps a
@@ -241,10 +246,76 @@ func encodeCommand(_ a: inout Args) {
         + "\(stamps) Timestamp.rfc3339 alone: median \(fmt(med(stamp))) us (\(fmt(med(stamp) / Double(stamps), 2)) us each)")
 }
 
+/// The preloaded counter's `shd_malloc_count`, or nil without it.
+let mallocCount: (@convention(c) () -> UInt64)? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "shd_malloc_count")
+    .map { unsafeBitCast($0, to: (@convention(c) () -> UInt64).self) }
+
+func allocationsCommand(_ a: inout Args) {
+    var rules: [String] = []
+    var roots = SourceRoots()
+    var ticks = 100
+    var warmup = 20
+    while let f = a.next() {
+        switch f {
+        case "--rules": rules.append(a.value(f))
+        case "--proc-root": roots.proc = a.value(f)
+        case "--sys-root": roots.sys = a.value(f)
+        case "--etc-root": roots.etc = a.value(f)
+        case "--ticks": ticks = Int(a.value(f)) ?? ticks
+        case "--warmup": warmup = Int(a.value(f)) ?? warmup
+        default: fail("unknown option \(f)")
+        }
+    }
+    guard let count = mallocCount else { fail("run with LD_PRELOAD=libmalloc-count.so (cc -shared -fPIC -O2 -o libmalloc-count.so bench/malloc-count.c)") }
+    guard !rules.isEmpty else { fail("allocations needs --rules PATH") }
+    let loaded = RuleSetLoader.load(paths: rules, catalog: WorkerRegistry.catalog)
+    guard let config = loaded.configuration, !loaded.hasErrors else { fail("the rules have \(loaded.errorCount) error(s)") }
+    var inUse: [String: Set<String>] = [:]
+    for r in config.rules { inUse[r.worker, default: []].insert(r.function) }
+    let workers = WorkerRegistry.makeAll()
+    var options = WorkerOptions()
+    options.tcpStateCounts = false
+    let engine = Engine(configuration: config)
+    var latest: [String: WorkerReport] = [:]
+    var clock = Timestamp.now()
+    // One full collection first, as the daemon's first tick.
+    for w in workers { latest[w.name] = w.collect(roots: roots, options: options, now: clock) }
+    var tickAllocs: UInt64 = 0, evalAllocs: UInt64 = 0
+    for i in 0..<(warmup + ticks) {
+        clock = clock.adding(seconds: 1)
+        let c0 = count()
+        for w in workers {
+            guard let only = inUse[w.name], !only.isEmpty else { continue }
+            latest[w.name] = w.collect(roots: roots, options: options, now: clock, only: only, previous: latest[w.name])
+        }
+        let c1 = count()
+        let report = DaemonReport(datetime: clock, host: "bench", workerReports: workers.compactMap { latest[$0.name] })
+        _ = engine.evaluate(report: report, now: clock)
+        let c2 = count()
+        if i >= warmup {
+            tickAllocs += c1 - c0
+            evalAllocs += c2 - c1
+        }
+    }
+    say("rules: \(config.rules.count); functions read each tick: \(inUse.values.reduce(0) { $0 + $1.count }); proc root \(roots.proc); \(ticks) ticks after \(warmup) warm-up")
+    say("tick \(tickAllocs / UInt64(ticks))")
+    say("evaluation \(evalAllocs / UInt64(ticks))")
+    // Where a tick's allocations go: each function alone (one more collection of it, after the others).
+    for w in workers {
+        for f in w.functions where inUse[w.name]?.contains(f.name) == true {
+            clock = clock.adding(seconds: 1)
+            let c0 = count()
+            latest[w.name] = w.collect(roots: roots, options: options, now: clock, only: [f.name], previous: latest[w.name])
+            say("  \(w.name).\(f.name) \(count() - c0)")
+        }
+    }
+}
+
 var args = Args()
 switch args.next() {
 case "evaluate": evaluateCommand(&args)
 case "instances": instancesCommand(&args)
 case "encode": encodeCommand(&args)
-default: fail("usage: shd-bench evaluate --rules PATH --report FILE [--iterations N] [--warmup N] | encode --report FILE [--iterations N] | instances --count N [--window SECONDS]")
+case "allocations": allocationsCommand(&args)
+default: fail("usage: shd-bench allocations --rules PATH [--proc-root DIR …] [--ticks N] | evaluate --rules PATH --report FILE [--iterations N] [--warmup N] | encode --report FILE [--iterations N] | instances --count N [--window SECONDS]")
 }
