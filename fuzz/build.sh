@@ -9,7 +9,7 @@ ROOT=$(pwd)
 B=${BUILD:-$ROOT/.build-fuzz/bin}
 mkdir -p "$B"
 SWIFTC=${SWIFTC:-swiftc}
-FLAGS="-sanitize=fuzzer,address -parse-as-library -enable-testing -O -g -I $B -I Sources/CLinux -I Sources/CCurl/include -I Sources/CSystemd/include"
+FLAGS="-sanitize=fuzzer,address -parse-as-library -enable-testing -O -g -I $B -I Sources/CLinux -I Sources/CCurl/include -I Sources/CSystemd/include -I Sources/CCrypto/include"
 
 # module name, then its dependencies (already built); rebuilt only when a source is newer.
 build_module() {
@@ -28,6 +28,7 @@ build_module Alerting
 build_module Workers
 build_module Rules
 build_module Notify
+build_module Probes
 build_module Daemon
 # CCurl is C: libcurl is dlopened by curl_loader.c (never linked), so the targets link that object instead.
 if [ ! -f "$B/curl_loader.o" ] || [ Sources/CCurl/curl_loader.c -nt "$B/curl_loader.o" ] ||
@@ -46,13 +47,19 @@ if [ ! -f "$B/libCSystemd.a" ] || [ -n "$(find Sources/CSystemd -newer "$B/libCS
     ar rcs "$B/libCSystemd.a" "$B"/csystemd-*.o
 fi
 
+# CCrypto is C too: libcrypto is dlopened by crypto_loader.c; <openssl/*.h> give its types only.
+if [ ! -f "$B/crypto_loader.o" ] || [ -n "$(find Sources/CCrypto -newer "$B/crypto_loader.o")" ]; then
+    echo "fuzz/build.sh: CCrypto" >&2
+    ${CC:-clang} -O -g -fPIC -I Sources/CCrypto/include -c Sources/CCrypto/crypto_loader.c -o "$B/crypto_loader.o"
+fi
+
 targets=${*:-$(for f in fuzz/*.swift; do basename "$f" .swift; done)}
 for t in $targets; do
     out="$B/fuzz-$t"
     if [ -f "$out" ] && [ "$out" -nt "fuzz/$t.swift" ] && [ "$out" -nt "$B/libDaemon.a" ] && [ "$out" -nt "$B/curl_loader.o" ] &&
-        [ "$out" -nt "$B/libCSystemd.a" ]; then continue; fi
+        [ "$out" -nt "$B/libCSystemd.a" ] && [ "$out" -nt "$B/crypto_loader.o" ]; then continue; fi
     echo "fuzz/build.sh: target $t" >&2
     # shellcheck disable=SC2086
     $SWIFTC $FLAGS -module-name "Fuzz_$t" "fuzz/$t.swift" -o "$out" \
-        -use-ld=lld -L "$B" -lDaemon -lNotify -lRules -lAlerting -lWorkers -lReports -lKit "$B/curl_loader.o" -lCSystemd
+        -use-ld=lld -L "$B" -lDaemon -lProbes -lNotify -lRules -lAlerting -lWorkers -lReports -lKit "$B/curl_loader.o" "$B/crypto_loader.o" -lCSystemd
 done

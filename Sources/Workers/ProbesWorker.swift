@@ -96,8 +96,8 @@ public final class CertificateFilesFunction: MetricFunction {
     public func collect(_ context: CollectContext) throws -> [Row] { probeRows(Self.schema.name) }
 }
 
-public enum ProbesWorker {
-    public static func make() -> Worker {
+enum ProbesWorker {
+    static func make() -> Worker {
         Worker(name: "probes", functions: [TCPProbeFunction(), HTTPProbeFunction(), TLSProbeFunction(), CertificateFilesFunction()])
     }
 }

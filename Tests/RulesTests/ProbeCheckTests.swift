@@ -6,15 +6,7 @@ import Workers
 @testable import Rules
 
 @Suite struct ProbeCheckTests {
-    struct Case: CustomTestStringConvertible, Sendable {
-        var source: String
-        var id: String
-        var severity: Diagnostic.Severity
-        var line: Int
-        var column: Int
-        var fix: String? = nil
-        var testDescription: String { id + ": " + source.prefix(50) }
-    }
+    typealias Case = CheckerTests.Case
 
     static let cases: [Case] = [
         .init(source: "probe p htp { url \"http://a\" }", id: "unknown-probe-kind", severity: .error, line: 1, column: 9, fix: "http"),
@@ -41,14 +33,9 @@ import Workers
         .init(source: "probe p certificate { name \"a\" }", id: "missing-probe-option", severity: .error, line: 1, column: 7),
     ]
 
+    /// The checker's own table test, on the probe cases.
     @Test(arguments: cases)
-    func diagnostic(_ c: Case) throws {
-        let r = RuleSetLoader.load(sources: [("t.rules", c.source)], catalog: TestCatalog.catalog)
-        let d = try #require(r.diagnostics.first { $0.id == c.id }, "\(r.diagnostics.map { "\($0.id) \($0.message)" })")
-        #expect(d.severity == c.severity)
-        #expect(d.location.line == c.line && d.location.column == c.column, "\(d.location): \(d.message)")
-        if let fix = c.fix { #expect(d.fixIt?.replacement == fix) }
-    }
+    func diagnostic(_ c: Case) throws { try CheckerTests().diagnosticPointsAtTheProblem(c) }
 
     @Test func everyKindChecksCleanWithItsOptions() throws {
         let source = """

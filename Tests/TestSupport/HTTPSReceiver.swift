@@ -34,12 +34,7 @@ public final class HTTPSReceiver: @unchecked Sendable {
                                        logPath: folder + "/https.log") else { return nil }
         process = p
         self.folder = folder
-        var port: UInt16 = 0
-        for _ in 0..<1000 where port == 0 {
-            port = UInt16(SMTPReceiver.readText(portFile) ?? "") ?? 0
-            if port == 0 { usleep(10_000) }
-        }
-        guard port != 0 else { p.stop(); return nil }
+        guard let port = waitForPortFile(portFile) else { p.stop(); return nil }
         self.port = port
     }
 

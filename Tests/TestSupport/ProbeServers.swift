@@ -38,6 +38,15 @@ public final class TestCA {
     }
 }
 
+/// The port a test server writes (by rename) into `path` once it listens; nil after 10 s without one.
+func waitForPortFile(_ path: String) -> UInt16? {
+    for _ in 0..<1000 {
+        if let port = UInt16(SMTPReceiver.readText(path) ?? ""), port != 0 { return port }
+        usleep(10_000)
+    }
+    return nil
+}
+
 /// A 127.0.0.1 port that listens with a backlog of 0 and never accepts; its queue is filled at start, so a new
 /// connect's SYN is dropped and the connect hangs until the client's timeout.
 public final class HangingTCPPort: @unchecked Sendable {
@@ -49,12 +58,7 @@ public final class HangingTCPPort: @unchecked Sendable {
         guard let p = TestChildProcess(argv: ["/usr/bin/python3", "-c", HangingTCPPort.script, portFile], logPath: folder + "/hang.log")
         else { return nil }
         process = p
-        var port: UInt16 = 0
-        for _ in 0..<1000 where port == 0 {
-            port = UInt16(SMTPReceiver.readText(portFile) ?? "") ?? 0
-            if port == 0 { usleep(10_000) }
-        }
-        guard port != 0 else { p.stop(); return nil }
+        guard let port = waitForPortFile(portFile) else { p.stop(); return nil }
         self.port = port
     }
 
