@@ -40,7 +40,7 @@ let package = Package(
         // Declared probes (tcp, http, tls, certificate files) run on the loop through libcurl and libcrypto.
         .target(name: "Probes", dependencies: ["Notify", "Rules", "Reports", "Kit", "CCrypto"]),
         // The composition root: event loop, snapshot, outputs, state, reload, daemonize.
-        .target(name: "Daemon", dependencies: ["Workers", "Rules", "Notify", "Probes", "Alerting", "Reports", "Kit", "CLinux", "CMicroHTTPD"]),
+        .target(name: "Daemon", dependencies: ["Workers", "Rules", "Notify", "Probes", "Alerting", "Reports", "Kit", "CLinux", "CMicroHTTPD", "CSystemd"]),
         // The command table (parsing, --help, usage errors, completions) and the commands that are not the daemon.
         .target(name: "CLI", dependencies: ["Daemon", "Rules", "Alerting", "Workers", "Reports", "Kit"]),
         // The program: blocks the handled signals, then hands the arguments to CLI.

@@ -55,6 +55,11 @@ public final class Daemon {
     var alertLog: AlertLog?
     /// The kernel log reader while some event rule reads the journal source (DaemonEvents.swift).
     var kmsg: KmsgSource?
+    /// The journal reader (preferred to /dev/kmsg where libsystemd and a journal are there), its matches, and the
+    /// cursor saved with the alert state (restored at start, kept while no reader is open).
+    var journal: JournalSource?
+    var journalMatchesKey = ""
+    var journalCursor: String?
     var eventLimit = EventRateLimit(perSecond: DaemonEvents.entriesPerSecond, now: monotonicSeconds())
     /// Dropped entries already logged, and when (the warning comes at most once a minute).
     var eventDropLog = (count: 0, at: -1e9)
@@ -126,6 +131,7 @@ public final class Daemon {
         // agree with (ARCHITECTURE.md, "Alert state and notifications: one commit").
         let saved = readStateFile()
         let committed = dispatcher.recoverSpool(committedThrough: saved?["commit"]?.int64 ?? 0)
+        journalCursor = (committed ?? saved)?["journal_cursor"]?.string
         var restored = (committed ?? saved).map { restoreState($0, from: committed == nil ? statePath : settings.stateDir + "/journal") } ?? []
         if !dispatcher.journalIsEmpty, let error = dispatcher.compact(state: stateObject()) {
             log.warning("cannot compact the journal into \(statePath) (\(error)); it is kept and read again at the next start")
@@ -272,6 +278,9 @@ public final class Daemon {
         let now = Timestamp.now()
         let report = snapshot.report(now: now)
         ticks += 1
+        // Journal writers that change files without an inotify event (systemd-journal-remote writes through mmap; sd_journal_get_timeout
+        // asks for the same) are caught up at each tick: one sd_journal_next when nothing is new.
+        if journal != nil { readJournal() }
         // Event alerts resolve with time (their quiet period): every tick steps them too.
         let events = engine.evaluate(report: report, now: now) + engine.advanceEvents(now: now)
         recordEngineNotes()
@@ -325,6 +334,8 @@ public final class Daemon {
         o.append("engine", engine.exportState())
         // The meta-alert persists like any alert: its resolution must follow a restart.
         if let meta = configInvalid { o.append("config_invalid", meta.json) }
+        // Where the journal source stands: a restart resumes after this entry.
+        if let c = journal?.cursor ?? journalCursor { o.append("journal_cursor", .string(c)) }
         return .object(o)
     }
 

@@ -13,18 +13,37 @@ enum DaemonEvents {
 }
 
 extension Daemon {
-    /// Opens the kernel log while some event rule reads the `journal` source, closes it when none does.
-    /// `SHD_TEST_KMSG=PATH` reads records from a FIFO instead of /dev/kmsg (process tests).
+    /// Opens the journal (or, without libsystemd or a journal, the kernel log) while some event rule reads the
+    /// `journal` source; closes it when none does; reopens the journal when a reload changed the matches.
+    /// `SHD_TEST_KMSG=PATH` reads kmsg records from a FIFO, `SHD_TEST_JOURNAL_FILE=PATH` one journal file (tests).
     func startEventSources() {
         guard engine.eventSources.contains("journal") else {
-            if let k = kmsg {
-                loop.unwatch(fd: k.fd)
-                kmsg = nil
-            }
+            stopEventSources()
             return
         }
-        guard kmsg == nil else { return }
-        let path = getenv("SHD_TEST_KMSG").map { String(cString: $0) } ?? "/dev/kmsg"
+        let matches = engine.journalMatches
+        let key = matches.map { "\($0.map { $0.map { "\($0.field)=\($0.values)" } })" } ?? "*"
+        if kmsg != nil || (journal != nil && key == journalMatchesKey) { return }
+        stopEventSources()
+        let testKmsg = getenv("SHD_TEST_KMSG").map { String(cString: $0) }
+        if testKmsg == nil {
+            let file = getenv("SHD_TEST_JOURNAL_FILE").map { String(cString: $0) }
+            do {
+                let j = try JournalSource(file: file, matches: matches, cursor: journalCursor) { [unowned self] in self.log.notice("journal: " + $0) }
+                journal = j
+                journalMatchesKey = key
+                loop.watch(fd: j.fd, interest: .read) { [unowned self] _ in self.readJournal() }
+                log.notice("event rules read the journal" + (file.map { " file \($0)" } ?? "")
+                    + (matches.map { " (\($0.count) library match group(s))" } ?? " (every entry)")
+                    + (journalCursor != nil ? ", resuming after the saved cursor" : ", from its end"))
+                // Entries written between the saved cursor and now are there already.
+                loop.runSoon { [unowned self] in self.readJournal() }
+                return
+            } catch {
+                log.warning("event rules cannot read the journal (\(error)); reading kernel messages from /dev/kmsg instead (service lines are not seen)")
+            }
+        }
+        let path = testKmsg ?? "/dev/kmsg"
         do {
             let k = try KmsgSource(path: path)
             kmsg = k
@@ -35,19 +54,44 @@ extension Daemon {
         }
     }
 
+    func stopEventSources() {
+        if let k = kmsg {
+            loop.unwatch(fd: k.fd)
+            kmsg = nil
+        }
+        if let j = journal {
+            journalCursor = j.cursor ?? journalCursor
+            loop.unwatch(fd: j.fd)
+            journal = nil
+        }
+    }
+
+    /// New journal entries, at most 2,000 per loop turn (the rest in the next turn: other sources are not starved).
+    func readJournal() {
+        guard let j = journal else { return }
+        let (entries, more) = j.read(limit: 2000)
+        deliverEntries(entries, source: "journal", lost: 0)
+        if more { loop.runSoon { [unowned self] in self.readJournal() } }
+    }
+
     /// Records available on the kernel log: through the rate limit into the engine; transitions are committed.
     func readKernelLog() {
         guard let k = kmsg else { return }
-        let now = Timestamp.now()
+        deliverEntries(k.readAvailable(now: .now()), source: "kernel log", lost: k.lost)
+    }
+
+    /// Entries of a source through its rate limit into the engine; transitions are committed like a tick's.
+    func deliverEntries(_ read: [EventEntry], source: String, lost: Int) {
+        guard !read.isEmpty else { return }
         let mono = monotonicSeconds()
-        var entries = k.readAvailable(now: now)
+        var entries = read
         entries.removeAll { _ in !eventLimit.admit(now: mono) }
         if eventLimit.dropped > eventDropLog.count, mono - eventDropLog.at >= 60 {
-            log.warning("kernel log: dropped \(eventLimit.dropped - eventDropLog.count) entries over the rate limit of \(Int(DaemonEvents.entriesPerSecond))/s (\(eventLimit.dropped) since start, \(k.lost) overwritten before shd read them)")
+            log.warning("\(source): dropped \(eventLimit.dropped - eventDropLog.count) entries over the rate limit of \(Int(DaemonEvents.entriesPerSecond))/s (\(eventLimit.dropped) since start" + (lost > 0 ? ", \(lost) overwritten before shd read them)" : ")"))
             eventDropLog = (eventLimit.dropped, mono)
         }
         guard !entries.isEmpty else { return }
-        let events = engine.ingest(entries, now: now)
+        let events = engine.ingest(entries, now: .now())
         recordEngineNotes()
         if !events.isEmpty {
             announce(events, always: true)

@@ -99,6 +99,9 @@ public enum EventSources {
         return EventEntry(source: "journal", time: time, fields: row)
     }
 
+    /// Whether rules read the journal field `name` (`MESSAGE`, `_TRANSPORT` …): the reader keeps only those.
+    public static func isJournalField(_ name: String) -> Bool { journalFieldsByName[name] != nil }
+
     static let journalFieldsByName: [String: JournalField] = {
         var m: [String: JournalField] = [:]
         for f in journalFields { m[f.journal] = f }

@@ -16,5 +16,5 @@
 void *shd_systemd_library(char *err, size_t errlen);
 
 #include "shd_bus.h"
-// The journal source adds its header here (#include "shd_journal.h").
+#include "shd_journal.h"
 #endif
