@@ -69,7 +69,8 @@ public enum ControlClient {
         }
         var answer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while !answer.contains(0x0A) {
+        var complete = false
+        while !complete {
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -78,6 +79,7 @@ public enum ControlClient {
             }
             if n == 0 { break }
             answer += chunk[0..<n]
+            complete = chunk[0..<n].contains(0x0A)
             if answer.count > maxAnswerBytes {
                 throw ControlClientError(kind: .failed, message: "shd on \(path) sent an answer longer than \(maxAnswerBytes) bytes")
             }

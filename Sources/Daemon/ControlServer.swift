@@ -218,6 +218,10 @@ public final class ControlServer {
         c.timer = loop.addTimer(after: limits.timeout) { [unowned self, weak c] in
             guard let c, self.clients[c.fd] === c else { return }
             c.timer = nil
+            // The loop may have been busy past the deadline (a long evaluation): what the client sent or read
+            // meanwhile counts; only a client that still made no progress is dropped.
+            self.ready(c, c.output.isEmpty ? [.read] : [.write])
+            guard self.clients[c.fd] === c, c.timer == nil else { return }
             self.log.info("control: disconnected \(c.peer): no " + (c.output.isEmpty ? "request" : "read of its answer")
                 + " within \(Int(self.limits.timeout)) s")
             self.drop(c)
@@ -313,6 +317,8 @@ public final class ControlServer {
             }
             c.written += n
             bufferedOutput -= n
+            // A client that reads a large answer slowly but steadily is not a client that never reads.
+            if c.written < c.output.count { arm(c) }
         }
         c.output = []
         c.written = 0
