@@ -211,7 +211,7 @@ public final class Daemon {
                 for w in workers {
                     let only: Set<String>? = full ? nil : (self.functionsInUse[w.name] ?? [])
                     if only?.isEmpty == true { continue }
-                    self.snapshot.collect(w, now: now, only: only)
+                    self.snapshot.collect(w, now: now, only: only, tick: mono)
                     collected = true
                 }
                 if collected { self.scheduleEvaluation() }

@@ -1,4 +1,5 @@
 // The latest report of every worker, composed into the daemon report.
+import Kit
 import Reports
 import Workers
 
@@ -22,9 +23,10 @@ public final class Snapshot {
 
     /// Collects one worker now and stores its report. With `only`, the other functions keep their
     /// previous reports (see `Worker.collect(only:previous:)`).
+    /// `tick`: the same for the workers collected in one tick (see `CollectContext.tick`).
     @discardableResult
-    public func collect(_ worker: Worker, now: Timestamp = .now(), only: Set<String>? = nil) -> WorkerReport {
-        let r = worker.collect(roots: roots, options: options, now: now, only: only, previous: latest[worker.name])
+    public func collect(_ worker: Worker, now: Timestamp = .now(), only: Set<String>? = nil, tick: Double? = nil) -> WorkerReport {
+        let r = worker.collect(roots: roots, options: options, now: now, only: only, previous: latest[worker.name], tick: tick)
         latest[worker.name] = r
         // Count only what was collected now, not the reports carried over.
         var fresh = r
@@ -35,7 +37,8 @@ public final class Snapshot {
 
     /// Collects every worker.
     public func collectAll(now: Timestamp = .now()) {
-        for w in workers { collect(w, now: now) }
+        let tick = monotonicSeconds()
+        for w in workers { collect(w, now: now, tick: tick) }
     }
 
     /// The daemon report: the latest report of every worker that has reported, in worker order.
@@ -48,8 +51,9 @@ public final class Snapshot {
 public func makeWorkers(named names: [String]) throws(UsageError) -> [Worker] {
     if names.isEmpty { return WorkerRegistry.makeAll() }
     var out: [Worker] = []
+    let shared = SharedReaders()
     for n in names {
-        guard let w = WorkerRegistry.make(n) else {
+        guard let w = WorkerRegistry.make(n, shared: shared) else {
             throw UsageError("unknown worker '\(n)'; known workers: \(WorkerRegistry.names.joined(separator: ", "))")
         }
         if !out.contains(where: { $0.name == n }) { out.append(w) }

@@ -376,8 +376,8 @@ public final class CPUFrequenciesFunction: MetricFunction {
 }
 
 enum CPUWorker {
-    static func make() -> Worker {
-        let stat = ProcStatReader()
+    static func make(_ shared: SharedReaders = SharedReaders()) -> Worker {
+        let stat = shared.procStat
         let frequencies = CPUFrequencyReader()
         return Worker(name: "cpu", functions: [
             CPUTimesFunction(stat: stat), CPUUtilisationFunction(stat: stat),

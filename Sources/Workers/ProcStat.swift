@@ -125,11 +125,12 @@ public let userHZ: Double = {
 
 /// Reads and parses /proc/stat at most once per tick for every function that holds it.
 ///
-/// cpu.times, cpu.utilisation, cpu.stats and system.info all need /proc/stat; one worker tick
-/// passes the same `CollectContext.monotonic` to each, so the first parse is reused.
+/// cpu.times, cpu.utilisation, cpu.stats and system.info all need /proc/stat; the registry gives the cpu and
+/// system workers one reader (`SharedReaders`), and one tick passes the same `CollectContext.tick` to each, so
+/// the file is held open once and the first parse of a tick is reused.
 public final class ProcStatReader {
     private var file: KernelFile?
-    private var cached: (path: String, monotonic: Double, stat: ProcStat)?
+    private var cached: (path: String, tick: Double, stat: ProcStat)?
 
     public init() {}
 
@@ -138,11 +139,11 @@ public final class ProcStatReader {
 
     public func read(_ ctx: CollectContext) throws -> ProcStat {
         let path = path(ctx)
-        if let c = cached, c.path == path, c.monotonic == ctx.monotonic { return c.stat }
+        if let c = cached, c.path == path, c.tick == ctx.tick { return c.stat }
         let f: KernelFile
         if let old = file, old.path == path { f = old } else { f = KernelFile(path, cap: 1 << 20, singleRecord: true); file = f }
         let s = try parseProcStat(try f.read())
-        cached = (path, ctx.monotonic, s)
+        cached = (path, ctx.tick, s)
         return s
     }
 }

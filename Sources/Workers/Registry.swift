@@ -4,9 +4,11 @@ import Reports
 public enum WorkerRegistry {
     /// Every worker's constructor, in report order. A new worker is one line here: its name, functions and
     /// fields come from the `Worker` it makes.
-    static let makers: [@Sendable () -> Worker] = [
-        CPUWorker.make, LoadWorker.make, MemoryWorker.make, PressureWorker.make, DiskWorker.make,
-        NetworkWorker.make, ProcessesWorker.make, HardwareWorker.make, SystemWorker.make,
+    /// Workers made together get the same `SharedReaders` (a kernel file several of them read is open once).
+    static let makers: [@Sendable (SharedReaders) -> Worker] = [
+        CPUWorker.make, { _ in LoadWorker.make() }, { _ in MemoryWorker.make() }, { _ in PressureWorker.make() },
+        { _ in DiskWorker.make() }, { _ in NetworkWorker.make() }, { _ in ProcessesWorker.make() },
+        { _ in HardwareWorker.make() }, SystemWorker.make,
     ]
 
     /// Workers whose rows come from declarations in the configuration (`probe`): in the catalog, but made by the
@@ -19,11 +21,22 @@ public enum WorkerRegistry {
     /// Every collected worker's name, in report order (the declared ones are not in it).
     public static let names: [String] = makeAll().map(\.name)
 
-    /// A fresh instance of the named worker (a declared one too), or nil for an unknown name.
-    public static func make(_ name: String) -> Worker? {
-        if let i = names.firstIndex(of: name) { return makers[i]() }
+    /// A fresh instance of the named worker (a declared one too), or nil for an unknown name. Workers that run
+    /// together should share one `shared`.
+    public static func make(_ name: String, shared: SharedReaders = SharedReaders()) -> Worker? {
+        if let i = names.firstIndex(of: name) { return makers[i](shared) }
         return declaredMakers.lazy.map { $0() }.first { $0.name == name }
     }
 
-    public static func makeAll() -> [Worker] { makers.map { $0() } }
+    public static func makeAll() -> [Worker] {
+        let shared = SharedReaders()
+        return makers.map { $0(shared) }
+    }
+}
+
+/// The readers of kernel files that more than one worker reads, one instance per set of workers.
+public final class SharedReaders {
+    /// /proc/stat: the cpu worker's functions and system.info.
+    public let procStat = ProcStatReader()
+    public init() {}
 }

@@ -432,11 +432,11 @@ public final class SystemErrorsFunction: MetricFunction {
 
 /// The system worker's constructors.
 public enum SystemWorker {
-    static func make() -> Worker { make(accounting: .shared) }
+    static func make(_ shared: SharedReaders = SharedReaders()) -> Worker { make(accounting: .shared, stat: shared.procStat) }
 
     /// With its own `SelfAccounting`, e.g. a fresh one per golden run so counts do not carry over.
-    public static func make(accounting: SelfAccounting) -> Worker {
-        Worker(name: "system", functions: [SystemInfoFunction(), SystemTimeFunction(),
+    public static func make(accounting: SelfAccounting, stat: ProcStatReader = ProcStatReader()) -> Worker {
+        Worker(name: "system", functions: [SystemInfoFunction(stat: stat), SystemTimeFunction(),
                                            SystemSelfFunction(accounting: accounting),
                                            SystemErrorsFunction(accounting: accounting), SystemSourcesFunction()])
     }

@@ -105,12 +105,16 @@ public struct CollectContext: Sendable {
     public var now: Timestamp
     /// Monotonic seconds of this tick, for rates between ticks.
     public var monotonic: Double
+    /// The same for every worker collected in one tick (the tick's monotonic start): a source several
+    /// workers read (`ProcStatReader`) is read once per tick.
+    public var tick: Double
 
-    public init(roots: SourceRoots, options: WorkerOptions, now: Timestamp, monotonic: Double) {
+    public init(roots: SourceRoots, options: WorkerOptions, now: Timestamp, monotonic: Double, tick: Double? = nil) {
         self.roots = roots
         self.options = options
         self.now = now
         self.monotonic = monotonic
+        self.tick = tick ?? monotonic
     }
 }
 
@@ -198,9 +202,10 @@ public final class Worker {
     ///   - only: names of the functions to collect now; the others keep their report from `previous`
     ///     (with its own, older datetime). nil collects every function.
     ///   - previous: the worker's last report, for the functions not collected now.
+    ///   - tick: the tick's identity, shared by the workers collected together (`CollectContext.tick`).
     public func collect(roots: SourceRoots, options: WorkerOptions, now: Timestamp = .now(),
-                        only: Set<String>? = nil, previous: WorkerReport? = nil) -> WorkerReport {
-        let ctx = CollectContext(roots: roots, options: options, now: now, monotonic: monotonicSeconds())
+                        only: Set<String>? = nil, previous: WorkerReport? = nil, tick: Double? = nil) -> WorkerReport {
+        let ctx = CollectContext(roots: roots, options: options, now: now, monotonic: monotonicSeconds(), tick: tick)
         var reports: [FunctionReport] = []
         reports.reserveCapacity(functions.count)
         for f in functions {
