@@ -132,6 +132,9 @@ public enum KnownSettings {
                                                  "extra filesystem types to ignore")
     public static let excludeMounts = ConfigKey("exclude_mounts", .stringList, defaultText: "none",
                                                 "extra mount point prefixes to ignore")
+    public static let excludeUnits = ConfigKey("exclude_units", .stringList,
+        defaultText: "`[\"run-*.scope\", \"session-*.scope\", \"user@*.service\", \"user-runtime-dir@*.service\"]`",
+        "globs of systemd units `systemd.units` and `systemd.timers` leave out; replaces the default list (`[]` reports every unit)")
     public static let topProcesses = ConfigKey("top_processes", .number, default: .number(10), unit: "rows", "rows in `processes.top`")
     public static let tcpStates = ConfigKey("tcp_states", .bool, default: .bool(false),
         "count TCP connections by state in `network.sockets` (off in the daemon: reading /proc/net/tcp makes the kernel walk its whole connection table, ~4 ms a tick; `shd report` counts them)")
@@ -161,7 +164,7 @@ public enum KnownSettings {
 
     public static let all: [ConfigKey] = [
         interval, reportInterval, workerInterval, workers, stateDir, textfileDir, procRoot, sysRoot, rootFS, logLevel,
-        pidfile, defaultChannels, hostname, excludeFstypes, excludeMounts, topProcesses, tcpStates, sendResolvedSilenced,
+        pidfile, defaultChannels, hostname, excludeFstypes, excludeMounts, excludeUnits, topProcesses, tcpStates, sendResolvedSilenced,
         historyMaxSize, controlSocket, controlGroup, flapTransitions, flapWindow, flapStable,
         httpListen, httpAuthFile, httpTLSCertFile, httpTLSKeyFile,
     ]

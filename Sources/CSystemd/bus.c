@@ -18,6 +18,7 @@ static struct {
     __typeof__(sd_bus_get_events) *get_events;
     __typeof__(sd_bus_get_timeout) *get_timeout;
     __typeof__(sd_bus_process) *process;
+    __typeof__(sd_bus_wait) *wait;
     __typeof__(sd_bus_message_new_method_call) *message_new_method_call;
     __typeof__(sd_bus_message_append_basic) *message_append_basic;
     __typeof__(sd_bus_call) *call;
@@ -67,6 +68,7 @@ int shd_bus_load(char *err, size_t errlen) {
     SHD_RESOLVE(get_events, "sd_bus_get_events")
     SHD_RESOLVE(get_timeout, "sd_bus_get_timeout")
     SHD_RESOLVE(process, "sd_bus_process")
+    SHD_RESOLVE(wait, "sd_bus_wait")
     SHD_RESOLVE(message_new_method_call, "sd_bus_message_new_method_call")
     SHD_RESOLVE(message_append_basic, "sd_bus_message_append_basic")
     SHD_RESOLVE(call, "sd_bus_call")
@@ -121,6 +123,7 @@ int shd_bus_get_fd(sd_bus *bus) { return api.get_fd(bus); }
 int shd_bus_get_events(sd_bus *bus) { return api.get_events(bus); }
 int shd_bus_get_timeout(sd_bus *bus, uint64_t *usec) { return api.get_timeout(bus, usec); }
 int shd_bus_process(sd_bus *bus, sd_bus_message **r) { return api.process(bus, r); }
+int shd_bus_wait(sd_bus *bus, uint64_t timeout_usec) { return api.wait(bus, timeout_usec); }
 
 int shd_bus_message_new_method_call(sd_bus *bus, sd_bus_message **m, const char *destination, const char *path,
                                     const char *interface, const char *member) {

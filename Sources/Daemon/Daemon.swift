@@ -31,6 +31,8 @@ public final class Daemon {
     var workerTimers: [TimerID] = []
     /// rtnetlink, uevents, PSI triggers, mdstat: kernel events that collect a function at once.
     var kernelEvents: KernelEvents?
+    /// Workers whose event source reported a change that is not collected yet (one collection per loop turn).
+    var sourcesDue: Set<String> = []
     var evaluationScheduled = false
     var firstTickDone = false
     var onReady: (() -> Void)?
@@ -154,6 +156,7 @@ public final class Daemon {
         startEventSources()
         startControl()
         try startHTTP()
+        startWorkerSources()
         do {
             try scheduleWorkers(settings)
             if let wd = notifier.watchdogInterval {
@@ -262,6 +265,25 @@ public final class Daemon {
         var counts: [String: Int64] = [:]
         for m in SourceModes.shared.all where m.mode == "event" { counts[m.mechanism] = m.events }
         SourceModes.shared.all = k.modes(workers: snapshot.workers, settings: settings, inUse: functionsInUse, events: counts)
+    }
+
+    /// Starts the workers' event sources (the systemd manager's signals): a change is collected and evaluated in
+    /// the same loop turn, so a failed unit does not wait for the next tick.
+    func startWorkerSources() {
+        let log = self.log
+        let workerLog = WorkerLog(notice: { log.notice($0) }, warning: { log.warning($0) })
+        for w in snapshot.workers {
+            guard let source = w.source else { continue }
+            source.start(on: loop, roots: settings.roots, log: workerLog) { [unowned self] in
+                guard !self.stopping, self.sourcesDue.insert(w.name).inserted else { return }
+                self.loop.runSoon { [unowned self] in
+                    self.sourcesDue.remove(w.name)
+                    guard !self.stopping else { return }
+                    self.snapshot.collect(w)
+                    self.scheduleEvaluation()
+                }
+            }
+        }
     }
 
     /// Workers whose timers fire in the same loop turn are evaluated once, together.
@@ -601,6 +623,7 @@ public final class Daemon {
         probeRunner?.stop()
         http?.stop()
         kernelEvents?.close()
+        for w in snapshot.workers { w.source?.stop() }
         // The state as it is now becomes state.json and the journal is emptied (what is still undelivered stays
         // in the spool folder).
         if let error = dispatcher.compact(state: stateObject()) {

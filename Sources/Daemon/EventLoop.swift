@@ -3,6 +3,7 @@ import Kit
 import CLinux
 import Notify
 import Reports
+import Workers
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -207,6 +208,19 @@ public final class EventLoop: EventHost {
     }
 
     public func stop() { running = false }
+}
+
+/// Workers that follow events (the systemd worker's bus, its cgroups' inotify) are hosted like Notify's sockets.
+extension EventLoop: WorkerLoop {
+    public func watchDescriptor(_ fd: Int32, read: Bool, write: Bool, handler: @escaping () -> Void) {
+        var interest: IOInterest = []
+        if read { interest.insert(.read) }
+        if write { interest.insert(.write) }
+        watch(fd: fd, interest: interest) { _ in handler() }
+    }
+    public func unwatchDescriptor(_ fd: Int32) { unwatch(fd: fd) }
+    public func addOneShot(after seconds: Double, handler: @escaping () -> Void) -> Int { addTimer(after: seconds, handler: handler).raw }
+    public func cancelOneShot(_ id: Int) { cancelTimer(TimerID(raw: id)) }
 }
 
 /// A failed system call, with errno's text.

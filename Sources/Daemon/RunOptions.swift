@@ -111,6 +111,7 @@ public struct DaemonSettings: Sendable, Equatable {
             case K.hostname.name: hostname = try string(name, value)
             case K.excludeFstypes.name: workerOptions.excludedFilesystemTypes.formUnion(try stringList(name, value))
             case K.excludeMounts.name: workerOptions.excludedMountPrefixes += try stringList(name, value)
+            case K.excludeUnits.name: workerOptions.excludedUnits = try stringList(name, value)
             case K.topProcesses.name: workerOptions.topProcesses = Int(value.numberValue ?? K.topProcesses.defaultNumber)
             case K.tcpStates.name:
                 guard case .bool(let b) = value else { throw UsageError("set tcp_states: expected true or false") }

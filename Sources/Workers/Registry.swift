@@ -8,7 +8,7 @@ public enum WorkerRegistry {
     static let makers: [@Sendable (SharedReaders) -> Worker] = [
         CPUWorker.make, { _ in LoadWorker.make() }, { _ in MemoryWorker.make() }, { _ in PressureWorker.make() },
         { _ in DiskWorker.make() }, { _ in NetworkWorker.make() }, { _ in ProcessesWorker.make() },
-        { _ in HardwareWorker.make() }, SystemWorker.make,
+        { _ in HardwareWorker.make() }, SystemWorker.make, { _ in SystemdWorker.make() },
     ]
 
     /// Workers whose rows come from declarations in the configuration (`probe`): in the catalog, but made by the

@@ -93,6 +93,9 @@ public struct WorkerOptions: Sendable, Equatable {
     /// 262144 buckets, however few connections there are); off, `network.sockets` keeps the cheap
     /// sockstat figures and `network.listening` asks sock_diag for listeners only.
     public var tcpStateCounts: Bool = true
+    /// Globs (fnmatch) of units `systemd.units` and `systemd.timers` leave out: transient scopes and per-user
+    /// managers by default (`set exclude_units` replaces the list).
+    public var excludedUnits: [String] = defaultExcludedUnits
 
     public init() {}
 }
@@ -186,10 +189,14 @@ extension MetricFunction {
 public final class Worker {
     public let name: String
     public let functions: [any MetricFunction]
+    /// Events that change the functions' rows between ticks (the systemd manager's signals); the daemon starts it
+    /// on its loop. nil for workers that only read files at each tick.
+    public let source: (any WorkerEventSource)?
 
-    public init(name: String, functions: [any MetricFunction]) {
+    public init(name: String, functions: [any MetricFunction], source: (any WorkerEventSource)? = nil) {
         self.name = name
         self.functions = functions
+        self.source = source
     }
 
     public var schema: WorkerSchema {

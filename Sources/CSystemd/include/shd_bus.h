@@ -24,6 +24,8 @@ int shd_bus_get_fd(sd_bus *bus);
 int shd_bus_get_events(sd_bus *bus);
 int shd_bus_get_timeout(sd_bus *bus, uint64_t *usec);
 int shd_bus_process(sd_bus *bus, sd_bus_message **r);
+/// Blocks until the bus has work or `timeout_usec` passes (one-shot commands only; the daemon uses its epoll loop).
+int shd_bus_wait(sd_bus *bus, uint64_t timeout_usec);
 
 int shd_bus_message_new_method_call(sd_bus *bus, sd_bus_message **m, const char *destination, const char *path,
                                     const char *interface, const char *member);
