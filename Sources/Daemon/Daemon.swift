@@ -280,6 +280,8 @@ public final class Daemon {
                     self.sourcesDue.remove(w.name)
                     guard !self.stopping else { return }
                     self.snapshot.collect(w)
+                    // report.json shows the change (units change seldom; a tick of an hour would hide it).
+                    self.outputsDue = true
                     self.scheduleEvaluation()
                 }
             }

@@ -183,17 +183,20 @@ public final class SystemdManagerClient: WorkerEventSource {
         outstanding = 1
         call(managerPath, managerInterface, "Subscribe") { [unowned self] result in
             // Already subscribed (after a reexec) is an error that changes nothing.
-            if case .failure(let e) = result, !e.message.contains("AlreadySubscribed") { self.log.warning("systemd: Subscribe: \(e)") }
+            if case .failure(let e) = result, !e.message.contains("AlreadySubscribed") { self.log.warning("systemd: Subscribe: \(firstLine(e.message))") }
         }
         call(managerPath, managerInterface, "ListUnits") { [unowned self] result in
             guard gen == self.generation else { return }
             switch result {
             case .failure(let e):
+                let why = firstLine(e.message)
                 if e.message.hasPrefix("org.freedesktop.DBus.Error.ServiceUnknown") || e.message.hasPrefix("org.freedesktop.DBus.Error.NameHasNoOwner") {
                     // A bus without systemd's manager (a container's dbus): nothing to follow until its name appears.
-                    self.status = .unavailable("systemd's manager is not on the system bus (\(e))")
+                    self.status = .unavailable("systemd's manager is not on the system bus (\(why))")
                 } else {
-                    self.status = .unavailable("ListUnits: \(e)")
+                    // The manager is there but did not answer (starting, re-executing): ask again, with the backoff.
+                    self.status = .unavailable("ListUnits: \(why)")
+                    self.retryListing(why)
                 }
                 self.outstanding = 0
                 self.changed()
@@ -210,6 +213,19 @@ public final class SystemdManagerClient: WorkerEventSource {
                     self.changed()
                 }
             }
+        }
+    }
+
+    /// Lists again after the backoff, while the connection stands.
+    private func retryListing(_ why: String) {
+        guard let loop, reconnectTimer == nil else { return }
+        let delay = backoff
+        backoff = min(backoff * 2, 30)
+        log.warning("systemd: ListUnits: \(why); listing again in \(delay) s")
+        reconnectTimer = loop.addOneShot(after: delay) { [weak self] in
+            guard let self else { return }
+            self.reconnectTimer = nil
+            if self.bus != nil { self.resync() }
         }
     }
 
@@ -425,6 +441,11 @@ public final class SystemdManagerClient: WorkerEventSource {
         pendingSweep()
         teardown()
     }
+}
+
+/// A D-Bus error's first line (a Python service puts its whole traceback in the message).
+func firstLine(_ s: String) -> String {
+    String(s.prefix { $0 != "\n" })
 }
 
 /// The unit name of an object path: `/org/freedesktop/systemd1/unit/nginx_2eservice` → `nginx.service`
