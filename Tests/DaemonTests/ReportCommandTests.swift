@@ -74,7 +74,7 @@ func rowDifference(_ a: FunctionReport, _ g: FunctionReport) -> String {
         let p = try ChildProcess([shdBinary, "report", "--sample-interval", "0.2"], outputDirectory: tmp)
         #expect(p.wait(timeout: 60) == 0, "stderr: \(p.stderr)")
         let report = try DaemonReport(json: JSONValue.parse(p.stdout))
-        #expect(report.workerReports.map(\.name) == ["cpu", "load", "memory", "pressure", "disk", "network", "processes", "hardware", "system"])
+        #expect(report.workerReports.map(\.name) == ["cpu", "load", "memory", "pressure", "disk", "network", "processes", "hardware", "system", "systemd"])
         var checked = 0
         let cpuCount = max(1, (report.function(worker: "cpu", function: "times")?.data.count ?? 2) - 1)
         for w in report.workerReports {
@@ -112,6 +112,6 @@ func rowDifference(_ a: FunctionReport, _ g: FunctionReport) -> String {
         let bad = try ChildProcess([shdBinary, "report", "--worker", "cpux"], outputDirectory: tmp)
         #expect(bad.wait(timeout: 30) == 2)
         // The command table knows the worker names: a usage error before anything is collected.
-        #expect(bad.stderr == "shd report: invalid value 'cpux' for '--worker': expected cpu, load, memory, pressure, disk, network, processes, hardware or system; see shd report --help\n")
+        #expect(bad.stderr == "shd report: invalid value 'cpux' for '--worker': expected cpu, load, memory, pressure, disk, network, processes, hardware, system or systemd; see shd report --help\n")
     }
 }
