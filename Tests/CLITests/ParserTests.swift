@@ -138,7 +138,7 @@ let parseCases: [ParseCase] = [
             try t.parse(["run", "--log-level", "loud"])
         }
         #expect(throws: CommandLineError(path: ["report"], code: .badValue(option: "--worker", value: "cpux",
-                                                                           reason: "expected cpu, load, memory, pressure, disk, network, processes, hardware or system"))) {
+                                                                           reason: "expected cpu, load, memory, pressure, disk, network, processes, hardware, system or systemd"))) {
             try t.parse(["report", "--worker", "cpux"])
         }
         #expect(try t.parse(["report", "--sample-interval", "500ms"])

@@ -4,6 +4,7 @@ import Kit
 import Reports
 import Testing
 import TestSupport
+import Workers
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -104,7 +105,7 @@ final class RawControlConnection {
         #expect(j["firing"]?.number == 1)
         #expect(j["alerts"]?.array?.first?["rule"]?.string == "memory_low")
         #expect(j["alerts"]?.array?.first?["state"]?.string == "firing")
-        #expect(j["workers"]?.array?.count == 9)
+        #expect(j["workers"]?.array?.count == WorkerRegistry.names.count)
         #expect(j["channels"]?.array?.contains { $0["name"]?.string == "hook" && $0["last_delivery"] != .null } == true, "\(out)")
     }
 
