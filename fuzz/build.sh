@@ -9,7 +9,7 @@ ROOT=$(pwd)
 B=${BUILD:-$ROOT/.build-fuzz/bin}
 mkdir -p "$B"
 SWIFTC=${SWIFTC:-swiftc}
-FLAGS="-sanitize=fuzzer,address -parse-as-library -enable-testing -O -g -I $B -I Sources/CLinux -I Sources/CCurl/include -I Sources/CSystemd/include -I Sources/CCrypto/include"
+FLAGS="-sanitize=fuzzer,address -parse-as-library -enable-testing -O -g -I $B -I Sources/CLinux -I Sources/CCurl/include -I Sources/CSystemd/include -I Sources/CCrypto/include -I Sources/CMicroHTTPD/include"
 
 # module name, then its dependencies (already built); rebuilt only when a source is newer.
 build_module() {
@@ -53,13 +53,19 @@ if [ ! -f "$B/crypto_loader.o" ] || [ -n "$(find Sources/CCrypto -newer "$B/cryp
     ${CC:-clang} -O -g -fPIC -I Sources/CCrypto/include -c Sources/CCrypto/crypto_loader.c -o "$B/crypto_loader.o"
 fi
 
+# CMicroHTTPD is C too: libmicrohttpd is dlopened by mhd_loader.c (<microhttpd.h> from libmicrohttpd-dev).
+if [ ! -f "$B/mhd_loader.o" ] || [ -n "$(find Sources/CMicroHTTPD -newer "$B/mhd_loader.o")" ]; then
+    echo "fuzz/build.sh: CMicroHTTPD" >&2
+    ${CC:-clang} -O -g -fPIC -I Sources/CMicroHTTPD/include -c Sources/CMicroHTTPD/mhd_loader.c -o "$B/mhd_loader.o"
+fi
+
 targets=${*:-$(for f in fuzz/*.swift; do basename "$f" .swift; done)}
 for t in $targets; do
     out="$B/fuzz-$t"
     if [ -f "$out" ] && [ "$out" -nt "fuzz/$t.swift" ] && [ "$out" -nt "$B/libDaemon.a" ] && [ "$out" -nt "$B/curl_loader.o" ] &&
-        [ "$out" -nt "$B/libCSystemd.a" ] && [ "$out" -nt "$B/crypto_loader.o" ]; then continue; fi
+        [ "$out" -nt "$B/libCSystemd.a" ] && [ "$out" -nt "$B/crypto_loader.o" ] && [ "$out" -nt "$B/mhd_loader.o" ]; then continue; fi
     echo "fuzz/build.sh: target $t" >&2
     # shellcheck disable=SC2086
     $SWIFTC $FLAGS -module-name "Fuzz_$t" "fuzz/$t.swift" -o "$out" \
-        -use-ld=lld -L "$B" -lDaemon -lProbes -lNotify -lRules -lAlerting -lWorkers -lReports -lKit "$B/curl_loader.o" "$B/crypto_loader.o" -lCSystemd
+        -use-ld=lld -L "$B" -lDaemon -lProbes -lNotify -lRules -lAlerting -lWorkers -lReports -lKit "$B/curl_loader.o" "$B/crypto_loader.o" "$B/mhd_loader.o" -lCSystemd
 done
