@@ -54,6 +54,12 @@ public struct ConfigKey: Sendable {
         case statusSet
         /// A regex of the rule language (`Pattern.regex`).
         case regex
+        /// An absolute path (globs allowed), or a list of them (a watch's `path`, `pidfile`).
+        case absolutePath
+        /// A systemd service or scope (`normalizedUnitName`).
+        case unitName
+        /// A process's command name as the kernel keeps it: at most 15 bytes, no `/`.
+        case commName
         /// `HOST:PORT` or a Unix socket path (`ListenAddress`).
         case listenAddress
     }

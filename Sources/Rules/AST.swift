@@ -12,6 +12,7 @@ public enum Statement: Sendable {
     case set(SetStatement)
     case channel(ChannelStatement)
     case probe(ProbeStatement)
+    case watch(WatchStatement)
     case rule(RuleStatement)
     /// A file-level `mute`: applies to every rule.
     case mute(MuteNode)
@@ -52,6 +53,15 @@ public struct ChannelStatement: Sendable {
 
 /// `probe NAME KIND { key value … }` (kinds and options: `ProbeKinds`).
 public struct ProbeStatement: Sendable {
+    public var name: String
+    public var nameSpan: Span
+    public var kind: String
+    public var kindSpan: Span
+    public var options: [(String, Span, ValueNode)]
+}
+
+/// `watch NAME KIND { key value … }` (kinds and options: `WatchKinds`).
+public struct WatchStatement: Sendable {
     public var name: String
     public var nameSpan: Span
     public var kind: String

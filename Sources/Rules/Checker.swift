@@ -79,6 +79,19 @@ struct Checker {
                 if let decl = checkProbe(p) { config.probes.append(decl) }
             }
         }
+        var watchSeen: [String: SourceLocation] = [:]
+        for ast in asts {
+            currentFile = ast.file
+            for case .watch(let w) in ast.statements {
+                if let first = watchSeen[w.name] {
+                    diagnose(.duplicateWatch, "watch `\(w.name)` is declared twice", w.nameSpan,
+                          notes: [Diagnostic.Note("first declared here", at: first)])
+                    continue
+                }
+                watchSeen[w.name] = loc(w.nameSpan)
+                if let decl = checkWatch(w) { config.watches.append(decl) }
+            }
+        }
         // Names of every declared channel, even one whose options have errors: don't cascade into "unknown channel".
         let channelNames = Set(config.channels.map(\.name)).union(channelSeen.keys)
 

@@ -44,6 +44,10 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
     case probeValue
     /// A header that looks like a credential sent over plain-text HTTP.
     case secretPlaintext
+    // Watches
+    case unknownWatchKind, unknownWatchOption, missingWatchOption, duplicateWatch
+    /// `bad-value`: a watch's path that is not absolute, a unit or command name that cannot be one, two selectors.
+    case watchValue
     // Names against the catalog and the language
     case unknownWorker, unknownFunction, unknownField, unknownChannel, unknownFunctionCall, wrongArguments
     // Rule structure
@@ -93,7 +97,7 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
         case .unknownSetting: return "unknown-setting"
         case .settingOverridden: return "setting-overridden"
         case .valueWrongType, .valueNotOneOf, .durationNotPositive, .commandEmpty, .urlScheme, .smtpServerScheme, .listenAddress,
-             .repeatNotPositive, .onMissingPolicy, .missingAfterCount, .probeValue, .evaluationCount, .flappingValue:
+             .repeatNotPositive, .onMissingPolicy, .missingAfterCount, .probeValue, .watchValue, .evaluationCount, .flappingValue:
             return "bad-value"
         case .unknownChannelKind: return "unknown-channel-kind"
         case .unknownChannelOption: return "unknown-channel-option"
@@ -106,6 +110,10 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
         case .missingProbeOption: return "missing-probe-option"
         case .duplicateProbe: return "duplicate-probe"
         case .secretPlaintext: return "secret-plaintext"
+        case .unknownWatchKind: return "unknown-watch-kind"
+        case .unknownWatchOption: return "unknown-watch-option"
+        case .missingWatchOption: return "missing-watch-option"
+        case .duplicateWatch: return "duplicate-watch"
         case .unknownWorker: return "unknown-worker"
         case .unknownFunction: return "unknown-function"
         case .unknownField: return "unknown-field"

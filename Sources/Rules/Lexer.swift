@@ -127,7 +127,7 @@ enum Punct: UInt8 {
 /// Words the parser looks for, recognised once by the lexer so the parser compares small integers, not strings.
 enum Keyword: UInt8 {
     case none
-    case set, channel, rule, mute, probe, on, by, `where`, warn, crit, `let`, `repeat`, notify, summary, description, on_missing
+    case set, channel, rule, mute, probe, watch, on, by, `where`, warn, crit, `let`, `repeat`, notify, summary, description, on_missing
     case and, or, not, `for`, clear, file, from, until, after, `true`, `false`, window, quiet, flapping, inhibited
 
     static func of(_ p: UnsafeBufferPointer<UInt8>) -> Keyword {
@@ -161,6 +161,7 @@ enum Keyword: UInt8 {
             if eq("false") { return .false }
             if eq("quiet") { return .quiet }
             if eq("probe") { return .probe }
+            if eq("watch") { return .watch }
         case 6:
             if eq("repeat") { return .repeat }
             if eq("notify") { return .notify }
@@ -181,8 +182,8 @@ enum Keyword: UInt8 {
         return .none
     }
 
-    /// `set`, `channel`, `probe`, `rule`, `mute`: words that start a statement.
-    var isTop: Bool { self == .set || self == .channel || self == .probe || self == .rule || self == .mute }
+    /// `set`, `channel`, `probe`, `watch`, `rule`, `mute`: words that start a statement.
+    var isTop: Bool { self == .set || self == .channel || self == .probe || self == .watch || self == .rule || self == .mute }
     /// Words that start a statement inside a rule body.
     var isItem: Bool {
         switch self {
@@ -191,7 +192,7 @@ enum Keyword: UInt8 {
         }
     }
     /// Statements that end a rule body left open.
-    var isRuleEnder: Bool { self == .rule || self == .channel || self == .probe || self == .set }
+    var isRuleEnder: Bool { self == .rule || self == .channel || self == .probe || self == .watch || self == .set }
 }
 
 @inline(__always)

@@ -16,6 +16,8 @@ public struct Configuration: Sendable {
     public var mutes: [MuteWindow]
     /// Declared probes in source order (`probe NAME KIND { … }`).
     public var probes: [ProbeDeclaration] = []
+    /// Declared watches in source order (`watch NAME KIND { … }`).
+    public var watches: [WatchDeclaration] = []
 
     public init(settings: [String: ConfigValue] = [:], channels: [ChannelDeclaration] = [], rules: [AlertRule] = [],
                 files: [String] = [], defaultChannels: [String] = ["log"], mutes: [MuteWindow] = [])

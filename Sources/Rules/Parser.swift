@@ -41,7 +41,7 @@ struct Parser {
     /// (appending to a fresh array grows it 1, 2, 4, 8: four allocations for a rule of five items).
     var itemBuffer: [RuleItem] = []
 
-    static let topKeywords = ["set", "channel", "probe", "rule", "mute"]
+    static let topKeywords = ["set", "channel", "probe", "watch", "rule", "mute"]
     static let itemKeywords = ["warn", "crit", "let", "repeat", "notify", "summary", "description", "on_missing", "mute", "quiet",
                                "flapping", "inhibited"]
 
@@ -144,12 +144,13 @@ struct Parser {
     mutating func parseStatement() throws(ParseAbort) -> Statement {
         let t = tok
         guard t.kind == .ident else {
-            throw fail(.expectedStatement, "expected a statement (set, channel, probe, rule or mute), found \(describe(t))", at: t)
+            throw fail(.expectedStatement, "expected a statement (set, channel, probe, watch, rule or mute), found \(describe(t))", at: t)
         }
         switch t.keyword {
         case .set: return .set(try parseSet())
         case .channel: return .channel(try parseChannel())
         case .probe: return .probe(try parseProbe())
+        case .watch: return .watch(try parseWatch())
         case .rule: return .rule(try parseRule())
         case .mute:
             skip()
@@ -157,7 +158,7 @@ struct Parser {
         default:
             let word = text(t)
             let hint = closest(word, in: Parser.topKeywords)
-            throw fail(.expectedStatement, "unknown statement `\(word)`; expected set, channel, probe, rule or mute"
+            throw fail(.expectedStatement, "unknown statement `\(word)`; expected set, channel, probe, watch, rule or mute"
                            + (hint.map { " (did you mean `\($0)`?)" } ?? ""), at: t,
                        fixIt: hint.map { Diagnostic.FixIt("replace with `\($0)`", location: loc(t.span), length: t.span.length, replacement: $0) })
         }
@@ -244,7 +245,12 @@ struct Parser {
         return ProbeStatement(name: d.name, nameSpan: d.nameSpan, kind: d.kind, kindSpan: d.kindSpan, options: d.options)
     }
 
-    /// `WHAT NAME KIND [{ option value … }]`: the shape `channel` and `probe` share.
+    mutating func parseWatch() throws(ParseAbort) -> WatchStatement {
+        let d = try parseKindBlock("watch", kinds: WatchKinds.kinds.keys.sorted())
+        return WatchStatement(name: d.name, nameSpan: d.nameSpan, kind: d.kind, kindSpan: d.kindSpan, options: d.options)
+    }
+
+    /// `WHAT NAME KIND [{ option value … }]`: the shape `channel`, `probe` and `watch` share.
     mutating func parseKindBlock(_ what: String, kinds: [String]) throws(ParseAbort)
         -> (name: String, nameSpan: Span, kind: String, kindSpan: Span, options: [(String, Span, ValueNode)])
     {

@@ -110,7 +110,7 @@ import Workers
     /// Every code is reported somewhere in Sources/ (a code nothing uses is a stale catalog entry).
     @Test func everyCodeIsUsed() throws {
         var text = ""
-        for f in ["Lexer", "Parser", "Checker", "CheckSettings", "CompileRules", "CheckExpressions", "CheckLints", "CheckTemplates", "CheckProbes",
+        for f in ["Lexer", "Parser", "Checker", "CheckSettings", "CompileRules", "CheckExpressions", "CheckLints", "CheckTemplates", "CheckProbes", "CheckWatches",
                   "Loader", "TestRules", "CompileEvents"] {
             text += String(decoding: try #require(RuleTestRunner.readFile(TestPaths.packageRoot + "/Sources/Rules/\(f).swift")), as: UTF8.self)
         }
