@@ -1,5 +1,9 @@
 // `shd check-rules [--format text|json|github|journal] [--strict] [--color|--no-color] [PATH…]`: validate a rule set.
+#if canImport(Glibc)
+import Glibc
+#endif
 import Alerting
+import Kit
 import Reports
 import Rules
 
@@ -34,6 +38,23 @@ public enum CheckRulesCommand {
         _ = Unmanaged.passRetained(KeptUntilExit(result))
     }
 
+    /// A warning for each `file` rule whose path names no file now: the rule is valid (the daemon waits for the file and
+    /// says so in its log), but a typo in a path would otherwise read nothing, quietly.
+    static func missingFiles(_ config: Configuration?) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        for r in config?.rules ?? [] {
+            guard let e = r.event, e.source == "file", let path = e.argument, let p = FilePathPattern(path) else { continue }
+            let found = p.isGlob ? listDirectory(p.directory).contains { p.matches(name: $0) } : access(path, F_OK) == 0
+            guard !found else { continue }
+            let what = p.isGlob ? "no file matches `\(path)`" : "`\(path)` does not exist"
+            var d = Diagnostic(.noSuchFile, what + " now: rule `\(r.name)` reads nothing until it appears (shd waits for it and logs that it does)",
+                               at: e.argumentLocation ?? r.location, length: e.argumentLocation == nil ? 1 : path.utf8.count + 2)
+            if access(p.directory, F_OK) != 0 { d.notes.append(Diagnostic.Note("the folder \(p.directory) does not exist either")) }
+            out.append(d)
+        }
+        return out
+    }
+
     /// Runs the command. `defaultPaths` are used when no PATH is given (missing ones are skipped).
     /// Returns the exit status: 0 clean, 1 errors, 2 I/O errors.
     public static func run(_ options: Options, catalog: Catalog, defaultPaths: [String], isTTY: Bool,
@@ -49,6 +70,7 @@ public enum CheckRulesCommand {
                                                  at: SourceLocation(file: file, line: 1, column: 1),
                                                  severity: strict ? .error : nil))
         }
+        result.diagnostics += missingFiles(result.configuration)
         let errors = result.diagnostics.filter { $0.severity == .error }.count
         let warnings = result.diagnostics.filter { $0.severity == .warning }.count
         switch format {

@@ -62,9 +62,12 @@ public final class Daemon {
     var journal: JournalSource?
     var journalMatchesKey = ""
     var journalCursor: String?
-    var eventLimit = EventRateLimit(perSecond: DaemonEvents.entriesPerSecond, now: monotonicSeconds())
-    /// Dropped entries already logged, and when (the warning comes at most once a minute).
-    var eventDropLog = (count: 0, at: -1e9)
+    /// Each event source's rate limit (`journal`, `file`), made on its first entries.
+    var eventAdmission: [String: EventAdmission] = [:]
+    /// The text files the `file` rules follow (FileTails.swift), and their offsets as saved with the alert state
+    /// (restored at start, handed to the tails when they open).
+    var fileTails: FileTails?
+    var fileTailState: JSONValue?
     /// The control socket (`shd status`, `reload`, …); nil when off or when it could not be made.
     var control: ControlServer?
     /// What the last reload did, for `shd status`.
@@ -134,6 +137,7 @@ public final class Daemon {
         let saved = readStateFile()
         let committed = dispatcher.recoverSpool(committedThrough: saved?["commit"]?.int64 ?? 0)
         journalCursor = (committed ?? saved)?["journal_cursor"]?.string
+        fileTailState = (committed ?? saved)?["file_tails"]
         var restored = (committed ?? saved).map { restoreState($0, from: committed == nil ? statePath : settings.stateDir + "/journal") } ?? []
         if !dispatcher.journalIsEmpty, let error = dispatcher.compact(state: stateObject()) {
             log.warning("cannot compact the journal into \(statePath) (\(error)); it is kept and read again at the next start")
@@ -154,6 +158,7 @@ public final class Daemon {
         } catch { throw UsageError("\(error)") }
         startWatching()
         startEventSources()
+        startFileSources()
         startControl()
         try startHTTP()
         startWorkerSources()
@@ -305,6 +310,8 @@ public final class Daemon {
         // Journal writers that change files without an inotify event (systemd-journal-remote writes through mmap; sd_journal_get_timeout
         // asks for the same) are caught up at each tick: one sd_journal_next when nothing is new.
         if journal != nil { readJournal() }
+        // Files grown or rotated without an inotify event, and files or folders that could not be read, looked at again.
+        fileTails?.tick()
         // Event alerts resolve with time (their quiet period): every tick steps them too.
         let events = engine.evaluate(report: report, now: now) + engine.advanceEvents(now: now)
         recordEngineNotes()
@@ -360,6 +367,8 @@ public final class Daemon {
         if let meta = configInvalid { o.append("config_invalid", meta.json) }
         // Where the journal source stands: a restart resumes after this entry.
         if let c = journal?.cursor ?? journalCursor { o.append("journal_cursor", .string(c)) }
+        // Where each followed file stands (identity and offset): a restart resumes there.
+        if let f = fileTails?.state() ?? fileTailState { o.append("file_tails", f) }
         return .object(o)
     }
 
@@ -546,6 +555,7 @@ public final class Daemon {
         configuration = config
         noteFunctionsInUse()
         startEventSources()
+        startFileSources()
         applyProbes(config)
         kernelEvents?.openTriggers(rules: config.rules, roots: settings.roots)
         publishSourceModes()

@@ -6,6 +6,12 @@ import Kit
 import Reports
 import Rules
 
+/// A source's rate limit, and the dropped entries already logged and when (the warning comes at most once a minute).
+struct EventAdmission {
+    var limit: EventRateLimit
+    var logged = (count: 0, at: -1e9)
+}
+
 enum DaemonEvents {
     /// Entries per second one source may hand the engine; more are dropped and counted (a log storm stays one
     /// alert with a growing count, and must not take a core).
@@ -66,6 +72,36 @@ extension Daemon {
         }
     }
 
+    /// Follows the files the `file` rules name (FileTails.swift) while some rule does; the first time with the offsets
+    /// saved with the alert state. Closes them when no rule reads a file any more.
+    func startFileSources() {
+        let paths = engine.filePatterns
+        guard !paths.isEmpty else {
+            if let t = fileTails {
+                t.close()
+                fileTails = nil
+                log.notice("no rule reads a file any more: file tails closed")
+            }
+            fileTailState = nil
+            return
+        }
+        if fileTails == nil {
+            do {
+                fileTails = try FileTails(loop: loop, log: log, saved: fileTailState) { [unowned self] in
+                    self.deliverEntries($0, source: "file", lost: 0)
+                }
+            } catch {
+                log.error("event rules on files read nothing: \(error)")
+                return
+            }
+            log.notice("event rules read \(paths.count) file path(s): " + paths.map(\.path).joined(separator: ", "))
+            // At start, in the loop's first turn (as the journal's first read): the state is restored, the dispatcher ready.
+            loop.runSoon { [unowned self] in self.fileTails?.configure(self.engine.filePatterns) }
+            return
+        }
+        fileTails?.configure(paths)
+    }
+
     /// New journal entries, at most 2,000 per loop turn (the rest in the next turn: other sources are not starved).
     func readJournal() {
         guard let j = journal else { return }
@@ -80,16 +116,20 @@ extension Daemon {
         deliverEntries(k.readAvailable(now: .now()), source: "kernel log", lost: k.lost)
     }
 
-    /// Entries of a source through its rate limit into the engine; transitions are committed like a tick's.
+    /// Entries of a source through its rate limit into the engine; transitions are committed like a tick's. The
+    /// journal (or kernel log) and the files each have their own limit.
     func deliverEntries(_ read: [EventEntry], source: String, lost: Int) {
         guard !read.isEmpty else { return }
         let mono = monotonicSeconds()
+        let key = read[0].source
+        var a = eventAdmission[key] ?? EventAdmission(limit: EventRateLimit(perSecond: DaemonEvents.entriesPerSecond, now: mono))
         var entries = read
-        entries.removeAll { _ in !eventLimit.admit(now: mono) }
-        if eventLimit.dropped > eventDropLog.count, mono - eventDropLog.at >= 60 {
-            log.warning("\(source): dropped \(eventLimit.dropped - eventDropLog.count) entries over the rate limit of \(Int(DaemonEvents.entriesPerSecond))/s (\(eventLimit.dropped) since start" + (lost > 0 ? ", \(lost) overwritten before shd read them)" : ")"))
-            eventDropLog = (eventLimit.dropped, mono)
+        entries.removeAll { _ in !a.limit.admit(now: mono) }
+        if a.limit.dropped > a.logged.count, mono - a.logged.at >= 60 {
+            log.warning("\(source): dropped \(a.limit.dropped - a.logged.count) entries over the rate limit of \(Int(DaemonEvents.entriesPerSecond))/s (\(a.limit.dropped) since start" + (lost > 0 ? ", \(lost) overwritten before shd read them)" : ")"))
+            a.logged = (a.limit.dropped, mono)
         }
+        eventAdmission[key] = a
         guard !entries.isEmpty else { return }
         let events = engine.ingest(entries, now: .now())
         recordEngineNotes()

@@ -20,6 +20,8 @@ extension Checker {
             diagnose(.eventRuleItem, "the `\(source.name)` source takes no argument", arg.1)
         } else if r.sourceArgument == nil, let what = source.argument {
             diagnose(.eventRuleItem, "the `\(source.name)` source needs \(what) after its name", r.workerSpan)
+        } else if source.name == "file", let arg = r.sourceArgument, FilePathPattern(arg.0) == nil {
+            diagnose(.eventRuleItem, "`\(arg.0)` is not a file path shd can follow: write an absolute path, with wildcards only in the file name (`/var/log/app/*.log`)", arg.1)
         }
         var schema = source.schema
         schema.fields += EventSources.statistics
@@ -114,8 +116,9 @@ extension Checker {
         scope.series.append(SeriesSpec(input: .constant(.number(0)), kind: .sinceLast, window: 0, limit: nil))
         let quietTest = CExpr.compare(.ge, .series(scope.series.count - 1), .constant(.number(q)))
         for i in conditions.indices { conditions[i].clear = quietTest }
-        return EventRuleSpec(source: r.worker, argument: r.sourceArgument?.0, captures: captures, quiet: q, longest: max(longest, 1),
-                             journalMatches: filter.map(Checker.journalMatches) ?? [])
+        return EventRuleSpec(source: r.worker, argument: r.sourceArgument?.0, argumentLocation: r.sourceArgument.map { loc($0.1) },
+                             argumentGlob: r.sourceArgument.map { Pattern.glob($0.0) }, captures: captures, quiet: q, longest: max(longest, 1),
+                             journalMatches: r.worker == "journal" ? filter.map(Checker.journalMatches) ?? [] : [])
     }
 
     /// Field equalities of the filter's `and` chain, as journal matches: `transport == "kernel"` → `_TRANSPORT=kernel`,

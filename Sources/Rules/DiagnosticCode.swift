@@ -71,6 +71,8 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
     case eventWindow
     /// `bad-capture`: a named group whose value could not become a label (under `or`/`not`, or in a row rule).
     case badCapture
+    /// `no-such-file`: `shd check-rules` found no file at a `file` rule's path (the daemon waits for it).
+    case noSuchFile
 
     /// The printed id.
     public var id: String {
@@ -151,6 +153,7 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
         case .eventRuleItem: return "event-rule"
         case .eventWindow: return "bad-window"
         case .badCapture: return "bad-capture"
+        case .noSuchFile: return "no-such-file"
         }
     }
 
@@ -158,7 +161,7 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
     public var severity: Diagnostic.Severity {
         switch self {
         case .settingOverridden, .duplicateOption, .secretInline, .secretPlaintext, .unitMismatch, .rawCounter, .rateOfGauge,
-             .constantCondition, .clearOverlaps, .inhibitMatchesAll, .emptyRuleSet:
+             .constantCondition, .clearOverlaps, .inhibitMatchesAll, .emptyRuleSet, .noSuchFile:
             return .warning
         default: return .error
         }

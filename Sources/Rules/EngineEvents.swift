@@ -87,6 +87,16 @@ extension Engine {
         return out
     }
 
+    /// The paths the `file` rules follow (`/var/log/app/*.log`), each with the rules that name it, in rule order.
+    public var filePatterns: [(path: String, rules: [String])] {
+        var out: [(path: String, rules: [String])] = []
+        for ri in eventRules where compiled[ri].event!.source == "file" {
+            guard let p = compiled[ri].event!.argument else { continue }
+            if let i = out.firstIndex(where: { $0.path == p }) { out[i].rules.append(compiled[ri].name) } else { out.append((p, [compiled[ri].name])) }
+        }
+        return out
+    }
+
     /// The journal matches of every journal rule, or nil when some rule can match any entry (no library filter).
     /// Each element is one rule's conjunction; the library ORs them (`sd_journal_add_disjunction`).
     public var journalMatches: [[(field: String, values: [String])]]? {
@@ -115,7 +125,8 @@ extension Engine {
         for ri in eventRules {
             let rule = compiled[ri]
             let spec = rule.event!
-            guard spec.source == entry.source, spec.argument == nil || spec.argument == entry.argument else { continue }
+            guard spec.source == entry.source else { continue }
+            if let g = spec.argumentGlob { guard let a = entry.argument, g.matches(a) else { continue } }
             if let f = rule.filter {
                 if rule.lets.isEmpty {
                     guard shared.condition(f) == true else { continue }

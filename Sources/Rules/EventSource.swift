@@ -41,7 +41,7 @@ public struct EventSourceSpec: Sendable {
 
 /// The table of event sources (one line per source; the checker, docs and test-rules read it).
 public enum EventSources {
-    public static let all: [EventSourceSpec] = [journal]
+    public static let all: [EventSourceSpec] = [journal, file]
 
     public static func named(_ name: String) -> EventSourceSpec? { all.first { $0.name == name } }
 
@@ -50,6 +50,21 @@ public enum EventSources {
     public static let journal = EventSourceSpec(
         name: "journal", help: "systemd journal entries (kernel messages have transport \"kernel\")",
         fields: journalFields.map { FieldSchema($0.name, $0.number ? .number : .label, help: $0.help) })
+
+    /// Lines appended to text files (logs outside the journal): `on file "/var/log/app/*.log"`, wildcards in the file
+    /// name only. Rotation by rename and by truncation is followed (Daemon/FileTails.swift).
+    public static let file = EventSourceSpec(
+        name: "file", help: "lines appended to a text file (a log that is not in the journal)",
+        argument: "a file path in quotes (`on file \"/var/log/app/*.log\"`)",
+        fields: [
+            FieldSchema("message", .label, help: "the line, without its newline"),
+            FieldSchema("path", .label, help: "the file the line was read from"),
+        ])
+
+    /// An entry of the file source: one line of the file at `path`.
+    public static func fileEntry(line: String, path: String, time: Timestamp) -> EventEntry {
+        EventEntry(source: "file", argument: path, time: time, fields: ["message": .string(line), "path": .string(path)])
+    }
 
     /// A journal field as rules name it, and the journal's own field it comes from.
     public struct JournalField: Sendable {

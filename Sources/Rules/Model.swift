@@ -126,6 +126,11 @@ public struct EventRuleSpec: Sendable {
     /// The source after `on`, and its argument if it takes one.
     public var source: String
     public var argument: String?
+    /// Where the argument is written (check-rules points there when no such file exists).
+    public var argumentLocation: SourceLocation?
+    /// The argument as a glob: the entries of the source it takes (`on file "/var/log/app/*.log"`: those of the files it
+    /// names). Nil for a source without an argument.
+    var argumentGlob: Pattern?
     /// Patterns with named groups in the filter's top-level `and` chain: after the filter passes, their groups
     /// become the instance's labels.
     var captures: [(field: String, pattern: Pattern)]

@@ -1,5 +1,6 @@
 // Event samples in rule tests: `journal { message "…" priority 3 }`, `journal file "x.export"` (journalctl -o export),
-// `kmsg "6,12,345,-;message"` and `kmsg file "x.kmsg"` (/dev/kmsg records), each at a test time.
+// `kmsg "6,12,345,-;message"` and `kmsg file "x.kmsg"` (/dev/kmsg records), `file "/var/log/app.log" "a line" …` and
+// `file "/var/log/app.log" from "x.log"` (lines of a text file), each at a test time.
 import Alerting
 import Reports
 
@@ -7,6 +8,8 @@ import Reports
 struct TestEntry {
     var offset: Double
     var source: String
+    /// The source's argument (the file a `file` entry was read from).
+    var argument: String? = nil
     var fields: Row
 }
 
@@ -20,6 +23,10 @@ extension RuleTestParser {
     /// One event sample; its entries are appended to `entries`.
     mutating func parseEventSample(into entries: inout [TestEntry]) throws(ParseAbort) {
         let kw = advance()
+        if kw.text == "file" {
+            try parseFileSample(into: &entries)
+            return
+        }
         if tok.isWord("file") {
             _ = advance()
             guard tok.kind == .string else { throw fail("expected a file path after `\(kw.text) file`", tok) }
@@ -70,6 +77,36 @@ extension RuleTestParser {
         } else {
             var st: [String: Double] = [:]
             entries.append(TestEntry(offset: 0, source: kw.text, fields: try parseRow(steps: &st, schema: schema)))
+        }
+    }
+}
+
+extension RuleTestParser {
+    /// `file "PATH" "line" …` or `file "PATH" from "sample.log"`: lines of the file at PATH, split as the daemon splits
+    /// what it reads (``LineSplitter``; a last line without its newline counts too).
+    mutating func parseFileSample(into entries: inout [TestEntry]) throws(ParseAbort) {
+        guard tok.kind == .string else { throw fail("expected the file's path after `file` (`file \"/var/log/app.log\" \"a line\"`)", tok) }
+        let pathTok = advance()
+        guard FilePathPattern(pathTok.text) != nil, !pathTok.text.contains(where: { "*?[".contains($0) }) else {
+            throw fail("expected an absolute file path without wildcards (the file the lines were read from)", pathTok)
+        }
+        let path = pathTok.text
+        var lines: [String] = []
+        if tok.isWord("from") {
+            _ = advance()
+            guard tok.kind == .string else { throw fail("expected a sample file after `from`", tok) }
+            let sampleTok = advance()
+            let sample = RuleTestRunner.resolve(sampleTok.text, relativeTo: file)
+            guard let bytes = RuleTestRunner.readFile(sample) else { throw fail("cannot read \(sample)", sampleTok) }
+            var splitter = LineSplitter()
+            lines = splitter.feed(bytes)
+            if let last = splitter.finish() { lines.append(last) }
+        } else {
+            guard tok.kind == .string else { throw fail("expected the lines (strings) or `from \"sample.log\"` after `file \"\(path)\"`", tok) }
+            while tok.kind == .string { lines.append(advance().text) }
+        }
+        for l in lines {
+            entries.append(TestEntry(offset: 0, source: "file", argument: path, fields: EventSources.fileEntry(line: l, path: path, time: Timestamp(microseconds: 0)).fields))
         }
     }
 }

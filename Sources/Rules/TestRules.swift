@@ -429,7 +429,7 @@ public enum RuleTestRunner {
             for e in s.entries {
                 let t = s.time + e.offset
                 if byTime[t] == nil { byTime[t] = []; times.append(t) }
-                entriesAt[t, default: []].append(EventEntry(source: e.source, time: epoch.adding(seconds: t), fields: e.fields))
+                entriesAt[t, default: []].append(EventEntry(source: e.source, argument: e.argument, time: epoch.adding(seconds: t), fields: e.fields))
             }
             for d in s.data {
                 var list = byTime[s.time] ?? []

@@ -221,3 +221,64 @@ import Testing
         #expect(again.advanceEvents(now: Timestamp(seconds: 1_800_000_120 + 1800)).map(\.kind) == [.resolved])
     }
 }
+
+@Suite struct FileSourceTests {
+    static let source = """
+    rule app_errors on file "/var/log/app/*.log" where message =~ /ERROR (?<code>\\w+)/ {
+      warn count(5m) >= 3
+      quiet 15m
+      summary "{count} errors {code} in {path}"
+    }
+    """
+
+    func engine(_ text: String = source) throws -> Engine {
+        let r = RuleSetLoader.load(sources: [("t.rules", text)], catalog: TestCatalog.catalog)
+        return Engine(configuration: try #require(r.configuration, "\(r.diagnostics.map(\.message))"))
+    }
+
+    func line(_ text: String, _ path: String = "/var/log/app/web.log", at t: Double) -> EventEntry {
+        EventSources.fileEntry(line: text, path: path, time: Timestamp(seconds: 1_800_000_000 + t))
+    }
+
+    @Test(arguments: [
+        ("rule r on file { warn count(5m) > 0 }", "event-rule", 11),
+        ("rule r on file \"var/log/x.log\" { warn count(5m) > 0 }", "event-rule", 16),
+        ("rule r on file \"/var/*/x.log\" { warn count(5m) > 0 }", "event-rule", 16),
+        ("rule r on journal \"/var/log/x\" { warn count(5m) > 0 }", "event-rule", 19),
+        ("rule r on file \"/var/log/x.log\" where priority < 3 { warn count(5m) > 0 }", "unknown-field", 39),
+        ("rule r on file \"/var/log/x.log\" { warn count(5m) > 0 for 1m }", "event-rule", 58),
+    ])
+    func checkerNamesTheProblem(_ text: String, _ id: String, _ column: Int) throws {
+        let r = RuleSetLoader.load(sources: [("t.rules", text)], catalog: TestCatalog.catalog)
+        let d = try #require(r.diagnostics.first { $0.id == id }, "got \(r.diagnostics.map { "\($0.id) \($0.location) \($0.message)" })")
+        #expect(d.location.column == column)
+        #expect(r.configuration == nil)
+    }
+
+    @Test func theFileRulesPathsAndTheirRules() throws {
+        let e = try engine(Self.source + "\nrule b on file \"/var/log/app/*.log\" { warn count(1m) > 100 }\nrule c on file \"/srv/x.log\" by path { warn count(1m) > 0 }")
+        #expect(e.filePatterns.map { "\($0.path) \($0.rules)" } == [#"/var/log/app/*.log ["app_errors", "b"]"#, #"/srv/x.log ["c"]"#])
+        #expect(e.eventSources == ["file"])
+    }
+
+    @Test func countsPerCaptureOnlyTheFilesItsPathNames() throws {
+        let e = try engine()
+        var events = e.ingest([line("ERROR E42 disk full", at: 0), line("ERROR E42 disk full", at: 1),
+                               line("ERROR E42 disk full", "/var/log/other/web.log", at: 1), line("ERROR E42 disk full", "/var/log/app/web.log.1", at: 1),
+                               line("INFO fine", at: 2), line("ERROR E7 x", "/var/log/app/api.log", at: 2)], now: Timestamp(seconds: 1_800_000_002))
+        #expect(events.isEmpty)
+        events = e.ingest([line("ERROR E42 again", "/var/log/app/api.log", at: 3)], now: Timestamp(seconds: 1_800_000_003))
+        #expect(events.map(\.kind) == [.firing])
+        #expect(events.first?.labels["code"] == "E42")
+        #expect(events.first?.summary == "3 errors E42 in /var/log/app/api.log")
+        // Quiet for 15 minutes: resolved.
+        #expect(e.advanceEvents(now: Timestamp(seconds: 1_800_000_003 + 899)).isEmpty)
+        #expect(e.advanceEvents(now: Timestamp(seconds: 1_800_000_003 + 900)).map(\.kind) == [.resolved])
+    }
+
+    @Test func aPathWithoutWildcardsNamesOneFile() throws {
+        let e = try engine("rule r on file \"/var/log/app.log\" { warn count(1m) >= 1 }")
+        #expect(e.ingest([line("x", "/var/log/app.log.1", at: 0)], now: Timestamp(seconds: 1_800_000_000)).isEmpty)
+        #expect(e.ingest([line("x", "/var/log/app.log", at: 0)], now: Timestamp(seconds: 1_800_000_000)).map(\.kind) == [.firing])
+    }
+}
