@@ -21,8 +21,16 @@
 #include <sys/socket.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <sys/syscall.h>
 
 static inline int shd_errno(void) { return errno; }
+
+/* pidfd_open(2) (Linux 5.3): a descriptor that becomes readable when the process exits. glibc 2.36 has no
+   wrapper in the headers Debian 12 installs, so the syscall is made directly; -1 with errno ENOSYS on older kernels. */
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+static inline int shd_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
 /* A readdir entry's name. Swift's `e.pointee.d_name` copies the whole 256-byte array, reading past
    the end of a short last record in readdir's buffer (AddressSanitizer: heap-buffer-overflow). */

@@ -28,6 +28,8 @@ public final class Daemon {
     /// Declared probes (DaemonProbes.swift) and the inotify watch on their certificate folders.
     var probeRunner: ProbeRunner?
     var certificateWatcher: FileWatcher?
+    /// Declared watches (DaemonWatches.swift): pidfds of watched processes, the discovery timer, inotify.
+    let watchLoop = WatchLoopState()
     var workerTimers: [TimerID] = []
     /// rtnetlink, uevents, PSI triggers, mdstat: kernel events that collect a function at once.
     var kernelEvents: KernelEvents?
@@ -123,6 +125,7 @@ public final class Daemon {
                             hostname: settings.hostname ?? kernelHostname(settings.roots))
         engine = Engine(configuration: config)
         applyProbes(config)
+        applyWatches(config)
         removeTempFiles()
         alertLog = AlertLog(stateDir: settings.stateDir, maxSize: settings.historyMaxSize)
 
@@ -270,6 +273,7 @@ public final class Daemon {
         var counts: [String: Int64] = [:]
         for m in SourceModes.shared.all where m.mode == "event" { counts[m.mechanism] = m.events }
         SourceModes.shared.all = k.modes(workers: snapshot.workers, settings: settings, inUse: functionsInUse, events: counts)
+            + watchSourceModes(events: counts)
     }
 
     /// Starts the workers' event sources (the systemd manager's signals): a change is collected and evaluated in
@@ -319,6 +323,7 @@ public final class Daemon {
         if !events.isEmpty || stateUnsaved { announce(events, report: report, always: true) }
         flushAlertLog()
         dispatcher.refreshFiring(engine.announcedFiringAlerts, report: report)
+        syncWatches()
         // report.json follows the full collections (every report_interval) and every alert
         // change; encoding and renaming it each tick would be the daemon's largest cost at 1 s.
         if outputsDue || !events.isEmpty || settings.textfileDir != nil {
@@ -557,6 +562,7 @@ public final class Daemon {
         startEventSources()
         startFileSources()
         applyProbes(config)
+        applyWatches(config)
         kernelEvents?.openTriggers(rules: config.rules, roots: settings.roots)
         publishSourceModes()
         do { try dispatcher.updateChannels(config.channels) } catch { log.error("channels: \(error)") }
@@ -633,6 +639,7 @@ public final class Daemon {
         for t in workerTimers { loop.cancelTimer(t) }
         workerTimers = []
         probeRunner?.stop()
+        stopWatches()
         http?.stop()
         kernelEvents?.close()
         for w in snapshot.workers { w.source?.stop() }

@@ -50,6 +50,8 @@ public final class FileWatcher {
 
     /// Folders being watched (those that existed at start).
     public var watchedDirectories: [String] { Array(watches.values).sorted() }
+    /// Folders asked for, sorted (whether they exist or not).
+    public var configuredDirectories: [String] { directories }
 
     private func schedule() {
         if let p = pending { loop.cancelTimer(p) }

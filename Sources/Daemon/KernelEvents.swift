@@ -128,7 +128,7 @@ final class KernelEvents {
     func modes(workers: [Worker], settings: DaemonSettings, inUse: [String: Set<String>], events: [String: Int64]) -> [SourceMode] {
         var out: [SourceMode] = []
         for w in workers {
-            for f in w.functions {
+            for f in w.functions where f.isActive {
                 let name = w.name + "." + f.name
                 let used = settings.textfileDir != nil || inUse[w.name]?.contains(f.name) == true
                 let interval = used ? settings.interval(of: w.name) : max(settings.interval(of: w.name), settings.reportInterval)

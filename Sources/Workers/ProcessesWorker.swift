@@ -379,6 +379,7 @@ enum ProcessesWorker {
         let table = ProcessTable()
         return Worker(name: "processes", functions: [
             ProcessSummaryFunction(table: table), TopProcessesFunction(table: table), ZombiesFunction(table: table),
+            WatchedProcessesFunction(table: table),
         ])
     }
 }

@@ -179,10 +179,14 @@ public protocol MetricFunction: AnyObject {
     /// The function's name and fields; the rule checker and the textfile exporter read it.
     static var schema: FunctionSchema { get }
     func collect(_ context: CollectContext) throws -> [Row]
+    /// False while a function whose rows come from declarations has none (`processes.watched` without a
+    /// `watch … process`): the worker neither collects nor reports it, so such a configuration reports as before.
+    var isActive: Bool { get }
 }
 
 extension MetricFunction {
     public var name: String { Self.schema.name }
+    public var isActive: Bool { true }
 }
 
 /// A domain (cpu, disk, …) with its functions.
@@ -215,7 +219,7 @@ public final class Worker {
         let ctx = CollectContext(roots: roots, options: options, now: now, monotonic: monotonicSeconds(), tick: tick)
         var reports: [FunctionReport] = []
         reports.reserveCapacity(functions.count)
-        for f in functions {
+        for f in functions where f.isActive {
             if let only, !only.contains(f.name), let old = previous?.function(f.name) {
                 reports.append(old)
                 continue

@@ -35,7 +35,7 @@ import Workers
     static func examples() -> [String] {
         blocks().filter { text in
             let first = text.split(whereSeparator: { $0 == " " || $0 == "\n" }).first ?? ""
-            return ["rule", "channel", "set", "mute"].contains(String(first)) && !text.contains("...")
+            return ["rule", "channel", "set", "mute", "probe", "watch"].contains(String(first)) && !text.contains("...")
         }
     }
 

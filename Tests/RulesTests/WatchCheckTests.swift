@@ -53,6 +53,7 @@ import Workers
             watch fifo file { path "/run/app/control.fifo" }
             watch backups directory { path "/var/backups/db" match "*.dump" }
             watch certs directory { path "/etc/letsencrypt/live/*" }
+            rule process_down on processes.watched by watch { crit running < 1 }
             """
         let r = RuleSetLoader.load(sources: [("w.rules", source)], catalog: WorkerRegistry.catalog)
         #expect(r.diagnostics.isEmpty, "\(r.diagnostics.map { "\($0.location) \($0.id) \($0.message)" })")
@@ -70,6 +71,17 @@ import Workers
         let r = RuleSetLoader.load(sources: [("t.rules", "watch w process { name \"a\"\nrule r on disk.filesystems { warn used_percent > 1 }")],
                                    catalog: TestCatalog.catalog)
         #expect(r.diagnostics.contains { $0.id == "expected-token" && $0.location.line == 2 })
+    }
+
+    @Test func watchIsStillAFieldAndLabelName() {
+        // The new statement word does not take `watch` away from rules: it is the watch's label in the rows.
+        let r = RuleSetLoader.load(sources: [("t.rules", """
+            rule down on processes.watched by watch where watch == "nginx" {
+              crit running < 1
+              summary "{watch} is down"
+            }
+            """)], catalog: WorkerRegistry.catalog)
+        #expect(!r.hasErrors, "\(r.diagnostics.map { "\($0.location) \($0.id) \($0.message)" })")
     }
 
     static let units: [(String, String?)] = [
@@ -93,6 +105,16 @@ extension SettingsTableTests {
         }
         for k in WatchKinds.common { rows.append("| every kind | `\(k.name)` | \(typeWord(k.type)) | \(markdownDefault(k)) | \(k.help) |") }
         return rows.joined(separator: "\n")
+    }
+
+    /// The fields docs/rules.md lists for a watch function are its schema's, in order.
+    @Test(arguments: [("processes", "watched")])
+    func rulesMdListsTheWatchFunctionsFields(_ worker: String, _ function: String) throws {
+        let schema = try #require(WorkerRegistry.catalog.function(worker: worker, function: function))
+        let line = try #require(Self.doc("docs/rules.md").split(separator: "\n").first { $0.hasPrefix("| `\(worker).\(function)` |") })
+        let cells = line.split(separator: "|")
+        let shown = cells.last.map { $0.split(separator: ",").map { $0.filter { $0 != "`" && $0 != " " } } } ?? []
+        #expect(shown == schema.fields.map(\.name))
     }
 
     @Test func rulesMdWatchTableIsTheTable() {

@@ -83,13 +83,16 @@ public final class DaemonHarness {
         writeText(path, text)
     }
 
-    public func start(interval: String = "100ms", extraArgs: [String] = [], environment: [String: String]? = nil) throws {
+    /// Starts `shd run` on the fixture machine, or with `live` on this machine's /proc, /sys and /etc (watched processes
+    /// the test starts).
+    public func start(interval: String = "100ms", extraArgs: [String] = [], environment: [String: String]? = nil, live: Bool = false) throws {
         runs += 1
         let out = dir + "/run\(runs)"
         mkdir(out, 0o755)
+        let (proc, sys, etc) = live ? ("/proc", "/sys", "/etc") : (root + "/proc", root + "/sys", root + "/etc")
         process = try ChildProcess([shdBinary, "run", "--rules", rules, "--state-dir", state]
                                     + (withTextfile ? ["--textfile", textfile] : [])
-                                    + ["--proc-root", root + "/proc", "--sys-root", root + "/sys", "--etc-root", root + "/etc",
+                                    + ["--proc-root", proc, "--sys-root", sys, "--etc-root", etc,
                                        "--interval", interval, "--log-level", "debug", "--socket", controlSocket] + extraArgs,
                                    environment: environment, outputDirectory: out)
         outputs += [process!.stdoutPath, process!.stderrPath]
