@@ -74,14 +74,17 @@ public struct ConfigKey: Sendable {
     public var unit: String?
     /// A channel option the kind cannot do without.
     public var required: Bool
+    /// The option that may stand in for a required one (`url` or `urls`): exactly one of the two is given.
+    public var alternative: String?
     /// One line for people (the docs; `missing-channel-option` quotes a required option's).
     public var help: String
     public var check: Check
 
     public init(_ name: String, _ type: ValueType, default value: ConfigValue? = nil, defaultText: String? = nil,
-                unit: String? = nil, required: Bool = false, check: Check = .none, _ help: String)
+                unit: String? = nil, required: Bool = false, alternative: String? = nil, check: Check = .none, _ help: String)
     {
         self.name = name
+        self.alternative = alternative
         self.type = type
         self.defaultValue = value
         self.defaultText = defaultText
@@ -243,10 +246,12 @@ public enum ChannelKinds {
     }
     public enum Alertmanager {
         public static let kind = "alertmanager"
-        public static let url = ConfigKey("url", .stringOrFile, required: true, check: .url(secret: false),
+        public static let url = ConfigKey("url", .stringOrFile, required: true, alternative: "urls", check: .url(secret: false),
                                           "Alertmanager base URL; alerts are POSTed to URL/api/v2/alerts")
+        public static let urls = ConfigKey("urls", .stringList, required: true, alternative: "url", check: .url(secret: false),
+            "the base URLs of every peer of an Alertmanager cluster (HA): each alert goes to each peer, with its own queue and retries per peer")
         public static let generatorURL = ConfigKey("generator_url", .string, "generatorURL sent with each alert")
-        public static let options: [ConfigKey] = [url, resendInterval, generatorURL, headers, caFile]
+        public static let options: [ConfigKey] = [url, urls, resendInterval, generatorURL, headers, caFile]
     }
     public enum Exec {
         public static let kind = "exec"

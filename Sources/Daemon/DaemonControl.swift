@@ -187,6 +187,7 @@ extension Daemon {
         o.append("channels", .array(dispatcher.channelStatuses.map { c in
             var j = JSONObject()
             j.append("name", .string(c.name))
+            j.append("channel", .string(c.channel))
             j.append("kind", c.kind.map { .string($0) } ?? .null)
             j.append("queued", .int(Int64(c.queued)))
             j.append("failing", .bool(c.consecutiveFailures > 0))

@@ -57,7 +57,11 @@ public struct NotifyError: Error, Equatable, CustomStringConvertible {
 ///
 /// - Important: `secrets` holds every secret string so log lines can be scrubbed; never log this value.
 struct ChannelConfig {
+    /// The delivery target's name: the channel's, or `CHANNEL@KEY` for one of the targets a declaration expands
+    /// into (`ChannelKind.targets`: `am@10.0.0.1:9093`). Queues, spool entries, log lines and `shd status` use it.
     var name: String
+    /// The declared channel's name, which rules route to (`notify am`).
+    var channel: String
     var kind: any ChannelKind
     var timeout: Double = ChannelKinds.timeout.defaultSeconds
     var ttl: Double = ChannelKinds.ttl.defaultSeconds
@@ -86,6 +90,7 @@ struct ChannelConfig {
             throw NotifyError(.unknownKind(channel: decl.name, kind: decl.kind), at: decl.location)
         }
         name = decl.name
+        channel = decl.name
         let o = ChannelOptions(decl)
         if let t = try o.duration(ChannelKinds.timeout) { timeout = t }
         if let t = try o.duration(ChannelKinds.ttl) { ttl = t }
@@ -101,6 +106,22 @@ struct ChannelConfig {
         caFile = try o.text(ChannelKinds.caFile)
         kind = try type.init(decoding: o)
         secrets = o.secrets
+    }
+
+    /// The delivery targets of this channel: itself, or one per target its kind expands into, named `CHANNEL@KEY`.
+    var targets: [ChannelConfig] {
+        guard let expanded = kind.targets() else { return [self] }
+        return expanded.map { t in
+            var c = self
+            c.name = channel + "@" + t.key
+            c.kind = t.kind
+            return c
+        }
+    }
+
+    /// The declared channel a target name belongs to (`am@10.0.0.1:9093` → `am`; a plain name is its own).
+    static func channel(ofTarget name: String) -> String {
+        name.firstIndex(of: "@").map { String(name[..<$0]) } ?? name
     }
 
     /// The parts of a URL that may carry a token when a receiver echoes them back without the host: the path

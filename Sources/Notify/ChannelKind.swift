@@ -52,6 +52,12 @@ protocol ChannelKind: Sendable {
 
     /// The re-send of `firing` (`resendInterval`); not spooled, the next one replaces a lost one.
     func resend(_ firing: [AlertEvent], host: String, _ config: ChannelConfig) -> TransferRequest?
+
+    /// The delivery targets one declaration expands into, each a kind value of its own with a key that names it
+    /// (stable across restarts and reorderings: Alertmanager keys a peer by host:port); nil (the default): one
+    /// target, the channel itself. Every event routed to the channel is spooled once per target, and each target
+    /// has its own queue, retries, backoff and re-sends, so one that is down holds up none of the others.
+    func targets() -> [(key: String, kind: any ChannelKind)]?
 }
 
 extension ChannelKind {
@@ -61,6 +67,7 @@ extension ChannelKind {
     func deliverNow(_ event: AlertEvent, host: String, channel: String) -> (LogLevel, String)? { nil }
     var resendInterval: Double? { nil }
     func resend(_ firing: [AlertEvent], host: String, _ config: ChannelConfig) -> TransferRequest? { nil }
+    func targets() -> [(key: String, kind: any ChannelKind)]? { nil }
 
     /// HTTP: 2xx delivered; 408, 429 and 5xx retried after the server's Retry-After (header, or Slack's
     /// `{"retry_after":30}` body) or the backoff; other statuses dropped; no answer retried.
@@ -186,6 +193,23 @@ final class ChannelOptions {
         let u = try required(key, secret: true)
         secrets += ChannelConfig.tokensOf(u)
         return u
+    }
+
+    /// A non-empty list of distinct http(s) URLs (`urls [ … ]`), each treated as a secret like `url`'s.
+    func urlList(_ key: ConfigKey) throws(NotifyError) -> [String]? {
+        guard let v = self[key] else { return nil }
+        guard case .list(let items) = v, !items.isEmpty else { throw bad(key, "a list of http(s) URLs") }
+        var out: [String] = []
+        for item in items {
+            guard let u = item.stringValue, u.hasPrefix("http://") || u.hasPrefix("https://") else {
+                throw bad(key, "a list of http(s) URLs")
+            }
+            guard !out.contains(u) else { throw bad(key, "a list of distinct URLs (\(ChannelConfig.hostOf(u)) is there twice)") }
+            out.append(u)
+            secrets.append(u)
+            secrets += ChannelConfig.tokensOf(u)
+        }
+        return out
     }
 
     /// `headers { "Name" "value" … }`, values plain or from secret files.

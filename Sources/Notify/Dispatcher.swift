@@ -80,7 +80,10 @@ public struct DeliveryOutcome: Sendable, CustomStringConvertible {
 /// All methods must be called on the host loop's thread.
 /// One channel as `shd status` shows it.
 public struct ChannelStatus: Sendable, Equatable {
+    /// The delivery target: the channel, or `CHANNEL@KEY` for one of its targets (an Alertmanager peer).
     public var name: String
+    /// The declared channel the target belongs to.
+    public var channel: String
     /// The channel's kind (`webhook`, …); nil for a channel no longer configured that still has queued notifications.
     public var kind: String?
     /// Notifications waiting (the spool depth), the one in flight included.
@@ -121,7 +124,10 @@ public final class Dispatcher {
     private var curl: CurlMulti?
     private let exec: ExecRunner
     private let reportPath: String
+    /// One state per delivery target (`ChannelConfig.targets`), by target name.
     private var states: [String: ChannelState] = [:]
+    /// The delivery targets of each declared channel, by channel name.
+    private var routes: [String: [String]] = [:]
     /// Queued entries by channel name, oldest first; the head is in flight while the channel is busy.
     /// Entries of a channel no longer configured stay here (and on disk) until it comes back.
     private var queues: [String: [SpoolEntry]] = [:]
@@ -151,8 +157,20 @@ public final class Dispatcher {
         reportPath = options.reportPath ?? (parent.isEmpty ? "" : parent) + "/report.json"
         let now = monotonicSeconds()
         for c in configs { states[c.name] = ChannelState(config: c, now: now) }
+        routes = Dispatcher.routes(configs)
         prepareCurl(for: configs)
     }
+
+    /// The delivery targets of each channel, in declaration order.
+    private static func routes(_ configs: [ChannelConfig]) -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for c in configs { out[c.channel, default: []].append(c.name) }
+        return out
+    }
+
+    /// The names of the delivery targets `channel` expands into (itself, or one per Alertmanager peer); empty for
+    /// a channel that is not configured.
+    public func targets(of channel: String) -> [String] { routes[channel] ?? [] }
 
     /// Loads libcurl if some channel needs it and it is not loaded yet (at startup the daemon gets here before
     /// any thread exists). A failure is logged once here; the channels' notifications stay spooled and every
@@ -177,12 +195,13 @@ public final class Dispatcher {
         return .success(multi)
     }
 
-    /// Checked configs, plus the built-in channel (`log`, the default route) when none of its name is declared.
+    /// Checked configs, plus the built-in channel (`log`, the default route) when none of its name is declared,
+    /// one per delivery target (`ChannelConfig.targets`).
     private static func configs(_ channels: [ChannelDeclaration]) throws(NotifyError) -> [ChannelConfig] {
         var configs: [ChannelConfig] = []
-        for d in channels { configs.append(try ChannelConfig(d)) }
+        for d in channels { configs += try ChannelConfig(d).targets }
         let builtIn = ChannelRegistry.builtIn
-        if !configs.contains(where: { $0.name == builtIn.name }) { configs.append(try ChannelConfig(builtIn)) }
+        if !configs.contains(where: { $0.channel == builtIn.name }) { configs.append(try ChannelConfig(builtIn)) }
         return configs
     }
 
@@ -197,7 +216,8 @@ public final class Dispatcher {
         var out: [ChannelStatus] = []
         for name in Set(states.keys).union(queues.keys).sorted() {
             let st = states[name]
-            out.append(ChannelStatus(name: name, kind: st.map { type(of: $0.config.kind).name }, queued: queues[name]?.count ?? 0,
+            out.append(ChannelStatus(name: name, channel: st?.config.channel ?? ChannelConfig.channel(ofTarget: name),
+                                     kind: st.map { type(of: $0.config.kind).name }, queued: queues[name]?.count ?? 0,
                                      consecutiveFailures: st?.failures ?? 0, lastDelivery: st?.lastDelivery, lastError: st?.lastError))
         }
         return out
@@ -205,7 +225,7 @@ public final class Dispatcher {
 
     // MARK: the daemon's entry points
 
-    /// Writes one spool entry per (event, channel) before any attempt, then starts delivery. Events of one call
+    /// Writes one spool entry per (event, delivery target) before any attempt, then starts delivery. Events of one call
     /// for one channel go out as one message where the channel's kind allows it (`ChannelKind.maxBatch`).
     /// Channels whose kind does not spool (`log`) write their line once the entries are durable.
     ///
@@ -226,12 +246,16 @@ public final class Dispatcher {
         var failure: String?
         for event in events {
             var seen: Set<String> = []
-            for name in event.channels where seen.insert(name).inserted {
-                guard let st = states[name] else {
-                    log.log(.warning, "notify: alert \(event.rule) is routed to channel \(name), which is not configured")
+            var targets: [String] = []
+            for channel in event.channels where seen.insert(channel).inserted {
+                guard let t = routes[channel] else {
+                    log.log(.warning, "notify: alert \(event.rule) is routed to channel \(channel), which is not configured")
                     continue
                 }
-                guard st.config.accepts(event) else { continue }
+                targets += t
+            }
+            for name in targets {
+                guard let st = states[name], st.config.accepts(event) else { continue }
                 if !type(of: st.config.kind).spools {
                     if let line = st.config.kind.deliverNow(event, host: hostname, channel: name) { logLines.append(line) }
                     continue
@@ -313,7 +337,9 @@ public final class Dispatcher {
             queues[e.channel, default: []].append(e)
             recovered[e.channel, default: 0] += 1
         }
+        for (name, n) in adoptOrphans() { recovered[name, default: 0] += n }
         for name in recovered.keys.sorted() {
+            guard queues[name] != nil else { continue }
             queues[name]!.sort(by: SpoolEntry.inOrder)
             if states[name] == nil {
                 log.log(.warning, "notify: \(recovered[name]!) spooled notification(s) for channel \(name), which is not "
@@ -369,7 +395,7 @@ public final class Dispatcher {
         for (name, st) in states where !st.resendBusy {
             guard let interval = st.config.kind.resendInterval, now - st.lastResend >= interval else { continue }
             st.lastResend = now
-            let firing = alerts.filter { $0.kind != .resolved && $0.channels.contains(name) && st.config.accepts($0) }
+            let firing = alerts.filter { $0.kind != .resolved && $0.channels.contains(st.config.channel) && st.config.accepts($0) }
             guard !firing.isEmpty else { continue }
             let curl: CurlMulti
             switch curlTransport() {
@@ -413,8 +439,61 @@ public final class Dispatcher {
             if let t = st.timer { host.cancelTimer(t) }
         }
         states = next
+        routes = Dispatcher.routes(configs)
         prepareCurl(for: configs)
+        adoptOrphans()
         for name in queues.keys.sorted() { pump(name) }
+    }
+
+    /// Entries queued for a delivery target that is gone while its channel is still configured (`am` after its
+    /// `url` became `urls`, `am@HOST:PORT` after that peer left the list or the list became one `url`) would wait
+    /// forever: each is copied to every target the channel has now (a spool file created at the original's time,
+    /// so it sorts where the original did and each alert's transitions stay in order), then removed. A crash
+    /// between the copies and the removal sends it twice, never not at all; a copy that cannot be written keeps the
+    /// original queued. Entries of a channel that is not configured at all stay as they are until it is.
+    /// - Returns: how many entries each target received.
+    @discardableResult
+    private func adoptOrphans() -> [String: Int] {
+        var adopted: [String: Int] = [:]
+        for name in queues.keys.sorted() where states[name] == nil && !(queues[name]?.isEmpty ?? true) {
+            let channel = ChannelConfig.channel(ofTarget: name)
+            guard let targets = routes[channel], !targets.isEmpty, spools(channel) else { continue }
+            var moved: [SpoolEntry] = []
+            var copies: [(String, SpoolEntry)] = []
+            for e in queues[name]! {
+                do throws(SpoolCorruption) {
+                    var made: [(String, SpoolEntry)] = []
+                    for t in targets { made.append((t, try spool.copy(e, to: t))) }
+                    copies += made
+                    moved.append(e)
+                } catch {
+                    log.log(.error, "notify: cannot copy notification \(e.id) of \(name) to channel \(channel)'s targets "
+                        + "(\(error.reason)); it stays queued for \(name)")
+                }
+            }
+            guard !moved.isEmpty else { continue }
+            spool.syncDirectory()
+            spool.remove(moved)
+            let ids = Set(moved.map(\.id))
+            queues[name]!.removeAll { ids.contains($0.id) }
+            if queues[name]!.isEmpty { queues[name] = nil }
+            for (t, copy) in copies {
+                queues[t, default: []].append(copy)
+                adopted[t, default: 0] += 1
+            }
+            for t in targets where adopted[t] != nil {
+                // The head of a busy target is in flight and stays the head.
+                let from = states[t]?.busy == true ? 1 : 0
+                queues[t]![from...].sort(by: SpoolEntry.inOrder)
+            }
+            log.log(.notice, "notify: \(moved.count) notification(s) queued for \(name), which channel \(channel) no longer has, "
+                + "handed to \(targets.joined(separator: ", "))")
+        }
+        return adopted
+    }
+
+    private func spools(_ channel: String) -> Bool {
+        routes[channel]?.first.flatMap { states[$0] }.map { type(of: $0.config.kind).spools } ?? false
     }
 
     /// Stops starting attempts; in-flight ones get up to `grace` seconds, then are aborted and stay in the spool.

@@ -16,7 +16,8 @@ public enum NotifyTestCommand {
         func log(_ level: LogLevel, _ message: String) { write("\(level.name): \(message)\n") }
     }
 
-    /// Exit status: 0 delivered (or logged), 1 delivery failed or the channel is misconfigured, 2 no such channel.
+    /// Exit status: 0 delivered (or logged; to every peer of an Alertmanager cluster), 1 delivery failed (to one
+    /// peer or more) or the channel is misconfigured, 2 no such channel.
     /// `write` receives whole lines, each ending in a newline (the CLI writes them to stdout as they come).
     public static func run(channel: String, channels: [ChannelDeclaration], stateDir: String, hostname: String,
                            write: (String) -> Void) -> Int32 {
@@ -28,14 +29,15 @@ public enum NotifyTestCommand {
         return withoutActuallyEscaping(write) { write in
             let host = PollHost()
             let log = LineLog(write)
-            var outcome: DeliveryOutcome?
+            // One outcome per delivery target (each peer of an Alertmanager cluster is tried).
+            var outcomes: [String: DeliveryOutcome] = [:]
             let spoolDir = stateDir + "/notify-test-\(getpid())"
             defer { removeFolder(spoolDir) }
             let dispatcher: Dispatcher
             do {
                 dispatcher = try Dispatcher(channels: [decl], spoolDirectory: spoolDir, host: host, log: log, hostname: hostname,
                                             options: DispatcherOptions(maxAttempts: 1, reportPath: stateDir + "/report.json",
-                                                                       onOutcome: { outcome = $0 }))
+                                                                       onOutcome: { outcomes[$0.channel] = $0 }))
             } catch {
                 write("shd: \(error)\n")
                 return 1
@@ -51,13 +53,19 @@ public enum NotifyTestCommand {
                 return 0
             }
             let timeout = (decl[ChannelKinds.timeout]?.numberValue ?? ChannelKinds.timeout.defaultSeconds) + 5
-            host.run(until: { outcome != nil }, timeout: timeout)
-            guard let outcome else {
-                write("channel \(channel): no answer within \(Payloads.displayNumber(timeout)) s\n")
-                return 1
+            let targets = dispatcher.targets(of: channel)
+            host.run(until: { outcomes.count >= targets.count }, timeout: timeout)
+            var ok = true
+            for target in targets {
+                guard let outcome = outcomes[target] else {
+                    write("channel \(target): no answer within \(Payloads.displayNumber(timeout)) s\n")
+                    ok = false
+                    continue
+                }
+                write("channel \(target): \(outcome)\n")
+                ok = ok && outcome.status == .delivered
             }
-            write("channel \(channel): \(outcome)\n")
-            return outcome.status == .delivered ? 0 : 1
+            return ok ? 0 : 1
         }
     }
 

@@ -55,9 +55,12 @@ final class Spool {
         do { try AtomicFile.makeDirectories(directory, mode: 0o700, parentMode: 0o755) } catch { throw NotifyError(.spool(error.description)) }
     }
 
-    func newID(now: Timestamp) -> String {
+    /// `wide`: 64 random bits instead of 16, for a copy that takes the time of its original (`copy(_:to:)`), so
+    /// its id can equal no id `newID` ever made.
+    func newID(now: Timestamp, wide: Bool = false) -> String {
         counter += 1
-        let r = String(UInt16.random(in: 0...UInt16.max, using: &random), radix: 16)
+        let r = wide ? String(UInt64.random(in: 0...UInt64.max, using: &random), radix: 16)
+            : String(UInt16.random(in: 0...UInt16.max, using: &random), radix: 16)
         let micros = String(now.microseconds)
         return String(repeating: "0", count: max(0, 17 - micros.count)) + micros + "-" + String(counter) + "-" + r
     }
@@ -70,8 +73,9 @@ final class Spool {
     }
 
     /// One entry's text (a single line: the encoder writes no newline) and its in-memory record.
-    func encode(channel: String, batch: String, event: AlertEvent, reportText: String, now: Timestamp) -> (SpoolEntry, [UInt8]) {
-        let id = newID(now: now)
+    func encode(channel: String, batch: String, event: AlertEvent, reportText: String, now: Timestamp,
+                id given: String? = nil) -> (SpoolEntry, [UInt8]) {
+        let id = given ?? newID(now: now)
         var head = JSONObject()
         head.append("version", .int(1))
         head.append("id", .string(id))
@@ -103,6 +107,18 @@ final class Spool {
             entry.unsaved = bytes
             return (entry, error)
         }
+    }
+
+    /// A spool file for `channel` holding what `entry` holds, created at the same time (so it sorts where the
+    /// original does) under an id of its own; the folder is synced by the caller.
+    func copy(_ entry: SpoolEntry, to channel: String) throws(SpoolCorruption) -> SpoolEntry {
+        let (event, report) = try load(entry)
+        let (copy, bytes) = encode(channel: channel, batch: entry.batch, event: event, reportText: report?.encoded() ?? "null",
+                                   now: entry.created, id: newID(now: entry.created, wide: true))
+        do { try AtomicFile.write(copy.path, bytes, mode: 0o600, syncDirectory: false) } catch {
+            throw SpoolCorruption(reason: error.description)
+        }
+        return copy
     }
 
     /// A journal entry as a spool file (compaction); the folder is synced by the caller.

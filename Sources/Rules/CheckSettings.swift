@@ -111,7 +111,18 @@ extension Checker {
                         diagnose(.secretInline, "a Slack webhook URL is a secret: keep it in a 0600 file and write `url file \"…\"`", span)
                     }
                     if !(u.hasPrefix("http://") || u.hasPrefix("https://")) {
-                        diagnose(.urlScheme, "`url` must start with http:// or https://", span)
+                        diagnose(.urlScheme, "`\(key)` must start with http:// or https://", span)
+                    }
+                }
+                if case .list(let items, let span) = value {
+                    if items.isEmpty { diagnose(.urlList, "`\(key)` needs at least one URL", span) }
+                    var urls: Set<String> = []
+                    for case .string(let u, let uspan) in items {
+                        if !(u.hasPrefix("http://") || u.hasPrefix("https://")) {
+                            diagnose(.urlScheme, "every URL of `\(key)` must start with http:// or https://", uspan)
+                        } else if !urls.insert(u).inserted {
+                            diagnose(.urlList, "\"\(u)\" is listed twice in `\(key)`", uspan)
+                        }
                     }
                 }
             case .smtpServer:
@@ -122,7 +133,17 @@ extension Checker {
             }
         }
         for o in allowed where o.required && !seen.contains(o.name) {
+            if let alt = o.alternative {
+                // One of the pair is named once, by the first of the two in the table.
+                if seen.contains(alt) || allowed.firstIndex(where: { $0.name == alt })! < allowed.firstIndex(where: { $0.name == o.name })! { continue }
+                diagnose(.missingChannelOption, "channel `\(c.name)` (\(c.kind)) needs option `\(o.name)` or `\(alt)`: \(o.help)", c.nameSpan)
+                continue
+            }
             diagnose(.missingChannelOption, "channel `\(c.name)` (\(c.kind)) needs option `\(o.name)`: \(o.help)", c.nameSpan)
+        }
+        for o in allowed where o.alternative != nil && seen.contains(o.name) && seen.contains(o.alternative!) && o.name < o.alternative! {
+            let second = c.options.last { $0.0 == o.name || $0.0 == o.alternative! }!
+            diagnose(.urlList, "channel `\(c.name)` gives both `\(o.name)` and `\(o.alternative!)`: write one (a list of one URL is fine)", second.1)
         }
         if diagnostics[n0...].contains(where: { $0.severity == .error }) { return nil }
         return ChannelDeclaration(name: c.name, kind: c.kind, options: c.options.map { ($0.0, configValue($0.2)) },

@@ -1,6 +1,6 @@
 // The diagnostic catalog: every problem the loader, lexer, parser, checker and rule-test runner report, with its
 // printed id (stable: `--format json|github` and docs/rules.md key on it) and severity. Several codes may share an
-// id (`bad-value` covers nine checks); DiagnosticCatalogTests keeps docs/rules.md's table equal to this list.
+// id (`bad-value` covers most value checks); DiagnosticCatalogTests keeps docs/rules.md's table equal to this list.
 import Alerting
 public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
     // Files
@@ -22,6 +22,8 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
     case commandEmpty
     /// `bad-value`: a `url` that is not http(s).
     case urlScheme
+    /// `bad-value`: an empty or repeating `urls` list, or `url` and `urls` together.
+    case urlList
     /// `bad-value`: an smtp `server` that is not smtp:// or smtps://.
     case smtpServerScheme
     /// `bad-value`: an `http_listen` that is neither HOST:PORT nor an absolute Unix socket path.
@@ -98,7 +100,7 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
         case .tooDeep: return "too-deep"
         case .unknownSetting: return "unknown-setting"
         case .settingOverridden: return "setting-overridden"
-        case .valueWrongType, .valueNotOneOf, .durationNotPositive, .commandEmpty, .urlScheme, .smtpServerScheme, .listenAddress,
+        case .valueWrongType, .valueNotOneOf, .durationNotPositive, .commandEmpty, .urlScheme, .urlList, .smtpServerScheme, .listenAddress,
              .repeatNotPositive, .onMissingPolicy, .missingAfterCount, .probeValue, .watchValue, .evaluationCount, .flappingValue:
             return "bad-value"
         case .unknownChannelKind: return "unknown-channel-kind"

@@ -31,7 +31,7 @@ import Testing
         let own = try #require(ChannelKinds.kinds[kind]).filter { $0.name != ChannelKinds.caFile.name }
         func sample(_ k: ConfigKey) -> ConfigValue {
             switch k.check {
-            case .url: return .string("http://127.0.0.1:9/x")
+            case .url: return k.type == .stringList ? .list([.string("http://127.0.0.1:9/x")]) : .string("http://127.0.0.1:9/x")
             case .smtpServer: return .string("smtp://127.0.0.1:25")
             case .command: return .list([.string("/bin/true")])
             default: break
@@ -47,7 +47,9 @@ import Testing
             case .oneOf(let words): return .string(words[0])
             }
         }
-        let options = ChannelOptions(channel("c", kind, own.map { ($0.name, sample($0)) }))
+        // Of two options that stand in for each other (`url`, `urls`) only the first is given: both is an error.
+        let given = own.filter { k in !own.contains { $0.name == k.alternative && $0.name < k.name } }
+        let options = ChannelOptions(channel("c", kind, given.map { ($0.name, sample($0)) }))
         _ = try type.init(decoding: options)
         #expect(options.read == Set(own.map(\.name)))
     }

@@ -68,7 +68,23 @@ import Reports
         .init(source: "channel c smtp { server \"smtp://x\" from \"a\" to \"b\" password \"hunter2\" }", id: "secret-inline", severity: .warning, line: 1, column: 61),
         .init(source: "channel c exec { command [] }", id: "bad-value", severity: .error, line: 1, column: 26),
         .init(source: "channel c webhook { url \"https://x\" send_resolved maybe }", id: "bad-value", severity: .error, line: 1, column: 51),
+        .init(source: "channel am alertmanager { resend_interval 1m }", id: "missing-channel-option", severity: .error, line: 1, column: 9),
+        .init(source: "channel am alertmanager { urls [] }", id: "bad-value", severity: .error, line: 1, column: 32),
+        .init(source: "channel am alertmanager { urls [\"http://a\", \"http://a\"] }", id: "bad-value", severity: .error, line: 1, column: 45),
+        .init(source: "channel am alertmanager { urls [\"http://a\", \"ftp://b\"] }", id: "bad-value", severity: .error, line: 1, column: 45),
+        .init(source: "channel am alertmanager { url \"http://a\" urls [\"http://b\"] }", id: "bad-value", severity: .error, line: 1, column: 42),
     ]
+
+    @Test func anAlertmanagerChannelTakesURLOrURLsAndSaysSo() throws {
+        let missing = RuleSetLoader.load(sources: [("t.rules", "channel am alertmanager { }")], catalog: TestCatalog.catalog)
+        #expect(missing.diagnostics.map(\.message) == ["channel `am` (alertmanager) needs option `url` or `urls`: "
+            + "Alertmanager base URL; alerts are POSTed to URL/api/v2/alerts"])
+        let both = RuleSetLoader.load(sources: [("t.rules", "channel am alertmanager { url \"http://a\" urls [\"http://b\"] }")],
+                                      catalog: TestCatalog.catalog)
+        #expect(both.diagnostics.map(\.message) == ["channel `am` gives both `url` and `urls`: write one (a list of one URL is fine)"])
+        let c = try TestCatalog.config("channel am alertmanager { urls [\"http://127.0.0.1:9093\", \"http://127.0.0.1:9094\"] }")
+        #expect(c.channels.first { $0.name == "am" }?["urls"] == .list([.string("http://127.0.0.1:9093"), .string("http://127.0.0.1:9094")]))
+    }
 
     @Test(arguments: cases)
     func diagnosticPointsAtTheProblem(_ c: Case) throws {

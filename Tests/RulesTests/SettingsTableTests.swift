@@ -76,7 +76,9 @@ import Workers
         var rows = ["| kind | required | other options |", "|---|---|---|"]
         for kind in ChannelKinds.kinds.keys.sorted() {
             let own = ChannelKinds.kinds[kind]!
-            let req = own.filter(\.required).map { "`\($0.name)`" }.joined(separator: ", ")
+            // Two options that stand in for each other are one requirement: `url` or `urls`.
+            let req = own.filter { k in k.required && !own.contains { $0.name == k.alternative && $0.name < k.name } }
+                .map { k in "`\(k.name)`" + (k.alternative.map { " or `\($0)`" } ?? "") }.joined(separator: ", ")
             let other = own.filter { !$0.required }.map { "`\($0.name)`" }.joined(separator: ", ")
             rows.append("| `\(kind)` | \(req) | \(other) |")
         }
@@ -86,7 +88,8 @@ import Workers
     static func channelOptionsMarkdown(_ keys: [ConfigKey]) -> String {
         var rows = ["| option | value | default | meaning |", "|---|---|---|---|"]
         for k in keys {
-            rows.append("| `\(k.name)` | \(typeWord(k.type)) | \(k.required ? "required" : markdownDefault(k)) | \(k.help) |")
+            let required = "required" + (k.alternative.map { " (or `\($0)`)" } ?? "")
+            rows.append("| `\(k.name)` | \(typeWord(k.type)) | \(k.required ? required : markdownDefault(k)) | \(k.help) |")
         }
         return rows.joined(separator: "\n")
     }

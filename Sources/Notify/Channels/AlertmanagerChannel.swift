@@ -1,23 +1,45 @@
-// The Alertmanager channel: postableAlerts to URL/api/v2/alerts, and the firing ones again every resend_interval.
+// The Alertmanager channel: postableAlerts to URL/api/v2/alerts, the firing ones again every resend_interval, and
+// with `urls` one delivery target per peer of an HA cluster (every alert to every peer, as Prometheus does).
 import Alerting
 import Reports
 
 struct AlertmanagerChannel: ChannelKind {
     static let name = ChannelKinds.Alertmanager.kind
 
-    var url: String
+    /// The base URL this value posts to: the one peer of a target, or the first of a declaration's `urls`.
+    var url: String { urls[0] }
+    /// Every peer's base URL, in the order written (`url` is a list of one).
+    var urls: [String]
     var headers: [(String, String)]
     var resendEvery = ChannelKinds.resendInterval.defaultSeconds
     var generatorURL: String?
 
     init(decoding o: ChannelOptions) throws(NotifyError) {
-        url = try o.url(ChannelKinds.Alertmanager.url)
+        let list = try o.urlList(ChannelKinds.Alertmanager.urls)
+        if list != nil, o[ChannelKinds.Alertmanager.url] != nil {
+            throw o.bad(ChannelKinds.Alertmanager.urls, "given without `url` (write one of the two)")
+        }
+        if let list { urls = list } else { urls = [try o.url(ChannelKinds.Alertmanager.url)] }
         headers = try o.headers(ChannelKinds.headers)
         if let t = try o.duration(ChannelKinds.resendInterval) { resendEvery = t }
         generatorURL = try o.text(ChannelKinds.Alertmanager.generatorURL)
     }
 
     var target: String { ChannelConfig.hostOf(url) }
+
+    /// Several peers: one target each, keyed by host:port (a second URL on the same host:port gets `-2`, …), so a
+    /// peer keeps its queue, spool entries and backoff whatever the order of the list.
+    func targets() -> [(key: String, kind: any ChannelKind)]? {
+        guard urls.count > 1 else { return nil }
+        var seen: [String: Int] = [:]
+        return urls.map { u in
+            let host = ChannelConfig.hostOf(u)
+            seen[host, default: 0] += 1
+            var peer = self
+            peer.urls = [u]
+            return (seen[host]! == 1 ? host : host + "-\(seen[host]!)", peer)
+        }
+    }
 
     /// `URL/api/v2/alerts`, whatever number of slashes ends the configured base URL.
     var alertsURL: String {
