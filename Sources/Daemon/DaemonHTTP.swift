@@ -1,4 +1,5 @@
-// What the HTTP endpoint serves: /metrics (Prometheus text or OpenMetrics), /api/v1/alerts, /api/v1/history, /healthz.
+// What the HTTP endpoint serves: the status page (/), /metrics (Prometheus text or OpenMetrics), /api/v1/status,
+// /api/v1/alerts, /api/v1/history, /healthz.
 import Alerting
 import Kit
 import Notify
@@ -28,11 +29,17 @@ extension Daemon {
             log.warning("http_listen \(address) is reachable from other hosts and http_auth_file is not set: anyone who can reach it reads the metrics and alerts")
         }
         http = try HTTPEndpoint(address: address, host: loop, auth: auth, tls: tls) { [unowned self] in self.answer($0) }
-        log.notice("HTTP endpoint on \(tls == nil ? "http" : "https")://\(address) (/metrics, /api/v1/alerts, /api/v1/history)")
+        log.notice("HTTP endpoint on \(tls == nil ? "http" : "https")://\(address) (/, /metrics, /api/v1/status, /api/v1/alerts, /api/v1/history)")
     }
 
     func answer(_ r: HTTPRequest) -> HTTPResponse {
         switch r.path {
+        case "/":
+            return HTTPResponse(contentType: "text/html; charset=utf-8", body: StatusPage.render(statusPageModel()),
+                                header: ("Content-Security-Policy", StatusPage.contentSecurityPolicy))
+        case "/api/v1/status":
+            // What `shd status --json` prints: the same function.
+            return json(statusJSON())
         case "/metrics":
             let text = metricsText()
             if let accept = r.header("Accept"), accept.contains("application/openmetrics-text") {
@@ -52,7 +59,7 @@ extension Daemon {
         case "/healthz":
             return .text(200, "ok")
         default:
-            return .text(404, "not found: \(r.path) (try /metrics, /api/v1/alerts, /api/v1/history)")
+            return .text(404, "not found: \(r.path) (try /, /metrics, /api/v1/status, /api/v1/alerts, /api/v1/history)")
         }
     }
 

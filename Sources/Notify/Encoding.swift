@@ -1,10 +1,10 @@
 // Base64 (RFC 4648, MIME line wrapping) and lowercase hex, without Foundation.
 
-enum Encoding {
+public enum Encoding {
     private static let base64Alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     /// Base64 (RFC 4648); with `lineLength` the output is wrapped with CRLF (MIME: 76).
-    static func base64(_ bytes: [UInt8], lineLength: Int? = nil) -> String {
+    public static func base64(_ bytes: [UInt8], lineLength: Int? = nil) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count * 4 / 3 + 4 + bytes.count / 38)
         var col = 0
@@ -33,7 +33,7 @@ enum Encoding {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
+    public static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count * 2)

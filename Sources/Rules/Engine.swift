@@ -112,11 +112,14 @@ public final class Engine {
     public internal(set) var droppedEventInstances = 0
     /// The order rules are evaluated in: rules that inhibit others first, so an inhibition applies in the same tick.
     let order: [Int]
+    /// Each rule's charted values (RecentValues.swift): the status page's sparklines, not alert state.
+    var recent: [RecentRule]
 
     /// An engine with every alert inactive; restore with ``importState(_:)`` or ``adoptState(from:)``.
     public init(configuration: Configuration) {
         self.configuration = configuration
         self.runtimes = Array(repeating: RuleRuntime(), count: configuration.rules.count)
+        self.recent = Array(repeating: RecentRule(), count: configuration.rules.count)
         let compiled = configuration.rules.map { CompiledRule($0, in: configuration.rules) }
         self.compiled = compiled
         var slots: [String: Int] = [:]
@@ -271,6 +274,9 @@ public final class Engine {
         let muted = isMuted(rule, now)
         let inhibitKeys = rule.inhibitors.isEmpty ? [] : inhibitingKeys(rule)
         var onlyKey: InstanceKey?
+        // The rule's first fresh evaluation in a minute samples its charted value (once per minute: off the hot path).
+        let minute = RecentValues.slot(t)
+        let sampling = fresh && rule.chart != nil && minute > recent[ri].slot
 
         var rowKeys: [InstanceKey] = []
         var unique = false
@@ -325,6 +331,7 @@ public final class Engine {
             }
             let inhibited = !inhibitKeys.isEmpty && !inhibitors(rule, rt.instances.values[idx].labels, keys: inhibitKeys).isEmpty
             update(rule, &rt.instances.values[idx], &ev, fresh: fresh, t: t, now: now, muted: muted || inhibited, into: &events)
+            if sampling { recordRecent(ri, key, slot: minute, &ev) }
         }
 
         if fresh && rt.recheck {
@@ -368,6 +375,7 @@ public final class Engine {
             }
         }
         if fresh { rt.lastReport = fr.datetime }
+        if sampling { finishRecent(ri, slot: minute, instances: rt.instances) }
     }
 
     /// Samples the rule's series for a row that is present, then steps the instance's state machine.
@@ -695,6 +703,8 @@ final class CompiledRule {
     let inhibitors: [(source: Int, labels: [String])]
     /// `worker.function`, the key of the per-evaluation instance-key cache.
     let functionKey: String
+    /// What the status page charts (nil: an event rule, or no numeric comparison).
+    let chart: ChartSpec?
 
     init(_ r: AlertRule, in rules: [AlertRule]) {
         identityLabels = r.identityLabels
@@ -717,5 +727,6 @@ final class CompiledRule {
         summary = r.summary
         description = r.description
         valueFields = r.valueFields
+        chart = r.event == nil ? ChartSpec(conditions: r.conditions, names: ExpressionNames(letNames: r.letNames, series: r.series)) : nil
     }
 }

@@ -87,6 +87,7 @@ extension Engine {
         silences = old.silences
         endedSilences = old.endedSilences
         notes = old.notes
+        adoptRecent(from: old)
         return restore(saved, now: now)
     }
 

@@ -1,7 +1,7 @@
 // Number, duration and byte-size formatting for templates and messages (no String(format:)).
 
 /// `85`, `85.5`, `0.33`: integral values without a fraction, others rounded to 2 decimals.
-func formatNumber(_ v: Double, decimals requested: Int = 2) -> String {
+public func formatNumber(_ v: Double, decimals requested: Int = 2) -> String {
     let decimals = min(max(requested, 0), 9)
     guard v.isFinite else { return v.isNaN ? "NaN" : (v > 0 ? "inf" : "-inf") }
     if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
@@ -24,7 +24,7 @@ func formatNumber(_ v: Double, decimals requested: Int = 2) -> String {
 }
 
 /// `1d2h`, `5m`, `30s`, `1.5s`: the two largest units, as people write durations.
-func formatDuration(_ seconds: Double) -> String {
+public func formatDuration(_ seconds: Double) -> String {
     guard seconds.isFinite else { return seconds > 0 ? "never" : "-" }
     if seconds < 0 { return "-" + formatDuration(-seconds) }
     if seconds < 60 { return formatNumber(seconds, decimals: seconds < 10 ? 1 : 0) + "s" }

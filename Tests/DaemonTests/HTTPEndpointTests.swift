@@ -1,5 +1,6 @@
 // The HTTP endpoint (`set http_listen`): parsing and authorization tables, OpenMetrics, and the real binary serving
-// /metrics, /api/v1/alerts over TCP, a Unix socket and TLS, with a token, to curl and promtool.
+// /metrics, /api/v1/alerts, /api/v1/status and the status page over TCP, a Unix socket and TLS, with a token, to curl
+// and promtool; HEAD on every path.
 import Testing
 import Daemon
 import Kit
@@ -154,6 +155,88 @@ import Glibc
         #expect(d.stop() == 0)
     }
 
+    /// A raw HTTP/1.1 exchange: every byte the server sent until it closed the connection.
+    static func exchange(_ port: UInt16, _ request: String) -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_port = port.bigEndian
+        a.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard rc == 0 else { return "" }
+        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        _ = request.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            out += buf[0..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @Test func statusAPIIsWhatShdStatusJSONPrintsAndThePageListsTheFiringAlert() throws {
+        let port = Self.freePort()
+        let d = try Self.daemon("127.0.0.1:\(port)", extra: """
+            rule html_summary on memory.usage {
+              warn available_percent < 101
+              notify log
+              summary "<img src=x onerror=alert(1)> & {available_percent}"
+            }
+
+            """)
+        // It fires in memory_low's tick (the webhook's messages carry memory_low alone: the harness reads one alert each).
+        let (rc, body, headers) = try Self.curl(d, ["http://127.0.0.1:\(port)/api/v1/status"])
+        #expect(rc == 0)
+        #expect(headers.contains("Content-Type: application/json"))
+        let api = try JSONValue.parse(body)
+        let (src, cli, _) = try d.command(["status", "--json", "--socket", d.controlSocket])
+        #expect(src == 1, "something fires: shd status exits 1")
+        let status = try JSONValue.parse(cli)
+        // The same object, key for key; what changes from one call to the next (the time, the workers' last
+        // collection at 100 ms ticks) aside.
+        #expect(api.object?.keys == status.object?.keys)
+        for key in ["host", "pid", "firing", "pending", "alerts", "rules", "silences", "config_invalid"] {
+            #expect(api[key] == status[key], "\(key)")
+        }
+        #expect(api["workers"]?.array?.map { $0["name"] } == status["workers"]?.array?.map { $0["name"] })
+        #expect(api["channels"]?.array?.map { $0["name"] } == status["channels"]?.array?.map { $0["name"] })
+        #expect(api["firing"]?.number == 2)
+
+        let (_, page, pageHeaders) = try Self.curl(d, ["http://127.0.0.1:\(port)/"])
+        #expect(pageHeaders.contains("Content-Type: text/html; charset=utf-8"))
+        #expect(pageHeaders.contains("Content-Security-Policy: default-src 'none';"))
+        #expect(page.contains("<tr class=\"alert firing warn\" data-rule=\"memory_low\">"))
+        #expect(page.contains("<span class=\"summary\">only "))
+        #expect(page.contains("<span class=\"summary\">&lt;img src=x onerror=alert(1)&gt; &amp; "))
+        #expect(!page.contains("<img"))
+        #expect(page.contains("<article class=\"chart firing\" data-rule=\"memory_low\">"))
+        #expect(page.contains("<path class=\"line\" d=\"M"), "the first evaluation's sample is drawn")
+        #expect(d.stop() == 0)
+    }
+
+    @Test func headAnswersHeadersWithoutABodyOnEveryPath() throws {
+        let port = Self.freePort()
+        let d = try Self.daemon("127.0.0.1:\(port)")
+        for path in ["/", "/metrics", "/api/v1/status", "/api/v1/alerts", "/api/v1/history", "/healthz"] {
+            let get = Self.exchange(port, "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            let head = Self.exchange(port, "HEAD \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            #expect(get.hasPrefix("HTTP/1.1 200 OK\r\n") && head.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(path): \(head)")
+            let end = try #require(head.ranges(of: "\r\n\r\n").first, "\(path): \(head)")
+            #expect(head[end.upperBound...].isEmpty, "HEAD \(path) sent a body")
+            #expect(!(get.ranges(of: "\r\n\r\n").first.map { get[$0.upperBound...].isEmpty } ?? true), "GET \(path) has one")
+            // The headers GET would send: the type, and the length of the body it would have had.
+            let type = get.split(separator: "\r\n").first { $0.hasPrefix("Content-Type: ") }
+            #expect(type != nil && head.contains(String(type!) + "\r\n"), "\(path)")
+            let length = head.split(separator: "\r\n").first { $0.hasPrefix("Content-Length: ") }.map { Int($0.dropFirst(16)) ?? 0 } ?? 0
+            #expect(length > 0, "\(path): \(head)")
+        }
+        #expect(d.stop() == 0)
+    }
+
     @Test func idleConnectionsDoNotStallCollectionOrOtherClients() throws {
         let port = Self.freePort()
         let d = try Self.daemon("127.0.0.1:\(port)")
@@ -188,9 +271,16 @@ import Glibc
         writeText(dir + "/token", "s3cr3t-token\n")
         chmod(dir + "/token", 0o600)
         let d = try Self.daemon("127.0.0.1:\(port)", extra: "set http_auth_file \"\(dir)/token\"\n")
-        let (_, _, refused) = try Self.curl(d, ["http://127.0.0.1:\(port)/metrics"])
-        #expect(refused.hasPrefix("HTTP/1.1 401"))
-        #expect(refused.contains("WWW-Authenticate: Basic realm=\"shd\""))
+        for path in ["/metrics", "/", "/api/v1/status"] {
+            let (_, body, refused) = try Self.curl(d, ["http://127.0.0.1:\(port)\(path)"])
+            #expect(refused.hasPrefix("HTTP/1.1 401"), "\(path)")
+            #expect(refused.contains("WWW-Authenticate: Basic realm=\"shd\""), "\(path)")
+            #expect(body == "authorization required\n", "\(path)")
+        }
+        let (_, status, _) = try Self.curl(d, ["-u", "admin:s3cr3t-token", "http://127.0.0.1:\(port)/api/v1/status"])
+        #expect(try JSONValue.parse(status)["firing"]?.number == 1)
+        let (_, page, _) = try Self.curl(d, ["-H", "Authorization: Bearer s3cr3t-token", "http://127.0.0.1:\(port)/"])
+        #expect(page.contains("data-rule=\"memory_low\""))
         let (_, bearer, _) = try Self.curl(d, ["-H", "Authorization: Bearer s3cr3t-token", "http://127.0.0.1:\(port)/healthz"])
         #expect(bearer == "ok\n")
         let (_, basic, _) = try Self.curl(d, ["-u", "prometheus:s3cr3t-token", "http://127.0.0.1:\(port)/healthz"])

@@ -1,0 +1,113 @@
+// The status page's sparkline data: what a rule charts, the per-instance ring of one value a minute, and the engine's
+// view of it (ordering, pruning, reload).
+import Alerting
+import Reports
+import Testing
+@testable import Rules
+
+@Suite struct RecentValuesTests {
+    @Test func oneSampleASlotTheFirstWins() {
+        var r = RecentValues()
+        r.record(slot: 100, 1)
+        r.record(slot: 100, 2)
+        r.record(slot: 99, 3)  // older than the newest: ignored
+        r.record(slot: 101, 4)
+        #expect(r.points(now: 101 * 60 + 30) == [ChartPoint(time: 6000, value: 1), ChartPoint(time: 6060, value: 4)])
+    }
+
+    @Test func skippedMinutesHaveNoValueAndTheRingKeepsOneHour() {
+        var r = RecentValues()
+        for s in 0..<100 where s != 80 && s != 81 { r.record(slot: s, Double(s)) }
+        let pts = r.points(now: 99 * 60)
+        #expect(pts.count == 58, "slots 40…99 without 80 and 81")
+        #expect(pts.first?.value == 40)
+        #expect(pts.last?.value == 99)
+        #expect(!pts.contains { $0.value == 80 || $0.value == 81 })
+        // A gap longer than the ring clears all of it; the hour before `now` is all that is shown.
+        r.record(slot: 500, 5)
+        #expect(r.points(now: 500 * 60) == [ChartPoint(time: 30000, value: 5)])
+        #expect(r.points(now: 561 * 60).isEmpty, "an hour and a minute later nothing is recent")
+    }
+
+    static let chartCases: [(String, String?, Double?, Double?)] = [
+        ("warn used_percent > 80\n crit used_percent > 90", "used_percent", 80, 90),
+        ("warn 80 < used_percent", "used_percent", 80, nil),
+        ("crit used_percent >= 95 for 5m\n warn used_percent > 85 clear < 80", "used_percent", 85, 95),
+        ("warn not read_only and used_percent > 70", "used_percent", 70, nil),
+        ("warn avg(used_percent, 5m) > 70\n crit used_percent > 99", "avg(used_percent, 5m)", 70, nil),
+        ("warn fstype == \"xfs\"", nil, nil, nil),
+        ("warn read_only", nil, nil, nil),
+        ("warn used_percent > inodes_used_percent", "used_percent", nil, nil),
+    ]
+
+    @Test(arguments: chartCases)
+    func whatARuleCharts(_ conditions: String, _ text: String?, _ warn: Double?, _ crit: Double?) throws {
+        let engine = Engine(configuration: try TestCatalog.config("rule r on disk.filesystems {\n \(conditions)\n}"))
+        let chart = engine.compiled[0].chart
+        #expect(chart?.text == text)
+        #expect(chart?.warn == warn)
+        #expect(chart?.crit == crit)
+    }
+
+    static let diskRule = """
+        rule disk on disk.filesystems {
+          warn used_percent > 80
+          crit used_percent > 90
+        }
+        """
+
+    @Test func anHourOfEvaluationsGivesSixtyPointsPerInstanceWorstFirst() throws {
+        let d = try Driver(Self.diskRule)
+        // Every 20 s for 70 minutes: three evaluations a minute, one sample.
+        for i in 0..<(70 * 3) {
+            let m = Double(i) / 3
+            _ = d.tick(m, [TestCatalog.disk("/", used: 10 + m), TestCatalog.disk("/srv", used: 50), TestCatalog.disk("/boot", used: 60)])
+        }
+        let now = TestCatalog.t0.adding(seconds: 69 * 60 + 40)  // the last evaluation
+        let charts = d.engine.recentValues(now: now, perRule: 2)
+        #expect(charts.count == 1)
+        let c = try #require(charts.first)
+        #expect(c.expression == "used_percent" && c.warn == 80 && c.crit == 90)
+        // "/" is at 79.67 %: the highest value first (a `>` rule), then /boot at 60; /srv left out.
+        #expect(c.instances.map { $0.labels["mount"] } == ["/", "/boot"])
+        #expect(c.omitted == 1)
+        let pts = c.instances[0].points
+        #expect(pts.count == 60)
+        #expect(pts.first?.value == 20, "minute 10, the first of the last hour")
+        #expect(pts.last?.value == 79)
+        #expect(zip(pts, pts.dropFirst()).allSatisfy { $1.time - $0.time == 60 })
+        // Firing instances come before higher values.
+        _ = d.tick(70.5, [TestCatalog.disk("/", used: 10), TestCatalog.disk("/srv", used: 95), TestCatalog.disk("/boot", used: 60)])
+        let after = d.engine.recentValues(now: TestCatalog.t0.adding(seconds: 70.5 * 60), perRule: 3)
+        #expect(after.first?.instances.map { $0.labels["mount"] } == ["/srv", "/boot", "/"])
+        #expect(after.first?.instances.first?.state == .firing)
+    }
+
+    @Test func theRingsOfEndedInstancesAreDroppedAndAReloadKeepsTheRest() throws {
+        let d = try Driver(Self.diskRule)
+        for m in 0..<5 { _ = d.tick(Double(m), [TestCatalog.disk("/", used: 50), TestCatalog.disk("/srv", used: 50)]) }
+        #expect(d.engine.recent[0].instances.count == 2)
+        // /srv is gone: after 3 evaluations without its row (on_missing's default) the instance ends, and its ring.
+        for m in 5..<8 { _ = d.tick(Double(m), [TestCatalog.disk("/", used: 50)]) }
+        #expect(d.engine.recent[0].instances.count == 1)
+
+        // A reload whose rule charts the same value keeps the samples; one that charts another starts empty.
+        let same = Engine(configuration: try TestCatalog.config("rule disk on disk.filesystems {\n  warn used_percent > 85\n}"))
+        let later = TestCatalog.t0.adding(seconds: 8 * 60)
+        _ = same.adoptState(from: d.engine, now: later)
+        #expect(same.recentValues(now: later).first?.instances.first?.points.count == 8)
+        let other = Engine(configuration: try TestCatalog.config("rule disk on disk.filesystems {\n  warn avail_bytes < 100\n}"))
+        _ = other.adoptState(from: d.engine, now: later)
+        #expect(other.recent[0].instances.isEmpty)
+    }
+
+    @Test func theSamplesAreNotAlertState() throws {
+        let a = try Driver(Self.diskRule)
+        for m in 0..<5 { _ = a.tick(Double(m), [TestCatalog.disk("/", used: 85)]) }
+        let b = try Driver(Self.diskRule)
+        #expect(try b.engine.importState(try JSONValue.parse(a.engine.exportState().encoded()), now: TestCatalog.t0).isEmpty)
+        #expect(b.engine.runtimes == a.engine.runtimes)
+        #expect(!a.engine.exportState().encoded().contains("recent"))
+        #expect(b.engine.recent[0].instances.isEmpty, "a restart starts the charts empty")
+    }
+}
