@@ -210,19 +210,25 @@ public final class LocalHTTPServer: @unchecked Sendable {
 /// A blocking HTTP/1.0 GET or POST on 127.0.0.1 for tests that query a real server (Alertmanager).
 public enum LoopbackHTTP {
     /// Returns (status, body), or nil if the server could not be reached.
-    public static func request(port: UInt16, method: String = "GET", path: String, body: String = "") -> (Int, String)? {
+    /// `host`: an IPv4 address (another local address than loopback for a server in a network namespace). A server
+    /// that does not answer within 10 s counts as unreachable.
+    public static func request(host: String = "127.0.0.1", port: UInt16, method: String = "GET", path: String,
+                               body: String = "") -> (Int, String)? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
+        var limit = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = port.bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_addr.s_addr = inet_addr(host)
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard rc == 0 else { return nil }
-        let text = "\(method) \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        let text = "\(method) \(path) HTTP/1.0\r\nHost: \(host)\r\nContent-Type: application/json\r\n"
             + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
         let bytes = Array(text.utf8)
         var off = 0
