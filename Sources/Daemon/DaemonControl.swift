@@ -57,7 +57,10 @@ extension Daemon {
             control = try ControlServer(path: path, adminGroup: gid, loop: loop, log: log) { [unowned self] request, peer in
                 self.answer(request, from: peer)
             }
-            log.info("control socket: \(path)" + (gid.map { " (mode 0660, group \(settings.controlGroup) = \($0))" } ?? " (mode 0600)"))
+            // What the socket is, not what was asked: a chown the sandbox refused leaves it 0600.
+            var st = stat()
+            let opened = stat(path, &st) == 0 && gid != nil && st.st_gid == gid! && st.st_mode & 0o777 == 0o660
+            log.info("control socket: \(path)" + (opened ? " (mode 0660, group \(settings.controlGroup) = \(gid!))" : " (mode 0600)"))
         } catch {
             log.warning("control socket: \(error); shd status, explain, reload, silence, ack and history will not reach this daemon")
         }

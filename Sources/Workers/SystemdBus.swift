@@ -41,6 +41,12 @@ private let managerPath = "/org/freedesktop/systemd1"
 private let managerInterface = "org.freedesktop.systemd1.Manager"
 private let unitInterface = "org.freedesktop.systemd1.Unit"
 
+/// One interface of one unit, as a property read asks for it.
+private struct FetchKey: Hashable {
+    let path: String
+    let interface: String
+}
+
 /// One method call in flight; its box is the sd-bus userdata until the reply (or the connection's end).
 private final class PendingCall {
     let handle: (Result<[BusValue], BusDecodingError>) -> Void
@@ -101,6 +107,22 @@ public final class SystemdManagerClient: WorkerEventSource {
     private var backoff = 0.5
     /// Replies still expected for the current listing (ListUnits, then two GetAll per unit).
     private var outstanding = 0
+    /// Property reads (GetAll of one interface of one unit) waiting to be sent, in order, each at most once.
+    private var fetchQueue: [FetchKey] = []
+    private var fetchHead = 0
+    private var queued: Set<FetchKey> = []
+    private var inFlight: Set<FetchKey> = []
+    /// Asked for again while its read was in flight: read once more after the reply (the signal may be newer).
+    private var again: Set<FetchKey> = []
+    /// The reads the current listing waits for.
+    private var listingKeys: Set<FetchKey> = []
+    /// Property reads in flight at most. dbus-daemon refuses a connection's calls beyond 128 awaiting replies
+    /// (max_replies_per_connection), and every call is work for PID 1: a listing of 300 units, or a burst of
+    /// signals while systemd runs jobs, is sent 32 at a time, and a unit signalled 50 times while queued is read once.
+    static let maxInFlight = 32
+    /// Reads sent since start, and signals received: the cost of following systemd (tests and bench read them).
+    public private(set) var propertyReads = 0
+    public private(set) var signalsReceived = 0
     private var generation = 0
     private let oom = CgroupOOMWatcher()
     private var noSystemdLogged = false
@@ -180,6 +202,12 @@ public final class SystemdManagerClient: WorkerEventSource {
         generation += 1
         let gen = generation
         status = .listing
+        // Reads queued for signals are covered by the listing's; replies of the last generation are ignored.
+        fetchQueue = []
+        fetchHead = 0
+        queued = []
+        again = []
+        listingKeys = []
         outstanding = 1
         call(managerPath, managerInterface, "Subscribe") { [unowned self] result in
             // Already subscribed (after a reexec) is an error that changes nothing.
@@ -248,20 +276,72 @@ public final class SystemdManagerClient: WorkerEventSource {
         pathByName = names
     }
 
+    /// Queues a read of the unit's properties (its Unit interface and `type`'s); `gen`: the listing waits for it.
     private func fetchProperties(path: String, type: String?, gen: Int?) {
         for iface in [unitInterface] + (type.map { [$0] } ?? []) {
-            if gen != nil { outstanding += 1 }
-            call(path, "org.freedesktop.DBus.Properties", "GetAll", [iface]) { [unowned self] result in
-                if let gen, gen != self.generation { return }
-                if case .success(let body) = result, let props = try? decodeProperties(body) { self.update(path: path, props) }
-                if let gen {
+            let key = FetchKey(path: path, interface: iface)
+            if let gen, gen == generation, listingKeys.insert(key).inserted { outstanding += 1 }
+            if inFlight.contains(key) {
+                // A reply already due answers the listing (systemd answers in order); a signal wants a newer read.
+                if gen == nil { again.insert(key) }
+            } else if queued.insert(key).inserted {
+                fetchQueue.append(key)
+            }
+        }
+        sendQueued()
+    }
+
+    /// Sends queued reads while fewer than `maxInFlight` are in flight.
+    private func sendQueued() {
+        while inFlight.count < Self.maxInFlight, fetchHead < fetchQueue.count, bus != nil {
+            let key = fetchQueue[fetchHead]
+            fetchHead += 1
+            queued.remove(key)
+            inFlight.insert(key)
+            propertyReads += 1
+            // A reply is applied whatever listing it was sent for: on one connection, systemd answers in order,
+            // so it is never older than what shd knows (a lost connection drops the calls without replies).
+            let sent = call(key.path, "org.freedesktop.DBus.Properties", "GetAll", [key.interface]) { [unowned self] result in
+                self.inFlight.remove(key)
+                switch result {
+                case .success(let body):
+                    if let props = try? decodeProperties(body) { self.update(path: key.path, props) }
+                case .failure(let e):
+                    // Refused for a limit (another client's load on the bus) or timed out: read it again later.
+                    if e.message.hasPrefix("org.freedesktop.DBus.Error.LimitsExceeded") || e.message.hasPrefix("org.freedesktop.DBus.Error.NoReply") {
+                        self.again.insert(key)
+                    }
+                }
+                if self.listingKeys.remove(key) != nil {
                     self.outstanding -= 1
-                    self.finishIfListed(gen)
+                    self.finishIfListed(self.generation)
                 } else {
                     self.changed()
                 }
+                if self.again.remove(key) != nil, self.units[key.path] != nil, self.queued.insert(key).inserted {
+                    self.fetchQueue.append(key)
+                }
+                self.sendQueued()
+            }
+            if !sent {
+                inFlight.remove(key)
+                if listingKeys.remove(key) != nil { outstanding -= 1 }
             }
         }
+        if fetchHead == fetchQueue.count {
+            fetchQueue.removeAll(keepingCapacity: true)
+            fetchHead = 0
+        }
+    }
+
+    /// Forgets every queued read (a new listing reads everything again; a lost connection reads nothing).
+    private func clearFetches() {
+        fetchQueue = []
+        fetchHead = 0
+        queued = []
+        inFlight = []
+        again = []
+        listingKeys = []
     }
 
     private func finishIfListed(_ gen: Int) {
@@ -313,6 +393,7 @@ public final class SystemdManagerClient: WorkerEventSource {
             Unmanaged.passUnretained(call).release()
         }
         pending = [:]
+        clearFetches()
         if fd >= 0 { loop?.unwatchDescriptor(fd) }
         fd = -1
         if let b = bus { _ = shd_bus_flush_close_unref(b) }
@@ -321,11 +402,13 @@ public final class SystemdManagerClient: WorkerEventSource {
 
     // MARK: Calls and signals
 
+    /// Sends a method call; false when it could not be sent (no connection, no memory).
+    @discardableResult
     private func call(_ path: String, _ interface: String, _ member: String, _ args: [String] = [],
-                      then: @escaping (Result<[BusValue], BusDecodingError>) -> Void) {
-        guard let bus else { return }
+                      then: @escaping (Result<[BusValue], BusDecodingError>) -> Void) -> Bool {
+        guard let bus else { return false }
         var m: OpaquePointer?
-        guard shd_bus_message_new_method_call(bus, &m, systemdService, path, interface, member) >= 0, let m else { return }
+        guard shd_bus_message_new_method_call(bus, &m, systemdService, path, interface, member) >= 0, let m else { return false }
         defer { _ = shd_bus_message_unref(m) }
         for a in args { _ = a.withCString { shd_bus_message_append_basic(m, CChar(UInt8(ascii: "s")), $0) } }
         let box = PendingCall(then)
@@ -333,14 +416,16 @@ public final class SystemdManagerClient: WorkerEventSource {
         var slot: OpaquePointer?
         if shd_bus_call_async(bus, &slot, m, replyHandler, opaque, 25_000_000) < 0 {
             Unmanaged<PendingCall>.fromOpaque(opaque).release()
-            return
+            return false
         }
         box.slot = slot
         // The table keeps the box while its reply is due (the reply handler takes sd-bus's reference back).
         pending[ObjectIdentifier(box)] = box
+        return true
     }
 
     fileprivate func signal(_ m: OpaquePointer) {
+        signalsReceived += 1
         let member = shd_bus_message_get_member(m).map { String(cString: $0) } ?? ""
         let path = shd_bus_message_get_path(m).map { String(cString: $0) } ?? ""
         guard let body = try? readBusBody(m) else { return }
