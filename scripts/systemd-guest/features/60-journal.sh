@@ -2,9 +2,11 @@
 # read by sd-journal as the unit's SupplementaryGroups=systemd-journal allows. Sourced by ../check in boot 1.
 mark "journal event rules"
 c=$(cursor)
-# Six err lines (SyslogLevelPrefix: "<3>" is the priority) from one service: service_errors wants 5 in 10 min.
+# Six err lines from one service, three on its stdout ("<3>": the priority) and three by systemd-cat -p err:
+# service_errors wants 5 in 10 minutes.
 systemd-run --quiet --wait --unit=shd-test-errors.service /bin/sh -c \
-	'for i in 1 2 3 4 5 6; do echo "<3>shd-test: cannot open /srv/data/$i: No such file or directory"; done'
+	'for i in 1 2 3; do echo "<3>shd-test: cannot open /srv/data/$i: No such file or directory"; done
+	 for i in 4 5 6; do echo "shd-test: cannot open /srv/data/$i: No such file or directory" | systemd-cat -t backup -p err; done'
 if waitfor 30 journal_has "$c" '^alert firing rule=service_errors .*unit=shd-test-errors\.service '; then
 	ok "six error lines from a service: service_errors firing for shd-test-errors.service"
 else
