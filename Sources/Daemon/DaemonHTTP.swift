@@ -11,6 +11,8 @@ import Workers
 struct DaemonCounters {
     /// Delivery attempts by channel and outcome (delivered, retrying, failed, expired).
     var deliveries: [String: [String: UInt64]] = [:]
+    /// Notifications (alert transitions) delivered, by channel: an attempt may carry several.
+    var delivered: [String: UInt64] = [:]
     /// Monotonic time of the last full collection a scrape made.
     var scrapeCollected = -Double.infinity
 }
@@ -91,6 +93,11 @@ extension Daemon {
                 out += "shd_notification_attempts_total{channel=\"\(PrometheusText.escape(channel))\",outcome=\"\(outcome)\"} \(n)\n"
             }
         }
+        out += "# HELP shd_notifications_delivered_total Notifications (alert transitions) delivered by channel; one attempt may carry several\n"
+            + "# TYPE shd_notifications_delivered_total counter\n"
+        for channel in counters.delivered.keys.sorted() {
+            out += "shd_notifications_delivered_total{channel=\"\(PrometheusText.escape(channel))\"} \(counters.delivered[channel]!)\n"
+        }
         out += PrometheusText.sample("shd_http_requests_total", "Requests the HTTP endpoint answered", counter: true, Double(http?.requests ?? 0))
         return out
     }
@@ -104,5 +111,6 @@ extension Daemon {
         case .expired: outcome = "expired"
         }
         counters.deliveries[o.channel, default: [:]][outcome, default: 0] += 1
+        if o.status == .delivered { counters.delivered[o.channel, default: 0] += UInt64(o.ids.count) }
     }
 }

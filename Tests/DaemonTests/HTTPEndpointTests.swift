@@ -110,6 +110,7 @@ import Glibc
         #expect(body.contains("shd_rules 1"))
         #expect(body.contains("shd_config_invalid 0"))
         #expect(body.contains(#"shd_notification_attempts_total{channel="hook",outcome="delivered"}"#))
+        #expect(body.contains(#"shd_notifications_delivered_total{channel="hook"} 1"#))
         #expect(d.log.contains("HTTP endpoint on http://127.0.0.1:\(port)"))
         if access("/usr/bin/promtool", X_OK) == 0 {
             writeText(d.dir + "/metrics.txt", body)

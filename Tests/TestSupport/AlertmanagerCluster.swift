@@ -14,6 +14,8 @@ public final class AlertmanagerPeer {
     public let clusterPort: UInt16
     public let dir: String
     public var others: [String] = []
+    /// Prepended to the argv (`ip netns exec NAME`, which execs: the pid stays the peer's).
+    public var launcher: [String] = []
     public private(set) var process: ChildProcess?
     private var runs = 0
 
@@ -34,7 +36,7 @@ public final class AlertmanagerPeer {
         runs += 1
         let out = dir + "/run\(runs)"
         mkdir(out, 0o755)
-        process = try ChildProcess([AlertmanagerCluster.binary, "--config.file=\(dir)/../am.yml", "--storage.path=\(dir)/data",
+        process = try ChildProcess(launcher + [AlertmanagerCluster.binary, "--config.file=\(dir)/../am.yml", "--storage.path=\(dir)/data",
                                     "--web.listen-address=\(address):\(webPort)",
                                     "--cluster.listen-address=\(clusterAddress)", "--cluster.advertise-address=\(clusterAddress)",
                                     "--cluster.gossip-interval=50ms", "--cluster.pushpull-interval=2s",
@@ -92,12 +94,19 @@ public final class AlertmanagerCluster {
     public let dir: String
     public let peers: [AlertmanagerPeer]
 
-    public init(count: Int = 2, address: String = "127.0.0.1") throws {
+    /// - Parameters:
+    ///   - address: where every peer listens (web and cluster ports); another than 127.0.0.1 for a cluster inside
+    ///     a network namespace, whose HTTP the test then reaches from inside it (`NetworkNamespace.inside`).
+    ///   - launcher: prepended to each peer's argv (`NetworkNamespace.exec([])`).
+    public init(count: Int = 2, address: String = "127.0.0.1", launcher: [String] = []) throws {
         dir = makeTempDirectory("shd-am")
         writeText(dir + "/am.yml", "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n")
         let root = dir
         peers = (0..<count).map { AlertmanagerPeer(address: address, dir: root + "/peer\($0)") }
-        for p in peers { p.others = peers.filter { $0 !== p }.map(\.clusterAddress) }
+        for p in peers {
+            p.others = peers.filter { $0 !== p }.map(\.clusterAddress)
+            p.launcher = launcher
+        }
         for p in peers { try p.start() }
     }
 

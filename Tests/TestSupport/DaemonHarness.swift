@@ -85,12 +85,15 @@ public final class DaemonHarness {
 
     /// Starts `shd run` on the fixture machine, or with `live` on this machine's /proc, /sys and /etc (watched processes
     /// the test starts).
-    public func start(interval: String = "100ms", extraArgs: [String] = [], environment: [String: String]? = nil, live: Bool = false) throws {
+    /// - Parameter launcher: argv that runs the rest (absolute path first) and then becomes it by exec, so the pid
+    ///   is the daemon's: `ip netns exec NAME …` (`NetworkNamespace.exec`).
+    public func start(interval: String = "100ms", extraArgs: [String] = [], environment: [String: String]? = nil, live: Bool = false,
+                      launcher: [String] = []) throws {
         runs += 1
         let out = dir + "/run\(runs)"
         mkdir(out, 0o755)
         let (proc, sys, etc) = live ? ("/proc", "/sys", "/etc") : (root + "/proc", root + "/sys", root + "/etc")
-        process = try ChildProcess([shdBinary, "run", "--rules", rules, "--state-dir", state]
+        process = try ChildProcess(launcher + [shdBinary, "run", "--rules", rules, "--state-dir", state]
                                     + (withTextfile ? ["--textfile", textfile] : [])
                                     + ["--proc-root", proc, "--sys-root", sys, "--etc-root", etc,
                                        "--interval", interval, "--log-level", "debug", "--socket", controlSocket] + extraArgs,
