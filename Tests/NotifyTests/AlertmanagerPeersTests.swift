@@ -151,6 +151,26 @@ import Glibc
         #expect(!h.dispatcher.channelStatuses.contains { $0.name == "am" }, "nothing is left for the old target")
     }
 
+    /// The same at a restart: spooled for `url` by the old configuration, recovered by one with `urls`.
+    @Test func notificationsSpooledForTheSingleURLGoToEveryPeerAfterARestart() throws {
+        let a = try LocalHTTPServer()
+        defer { a.stop() }
+        let bURL = "http://127.0.0.1:\(try Self.downPort())"
+        let before = try Harness([channel("am", "alertmanager", [("url", .string(bURL))])])
+        before.dispatcher.enqueue([sampleEvent(channels: ["am"])], report: sampleReport())
+        #expect(before.run { before.outcomes.contains { $0.status != .delivered } })
+        before.dispatcher.shutdown(grace: 0.5) {}
+        #expect(before.spooled.count == 1)
+
+        let after = try Harness([Self.peers([a.url, bURL])], stateDir: before.stateDir)
+        after.dispatcher.recoverSpool()
+        #expect(after.logText.contains("1 notification(s) queued for am, which channel am no longer has"), "\(after.logText)")
+        #expect(after.run { after.delivered == 1 })
+        #expect(Self.alertnames(a.requests[0]) == ["disk_space"])
+        #expect(after.spooled.count == 1, "the copy for b, the original removed")
+        #expect(after.dispatcher.channelStatuses.first { $0.name == "am@127.0.0.1:\(bURL.split(separator: ":").last!)" }?.queued == 1)
+    }
+
     @Test func notifyTestTriesEveryPeerAndFailsWhenOneIsDown() throws {
         let a = try LocalHTTPServer()
         defer { a.stop() }
