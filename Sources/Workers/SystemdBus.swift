@@ -353,7 +353,14 @@ public final class SystemdManagerClient: WorkerEventSource {
 
     private func update(path: String, _ props: [(String, BusValue)]) {
         guard var u = units[path] else { return }
+        let wasFailed = u.activeState == "failed"
         u.apply(props)
+        if u.activeState == "failed" {
+            // Once per failure, and only in the daemon (a one-shot `shd report` does not read the journal).
+            if !wasFailed || u.failureLog == nil, loop != nil { u.failureLog = UnitJournal.lastLines(unit: u.name) }
+        } else {
+            u.failureLog = nil
+        }
         units[path] = u
         if let cg = u.controlGroup, u.activeState != "inactive", u.activeState != "failed" {
             oom.watch(path: path, file: roots.sys + "/fs/cgroup" + cg + "/memory.events")

@@ -37,6 +37,8 @@ public struct SystemdUnit: Equatable, Sendable {
     public var oomKills: Int64 = 0
     /// The last oom_kill value read from the current cgroup, to add only its rises.
     public var oomKillsSeen: Int64?
+    /// The unit's last journal lines, read when it entered "failed" (its alert shows them); nil otherwise.
+    public var failureLog: String?
 
     public init(name: String, path: String) {
         self.name = name
@@ -187,6 +189,7 @@ public func unitRow(_ u: SystemdUnit, usage: CgroupUsage?, nowUsec: Int64) -> Ro
     r.append("result", .string(u.result ?? ""))
     r.append("load_error", .string(u.loadError ?? ""))
     r.append("triggered_by", .string(u.triggeredBy))
+    r.append("journal", .string(u.activeState == "failed" ? u.failureLog ?? "" : ""))
     if let s = secondsSince(u.stateChangeUsec, nowUsec: nowUsec) { r.append("in_state_seconds", .double(max(0, s))) }
     if let n = u.restarts { r.append("restarts_total", .int(n)) }
     if let p = u.mainPID, p > 0 { r.append("main_pid", .int(p)) }

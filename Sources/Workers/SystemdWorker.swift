@@ -164,6 +164,7 @@ public final class SystemdUnitsFunction: MetricFunction {
         FieldSchema("sub_state", .label, help: "The type's own state: running, exited, dead, auto-restart …"),
         FieldSchema("result", .label, help: "The last run's result: success, exit-code, signal, core-dump, timeout, oom-kill …"),
         FieldSchema("triggered_by", .label, help: "The units that start this one (its timer, path or socket), comma-separated"),
+        FieldSchema("journal", .label, help: "A failed unit's last journal lines (up to 5, oldest first, read when it failed); empty otherwise"),
         FieldSchema("in_state_seconds", .number, unit: "seconds", help: "Time since active_state last changed"),
         FieldSchema("restarts_total", .counter, help: "Automatic restarts (NRestarts; services only)"),
         FieldSchema("main_pid", .number, help: "The main process (services with one running)"),

@@ -123,6 +123,17 @@ extension String {
         let rules = dir + "/rules.d", state = dir + "/state"
         mkdir(rules, 0o755)
         writeText(rules + "/systemd.rules", readText(TestPaths.packageRoot + "/rules.d/systemd.rules"))
+        // app.service's journal: seven lines of its own and one of another unit; the alert shows its last five.
+        let journal = dir + "/system.journal"
+        if let remote = JournalProcessTests.remote {
+            var export = ""
+            for (i, (unit, text)) in ((1...7).map { ("app.service", "app: line \($0)") } + [("other.service", "other: not app's")]).enumerated() {
+                export += "__REALTIME_TIMESTAMP=\(Timestamp.now().microseconds - 60_000_000 + Int64(i) * 1000)\n__MONOTONIC_TIMESTAMP=\(1000 + i)\n"
+                    + "_BOOT_ID=5f0e9a8b7c6d4e3f2a1b0c9d8e7f6a5b\nPRIORITY=3\n_SYSTEMD_UNIT=\(unit)\nMESSAGE=\(text)\n\n"
+            }
+            writeText(dir + "/units.export", export)
+            #expect(runShell("'\(remote)' -o '\(journal)' '\(dir)/units.export' > '\(dir)/remote.log' 2>&1") == 0, "\(readText(dir + "/remote.log"))")
+        }
         writeText(rules + "/test.rules", """
             set workers ["systemd"]
             set default_channels ["hook", "log"]
@@ -130,7 +141,8 @@ extension String {
             """)
         // A long interval: what arrives within a second came as an event, not with a tick.
         let shd = try ChildProcess([shdBinary, "run", "--rules", rules, "--state-dir", state, "--interval", "1h", "--log-level", "debug"],
-                                   environment: ["DBUS_SYSTEM_BUS_ADDRESS": bus.address, "PATH": "/usr/bin:/bin"], outputDirectory: dir)
+                                   environment: ["DBUS_SYSTEM_BUS_ADDRESS": bus.address, "PATH": "/usr/bin:/bin", "SHD_TEST_JOURNAL_FILE": journal],
+                                   outputDirectory: dir)
         defer { shd.signal(SIGKILL); _ = shd.wait(timeout: 5) }
         func alerts(_ status: String) -> [JSONValue] {
             receiver.requests.compactMap { try? JSONValue.parse($0.bodyText) }
@@ -150,14 +162,24 @@ extension String {
         let latency = monotonicSeconds() - before
         #expect(latency < 5, "the failure took \(latency) s to reach the webhook (BENCHMARKS.md has the budget)")
         #expect(alerts("firing").first?["alert"]?["labels"]?["unit"]?.string == "app.service")
+        if JournalProcessTests.remote != nil {
+            // The unit's last five journal lines, oldest first, read when it failed; not the other unit's.
+            let description = alerts("firing").first?["alert"]?["description"]?.string ?? ""
+            #expect(description.hasSuffix("journal lines (`journalctl -u app.service` has the rest):\napp: line 3\napp: line 4\napp: line 5\napp: line 6\napp: line 7"),
+                    "\(description)")
+        }
 
         // The bus goes away (dbus restarted): a log line and a reconnect; the unit is still failed on the new bus,
         // so its alert stays the one that fired.
         bus.stop()
         #expect(ChildProcess.waitFor(10) { shd.stderr.contains("systemd: the system bus connection ended") }, "\(shd.stderr)")
+        // shd waits while the new bus gets its units (a mock unit is made inactive, then set failed: listed in
+        // between, that is a resolution and a second firing, as it would be on a real host).
+        kill(shd.pid, SIGSTOP)
         try bus.start()
         bus.addUnit("app.service", active: "failed", result: "exit-code")
         bus.addUnit("other.service", active: "active", result: "success")
+        kill(shd.pid, SIGCONT)
         #expect(ChildProcess.waitFor(40) { reportHas("other.service", "active") && shd.stderr.contains("reconnecting in") }, "\(shd.stderr)")
         #expect(kill(shd.pid, 0) == 0, "shd is still running")
 
