@@ -152,7 +152,7 @@ public enum KnownSettings {
     public static let controlGroup = ConfigKey("control_group", .string, default: .string("shd-admin"),
         "the group whose members may use the control socket besides root (socket mode 0660); a group that does not exist leaves it to root and shd's user (0600)")
     public static let httpListen = ConfigKey("http_listen", .string, defaultText: "none", check: .listenAddress,
-        "where the optional HTTP endpoint (`/metrics`, `/api/v1/alerts`) listens: `127.0.0.1:9465`, `[::1]:9465` or a Unix socket path; none: no endpoint")
+        "where the optional HTTP endpoint (the status page `/`, `/metrics`, `/api/v1/status`, …) listens: `127.0.0.1:9465`, `[::1]:9465` or a Unix socket path; none: no endpoint")
     public static let httpAuthFile = ConfigKey("http_auth_file", .string, defaultText: "none",
         "a file readable by its owner and group only, holding one token; requests then need `Authorization: Bearer TOKEN` or basic authentication with TOKEN as the password; none: anyone who can reach `http_listen`")
     public static let httpTLSCertFile = ConfigKey("http_tls_cert_file", .string, defaultText: "none",

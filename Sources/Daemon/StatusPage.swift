@@ -225,17 +225,20 @@ enum StatusPage {
             h.raw("<p class=\"quiet\">Nothing is pending or firing.</p>\n</section>\n")
             return
         }
-        // Firing before pending; critical first; the newest first.
-        let sorted = m.alerts.sorted { a, b in
-            if a.state != b.state { return a.state == .firing }
-            if a.severity != b.severity { return a.severity > b.severity }
-            let ta = a.since?.microseconds ?? .min, tb = b.since?.microseconds ?? .min
-            if ta != tb { return ta > tb }
-            return a.rule < b.rule
+        // Firing before pending; critical first; the newest first. Indices are sorted, not the rows (moving a row
+        // retains and releases each of its strings and dictionaries).
+        let keys = m.alerts.map { (firing: $0.state == .firing, crit: $0.severity == .crit, since: $0.since?.microseconds ?? .min) }
+        let order = m.alerts.indices.sorted { i, j in
+            let a = keys[i], b = keys[j]
+            if a.firing != b.firing { return a.firing }
+            if a.crit != b.crit { return a.crit }
+            if a.since != b.since { return a.since > b.since }
+            return m.alerts[i].rule < m.alerts[j].rule
         }
         h.raw("<div class=\"wrap\"><table class=\"alerts stack\">\n<thead><tr><th>severity</th><th>alert</th><th>since</th>")
         h.raw("<th>summary</th><th>notifications</th></tr></thead>\n<tbody>\n")
-        for a in sorted.prefix(maxAlertRows) {
+        for i in order.prefix(maxAlertRows) {
+            let a = m.alerts[i]
             let sev = a.severity == .crit ? "crit" : "warn"
             h.raw("<tr class=\"alert \(a.state.rawValue) \(sev)\" data-rule=\"")
             h.text(a.rule)
@@ -268,8 +271,8 @@ enum StatusPage {
             h.raw("</td></tr>\n")
         }
         h.raw("</tbody></table></div>\n")
-        if sorted.count > maxAlertRows {
-            h.raw("<p class=\"muted\">\(sorted.count - maxAlertRows) more not shown: <code>shd status --alerts</code> lists all.</p>\n")
+        if order.count > maxAlertRows {
+            h.raw("<p class=\"muted\">\(order.count - maxAlertRows) more not shown: <code>shd status --alerts</code> lists all.</p>\n")
         }
         h.raw("</section>\n")
     }
@@ -283,14 +286,13 @@ enum StatusPage {
             let s = counts[c.rule]
             return (s?.firing ?? 0) > 0 ? 0 : (s?.pending ?? 0) > 0 ? 1 : 2
         }
-        let ordered = m.charts.enumerated().sorted { a, b in
-            rank(a.element) != rank(b.element) ? rank(a.element) < rank(b.element) : a.offset < b.offset
-        }.map(\.element)
+        let ranks = m.charts.map(rank)
+        let ordered = m.charts.indices.sorted { ranks[$0] != ranks[$1] ? ranks[$0] < ranks[$1] : $0 < $1 }
         if ordered.isEmpty {
             h.raw("<p class=\"muted\">No rule compares a number.</p>\n")
         } else {
             h.raw("<div class=\"charts\">\n")
-            for c in ordered.prefix(maxChartRules) { chart(&h, c, counts[c.rule], now: m.now) }
+            for i in ordered.prefix(maxChartRules) { chart(&h, m.charts[i], counts[m.charts[i].rule], now: m.now) }
             h.raw("</div>\n")
             if ordered.count > maxChartRules {
                 h.raw("<p class=\"muted\">\(ordered.count - maxChartRules) more rules not charted here: <code>shd status</code> lists all.</p>\n")
@@ -465,18 +467,20 @@ enum StatusPage {
     }
 
     static func time(_ h: inout HTML, _ t: Timestamp, text: String) {
+        let r = t.rfc3339
         h.raw("<time datetime=\"")
-        h.text(t.rfc3339)
+        h.raw(r)
         h.raw("\" title=\"")
-        h.text(clock(t))
+        h.raw(clock(rfc3339: r))
         h.raw("\">")
         h.text(text)
         h.raw("</time>")
     }
 
     /// `2026-11-25 08:32:07 +01:00`: the daemon's local time, to the second.
-    static func clock(_ t: Timestamp) -> String {
-        let r = t.rfc3339
+    static func clock(_ t: Timestamp) -> String { clock(rfc3339: t.rfc3339) }
+
+    static func clock(rfc3339 r: String) -> String {
         guard r.utf8.count >= 19 else { return r }
         let date = String(r.prefix(10)), time = String(r.dropFirst(11).prefix(8))
         let offset = r.utf8.count >= 26 ? " " + String(r.suffix(6)) : ""
@@ -512,6 +516,11 @@ struct HTML {
     mutating func raw(_ s: String) { bytes.append(contentsOf: s.utf8) }
 
     mutating func text(_ s: String) {
+        // Most strings need nothing escaped: one scan, then one copy.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 }) {
+            bytes.append(contentsOf: s.utf8)
+            return
+        }
         for c in s.utf8 {
             switch c {
             case UInt8(ascii: "&"): bytes.append(contentsOf: "&amp;".utf8)
