@@ -386,7 +386,8 @@ final class FileTails {
         let fd = Glibc.open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
         guard fd >= 0 else {
             let e = errno
-            if e != ENOENT { report(path, "cannot read \(file): \(errnoText(e)) (tried again every tick)", retry: true) }
+            let hint = e == EACCES && geteuid() != 0 ? "; shd runs as an unprivileged user: a log of group adm needs SupplementaryGroups=adm in a drop-in (systemctl edit shd)" : ""
+            if e != ENOENT { report(path, "cannot read \(file): \(errnoText(e))\(hint) (tried again every tick)", retry: true) }
             return nil
         }
         var st = stat()

@@ -140,4 +140,44 @@ import Glibc
         #expect(codes(h, "firing") == ["E1", "E2", "E3", "E4", "E5"])
         #expect(h.stop() == 0)
     }
+
+    @Test func aReloadFollowsFromTheEndAndAKillResumesFromTheLastCommit() throws {
+        let h = try DaemonHarness("shd-tail-kill")
+        let logs = h.dir + "/logs"
+        try #require(mkdir(logs, 0o755) == 0)
+        let app = logs + "/app.log"
+        try append(app, lines("E1", 3))
+        try h.start()
+        try #require(h.waitReady(), "\(h.log)")
+        // A rule added by a reload reads the file from its end: the three E1 lines before it are history.
+        h.writeRules(threshold: 1, extra: """
+            rule app_errors on file "\(app)" where message =~ /ERROR (?<code>\\w+)/ {
+              warn count(1m) >= 3
+              quiet 1h
+            }
+            """)
+        try #require(h.waitFor(20) { h.log.contains("\(app): following from its end") }, "\(h.log)")
+        try append(app, lines("E1", 3, from: 3))
+        #expect(h.waitFor(10) { codes(h, "firing") == ["E1"] }, "\(h.log)")
+        #expect(received(h, "firing").first?["values"]?["count"]?.number == 3)
+
+        // Killed after two more lines and no transition (nothing committed since E1 fired), one line while down: the
+        // restart resumes at the offset of that commit, so the two are read again with the third, each once.
+        try append(app, lines("E2", 2))
+        #expect(waitRead(h, app), "\(h.log)")
+        h.process?.signal(SIGKILL)
+        _ = h.process?.wait(timeout: 10)
+        try append(app, lines("E2", 1, from: 2))
+        try h.start()
+        #expect(h.waitFor(20) { codes(h, "firing") == ["E1", "E2"] }, "\(h.log)")
+        #expect(received(h, "firing").first { $0["labels"]?["code"]?.string == "E2" }?["values"]?["count"]?.number == 3)
+        #expect(h.log.contains("resuming at byte"), "\(h.log)")
+
+        // The rule removed: the tails are closed (its alerts resolve as `rule removed`).
+        h.writeRules(threshold: 1)
+        #expect(h.waitFor(20) { h.log.contains("file tails closed") }, "\(h.log)")
+        #expect(h.waitFor(10) { codes(h, "resolved") == ["E1", "E2"] }, "\(h.log)")
+        #expect(codes(h, "firing") == ["E1", "E2"])
+        #expect(h.stop() == 0)
+    }
 }
