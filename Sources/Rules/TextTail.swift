@@ -61,7 +61,9 @@ public struct LineSplitter: Sendable, Equatable {
             skipping = false
         }
         guard !skipping, !held.isEmpty else { return nil }
-        return text(held[...])
+        // A lone `\r` held is an empty line, and empty lines are not entries.
+        let s = text(held[...])
+        return s.isEmpty ? nil : s
     }
 
     /// Bytes of a line not ended in this chunk: held, or the cut made when the line passes `maxLine`.

@@ -60,6 +60,10 @@ import Testing
         #expect(cut.feed(Array("abcdef".utf8)) == ["ab"])
         #expect(cut.finish() == nil)
         #expect(cut.feed(Array("x\n".utf8)) == ["x"])
+        // Found by fuzz/tail: a file ending in a lone `\r` finished as an empty line.
+        var cr = LineSplitter()
+        #expect(cr.feed(Array("a\n\r".utf8)) == ["a"])
+        #expect(cr.finish() == nil)
     }
 
     @Test func startingInsideALineSkipsItsRest() {
