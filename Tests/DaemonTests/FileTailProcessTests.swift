@@ -176,7 +176,7 @@ import Glibc
         // The rule removed: the tails are closed (its alerts resolve as `rule removed`).
         h.writeRules(threshold: 1)
         #expect(h.waitFor(20) { h.log.contains("file tails closed") }, "\(h.log)")
-        #expect(h.waitFor(10) { codes(h, "resolved") == ["E1", "E2"] }, "\(h.log)")
+        #expect(h.waitFor(20) { codes(h, "resolved") == ["E1", "E2"] }, "resolved: \(codes(h, "resolved")); \(h.log)")
         #expect(codes(h, "firing") == ["E1", "E2"])
         #expect(h.stop() == 0)
     }
