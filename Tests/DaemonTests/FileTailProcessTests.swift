@@ -150,7 +150,7 @@ import Glibc
         try h.start()
         try #require(h.waitReady(), "\(h.log)")
         // A rule added by a reload reads the file from its end: the three E1 lines before it are history.
-        h.writeRules(threshold: 1, extra: """
+        h.replaceRules(threshold: 1, extra: """
             rule app_errors on file "\(app)" where message =~ /ERROR (?<code>\\w+)/ {
               warn count(1m) >= 3
               quiet 1h
@@ -174,7 +174,7 @@ import Glibc
         #expect(h.log.contains("resuming at byte"), "\(h.log)")
 
         // The rule removed: the tails are closed (its alerts resolve as `rule removed`).
-        h.writeRules(threshold: 1)
+        h.replaceRules(threshold: 1)
         #expect(h.waitFor(20) { h.log.contains("file tails closed") }, "\(h.log)")
         #expect(h.waitFor(20) { codes(h, "resolved") == ["E1", "E2"] }, "resolved: \(codes(h, "resolved")); \(h.log)")
         #expect(codes(h, "firing") == ["E1", "E2"])

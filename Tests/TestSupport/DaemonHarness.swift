@@ -49,15 +49,27 @@ public final class DaemonHarness {
 
     /// One rule on memory.usage that warns below `threshold` % available, routed to the webhook and the log.
     public func writeRules(threshold: Int, extra: String = "") {
-        writeText(rules + "/test.rules", """
-            set default_channels ["hook", "log"]
-            channel hook webhook { url "\(receiver.url)/hook" }
-            rule memory_low on memory.usage {
-              warn available_percent < \(threshold)
-              summary "only {available_percent}% memory available"
-            }
-            \(extra)
-            """)
+        writeText(rules + "/test.rules", rulesText(threshold: threshold, extra: extra))
+    }
+
+    func rulesText(threshold: Int, extra: String) -> String {
+        """
+        set default_channels ["hook", "log"]
+        channel hook webhook { url "\(receiver.url)/hook" }
+        rule memory_low on memory.usage {
+          warn available_percent < \(threshold)
+          summary "only {available_percent}% memory available"
+        }
+        \(extra)
+        """
+    }
+
+    /// As ``writeRules(threshold:extra:)``, for a running daemon: the text is written beside the rules folder and
+    /// renamed into it, so a reload never reads the file half written (an in-place rewrite can be read empty: a
+    /// configuration without the webhook channel, whose queued alerts are then dropped).
+    public func replaceRules(threshold: Int, extra: String = "") {
+        writeText(dir + "/test.rules.new", rulesText(threshold: threshold, extra: extra))
+        rename(dir + "/test.rules.new", rules + "/test.rules")
     }
 
     /// A rule on memory.usage that warns below `threshold` % available, routed to `channels`.
