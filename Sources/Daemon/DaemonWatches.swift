@@ -1,5 +1,5 @@
 // The daemon's watches: declarations decoded for the workers, a pidfd per watched main process on the loop, the
-// timer of the next discovery, and inotify on the pid files' folders.
+// timer of the next discovery, inotify on the pid files' folders and on the watched files' folders.
 import CLinux
 import Kit
 import Notify
@@ -12,6 +12,10 @@ import Glibc
 
 /// What the loop holds for the watches.
 final class WatchLoopState {
+    /// `system.sources` mechanisms of the watches' inotify descriptors.
+    static let pidfileMechanism = "inotify on pid files' folders"
+    static let filesMechanism = "inotify on watched folders"
+
     var processes: WatchedProcessesFunction?
     var processWorker: Worker?
     /// A pidfd per watched main process, in the loop's epoll set.
@@ -24,6 +28,25 @@ final class WatchLoopState {
     var pidfdUnsupported = false
     /// Exits seen through pidfds, for `system.sources`.
     var exits: Int64 = 0
+
+    var files: WatchedFilesFunction?
+    var filesWorker: Worker?
+    var fileWatcher: FileWatcher?
+    var fileCollectionQueued = false
+    /// `files.watched` collections when the folders were last synced (globs and new folders change them).
+    var filesSyncedAt = -1
+}
+
+/// The specs of a configuration's file and directory watches.
+func fileWatchSpecs(_ config: Configuration) -> [FileWatchSpec] {
+    config.watches.compactMap { d in
+        guard let kind = FileWatchSpec.Kind(rawValue: d.kind) else { return nil }
+        var spec = FileWatchSpec(name: d.name, kind: kind, paths: d.paths)
+        if case .bool(let b)? = d.value(WatchKinds.checksum) { spec.checksum = b }
+        if case .number(let n)? = d.value(WatchKinds.maxChecksum) { spec.maxChecksum = Int64(clamping: Int(exactly: n.rounded()) ?? Int.max) }
+        spec.match = d[WatchKinds.match]?.stringValue
+        return spec
+    }
 }
 
 /// The specs of a configuration's process watches (the checker has vetted every option).
@@ -64,7 +87,37 @@ extension Daemon {
         } else if !specs.isEmpty {
             log.warning("watches: \(specs.map(\.name).joined(separator: ", ")) need the processes worker, which `workers` leaves out")
         }
+        // The files worker joins the snapshot with the first file or directory watch, as the probes worker does.
+        let files = fileWatchSpecs(config)
+        if !files.isEmpty && !snapshot.workers.contains(where: { $0.name == "files" }), let w = WorkerRegistry.make("files") {
+            snapshot.add(w)
+            if !workerTimers.isEmpty {
+                do { try scheduleWorkers(settings) } catch { log.error("watches: cannot create the files worker's timer: \(error)") }
+            }
+        }
+        if let w = snapshot.workers.first(where: { $0.name == "files" }),
+           let f = w.functions.lazy.compactMap({ $0 as? WatchedFilesFunction }).first {
+            f.configure(files)
+            watchLoop.files = f
+            watchLoop.filesWorker = w
+            watchLoop.filesSyncedAt = -1
+            if firstTickDone { collectWatchedFiles() }
+        }
         syncWatches()
+    }
+
+    /// Queues one collection of `files.watched` (several inotify events, one collection), then an evaluation. Unlike a
+    /// process's exit, it does not rewrite report.json by itself: a folder written without pause would rewrite it 50
+    /// times a second (an alert change still does, as does the next report_interval).
+    func collectWatchedFiles() {
+        guard !watchLoop.fileCollectionQueued else { return }
+        watchLoop.fileCollectionQueued = true
+        loop.runSoon { [unowned self] in
+            self.watchLoop.fileCollectionQueued = false
+            guard !self.stopping, let w = self.watchLoop.filesWorker else { return }
+            self.snapshot.collect(w)
+            self.scheduleEvaluation()
+        }
     }
 
     /// Queues one collection of `processes.watched` for the end of this loop turn (several events, one collection),
@@ -84,6 +137,7 @@ extension Daemon {
     /// After every evaluation: a pidfd for each watched main process (and none for the others), the timer of the
     /// next discovery, and inotify on the pid files' folders.
     func syncWatches() {
+        syncWatchedFiles()
         guard let f = watchLoop.processes else { return }
         let wanted = Set(f.mainProcesses.map(\.process))
         for (p, fd) in watchLoop.pidfds where !wanted.contains(p) {
@@ -113,11 +167,30 @@ extension Daemon {
         } else if watchLoop.pidfileWatcher?.configuredDirectories != folders {
             do {
                 watchLoop.pidfileWatcher = try FileWatcher(loop: loop, directories: folders) { [unowned self] in
-                    SourceModes.shared.noteEvent(mechanism: "inotify")
+                    SourceModes.shared.noteEvent(mechanism: WatchLoopState.pidfileMechanism)
                     self.watchLoop.processes?.pidfilesChanged()
                     self.collectWatchedProcesses(outputs: true)
                 }
             } catch { log.warning("watches: cannot watch \(folders.joined(separator: ", ")) (\(error)); pid files are read every interval") }
+        }
+    }
+
+    /// inotify on the folders of the watched files, made again when a collection changed them (a glob's new match,
+    /// a folder that appeared).
+    func syncWatchedFiles() {
+        guard let f = watchLoop.files, f.collections != watchLoop.filesSyncedAt else { return }
+        watchLoop.filesSyncedAt = f.collections
+        let folders = f.isActive ? f.folders(settings.roots) : []
+        if folders.isEmpty {
+            watchLoop.fileWatcher = nil
+        } else if watchLoop.fileWatcher?.configuredDirectories != folders {
+            do {
+                watchLoop.fileWatcher = try FileWatcher(loop: loop, directories: folders, debounce: 0.02, contents: true) { [unowned self] in
+                    SourceModes.shared.noteEvent(mechanism: WatchLoopState.filesMechanism)
+                    self.watchLoop.files?.foldersChanged()
+                    self.collectWatchedFiles()
+                }
+            } catch { log.warning("watches: cannot watch \(folders.joined(separator: ", ")) (\(error)); watched files are read every interval.files") }
         }
     }
 
@@ -163,10 +236,17 @@ extension Daemon {
 
     /// `system.sources` rows of the watches: exits through pidfds, pid files through inotify.
     func watchSourceModes(events: [String: Int64]) -> [SourceMode] {
-        guard let f = watchLoop.processes, f.isActive else { return [] }
-        var out = [SourceMode(function: "processes.watched", mode: "event", mechanism: "pidfd", events: events["pidfd"] ?? 0)]
-        if !f.pidfileFolders(settings.roots).isEmpty {
-            out.append(SourceMode(function: "processes.watched", mode: "event", mechanism: "inotify", events: events["inotify"] ?? 0))
+        var out: [SourceMode] = []
+        if let f = watchLoop.processes, f.isActive {
+            out.append(SourceMode(function: "processes.watched", mode: "event", mechanism: "pidfd", events: events["pidfd"] ?? 0))
+            if !f.pidfileFolders(settings.roots).isEmpty {
+                let m = WatchLoopState.pidfileMechanism
+                out.append(SourceMode(function: "processes.watched", mode: "event", mechanism: m, events: events[m] ?? 0))
+            }
+        }
+        if let f = watchLoop.files, f.isActive {
+            let m = WatchLoopState.filesMechanism
+            out.append(SourceMode(function: "files.watched", mode: "event", mechanism: m, events: events[m] ?? 0))
         }
         return out
     }
@@ -181,5 +261,6 @@ extension Daemon {
         if let d = watchLoop.discovery { loop.cancelTimer(d.id) }
         watchLoop.discovery = nil
         watchLoop.pidfileWatcher = nil
+        watchLoop.fileWatcher = nil
     }
 }

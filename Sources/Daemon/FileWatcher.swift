@@ -8,6 +8,10 @@ import Glibc
 /// Watches folders for changes to the files shd reads and calls `onChange` once a burst of
 /// events has been quiet for `debounce` seconds. Editors that write a temp file and rename it
 /// produce IN_MOVED_TO; `sed -i` and `cp` produce IN_CLOSE_WRITE; both are seen.
+///
+/// With `contents` (watched files), writes to a file kept open (IN_MODIFY) and changes of mode, owner or
+/// link count (IN_ATTRIB) count too, and `onChange` comes `debounce` after the first event of a burst
+/// instead of after the burst: a file written without pause is still collected, at most once per `debounce`.
 public final class FileWatcher {
     private let fd: Int32
     private let loop: EventLoop
@@ -16,20 +20,25 @@ public final class FileWatcher {
     private var watches: [Int32: String] = [:]
     private let onChange: () -> Void
     private let directories: [String]
-    private static let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF)
+    private let mask: UInt32
+    private let throttle: Bool
+    private static let configurationMask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF)
 
     /// (Re)adds a watch for every folder that exists: a folder deleted and created again (a
     /// deployment tool replacing rules.d) is watched again on the next event or reload.
     private func addWatches() {
         for d in directories {
-            let wd = inotify_add_watch(fd, d, FileWatcher.mask)
+            let wd = inotify_add_watch(fd, d, mask)
             if wd >= 0 { watches[wd] = d }
         }
     }
 
-    public init(loop: EventLoop, directories: [String], debounce: Double = 0.02, onChange: @escaping () -> Void) throws(SystemError) {
+    public init(loop: EventLoop, directories: [String], debounce: Double = 0.02, contents: Bool = false,
+                onChange: @escaping () -> Void) throws(SystemError) {
         fd = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
         if fd < 0 { throw SystemError("inotify_init1") }
+        mask = contents ? FileWatcher.configurationMask | UInt32(IN_MODIFY | IN_ATTRIB) : FileWatcher.configurationMask
+        throttle = contents
         self.loop = loop
         self.debounce = debounce
         self.onChange = onChange
@@ -54,6 +63,7 @@ public final class FileWatcher {
     public var configuredDirectories: [String] { directories }
 
     private func schedule() {
+        if throttle && pending != nil { return }
         if let p = pending { loop.cancelTimer(p) }
         pending = loop.addTimer(after: debounce) { [weak self] in
             self?.pending = nil

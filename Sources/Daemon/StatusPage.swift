@@ -1,6 +1,7 @@
 // The status page (`GET /`): one server-rendered HTML document with inline CSS and SVG sparklines, no external
 // assets; its one inline script only refreshes it. Every string from rules, labels, summaries and errors is escaped.
 import Alerting
+import Kit
 import Notify
 import Reports
 import Rules

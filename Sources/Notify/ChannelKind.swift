@@ -1,4 +1,5 @@
 // What a channel kind is (one type: its options, its message, its request, what an answer means) and the one table of kinds.
+import Kit
 import Alerting
 import Reports
 

@@ -1,4 +1,5 @@
 // What messages share: ids, the webhook JSON (also exec's stdin), headlines, label names, numbers. Each kind's own payload is in its file in Channels/.
+import Kit
 import Alerting
 import Reports
 

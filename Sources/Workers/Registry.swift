@@ -11,9 +11,9 @@ public enum WorkerRegistry {
         { _ in HardwareWorker.make() }, SystemWorker.make, { _ in SystemdWorker.make() },
     ]
 
-    /// Workers whose rows come from declarations in the configuration (`probe`): in the catalog, but made by the
+    /// Workers whose rows come from declarations in the configuration (`probe`, `watch … file|directory`): in the catalog, but made by the
     /// daemon only once the configuration declares one, so reports without declarations stay as they were.
-    static let declaredMakers: [@Sendable () -> Worker] = [ProbesWorker.make]
+    static let declaredMakers: [@Sendable () -> Worker] = [ProbesWorker.make, FilesWorker.make]
 
     /// The catalog of every worker, function and field, for the rule checker.
     public static let catalog = Catalog(workers: (makeAll() + declaredMakers.map { $0() }).map(\.schema))

@@ -408,17 +408,19 @@ public final class WatchedProcessesFunction: MetricFunction {
         let task = ctx.roots.proc + "/\(pid)/task"
         if childrenFiles != false {
             var kids: Set<Int64> = []
-            var any = false
+            var read = false
             for tid in listDirectory(task).prefix(256) {
                 guard let b = try? readOnce(task + "/" + tid + "/children", cap: 1 << 20) else { continue }
-                any = true
+                read = true
                 for f in fields(b[...]) { if let p = parseInt64(f) { kids.insert(p) } }
             }
-            if any {
+            if read {
                 childrenFiles = true
                 return kids.count
             }
-            if childrenFiles == nil && access(task, F_OK) == 0 { childrenFiles = false } else { return nil }
+            // The process went away meanwhile, or the kernel has no such lists: only a task that exists tells.
+            if childrenFiles == true || access(task, F_OK) != 0 { return nil }
+            childrenFiles = false
         }
         if table.scannedAt.map({ ctx.monotonic - $0 > 60 }) ?? true { try? table.refresh(ctx) }
         guard table.scannedAt != nil else { return nil }

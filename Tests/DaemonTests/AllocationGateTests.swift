@@ -10,10 +10,10 @@ import Glibc
 /// the shipped rules on machine-a, where the data does not change between ticks. Measured floor at the
 /// commit that set them: tick 11,520, evaluation 939 with 21 shipped rules; 1,022 once the shipped set grew to
 /// 38 rules (kernel, journal and probes rules; debug; the same on every run: the counts are deterministic on a
-/// fixture tree); 1,069 at 44 rules, 1,082 with the 3 rules of rules.d/watch.rules (a rule on a function without a
-/// report costs its lookup; the function slot array grew). The ceilings are 5 % above. Raise them only with a
-/// reason in the commit.
-let allocationCeilings = (tick: 12_100, evaluation: 1_136)
+/// fixture tree); 1,069 at 44 rules, 1,094 with the 5 rules of rules.d/watch.rules (machine-a declares no watch: each
+/// rule costs its function lookup, and the function slot array grew). The ceilings are 5 % above. Raise them only
+/// with a reason in the commit.
+let allocationCeilings = (tick: 12_100, evaluation: 1_149)
 
 @Suite(.serialized) struct AllocationGateTests {
     @Test(.enabled(if: runShell("command -v cc >/dev/null 2>&1") == 0, "no C compiler (cc) to build bench/malloc-count.c"))

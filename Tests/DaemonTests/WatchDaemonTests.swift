@@ -81,6 +81,46 @@ import Glibc
         h.stop()
     }
 
+    @Test func anEditedFileAndADeletedOneAlertThroughInotify() throws {
+        let h = try DaemonHarness("shd-watch-files")
+        let data = h.dir + "/data"
+        mkdir(data, 0o755)
+        mkdir(data + "/drop", 0o755)
+        writeText(data + "/app.conf", "listen 80\n")
+        h.writeRules(threshold: 0)
+        h.writeRules("""
+            watch conf file { path "\(data)/app.conf" checksum true }
+            watch drop directory { path "\(data)/drop" }
+            rule file_changed on files.watched by watch, path { warn increase(changes_total, 1h) > 0 }
+            rule file_missing on files.watched by watch, path { crit not exists }
+            """, file: "watch.rules")
+        try h.start(interval: "1h")
+        #expect(h.waitFor(20) { rows(h, "files")["conf:" + data + "/app.conf"]?["exists"]?.bool == true }, "log: \(h.log)")
+        let before = rows(h, "files")["conf:" + data + "/app.conf"]?["sha256"]?.string
+        #expect(before == SHA256.hex(SHA256.digest(Array("listen 80\n".utf8))))
+        #expect(rows(h, "files")["drop:" + data + "/drop"]?["entries"]?.int64 == 0)
+
+        // An edit: collected when inotify reports it, an hour before the next tick.
+        let editedAt = monotonicSeconds()
+        writeText(data + "/app.conf", "listen 8080\n")
+        #expect(h.waitFor(10) { watches(h, "file_changed", "firing").contains("conf") }, "log: \(h.log)")
+        print("watched file change to webhook: \(Int(((h.receiver.requests.map(\.receivedAt).max() ?? editedAt) - editedAt) * 1000)) ms")
+        let after = rows(h, "files")["conf:" + data + "/app.conf"]
+        #expect(after?["changes_total"]?.int64 == 1)
+        #expect(after?["sha256"]?.string == SHA256.hex(SHA256.digest(Array("listen 8080\n".utf8))))
+
+        // A new entry in the folder is a change of the folder.
+        writeText(data + "/drop/job-1", "x")
+        #expect(h.waitFor(10) { watches(h, "file_changed", "firing").contains("drop") }, "log: \(h.log)")
+        #expect(h.waitFor(5) { rows(h, "files")["drop:" + data + "/drop"]?["entries"]?.int64 == 1 })
+
+        // Deleted: exists false.
+        unlink(data + "/app.conf")
+        #expect(h.waitFor(10) { watches(h, "file_missing", "firing").contains("conf") }, "log: \(h.log)")
+        #expect(rows(h, "files")["conf:" + data + "/app.conf"]?["exists"]?.bool == false)
+        h.stop()
+    }
+
     @Test func aConfigurationWithoutWatchesReportsNoWatchedFunctions() throws {
         let h = try DaemonHarness("shd-no-watches")
         try h.start()

@@ -1,5 +1,6 @@
 // SHA-256 (FIPS 180-4 examples), HMAC-SHA256 (RFC 4231) and base64 (RFC 4648) against published vectors.
 @testable import Notify
+import Kit
 import Testing
 
 private func bytes(hex: String) -> [UInt8] {
@@ -25,6 +26,26 @@ private func bytes(hex: String) -> [UInt8] {
     @Test func sha256OfAMillionAs() {
         let m = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)
         #expect(SHA256.hex(SHA256.digest(m)) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    /// Fed in pieces (a file read in chunks), the digest is the one of the whole, whatever the cut points: across a
+    /// block, at one, and inside the padding's boundary (55, 56, 64 bytes).
+    @Test(arguments: [1, 3, 55, 56, 63, 64, 65, 1000])
+    func sha256FedInPiecesIsTheDigestOfTheWhole(_ chunk: Int) {
+        for length in [0, 1, 55, 56, 57, 63, 64, 65, 127, 128, 129, 1000, 4096 + 17] {
+            let m = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            var s = SHA256()
+            var i = 0
+            while i < m.count {
+                s.update(Array(m[i..<min(m.count, i + chunk)]))
+                i += chunk
+            }
+            #expect(SHA256.hex(s.finalize()) == SHA256.hex(SHA256.digest(m)), "length \(length), chunk \(chunk)")
+        }
+        var million = SHA256()
+        let piece = [UInt8](repeating: UInt8(ascii: "a"), count: 1000)
+        for _ in 0..<1000 { million.update(piece) }
+        #expect(SHA256.hex(million.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
     /// RFC 4231 test cases 1, 2, 3, 4, 6 and 7 (case 5 is about truncated output, which we never do).

@@ -1,4 +1,5 @@
 // Every channel kind's bytes on the wire, pinned: what a real local receiver got, compared with Tests/NotifyTests/Golden.
+import Kit
 import Alerting
 @testable import Notify
 import Reports

@@ -108,7 +108,7 @@ extension SettingsTableTests {
     }
 
     /// The fields docs/rules.md lists for a watch function are its schema's, in order.
-    @Test(arguments: [("processes", "watched")])
+    @Test(arguments: [("processes", "watched"), ("files", "watched")])
     func rulesMdListsTheWatchFunctionsFields(_ worker: String, _ function: String) throws {
         let schema = try #require(WorkerRegistry.catalog.function(worker: worker, function: function))
         let line = try #require(Self.doc("docs/rules.md").split(separator: "\n").first { $0.hasPrefix("| `\(worker).\(function)` |") })
