@@ -184,12 +184,16 @@ extension Daemon {
         if folders.isEmpty {
             watchLoop.fileWatcher = nil
         } else if watchLoop.fileWatcher?.configuredDirectories != folders {
+            let replacing = watchLoop.fileWatcher != nil
             do {
                 watchLoop.fileWatcher = try FileWatcher(loop: loop, directories: folders, debounce: 0.02, contents: true) { [unowned self] in
                     SourceModes.shared.noteEvent(mechanism: WatchLoopState.filesMechanism)
                     self.watchLoop.files?.foldersChanged()
                     self.collectWatchedFiles()
                 }
+                // A file created in a new folder between the collection that found the folder and this watch would
+                // otherwise wait for the next tick: one more look (it finds the same folders, so it ends there).
+                if replacing { collectWatchedFiles() }
             } catch { log.warning("watches: cannot watch \(folders.joined(separator: ", ")) (\(error)); watched files are read every interval.files") }
         }
     }

@@ -121,6 +121,30 @@ import Glibc
         h.stop()
     }
 
+    @Test func watchesDeclaredByAReloadAreFollowedAtOnce() throws {
+        let h = try DaemonHarness("shd-watch-reload")
+        h.writeRules(threshold: 0)
+        try h.start(interval: "1h")
+        #expect(h.waitReady(), "log: \(h.log)")
+        // The first watches arrive with a reload (inotify on the rules folder): the files worker joins, the pid file
+        // is read, and both are judged in that turn, an hour before any tick.
+        let missing = h.dir + "/nowhere/app.conf"
+        h.writeRules("""
+            watch conf file { path "\(missing)" }
+            watch app process { pidfile "\(h.dir)/app.pid" interval 1h }
+            rule file_missing on files.watched by watch, path { crit not exists }
+            rule process_down on processes.watched by watch { crit running < 1 }
+            """, file: "watch.rules")
+        #expect(h.waitFor(15) { watches(h, "file_missing", "firing") == ["conf"] && watches(h, "process_down", "firing") == ["app"] },
+                "log: \(h.log)")
+        // The folder and the file appear: the nearest existing folder was followed.
+        mkdir(h.dir + "/nowhere", 0o755)
+        usleep(300_000)  // the folder is followed by then; the file's creation is its own event
+        writeText(missing, "x")
+        #expect(h.waitFor(10) { watches(h, "file_missing", "resolved") == ["conf"] }, "log: \(h.log)")
+        h.stop()
+    }
+
     @Test func aConfigurationWithoutWatchesReportsNoWatchedFunctions() throws {
         let h = try DaemonHarness("shd-no-watches")
         try h.start()
