@@ -132,6 +132,8 @@ public final class WatchedProcessesFunction: MetricFunction {
         for w in watches { old[w.spec.name + "\n" + w.spec.selectorText] = w }
         watches = specs.map { spec in
             if let w = old[spec.name + "\n" + spec.selectorText] {
+                // Another interval: the next discovery is at once, not at the end of the old one.
+                if w.spec.interval != spec.interval { w.nextDiscovery = -.infinity }
                 w.spec = spec
                 return w
             }

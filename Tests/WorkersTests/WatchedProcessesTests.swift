@@ -290,6 +290,12 @@ import Glibc
         let rows = try collect(f, t, at: 3)
         #expect(rows.map { $0["watch"]?.string ?? "" } == ["nginx", "sshd"])
         #expect(rows[0]["pid_changes_total"] == .int(1))
+        #expect(f.nextDiscovery == 12)
+        // A new interval takes effect at once; the counters stay.
+        f.configure([ProcessWatchSpec(name: "nginx", selector: .pidfile("/run/nginx.pid"), interval: 60)])
+        #expect(f.nextDiscovery == -.infinity)
+        #expect(try collect(f, t, at: 4).first?["pid_changes_total"] == .int(1))
+        #expect(f.nextDiscovery == 64)
         f.configure([])
         #expect(!f.isActive && f.nextDiscovery == nil && f.mainProcesses.isEmpty)
     }
