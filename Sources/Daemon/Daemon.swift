@@ -123,7 +123,8 @@ public final class Daemon {
         let workers = try makeWorkers(named: settings.workers)
         snapshot = Snapshot(workers: workers, roots: settings.roots, options: settings.workerOptions,
                             hostname: settings.hostname ?? kernelHostname(settings.roots))
-        engine = Engine(configuration: config)
+        // The status page's sparklines are kept only for a daemon that serves the page.
+        engine = Engine(configuration: config, recentValues: settings.httpListen != nil)
         applyProbes(config)
         applyWatches(config)
         removeTempFiles()
@@ -554,7 +555,7 @@ public final class Daemon {
             return outcome
         }
         let old = engine!
-        let newEngine = Engine(configuration: config)
+        let newEngine = Engine(configuration: config, recentValues: http != nil)
         let ended = newEngine.adoptState(from: old, now: .now())
         engine = newEngine
         configuration = config

@@ -114,9 +114,13 @@ public final class Engine {
     let order: [Int]
     /// Each rule's charted values (RecentValues.swift): the status page's sparklines, not alert state.
     var recent: [RecentRule]
+    /// Whether ``recent`` is kept: only by a daemon that serves the status page (`http_listen`).
+    public let keepsRecentValues: Bool
 
     /// An engine with every alert inactive; restore with ``importState(_:)`` or ``adoptState(from:)``.
-    public init(configuration: Configuration) {
+    /// `recentValues`: keep one value a minute per instance for the status page (``recentValues(now:perRule:)``).
+    public init(configuration: Configuration, recentValues: Bool = false) {
+        keepsRecentValues = recentValues
         self.configuration = configuration
         self.runtimes = Array(repeating: RuleRuntime(), count: configuration.rules.count)
         self.recent = Array(repeating: RecentRule(), count: configuration.rules.count)
@@ -276,7 +280,7 @@ public final class Engine {
         var onlyKey: InstanceKey?
         // The rule's first fresh evaluation in a minute samples its charted value (once per minute: off the hot path).
         let minute = RecentValues.slot(t)
-        let sampling = fresh && rule.chart != nil && minute > recent[ri].slot
+        let sampling = keepsRecentValues && fresh && rule.chart != nil && minute > recent[ri].slot
 
         var rowKeys: [InstanceKey] = []
         var unique = false

@@ -194,6 +194,7 @@ extension Engine {
 
     /// After a reload: the samples of each rule of the same name whose charted value reads the same.
     func adoptRecent(from old: Engine) {
+        guard keepsRecentValues, old.keepsRecentValues else { return }
         var index: [String: Int] = [:]
         for (ri, r) in old.compiled.enumerated() where index[r.name] == nil { index[r.name] = ri }
         for (ri, r) in compiled.enumerated() {

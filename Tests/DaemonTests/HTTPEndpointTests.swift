@@ -216,6 +216,13 @@ import Glibc
         #expect(!page.contains("<img"))
         #expect(page.contains("<article class=\"chart firing\" data-rule=\"memory_low\">"))
         #expect(page.contains("<path class=\"line\" d=\"M"), "the first evaluation's sample is drawn")
+        // After a reload (a threshold edited) the new engine still keeps the charts (RecentValuesTests: and the samples).
+        d.writeRules(threshold: 60)
+        #expect(d.waitFor(20) { d.log.contains("reloaded (") }, "\(d.log)")
+        let (_, reloaded, _) = try Self.curl(d, ["http://127.0.0.1:\(port)/"])
+        let card = reloaded.ranges(of: "data-rule=\"memory_low\"><h3>").first.map { String(reloaded[$0.upperBound...].prefix(2000)) } ?? ""
+        #expect(card.contains("· warn 60</p>"), "\(card)")
+        #expect(card.contains("<path class=\"line\" d=\"M"), "\(card)")
         #expect(d.stop() == 0)
     }
 

@@ -13,7 +13,9 @@ import Glibc
 
     /// Chromium on one URL of 127.0.0.1, kept off the network: every host name but 127.0.0.1 fails to resolve, any
     /// other address would go to a proxy that is not there (port 9 of loopback), and the background services
-    /// (component updates, sync, safe browsing, metrics, crash reports) are off.
+    /// (component updates, sync, safe browsing, metrics, crash reports) are off. Checked with strace: the only
+    /// connect() to an address off loopback is the resolver's IPv6 source-address probe, a UDP socket connected to
+    /// 2001:4860:4860::8888 and closed after getsockname, which sends no packet.
     static func run(_ d: DaemonHarness, _ action: [String], url: String, name: String) throws -> (Int32?, String, String) {
         precondition(url.hasPrefix("http://127.0.0.1:"), "chromium only ever opens 127.0.0.1")
         let out = d.dir + "/" + name

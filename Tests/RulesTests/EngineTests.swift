@@ -11,8 +11,8 @@ struct Driver {
     var worker = "disk"
     var function = "filesystems"
 
-    init(_ source: String, worker: String = "disk", function: String = "filesystems") throws {
-        engine = Engine(configuration: try TestCatalog.config(source))
+    init(_ source: String, worker: String = "disk", function: String = "filesystems", recentValues: Bool = false) throws {
+        engine = Engine(configuration: try TestCatalog.config(source), recentValues: recentValues)
         self.worker = worker
         self.function = function
     }

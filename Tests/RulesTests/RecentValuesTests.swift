@@ -42,7 +42,7 @@ import Testing
 
     @Test(arguments: chartCases)
     func whatARuleCharts(_ conditions: String, _ text: String?, _ warn: Double?, _ crit: Double?) throws {
-        let engine = Engine(configuration: try TestCatalog.config("rule r on disk.filesystems {\n \(conditions)\n}"))
+        let engine = Engine(configuration: try TestCatalog.config("rule r on disk.filesystems {\n \(conditions)\n}"), recentValues: true)
         let chart = engine.compiled[0].chart
         #expect(chart?.text == text)
         #expect(chart?.warn == warn)
@@ -57,7 +57,7 @@ import Testing
         """
 
     @Test func anHourOfEvaluationsGivesSixtyPointsPerInstanceWorstFirst() throws {
-        let d = try Driver(Self.diskRule)
+        let d = try Driver(Self.diskRule, recentValues: true)
         // Every 20 s for 70 minutes: three evaluations a minute, one sample.
         for i in 0..<(70 * 3) {
             let m = Double(i) / 3
@@ -84,7 +84,7 @@ import Testing
     }
 
     @Test func theRingsOfEndedInstancesAreDroppedAndAReloadKeepsTheRest() throws {
-        let d = try Driver(Self.diskRule)
+        let d = try Driver(Self.diskRule, recentValues: true)
         for m in 0..<5 { _ = d.tick(Double(m), [TestCatalog.disk("/", used: 50), TestCatalog.disk("/srv", used: 50)]) }
         #expect(d.engine.recent[0].instances.count == 2)
         // /srv is gone: after 3 evaluations without its row (on_missing's default) the instance ends, and its ring.
@@ -92,19 +92,26 @@ import Testing
         #expect(d.engine.recent[0].instances.count == 1)
 
         // A reload whose rule charts the same value keeps the samples; one that charts another starts empty.
-        let same = Engine(configuration: try TestCatalog.config("rule disk on disk.filesystems {\n  warn used_percent > 85\n}"))
+        let same = Engine(configuration: try TestCatalog.config("rule disk on disk.filesystems {\n  warn used_percent > 85\n}"), recentValues: true)
         let later = TestCatalog.t0.adding(seconds: 8 * 60)
         _ = same.adoptState(from: d.engine, now: later)
         #expect(same.recentValues(now: later).first?.instances.first?.points.count == 8)
-        let other = Engine(configuration: try TestCatalog.config("rule disk on disk.filesystems {\n  warn avail_bytes < 100\n}"))
+        let other = Engine(configuration: try TestCatalog.config("rule disk on disk.filesystems {\n  warn avail_bytes < 100\n}"), recentValues: true)
         _ = other.adoptState(from: d.engine, now: later)
         #expect(other.recent[0].instances.isEmpty)
     }
 
+    @Test func anEngineWithoutTheStatusPageKeepsNoSamples() throws {
+        let d = try Driver(Self.diskRule)
+        for m in 0..<5 { _ = d.tick(Double(m), [TestCatalog.disk("/", used: 50)]) }
+        #expect(d.engine.recent[0].instances.isEmpty)
+        #expect(d.engine.recentValues(now: TestCatalog.t0.adding(seconds: 300)).first?.instances.first?.points == [])
+    }
+
     @Test func theSamplesAreNotAlertState() throws {
-        let a = try Driver(Self.diskRule)
+        let a = try Driver(Self.diskRule, recentValues: true)
         for m in 0..<5 { _ = a.tick(Double(m), [TestCatalog.disk("/", used: 85)]) }
-        let b = try Driver(Self.diskRule)
+        let b = try Driver(Self.diskRule, recentValues: true)
         #expect(try b.engine.importState(try JSONValue.parse(a.engine.exportState().encoded()), now: TestCatalog.t0).isEmpty)
         #expect(b.engine.runtimes == a.engine.runtimes)
         #expect(!a.engine.exportState().encoded().contains("recent"))
