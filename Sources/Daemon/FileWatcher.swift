@@ -51,10 +51,25 @@ public final class FileWatcher {
             while true {
                 let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if n <= 0 { break }
-                any = true
+                if FileWatcher.meaningful(buf[..<n]) { any = true }
             }
             if any { self?.schedule() }
         }
+    }
+
+    /// True unless every record is the creation of a file: a file just created is still empty (its
+    /// IN_CLOSE_WRITE, or the IN_MOVED_TO of an editor's rename, follows when it is written). Reloading on
+    /// IN_CREATE read half-written rules on a loaded machine: for a moment a channel was gone and the
+    /// notifications queued for it were dropped. A folder's creation (rules.d made again) still counts.
+    static func meaningful(_ records: ArraySlice<UInt8>) -> Bool {
+        var off = records.startIndex
+        while off + 16 <= records.endIndex {
+            let mask = records[(off + 4)..<(off + 8)].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            let len = records[(off + 12)..<(off + 16)].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            if mask & UInt32(IN_CREATE) == 0 || mask & UInt32(IN_ISDIR) != 0 { return true }
+            off += 16 + Int(len)
+        }
+        return false
     }
 
     /// Folders being watched (those that existed at start).
