@@ -227,7 +227,11 @@ enum ControlText {
             let type = e["type"]?.string ?? "?"
             var line = (e["time"]?.string ?? "?") + "  " + type
             if let k = e["kind"]?.string ?? e["action"]?.string ?? e["status"]?.string { line += " " + k }
-            if let rule = e["rule"]?.string { line += "  " + rule }
+            if let rule = e["rule"]?.string {
+                line += "  " + rule
+            } else if let rules = e["rules"]?.array, !rules.isEmpty {
+                line += "  " + rules.compactMap(\.string).joined(separator: ",")
+            }
             if let l = present(e["labels"]) { line += "  " + labels(l) }
             if let s = e["severity"]?.string { line += "  " + s }
             if let s = present(e["silence"]) { line += "  " + (s["id"]?.string ?? "?") + " " + labels(s["matchers"]) }

@@ -91,6 +91,11 @@ extension Daemon {
         var f = JSONObject()
         f.append("channel", .string(o.channel))
         f.append("status", .string(status))
+        // The rules of the alerts carried, each once: a message may batch several rules' alerts.
+        var rules: [String] = []
+        for r in o.rules where !r.isEmpty && !rules.contains(r) { rules.append(r) }
+        if rules.count == 1 { f.append("rule", .string(rules[0])) }
+        f.append("rules", .array(rules.map { .string($0) }))
         f.append("ids", .array(o.ids.map { .string($0) }))
         if let c = o.code { f.append("code", .int(Int64(c))) }
         f.append("detail", .string(o.detail))

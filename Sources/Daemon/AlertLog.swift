@@ -17,10 +17,12 @@ import Glibc
 /// Every record has `time` (RFC 3339) and `type`:
 /// - `transition`: `kind` (firing, escalated, deescalated, repeated, resolved), `rule`, `labels`, `severity`, `summary`,
 ///   and `reason` when given;
-/// - `delivery`: `channel`, `status` (delivered, retrying, failed, expired), `ids` (spool ids), `detail`;
+/// - `delivery`: `channel`, `status` (delivered, retrying, failed, expired), `rule` (when the message carried one rule's
+///   alerts), `rules` (the rules of its alerts, each once), `ids` (spool ids), `detail`;
 /// - `silence`: `action` (added, updated, expired, ended), `silence` (as `shd silence list --json` prints it), `by`;
 /// - `ack`: `action` (added, ended), `rule`, `labels`, `by` and `comment` for an added one;
-/// - `reload`: `reason`, `result` (ok, refused), `detail`.
+/// - `reload`: `reason`, `result` (ok, refused), `detail`;
+/// - `flapping`, `flapping_ended`: `rule`, `labels` (an instance held firing as flapping, and its release).
 public final class AlertLog {
     public let path: String
     public var maxSize: Int
@@ -105,8 +107,8 @@ public final class AlertLog {
     }
 
     /// The records of both files, oldest first, with `time` at or after `since` and, when `rule` is given, about that
-    /// rule: its transitions and acks, and silences with a `rule=` matcher that matches it. Deliveries and reloads
-    /// name no rule: they are left out when `rule` is given. A line that does not parse is skipped.
+    /// rule: its transitions, acks, the deliveries that carried its alerts, and silences with a `rule=` matcher that
+    /// matches it. Reloads name no rule: they are left out when `rule` is given. A line that does not parse is skipped.
     public static func query(stateDir: String, since: Timestamp? = nil, rule: String? = nil) -> [JSONValue] {
         let base = path(stateDir: stateDir)
         var out: [JSONValue] = []
@@ -128,6 +130,7 @@ public final class AlertLog {
 
     static func about(_ record: JSONValue, rule: String) -> Bool {
         if let r = record["rule"]?.string { return r == rule }
+        if let rules = record["rules"]?.array { return rules.contains(.string(rule)) }
         guard let matchers = record["silence"]?["matchers"]?.array else { return false }
         for m in matchers {
             guard let text = m.string, let parsed = try? LabelMatcher.parse(text), let matcher = parsed.first,

@@ -57,6 +57,8 @@ public struct DeliveryOutcome: Sendable, CustomStringConvertible {
     public var channel: String
     /// Spool ids of the notifications this attempt carried.
     public var ids: [String]
+    /// The rule of each notification, in the order of `ids`.
+    public var rules: [String]
     public var status: Status
     /// HTTP status or SMTP reply code, when there was one.
     public var code: Int?
@@ -546,7 +548,7 @@ public final class Dispatcher {
             spool.remove([head])
             log.log(.error, "notify: channel \(name) (\(st.config.target)): gave up on notification \(head.id) after "
                 + "its TTL of \(Payloads.displayNumber(st.config.ttl)) s")
-            options.onOutcome?(DeliveryOutcome(channel: name, ids: [head.id], status: .expired, code: nil,
+            options.onOutcome?(DeliveryOutcome(channel: name, ids: [head.id], rules: [head.rule], status: .expired, code: nil,
                                                detail: "older than the channel's ttl"))
         }
         guard let queue = queues[name], !queue.isEmpty else { return }
@@ -591,8 +593,9 @@ public final class Dispatcher {
         let c = st.config
         let alerts = batch.map { OutgoingAlert(id: $0.0.id, event: $0.1) }
         let ids = alerts.map(\.id)
+        let rules = batch.map(\.1.rule)
         let done: (Verdict) -> Void = { [weak self, weak st] v in
-            if let self, let st { self.finish(name, st, ids: ids, verdict: v) }
+            if let self, let st { self.finish(name, st, ids: ids, rules: rules, verdict: v) }
         }
 
         var curl: CurlMulti?
@@ -626,7 +629,7 @@ public final class Dispatcher {
         return d * (1 - options.jitter * Double.random(in: 0..<1, using: &random))
     }
 
-    private func finish(_ name: String, _ st: ChannelState, ids: [String], verdict: Verdict) {
+    private func finish(_ name: String, _ st: ChannelState, ids: [String], rules: [String], verdict: Verdict) {
         // An attempt that ends after the grace period is ignored: its entries stay spooled for the next start.
         guard st.busy else { return }
         st.busy = false
@@ -646,13 +649,13 @@ public final class Dispatcher {
             st.lastDelivery = .now()
             st.lastError = nil
             log.log(.info, "notify: channel \(name) (\(target)): delivered \(count)")
-            options.onOutcome?(DeliveryOutcome(channel: name, ids: ids, status: .delivered, code: nil, detail: ""))
+            options.onOutcome?(DeliveryOutcome(channel: name, ids: ids, rules: rules, status: .delivered, code: nil, detail: ""))
         case .permanent(let code, let detail):
             drop()
             st.failures = 0
             st.lastError = detail
             log.log(.error, "notify: channel \(name) (\(target)): \(count) refused, not retried: \(detail)")
-            options.onOutcome?(DeliveryOutcome(channel: name, ids: ids, status: .failed, code: code, detail: detail))
+            options.onOutcome?(DeliveryOutcome(channel: name, ids: ids, rules: rules, status: .failed, code: code, detail: detail))
         case .retry(let code, let detail, let after):
             st.failures += 1
             st.lastError = detail
@@ -660,14 +663,14 @@ public final class Dispatcher {
                 drop()
                 st.failures = 0
                 log.log(.error, "notify: channel \(name) (\(target)): \(count) failed after \(max) attempt(s): \(detail)")
-                options.onOutcome?(DeliveryOutcome(channel: name, ids: ids, status: .failed, code: code, detail: detail))
+                options.onOutcome?(DeliveryOutcome(channel: name, ids: ids, rules: rules, status: .failed, code: code, detail: detail))
                 break
             }
             let delay = after.map { min(max($0, 0), max(options.backoffCap, 3600)) } ?? backoff(st.failures)
             st.notBefore = monotonicSeconds() + delay
             log.log(.warning, "notify: channel \(name) (\(target)): attempt \(st.failures) for \(count) failed (\(detail)); "
                 + "retrying in \(Payloads.displayNumber(delay)) s")
-            options.onOutcome?(DeliveryOutcome(channel: name, ids: ids, status: .retrying(after: delay), code: code, detail: detail))
+            options.onOutcome?(DeliveryOutcome(channel: name, ids: ids, rules: rules, status: .retrying(after: delay), code: code, detail: detail))
         }
         if shuttingDown { checkShutdown() } else { pump(name) }
     }

@@ -21,6 +21,8 @@ struct SpoolEntry {
     /// The alert instance (`AlertEvent.fingerprint`) and what the entry tells about it (`firing:warn`, …).
     var fingerprint = ""
     var transition = ""
+    /// The alert's rule (the delivery records of `shd history` name it).
+    var rule = ""
     /// Where the entry's line is in the journal, while it is kept there (until the next compaction writes it as
     /// a spool file); nil for a spool file.
     var journal: (offset: Int, length: Int)?
@@ -90,6 +92,7 @@ final class Spool {
         var entry = SpoolEntry(id: id, path: filePath(id, channel), channel: channel, batch: batch, created: now)
         entry.fingerprint = event.fingerprint
         entry.transition = SpoolEntry.transition(of: event)
+        entry.rule = event.rule
         return (entry, Array(text.utf8))
     }
 
@@ -156,6 +159,7 @@ final class Spool {
         var entry = SpoolEntry(id: id, path: "", channel: channel, batch: batch, created: created)
         entry.fingerprint = event.fingerprint
         entry.transition = SpoolEntry.transition(of: event)
+        entry.rule = event.rule
         return (entry, event, report)
     }
 

@@ -42,6 +42,19 @@ import Glibc
         #expect(AlertLog.query(stateDir: dir, since: Self.t0.adding(seconds: 120), rule: "load").count == 1)
     }
 
+    @Test func aDeliveryIsAboutEachRuleItCarried() throws {
+        let dir = makeTempDirectory()
+        defer { _ = runShell("rm -rf '\(dir)'") }
+        let log = AlertLog(stateDir: dir, maxSize: 1 << 20)
+        log.record("delivery", at: Self.t0, ["channel": "hook", "status": "delivered", "rule": "disk", "rules": .array(["disk"])])
+        log.record("delivery", at: Self.t0, ["channel": "hook", "status": "delivered", "rules": .array(["load", "disk"])])
+        log.record("delivery", at: Self.t0, ["channel": "hook", "status": "failed", "rule": "load", "rules": .array(["load"])])
+        #expect(log.flush())
+        #expect(AlertLog.query(stateDir: dir, rule: "disk").count == 2)
+        #expect(AlertLog.query(stateDir: dir, rule: "load").map { $0["status"]!.string! } == ["delivered", "failed"])
+        #expect(AlertLog.query(stateDir: dir, rule: "cpu").isEmpty)
+    }
+
     @Test func rotatesBySizeKeepingTwoFiles() throws {
         let dir = makeTempDirectory()
         defer { _ = runShell("rm -rf '\(dir)'") }

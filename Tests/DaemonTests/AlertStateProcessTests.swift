@@ -58,8 +58,67 @@ import Glibc
         #expect(firings(h, "memory_low") == afterAck, "no repeat after the ack")
         h.setAvailable(kB: 24_215_532)
         #expect(h.waitFor(10) { h.allAlerts(rule: "memory_low", state: "resolved").count == 1 }, "\(h.log)")
+        // The deliveries are in the history under the rule they carried.
+        let (_, hist, _) = try ctl(h, ["history", "--rule", "memory_low", "--json"])
+        let deliveries = (try? JSONValue.parse(hist))?["entries"]?.array?.filter { $0["type"]?.string == "delivery" } ?? []
+        #expect(!deliveries.isEmpty && deliveries.allSatisfy { $0["rule"]?.string == "memory_low" && $0["rules"] == .array(["memory_low"]) },
+                "\(hist)")
         #expect(h.stop() == 0)
         #expect(!readText(h.state + "/state.json").contains("\"ack\""), "the ack ended with the alert")
+    }
+
+    /// The webhook's alert objects for `rule` in the order received, as `kind` or `kind/reason`.
+    func notices(_ h: DaemonHarness, _ rule: String) -> [String] {
+        h.allAlerts.filter { $0["rule"]?.string == rule }.map { a in
+            (a["kind"]?.string ?? "?") + (a["reason"]?.string.map { "/" + $0 } ?? "")
+        }
+    }
+
+    @Test func aFlappingAlertIsAnnouncedOnceHeldAndEndsWithAResolved() throws {
+        let h = try DaemonHarness()
+        h.writeRules("""
+            set default_channels ["hook"]
+            set flap_transitions 4
+            set flap_window 10m
+            set flap_stable 3s
+            channel hook webhook { url "\(h.receiver.url)/hook" }
+            rule memory_low on memory.usage {
+              warn available_percent < 50
+            }
+            """)
+        try h.start()
+        #expect(h.waitReady(), "\(h.log)")
+        let low = 2_000_000, high = 24_215_532
+        // Two starts and two ends: the fourth change makes it flapping, announced instead of resolved.
+        h.setAvailable(kB: low)
+        #expect(h.waitFor(10) { self.notices(h, "memory_low") == ["firing"] }, "\(notices(h, "memory_low")) \(h.log)")
+        h.setAvailable(kB: high)
+        #expect(h.waitFor(10) { self.notices(h, "memory_low") == ["firing", "resolved"] }, "\(notices(h, "memory_low"))")
+        h.setAvailable(kB: low)
+        #expect(h.waitFor(10) { self.notices(h, "memory_low") == ["firing", "resolved", "firing"] }, "\(notices(h, "memory_low"))")
+        h.setAvailable(kB: high)
+        #expect(h.waitFor(10) { self.notices(h, "memory_low") == ["firing", "resolved", "firing", "repeated/flapping"] },
+                "\(notices(h, "memory_low")) \(h.log)")
+        let flapNotice = h.allAlerts.last { $0["rule"]?.string == "memory_low" }
+        #expect(flapNotice?["state"]?.string == "firing" && flapNotice?["summary"]?.string?.contains("flapping") == true, "\(String(describing: flapNotice))")
+        // Held: it is firing and flapping in status, and one more start and end send nothing.
+        var (rc, out, _) = try ctl(h, ["status", "--json"])
+        let instance = (try? JSONValue.parse(out))?["alerts"]?.array?.first { $0["rule"]?.string == "memory_low" }
+        #expect(rc == 1 && instance?["state"]?.string == "firing" && instance?["flapping"] == .bool(true), "\(out)")
+        h.setAvailable(kB: low)
+        usleep(600_000)
+        h.setAvailable(kB: high)
+        usleep(600_000)
+        #expect(notices(h, "memory_low").count == 4, "nothing more while held: \(notices(h, "memory_low"))")
+        // Stable for 3 s with the condition false: it resolves, once.
+        #expect(h.waitFor(15) { self.notices(h, "memory_low").count == 5 }, "\(notices(h, "memory_low")) \(h.log)")
+        usleep(500_000)
+        #expect(notices(h, "memory_low") == ["firing", "resolved", "firing", "repeated/flapping", "resolved"])
+        (rc, out, _) = try ctl(h, ["status", "--json"])
+        #expect(rc == 0 && (try? JSONValue.parse(out))?["firing"]?.number == 0, "\(out)")
+        let (_, hist, _) = try ctl(h, ["history", "--rule", "memory_low", "--json"])
+        let types = (try? JSONValue.parse(hist))?["entries"]?.array?.compactMap { $0["type"]?.string } ?? []
+        #expect(types.filter { $0 == "flapping" }.count == 1 && types.filter { $0 == "flapping_ended" }.count == 1, "\(hist)")
     }
 
     @Test func theAlertLogRotatesBySize() throws {

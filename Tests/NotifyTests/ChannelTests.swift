@@ -176,6 +176,7 @@ import Glibc
         #expect(h.run { !h.outcomes.isEmpty })
         #expect(h.outcomes[0].status == .failed)
         #expect(h.outcomes[0].detail.contains("No such file"))
+        #expect(h.outcomes[0].rules == ["disk_space"] && h.outcomes[0].ids.count == 1, "the rule of each notification carried")
     }
 
     @Test func theDaemonsSIGCHLDHookFinishesTheChild() throws {
