@@ -62,6 +62,9 @@ public struct ConfigKey: Sendable {
         case commName
         /// `HOST:PORT` or a Unix socket path (`ListenAddress`).
         case listenAddress
+        /// A number from `min` to `max`; `whole`: no fraction; `orZero`: 0 too (off). `text` says it for people and
+        /// the docs ("4KiB to 1TiB").
+        case range(min: Double, max: Double, whole: Bool, orZero: Bool, text: String)
     }
 
     public var name: String
@@ -92,6 +95,19 @@ public struct ConfigKey: Sendable {
         self.required = required
         self.help = help
         self.check = check
+    }
+
+    /// Whether a number is within the key's `.range` (always, for a key without one).
+    public func accepts(_ n: Double) -> Bool {
+        guard case .range(let lo, let hi, let whole, let orZero, _) = check else { return true }
+        if orZero && n == 0 { return true }
+        return n >= lo && n <= hi && (!whole || n == n.rounded())
+    }
+
+    /// The `.range` in words ("4KiB to 1TiB"), nil without one.
+    public var rangeText: String? {
+        guard case .range(_, _, _, _, let text) = check else { return nil }
+        return text
     }
 
     /// The default of a duration, in seconds (a table entry without one is a programming error).
@@ -144,7 +160,8 @@ public enum KnownSettings {
     public static let excludeUnits = ConfigKey("exclude_units", .stringList,
         defaultText: "`[\"run-*.scope\", \"session-*.scope\", \"user@*.service\", \"user-runtime-dir@*.service\"]`",
         "globs of systemd units `systemd.units` and `systemd.timers` leave out; replaces the default list (`[]` reports every unit)")
-    public static let topProcesses = ConfigKey("top_processes", .number, default: .number(10), unit: "rows", "rows in `processes.top`")
+    public static let topProcesses = ConfigKey("top_processes", .number, default: .number(10), unit: "rows",
+        check: .range(min: 0, max: 10_000, whole: true, orZero: false, text: "0 to 10000"), "rows in `processes.top`")
     public static let tcpStates = ConfigKey("tcp_states", .bool, default: .bool(false),
         "count TCP connections by state in `network.sockets` (off in the daemon: reading /proc/net/tcp makes the kernel walk its whole connection table, ~4 ms a tick; `shd report` counts them)")
     public static let controlSocket = ConfigKey("control_socket", .string, default: .string("/run/shd/control"),
@@ -163,9 +180,11 @@ public enum KnownSettings {
     public static let sendResolvedSilenced = ConfigKey("send_resolved_silenced", .bool, default: .bool(true),
         "send the resolved notice of an alert that resolves while a runtime silence (`shd silence add`) covers it (its start was sent before the silence)")
     public static let historyMaxSize = ConfigKey("history_max_size", .number, default: .number(4_194_304), unit: "bytes",
+        check: .range(min: 4096, max: 1_099_511_627_776, whole: false, orZero: false, text: "4KiB to 1TiB"),
         "the alert log `STATE_DIR/history.jsonl` is rotated to `history.jsonl.1` when a write would take it past this size (two files are kept)")
 
     public static let flapTransitions = ConfigKey("flap_transitions", .number, default: .number(8), unit: "transitions",
+        check: .range(min: 2, max: 1000, whole: true, orZero: true, text: "0, or 2 to 1000"),
         "an alert instance that starts or ends this many times within `flap_window` is flapping: channels hear it once, and it is held firing until stable (0: never; a rule's `flapping` overrides)")
     public static let flapWindow = ConfigKey("flap_window", .duration, default: .duration(3600), "the window `flap_transitions` are counted in")
     public static let flapStable = ConfigKey("flap_stable", .duration, default: .duration(1800),

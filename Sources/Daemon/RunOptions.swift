@@ -112,7 +112,10 @@ public struct DaemonSettings: Sendable, Equatable {
             case K.excludeFstypes.name: workerOptions.excludedFilesystemTypes.formUnion(try stringList(name, value))
             case K.excludeMounts.name: workerOptions.excludedMountPrefixes += try stringList(name, value)
             case K.excludeUnits.name: workerOptions.excludedUnits = try stringList(name, value)
-            case K.topProcesses.name: workerOptions.topProcesses = Int(value.numberValue ?? K.topProcesses.defaultNumber)
+            case K.topProcesses.name:
+                let n = value.numberValue ?? K.topProcesses.defaultNumber
+                guard K.topProcesses.accepts(n) else { throw UsageError("set top_processes: expected a whole number from \(K.topProcesses.rangeText!)") }
+                workerOptions.topProcesses = Int(n)
             case K.tcpStates.name:
                 guard case .bool(let b) = value else { throw UsageError("set tcp_states: expected true or false") }
                 workerOptions.tcpStateCounts = b
@@ -126,8 +129,8 @@ public struct DaemonSettings: Sendable, Equatable {
             case K.defaultChannels.name, K.sendResolvedSilenced.name, K.flapTransitions.name, K.flapWindow.name, K.flapStable.name:
                 break  // the rule engine reads them
             case K.historyMaxSize.name:
-                guard let n = value.numberValue, n >= 4096, n <= Double(1 << 40) else {
-                    throw UsageError("set history_max_size: expected a size from 4KiB to 1TiB")
+                guard let n = value.numberValue, K.historyMaxSize.accepts(n) else {
+                    throw UsageError("set history_max_size: expected a size from \(K.historyMaxSize.rangeText!)")
                 }
                 historyMaxSize = Int(n)
             case K.controlSocket.name: controlSocket = try string(name, value)

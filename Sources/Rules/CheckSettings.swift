@@ -76,6 +76,10 @@ extension Checker {
             if case .string(let t, let span) = s.value, ListenAddress(t) == nil {
                 diagnose(.listenAddress, "\(what) must be \(ListenAddress.expected), not `\(t)`", span)
             }
+        case .range(_, _, let whole, _, let text):
+            if case .number(let n, _, let span) = s.value, !key.accepts(n) {
+                diagnose(.valueOutOfRange, "\(what) must be \(text)\(whole ? " (a whole number)" : ""), not \(formatNumber(n))", span)
+            }
         default: break
         }
         if case .number(let n, .duration, let span) = s.value, n <= 0 {

@@ -38,6 +38,8 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
     case evaluationCount
     /// `bad-value`: `flapping` with fewer than 2 transitions, or a window or stable time of 0.
     case flappingValue
+    /// `bad-value`: a setting's number outside its range (`history_max_size`, `flap_transitions`, `top_processes`).
+    case valueOutOfRange
     // Channels
     case unknownChannelKind, unknownChannelOption, missingChannelOption, duplicateChannel, duplicateOption, secretInline
     // Probes
@@ -101,7 +103,8 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
         case .unknownSetting: return "unknown-setting"
         case .settingOverridden: return "setting-overridden"
         case .valueWrongType, .valueNotOneOf, .durationNotPositive, .commandEmpty, .urlScheme, .urlList, .smtpServerScheme, .listenAddress,
-             .repeatNotPositive, .onMissingPolicy, .missingAfterCount, .probeValue, .watchValue, .evaluationCount, .flappingValue:
+             .repeatNotPositive, .onMissingPolicy, .missingAfterCount, .probeValue, .watchValue, .evaluationCount, .flappingValue,
+             .valueOutOfRange:
             return "bad-value"
         case .unknownChannelKind: return "unknown-channel-kind"
         case .unknownChannelOption: return "unknown-channel-option"

@@ -60,6 +60,11 @@ import Reports
         .init(source: "set interval.dsk 10s", id: "unknown-worker", severity: .error, line: 1, column: 5),
         .init(source: "set log_level loud", id: "bad-value", severity: .error, line: 1, column: 15),
         .init(source: "set http_listen \"localhost:9465\"", id: "bad-value", severity: .error, line: 1, column: 17),
+        .init(source: "set history_max_size 100", id: "bad-value", severity: .error, line: 1, column: 22),
+        .init(source: "set history_max_size 2TiB", id: "bad-value", severity: .error, line: 1, column: 22),
+        .init(source: "set flap_transitions 1", id: "bad-value", severity: .error, line: 1, column: 22),
+        .init(source: "set flap_transitions 2.5", id: "bad-value", severity: .error, line: 1, column: 22),
+        .init(source: "set top_processes 1e30", id: "bad-value", severity: .error, line: 1, column: 19),
         .init(source: "set default_channels [\"pager\"]", id: "unknown-channel", severity: .error, line: 1, column: 23),
         .init(source: "channel c slak { url \"https://x\" }", id: "unknown-channel-kind", severity: .error, line: 1, column: 11, fix: "slack"),
         .init(source: "channel c webhook { url \"https://x\" timout 5s }", id: "unknown-channel-option", severity: .error, line: 1, column: 37, fix: "timeout"),
@@ -119,6 +124,16 @@ import Reports
         #expect(c.channels.map(\.name) == ["ops", "log"])
         #expect(c.declaredChannels[0]["headers"] == .block([("X-Team", .string("ops"))]))
         #expect(c.declaredChannels[0]["timeout"] == .duration(5))
+    }
+
+    /// The ends of each setting's range are accepted (the values just outside are in `cases`).
+    @Test(arguments: ["set history_max_size 4KiB", "set history_max_size 1TiB", "set flap_transitions 0", "set flap_transitions 2",
+                      "set flap_transitions 1000", "set top_processes 0", "set top_processes 10000"])
+    func settingRangesIncludeTheirEnds(_ source: String) throws {
+        let r = RuleSetLoader.load(sources: [("t.rules", source + "\nrule r on disk.filesystems { warn used_percent > 1 }")],
+                                   catalog: TestCatalog.catalog)
+        #expect(r.diagnostics.isEmpty, "\(r.diagnostics.map(\.message))")
+        #expect(r.configuration != nil)
     }
 
     @Test func defaultChannelIsTheBuiltInLog() throws {

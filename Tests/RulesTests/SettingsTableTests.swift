@@ -62,12 +62,15 @@ import Workers
         }
     }
 
+    /// The type, and the range a number must be in: `number (4KiB to 1TiB)`.
+    static func valueWord(_ k: ConfigKey) -> String { typeWord(k.type) + (k.rangeText.map { " (\($0))" } ?? "") }
+
     static func docName(_ k: ConfigKey) -> String { k.name == "interval.<worker>" ? "interval.WORKER" : k.name }
 
     static func settingsMarkdown() -> String {
         var rows = ["| setting | value | default | meaning |", "|---|---|---|---|"]
         for k in KnownSettings.all {
-            rows.append("| `\(docName(k))` | \(typeWord(k.type)) | \(markdownDefault(k)) | \(k.help) |")
+            rows.append("| `\(docName(k))` | \(valueWord(k)) | \(markdownDefault(k)) | \(k.help) |")
         }
         return rows.joined(separator: "\n")
     }
@@ -115,7 +118,7 @@ import Workers
             out.append(".TP")
             out.append(".B " + roff(docName(k)))
             let d = defaultText(k)
-            out.append(roff(typeWord(k.type) + (d.isEmpty ? "" : ", default " + d) + ": " + k.help))
+            out.append(roff(valueWord(k) + (d.isEmpty ? "" : ", default " + d) + ": " + k.help))
         }
         out.append(".\\\" end of settings")
         return out.joined(separator: "\n")
