@@ -15,9 +15,11 @@ enum ControlText {
     /// `00:12:05 (23m ago)` from an RFC 3339 time, relative to `now`.
     static func when(_ v: JSONValue?, now: Timestamp) -> String {
         guard let s = v?.string, let t = Timestamp(rfc3339: s) else { return "never" }
-        let clock = s.count >= 19 ? String(s.dropFirst(11).prefix(8)) : s
+        // RFC 3339 is ASCII: the clock is bytes 11..<19, the day 0..<10.
+        let b = Array(s.utf8)
+        let clock = b.count >= 19 ? String(decoding: b[11..<19], as: UTF8.self) : s
         let age = now.seconds - t.seconds
-        let day = age > 86_400 ? String(s.prefix(10)) + " " : ""
+        let day = age > 86_400 ? String(decoding: b[0..<10], as: UTF8.self) + " " : ""
         return day + clock + " (" + duration(age) + " ago)"
     }
 
@@ -77,20 +79,36 @@ enum ControlText {
         }
         ruleOn["shd_config_invalid"] = ["worker": "shd", "function": "config"]
         for a in alerts {
-            let firing = a["state"]?.string == "firing"
-            let sev = a["severity"]?.string ?? "?"
+            // One pass over the alert's members (a status of 10,000 alerts is read here, not looked up key by key).
+            var firing = false, sev = "?", rule = "?", summary = "", muted = false
+            var labelsValue: JSONValue?, since: JSONValue?, values: JSONObject?, silencedBy: [JSONValue] = [], ack: JSONValue?
+            for (k, v) in a.object ?? JSONObject() {
+                switch k {
+                case "state": firing = v.string == "firing"
+                case "severity": sev = v.string ?? "?"
+                case "rule": rule = v.string ?? "?"
+                case "labels": labelsValue = v
+                case "since": since = v
+                case "values": values = v.object
+                case "silenced_by": silencedBy = v.array ?? []
+                case "muted": muted = v.bool == true
+                case "ack": ack = present(v)
+                case "summary": summary = v.string ?? ""
+                default: break
+                }
+            }
             var state = (firing ? "FIRING " : "PENDING") + " " + (sev == "crit" ? "crit" : "warn")
             state = firing ? (sev == "crit" ? paint.red(state) : paint.yellow(state)) : paint.cyan(state)
-            let rule = a["rule"]?.string ?? "?"
-            var line = state + "  " + rule + "  " + labels(a["labels"], hiding: ruleOn[rule] ?? [:]) + "  since " + when(a["since"], now: now)
-            if let values = a["values"]?.object, !values.isEmpty {
+            var line = state + "  " + rule + "  " + labels(labelsValue, hiding: ruleOn[rule] ?? [:]) + "  since " + when(since, now: now)
+            if let values, !values.isEmpty {
                 line += "  " + values.map { "\($0.key)=\(number($0.value))" }.joined(separator: " ")
             }
-            if let by = a["silenced_by"]?.array, !by.isEmpty { line += "  [silenced: " + by.compactMap(\.string).joined(separator: ",") + "]" }
-            if a["muted"]?.bool == true { line += "  [muted]" }
-            if let ack = present(a["ack"]) { line += "  [acked by " + (ack["by"]?["user"]?.string ?? "?") + "]" }
-            if firing, let s = a["summary"]?.string, !s.isEmpty { line += "  — " + s }
-            out += line + "\n"
+            if !silencedBy.isEmpty { line += "  [silenced: " + silencedBy.compactMap(\.string).joined(separator: ",") + "]" }
+            if muted { line += "  [muted]" }
+            if let ack { line += "  [acked by " + (ack["by"]?["user"]?.string ?? "?") + "]" }
+            if firing && !summary.isEmpty { line += "  — " + summary }
+            out += line
+            out += "\n"
         }
         if alertsOnly { return out }
         let rules = r["rules"]?.array ?? []

@@ -243,5 +243,24 @@ public enum ControlResponse {
     }
 
     /// The bytes sent: the encoded response and its newline.
-    public static func line(_ v: JSONValue) -> [UInt8] { Array((v.encoded() + "\n").utf8) }
+    public static func line(_ v: JSONValue) -> [UInt8] {
+        var b = v.encodedBytes()
+        b.append(0x0A)
+        return b
+    }
+
+    /// `{"ok":true,"result":` … `}` and the newline around a result written by `body` (a large answer, such as
+    /// `status`, written without building its tree): the bytes ``line(_:)`` gives for ``success(_:)`` of it.
+    public static func successLine(capacity: Int = 1 << 16, _ body: (inout JSONStream) -> Void) -> [UInt8] {
+        var j = JSONStream(capacity: capacity)
+        j.beginObject()
+        j.key("ok")
+        j.bool(true)
+        j.key("result")
+        body(&j)
+        j.endObject()
+        var b = j.take()
+        b.append(0x0A)
+        return b
+    }
 }

@@ -64,7 +64,8 @@ public struct ControlLimits: Sendable {
 /// Serves `ControlRequest`s on a Unix socket. Every call happens on the loop thread; sockets are non-blocking; a
 /// client gets one answer at a time (its next request is not read before the answer is written).
 public final class ControlServer {
-    public typealias Handler = (ControlRequest, PeerCredentials) -> JSONValue
+    /// Answers a request with its answer line, newline included (`ControlResponse.line`, `successLine`).
+    public typealias Handler = (ControlRequest, PeerCredentials) -> [UInt8]
 
     final class Client {
         let fd: Int32
@@ -73,6 +74,8 @@ public final class ControlServer {
         var output: [UInt8] = []
         var written = 0
         var timer: TimerID?
+        /// The next buffered request's turn (a zero-delay timer: the next loop turn, after the others' events).
+        var next: TimerID?
         var closeAfterWrite = false
         init(fd: Int32, peer: PeerCredentials) {
             self.fd = fd
@@ -231,6 +234,8 @@ public final class ControlServer {
     func drop(_ c: Client) {
         if let t = c.timer { loop.cancelTimer(t) }
         c.timer = nil
+        if let t = c.next { loop.cancelTimer(t) }
+        c.next = nil
         loop.unwatch(fd: c.fd)
         Glibc.close(c.fd)
         bufferedOutput -= c.output.count - c.written
@@ -239,6 +244,9 @@ public final class ControlServer {
         clients[c.fd] = nil
     }
 
+    /// A client's socket is ready. At most one request of a client is answered per loop turn (requests sent ahead
+    /// wait for later turns): a client that pipelines thousands of requests, or reloads, delays a tick by one
+    /// answer, not by all of them.
     func ready(_ c: Client, _ ready: IOInterest) {
         guard clients[c.fd] === c else { return }
         if !c.output.isEmpty {
@@ -246,12 +254,14 @@ public final class ControlServer {
             return
         }
         guard ready.contains(.read) else { return }
+        // Read until a whole request is buffered or the socket is empty; what is buffered stays bounded.
+        var hasLine = c.input.contains(0x0A)
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-        while c.output.isEmpty {
+        while !hasLine && c.input.count < ControlRequest.maxBytes {
             let n = chunk.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
             if n < 0 {
                 if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK { return }
+                if errno == EAGAIN || errno == EWOULDBLOCK { break }
                 drop(c)
                 return
             }
@@ -260,36 +270,54 @@ public final class ControlServer {
                 return
             }
             c.input += chunk[0..<n]
-            while c.output.isEmpty, let nl = c.input.firstIndex(of: 0x0A) {
-                let line = Array(c.input[..<nl])
-                c.input.removeSubrange(...nl)
-                serve(c, line)
-            }
-            if c.output.isEmpty && c.input.count >= ControlRequest.maxBytes {
-                answer(c, ControlResponse.failure(.init(.tooLarge, "request longer than \(ControlRequest.maxBytes) bytes")), close: true)
-                return
-            }
+            hasLine = chunk[0..<n].contains(0x0A)
+        }
+        if hasLine {
+            // A request already waiting for its turn (scheduleNext) goes first, then.
+            if c.next == nil { serveNext(c) }
+        } else if c.input.count >= ControlRequest.maxBytes {
+            answer(c, ControlResponse.failure(.init(.tooLarge, "request longer than \(ControlRequest.maxBytes) bytes")), close: true)
+        }
+    }
+
+    /// Answers the first buffered request, if there is one.
+    func serveNext(_ c: Client) {
+        guard let nl = c.input.firstIndex(of: 0x0A) else { return }
+        let line = Array(c.input[..<nl])
+        c.input.removeSubrange(...nl)
+        serve(c, line)
+    }
+
+    /// After an answer: the next request already buffered is answered in the next loop turn.
+    func scheduleNext(_ c: Client) {
+        guard c.next == nil, c.input.contains(0x0A) else { return }
+        c.next = loop.addTimer(after: 0) { [unowned self, weak c] in
+            guard let c, self.clients[c.fd] === c else { return }
+            c.next = nil
+            if c.output.isEmpty { self.serveNext(c) }
         }
     }
 
     func serve(_ c: Client, _ line: [UInt8]) {
         var body = line
         if body.last == 0x0D { body.removeLast() }
-        let response: JSONValue
+        let response: [UInt8]
         do {
             let request = try ControlRequest.parse(body)
             if request.changes { log.notice("control: \(request.command) by \(c.peer)") }
             response = handler(request, c.peer)
         } catch {
             log.info("control: bad request from \(c.peer): \(error.message)")
-            response = ControlResponse.failure(error)
+            response = ControlResponse.line(ControlResponse.failure(error))
         }
-        answer(c, response, close: false)
+        answer(c, line: response, close: false)
     }
 
-    /// Queues an answer and writes what the socket takes now; the rest goes when the client reads.
-    func answer(_ c: Client, _ v: JSONValue, close: Bool) {
-        var line = ControlResponse.line(v)
+    func answer(_ c: Client, _ v: JSONValue, close: Bool) { answer(c, line: ControlResponse.line(v), close: close) }
+
+    /// Queues an answer line and writes what the socket takes now; the rest goes when the client reads.
+    func answer(_ c: Client, line: [UInt8], close: Bool) {
+        var line = line
         if bufferedOutput + line.count > limits.maxBufferedOutput {
             line = ControlResponse.line(ControlResponse.failure(.init(.busy, "the daemon is holding too many unread answers; try again")))
         }
@@ -328,12 +356,8 @@ public final class ControlServer {
         }
         arm(c)
         loop.watch(fd: c.fd, interest: .read) { [unowned self] ready in self.ready(c, ready) }
-        // Requests already buffered behind the one answered.
-        if let nl = c.input.firstIndex(of: 0x0A) {
-            let line = Array(c.input[..<nl])
-            c.input.removeSubrange(...nl)
-            serve(c, line)
-        }
+        // Requests already buffered behind the one answered: one a turn.
+        scheduleNext(c)
     }
 
     // MARK: credentials

@@ -41,7 +41,11 @@ extension Daemon {
                                 header: ("Content-Security-Policy", StatusPage.contentSecurityPolicy))
         case "/api/v1/status":
             // What `shd status --json` prints: the same function.
-            return json(statusJSON())
+            var j = JSONStream(capacity: 4096 + 400 * engine.configuration.rules.count)
+            writeStatus(to: &j)
+            var body = j.take()
+            body.append(0x0A)
+            return HTTPResponse(contentType: "application/json", body: body)
         case "/metrics":
             let text = metricsText()
             if let accept = r.header("Accept"), accept.contains("application/openmetrics-text") {
@@ -50,7 +54,11 @@ extension Daemon {
             }
             return HTTPResponse(contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(text.utf8))
         case "/api/v1/alerts":
-            return json(alertStatus().json)
+            var j = JSONStream(capacity: 1 << 16)
+            alertStatus().write(to: &j)
+            var body = j.take()
+            body.append(0x0A)
+            return HTTPResponse(contentType: "application/json", body: body)
         case "/api/v1/history":
             var since: Timestamp?
             if let t = r.query("since") {
@@ -66,7 +74,9 @@ extension Daemon {
     }
 
     func json(_ v: JSONValue) -> HTTPResponse {
-        HTTPResponse(contentType: "application/json", body: Array((v.encoded() + "\n").utf8))
+        var body = v.encodedBytes()
+        body.append(0x0A)
+        return HTTPResponse(contentType: "application/json", body: body)
     }
 
     /// Every function (collected now if older than the shortest interval: a scrape sees fresh values, not those of

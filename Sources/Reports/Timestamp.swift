@@ -45,20 +45,38 @@ public struct Timestamp: Equatable, Comparable, Hashable, Sendable, CustomString
 
     /// `2026-11-25T08:00:01.123456+00:00`
     public var rfc3339: String {
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        writeRFC3339(into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends ``rfc3339``'s 32 bytes to `out` (without making a string).
+    public func writeRFC3339(into out: inout [UInt8]) {
         let local = microseconds + Int64(utcOffsetSeconds) * 1_000_000
         var secs = local / 1_000_000
         var micros = local % 1_000_000
         if micros < 0 { micros += 1_000_000; secs -= 1 }
         let (y, mo, d, h, mi, s) = Timestamp.civil(fromEpochSeconds: secs)
-        var out = ""
-        out.reserveCapacity(32)
-        out += pad(y, 4); out += "-"; out += pad(mo, 2); out += "-"; out += pad(d, 2)
-        out += "T"; out += pad(h, 2); out += ":"; out += pad(mi, 2); out += ":"; out += pad(s, 2)
-        out += "."; out += pad(micros, 6)
+        func two(_ v: Int64) {
+            out.append(UInt8(ascii: "0") + UInt8(v / 10))
+            out.append(UInt8(ascii: "0") + UInt8(v % 10))
+        }
+        func digits(_ v: Int64, _ width: Int) {
+            if width == 2 && v >= 0 && v < 100 { return two(v) }
+            if width == 4 && v >= 0 && v < 10000 { two(v / 100); two(v % 100); return }
+            if width == 6 && v >= 0 && v < 1_000_000 { two(v / 10000); two(v / 100 % 100); two(v % 100); return }
+            // Out of the usual range (a year past 9999): String(v), zero-padded on the left, as before.
+            let text = Array(String(v).utf8)
+            if text.count < width { out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - text.count)) }
+            out.append(contentsOf: text)
+        }
+        digits(y, 4); out.append(UInt8(ascii: "-")); digits(mo, 2); out.append(UInt8(ascii: "-")); digits(d, 2)
+        out.append(UInt8(ascii: "T")); digits(h, 2); out.append(UInt8(ascii: ":")); digits(mi, 2); out.append(UInt8(ascii: ":"))
+        digits(s, 2); out.append(UInt8(ascii: ".")); digits(micros, 6)
         let off = Int64(utcOffsetSeconds)
-        out += off < 0 ? "-" : "+"
-        out += pad(abs(off) / 3600, 2); out += ":"; out += pad((abs(off) % 3600) / 60, 2)
-        return out
+        out.append(off < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
+        digits(abs(off) / 3600, 2); out.append(UInt8(ascii: ":")); digits((abs(off) % 3600) / 60, 2)
     }
 
     public var description: String { rfc3339 }
@@ -143,10 +161,4 @@ public struct Timestamp: Equatable, Comparable, Hashable, Sendable, CustomString
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         return era * 146_097 + doe - 719_468
     }
-}
-
-@inline(__always)
-private func pad(_ v: Int64, _ width: Int) -> String {
-    let s = String(v)
-    return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
 }

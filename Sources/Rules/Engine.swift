@@ -613,6 +613,8 @@ public final class Engine {
     /// The instance's labels as events carry them: the row's, plus `worker` and `function`.
     func eventLabels(_ rule: CompiledRule, _ labels: [String: String]) -> [String: String] {
         var labels = labels
+        // One allocation for the copy and the two labels added, not a copy and a resize.
+        labels.reserveCapacity(labels.count + 2)
         // A row's own label wins (system.errors has a `function` label): overriding it would merge distinct alerts.
         if labels["worker"] == nil { labels["worker"] = rule.worker }
         if labels["function"] == nil { labels["function"] = rule.function }

@@ -18,8 +18,11 @@ public enum SilenceChange: String, Sendable, Equatable {
 public struct AlertStatus: Sendable, Equatable {
     public struct Instance: Sendable, Equatable {
         public var rule: String
-        /// As events carry them (the row's labels, `worker`, `function`).
-        public var labels: [String: String]
+        /// The instance's own labels (its row's string fields).
+        public var rowLabels: [String: String]
+        /// The rule's worker and function, labels of the alert too unless its row has labels of those names.
+        public var worker: String
+        public var function: String
         /// `pending` or `firing`.
         public var state: AlertState
         public var severity: Severity
@@ -38,25 +41,62 @@ public struct AlertStatus: Sendable, Equatable {
         /// Rules whose firing alerts inhibit it now (`inhibited by`).
         public var inhibitedBy: [String] = []
 
+        /// As events carry them (the row's labels, `worker`, `function`).
+        public var labels: [String: String] {
+            var l = rowLabels
+            if l["worker"] == nil { l["worker"] = worker }
+            if l["function"] == nil { l["function"] = function }
+            return l
+        }
+
+        /// Writes the instance as `shd status` and `/api/v1/alerts` show it: rule, labels, state, severity, since,
+        /// values, summary, silenced_by, muted, ack, flapping, inhibited_by.
+        public func write(to j: inout JSONStream) {
+            j.beginObject()
+            j.key("rule"); j.string(rule)
+            j.key("labels"); writeLabels(to: &j)
+            j.key("state"); j.string(state.rawValue)
+            j.key("severity"); j.string(severity.rawValue)
+            j.key("since"); j.timestamp(since)
+            j.key("values"); j.sortedObject(values)
+            j.key("summary"); j.string(summary)
+            j.key("silenced_by"); j.beginArray(); for s in silencedBy { j.string(s) }; j.endArray()
+            j.key("muted"); j.bool(muted)
+            j.key("ack"); if let ack { j.value(ack.json) } else { j.null() }
+            j.key("flapping"); j.bool(flapping)
+            j.key("inhibited_by"); j.beginArray(); for r in inhibitedBy { j.string(r) }; j.endArray()
+            j.endObject()
+        }
+
+        /// ``labels`` in key order, without building the dictionary: the row's labels with `function` and `worker`
+        /// merged in where the row has none of that name.
+        func writeLabels(to j: inout JSONStream) {
+            var fn: String? = rowLabels["function"] == nil ? function : nil
+            var wk: String? = rowLabels["worker"] == nil ? worker : nil
+            // "function" < "worker": each extra goes before the first row label that sorts after it.
+            func extras(before k: String?) {
+                if let f = fn, k.map({ "function" < $0 }) ?? true { j.key("function"); j.string(f); fn = nil }
+                if fn == nil, let w = wk, k.map({ "worker" < $0 }) ?? true { j.key("worker"); j.string(w); wk = nil }
+            }
+            j.beginObject()
+            if rowLabels.count == 1, let (k, v) = rowLabels.first {
+                extras(before: k)
+                j.key(string: k); j.string(v)
+            } else if !rowLabels.isEmpty {
+                for k in rowLabels.keys.sorted() {
+                    extras(before: k)
+                    j.key(string: k); j.string(rowLabels[k]!)
+                }
+            }
+            extras(before: nil)
+            j.endObject()
+        }
+
+        /// ``write(to:)``'s object as a value (tests, small answers).
         public var json: JSONValue {
-            var o = JSONObject()
-            o.append("rule", .string(rule))
-            var l = JSONObject()
-            for k in labels.keys.sorted() { l.append(k, .string(labels[k]!)) }
-            o.append("labels", .object(l))
-            o.append("state", .string(state.rawValue))
-            o.append("severity", .string(severity.rawValue))
-            o.append("since", since.map { .string($0.rfc3339) } ?? .null)
-            var v = JSONObject()
-            for k in values.keys.sorted() { v.append(k, .double(values[k]!)) }
-            o.append("values", .object(v))
-            o.append("summary", .string(summary))
-            o.append("silenced_by", .array(silencedBy.map { .string($0) }))
-            o.append("muted", .bool(muted))
-            o.append("ack", ack?.json ?? .null)
-            o.append("flapping", .bool(flapping))
-            o.append("inhibited_by", .array(inhibitedBy.map { .string($0) }))
-            return .object(o)
+            var j = JSONStream()
+            write(to: &j)
+            return (try? JSONValue.parse(bytes: j.bytes)) ?? .null  // the stream always writes one valid value
         }
     }
 
@@ -65,10 +105,28 @@ public struct AlertStatus: Sendable, Equatable {
     /// Active and future silences, in id order.
     public var silences: [Silence]
 
-    public var firingCount: Int { instances.reduce(0) { $0 + ($1.state == .firing ? 1 : 0) } }
+    public var firingCount: Int {
+        var n = 0
+        for i in instances.indices where instances[i].state == .firing { n += 1 }
+        return n
+    }
+
+    /// `{"instances": […], "silences": […]}` (`/api/v1/alerts`).
+    public func write(to j: inout JSONStream) {
+        j.beginObject()
+        j.key("instances")
+        j.beginArray()
+        for i in instances.indices { instances[i].write(to: &j) }
+        j.endArray()
+        j.key("silences")
+        j.value(.array(silences.map(\.json)))
+        j.endObject()
+    }
 
     public var json: JSONValue {
-        .object(["instances": .array(instances.map(\.json)), "silences": .array(silences.map(\.json))])
+        var j = JSONStream()
+        write(to: &j)
+        return (try? JSONValue.parse(bytes: j.bytes)) ?? .null
     }
 }
 
@@ -182,17 +240,23 @@ extension Engine {
         for (ri, rule) in compiled.enumerated() {
             let muted = isMuted(rule, now)
             let keys = rule.inhibitors.isEmpty ? [] : inhibitingKeys(rule)
-            for key in runtimes[ri].instances.keys.sorted() {
-                let inst = runtimes[ri].instances[key]!
-                guard inst.state != .inactive else { continue }
-                let labels = eventLabels(rule, inst.labels)
+            func add(_ inst: AlertInstance) {
+                guard inst.state != .inactive else { return }
                 let since = inst.state == .firing ? inst.startsAt : inst.since.compactMap { $0 }.min()
                 out.append(AlertStatus.Instance(
-                    rule: rule.name, labels: labels, state: inst.state, severity: inst.severity, since: since,
-                    values: inst.values, summary: inst.summary,
-                    silencedBy: active.filter { $0.matches(rule: rule.name, labels: labels) }.map(\.id),
+                    rule: rule.name, rowLabels: inst.labels, worker: rule.worker, function: rule.function, state: inst.state,
+                    severity: inst.severity, since: since, values: inst.values, summary: inst.summary,
+                    silencedBy: active.isEmpty ? [] : active.filter { $0.matches(rule: rule.name, labels: eventLabels(rule, inst.labels)) }.map(\.id),
                     muted: muted, ack: inst.ack, flapping: inst.flapping,
                     inhibitedBy: keys.isEmpty ? [] : inhibitors(rule, inst.labels, keys: keys)))
+            }
+            // Visited in place (a lookup by key copies the whole instance and hashes the key: 10 times slower);
+            // one instance (a rule on a single-row function) needs no sorting.
+            let instances = runtimes[ri].instances
+            if instances.count <= 1 {
+                for inst in instances.values { add(inst) }
+            } else {
+                for i in instances.indices.sorted(by: { instances[$0].key < instances[$1].key }) { add(instances.values[i]) }
             }
         }
         return AlertStatus(instances: out, silences: silences(now: now))

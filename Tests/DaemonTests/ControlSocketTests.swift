@@ -60,6 +60,29 @@ final class RawControlConnection {
         return nil
     }
 
+    /// One answer line read in large chunks (a large answer), without its newline; nil at EOF or timeout.
+    func answerBytes() -> [UInt8]? {
+        var line: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { return nil }
+            line += buf[0..<n]
+            if buf[n - 1] == 0x0A { return Array(line.dropLast()) }
+        }
+    }
+
+    /// How many answer lines can be read now, without waiting (reads them).
+    func readyLines() -> Int {
+        var lines = 0
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n <= 0 { return lines }
+            lines += buf[0..<n].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+        }
+    }
+
     /// Whether the daemon closed the connection (EOF) within the receive timeout.
     func closedByPeer() -> Bool {
         var buf = [UInt8](repeating: 0, count: 4096)
@@ -275,6 +298,46 @@ final class RawControlConnection {
         #expect(idle.count == 16)
         let extra = try #require(RawControlConnection(h.controlSocket))
         #expect(extra.answer()?["code"]?.string == "busy")
+    }
+
+    @Test func aLargeAnswerIsSentAsTheClientReadsAndTheLoopGoesOnMeanwhile() throws {
+        let h = try DaemonHarness("shd-control")
+        // 300 firing alerts with 3,000-byte summaries: a status answer of ~1 MB, far more than the socket buffers.
+        let filler = String(repeating: "x", count: 3000)
+        h.writeRules((0..<300).map { "rule big\($0) on memory.usage {\n  warn available_percent < 101\n  notify log\n  summary \"\(filler)\"\n}\n" }
+            .joined(), file: "big.rules")
+        try h.start()
+        #expect(h.waitFor(30) { (try? self.ctl(h, ["status", "--alerts"]))?.1.split(separator: "\n").count == 300 }, "\(h.log)")
+        let slow = try #require(RawControlConnection(h.controlSocket))
+        slow.send("{\"command\":\"status\"}\n")
+        usleep(500_000)  // the answer fills the socket buffers; the rest waits in the daemon for the client to read
+        // The loop is not waiting on the slow client: another client is answered, and an alert fires and is delivered.
+        let (rc, out, err) = try ctl(h, ["silence", "list"])
+        #expect(rc == 0 && out.contains("none"), "\(out)\(err)")
+        h.setAvailable(kB: 2_000_000)
+        #expect(h.waitFor(20) { !h.alerts(rule: "memory_low", status: "firing").isEmpty }, "\(h.log)")
+        // The slow client reads the whole answer: the rest was sent as its socket drained.
+        let bytes = try #require(slow.answerBytes())
+        #expect(bytes.count > 900_000)
+        let answer = try JSONValue.parse(bytes: bytes)
+        #expect(answer["ok"]?.bool == true)
+        #expect(answer["result"]?["alerts"]?.array?.count == 300)
+        #expect(answer["result"]?["alerts"]?.array?.allSatisfy { $0["summary"]?.string == filler } == true)
+    }
+
+    @Test func pipelinedRequestsAreAnsweredOneATurnBesideOtherClients() throws {
+        let h = try Self.started()
+        // 100 reloads sent at once: each is answered in a turn of its own, so another client is served among them.
+        let hog = try #require(RawControlConnection(h.controlSocket))
+        hog.send(String(repeating: "{\"command\":\"reload\"}\n", count: 100))
+        let other = try #require(RawControlConnection(h.controlSocket))
+        other.send("{\"command\":\"silence_list\"}\n")
+        #expect(other.answer()?["ok"]?.bool == true)
+        var got = hog.readyLines()
+        #expect(got < 100, "the other client waited for all 100 reloads")
+        // The rest follow.
+        while got < 100, hog.answer()?["ok"]?.bool == true { got += 1 }
+        #expect(got == 100)
     }
 
     @Test func silenceAckAndHistoryThroughTheSocket() throws {

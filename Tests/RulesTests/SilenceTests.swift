@@ -248,3 +248,47 @@ import Reports
         #expect(d.engine.announcedFiringAlerts.map { $0.labels["mount"] } == ["/"])
     }
 }
+
+/// The status snapshot's wire form: written straight into bytes, it is the object a tree of its fields encodes to.
+@Suite struct AlertStatusJSONTests {
+    /// The instance as a tree, keys in the documented order (docs/control.md, `status`).
+    static func tree(_ i: AlertStatus.Instance) -> JSONValue {
+        let labels = i.labels
+        var o = JSONObject()
+        o.append("rule", .string(i.rule))
+        o.append("labels", .object(JSONObject(labels.keys.sorted().map { ($0, .string(labels[$0]!)) })))
+        o.append("state", .string(i.state.rawValue))
+        o.append("severity", .string(i.severity.rawValue))
+        o.append("since", i.since.map { .string($0.rfc3339) } ?? .null)
+        o.append("values", .object(JSONObject(i.values.keys.sorted().map { ($0, .double(i.values[$0]!)) })))
+        o.append("summary", .string(i.summary))
+        o.append("silenced_by", .array(i.silencedBy.map { .string($0) }))
+        o.append("muted", .bool(i.muted))
+        o.append("ack", i.ack?.json ?? .null)
+        o.append("flapping", .bool(i.flapping))
+        o.append("inhibited_by", .array(i.inhibitedBy.map { .string($0) }))
+        return .object(o)
+    }
+
+    static let rows: [[String: String]] = [
+        [:], ["mount": "/"], ["a": "1"], ["zz": "1"], ["function": "own"], ["worker": "own", "mount": "/"], ["g": "1", "h": "2", "x": "3"],
+        ["fun": "1", "functions": "2", "work": "3", "workers": "4"], ["quote\"d": "back\\slash\n"],
+    ]
+
+    @Test(arguments: rows)
+    func anInstanceWritesWhatItsTreeEncodesTo(row: [String: String]) {
+        var i = AlertStatus.Instance(rule: "disk_space", rowLabels: row, worker: "disk", function: "filesystems", state: .firing,
+                                     severity: .crit, since: TestCatalog.t0, values: ["used_percent": 96.5, "avail_bytes": 4e9, "x": 1],
+                                     summary: "/ is \"full\"", silencedBy: ["s1", "s2"], muted: true,
+                                     ack: Acknowledgement(by: SilenceTests.admin, at: TestCatalog.t0, comment: "mine"))
+        i.flapping = true
+        i.inhibitedBy = ["readonly"]
+        var j = JSONStream()
+        i.write(to: &j)
+        #expect(String(decoding: j.take(), as: UTF8.self) == Self.tree(i).encoded())
+        #expect(i.labels["worker"] == (row["worker"] ?? "disk") && i.labels["function"] == (row["function"] ?? "filesystems"))
+        let pending = AlertStatus.Instance(rule: "r", rowLabels: row, worker: "w", function: "f", state: .pending, severity: .warn, since: nil,
+                                           values: [:], summary: "", silencedBy: [], muted: false, ack: nil)
+        #expect(pending.json == Self.tree(pending))
+    }
+}
