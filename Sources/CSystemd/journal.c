@@ -4,14 +4,17 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 static struct {
     __typeof__(sd_journal_open) *open;
     __typeof__(sd_journal_open_files) *open_files;
+    __typeof__(sd_journal_open_directory) *open_directory;
     __typeof__(sd_journal_close) *close;
     __typeof__(sd_journal_add_match) *add_match;
     __typeof__(sd_journal_add_disjunction) *add_disjunction;
     __typeof__(sd_journal_seek_tail) *seek_tail;
+    __typeof__(sd_journal_seek_head) *seek_head;
     __typeof__(sd_journal_seek_cursor) *seek_cursor;
     __typeof__(sd_journal_test_cursor) *test_cursor;
     __typeof__(sd_journal_next) *next;
@@ -41,10 +44,12 @@ int shd_journal_load(char *err, size_t errlen) {
     if (!missing && !(api.field = (__typeof__(api.field))dlsym(h, name))) missing = name;
     SHD_RESOLVE(open, "sd_journal_open")
     SHD_RESOLVE(open_files, "sd_journal_open_files")
+    SHD_RESOLVE(open_directory, "sd_journal_open_directory")
     SHD_RESOLVE(close, "sd_journal_close")
     SHD_RESOLVE(add_match, "sd_journal_add_match")
     SHD_RESOLVE(add_disjunction, "sd_journal_add_disjunction")
     SHD_RESOLVE(seek_tail, "sd_journal_seek_tail")
+    SHD_RESOLVE(seek_head, "sd_journal_seek_head")
     SHD_RESOLVE(seek_cursor, "sd_journal_seek_cursor")
     SHD_RESOLVE(test_cursor, "sd_journal_test_cursor")
     SHD_RESOLVE(next, "sd_journal_next")
@@ -68,6 +73,8 @@ out:
 }
 
 int shd_journal_open(sd_journal **j, const char *file) {
+    struct stat st;
+    if (file && stat(file, &st) == 0 && S_ISDIR(st.st_mode)) return api.open_directory(j, file, 0);
     if (file) {
         const char *paths[2] = {file, NULL};
         return api.open_files(j, paths, 0);
@@ -78,6 +85,7 @@ void shd_journal_close(sd_journal *j) { api.close(j); }
 int shd_journal_add_match(sd_journal *j, const char *match, size_t len) { return api.add_match(j, match, len); }
 int shd_journal_add_disjunction(sd_journal *j) { return api.add_disjunction(j); }
 int shd_journal_seek_tail(sd_journal *j) { return api.seek_tail(j); }
+int shd_journal_seek_head(sd_journal *j) { return api.seek_head(j); }
 int shd_journal_seek_cursor(sd_journal *j, const char *cursor) { return api.seek_cursor(j, cursor); }
 int shd_journal_test_cursor(sd_journal *j, const char *cursor) { return api.test_cursor(j, cursor); }
 int shd_journal_next(sd_journal *j) { return api.next(j); }

@@ -14,14 +14,20 @@ struct EventAdmission {
 
 enum DaemonEvents {
     /// Entries per second one source may hand the engine; more are dropped and counted (a log storm stays one
-    /// alert with a growing count, and must not take a core).
-    static let entriesPerSecond = 20_000.0
+    /// alert with a growing count, and must not take a core). `SHD_TEST_EVENT_RATE=N` in the environment sets
+    /// another limit, `0` none: scripts/bench-journal measures what matching costs per entry without it.
+    static let entriesPerSecond: Double = {
+        guard let v = getenv("SHD_TEST_EVENT_RATE").flatMap({ Double(String(cString: $0)) }), v >= 0 else { return 20_000 }
+        return v == 0 ? .infinity : v
+    }()
 }
 
 extension Daemon {
     /// Opens the journal (or, without libsystemd or a journal, the kernel log) while some event rule reads the
     /// `journal` source; closes it when none does; reopens the journal when a reload changed the matches.
-    /// `SHD_TEST_KMSG=PATH` reads kmsg records from a FIFO, `SHD_TEST_JOURNAL_FILE=PATH` one journal file (tests).
+    /// `SHD_TEST_KMSG=PATH` reads kmsg records from a FIFO, `SHD_TEST_JOURNAL_FILE=PATH` one journal file or a
+    /// directory of them (tests); `SHD_TEST_JOURNAL_HEAD=1` starts at its first entry when no cursor was saved
+    /// (scripts/bench-journal reads a journal file written beforehand).
     func startEventSources() {
         guard engine.eventSources.contains("journal") else {
             stopEventSources()
@@ -35,13 +41,16 @@ extension Daemon {
         if testKmsg == nil {
             let file = getenv("SHD_TEST_JOURNAL_FILE").map { String(cString: $0) }
             do {
-                let j = try JournalSource(file: file, matches: matches, cursor: journalCursor) { [unowned self] in self.log.notice("journal: " + $0) }
+                let head = file != nil && getenv("SHD_TEST_JOURNAL_HEAD").map { String(cString: $0) == "1" } == true
+                let j = try JournalSource(file: file, matches: matches, cursor: journalCursor, fromHead: head) { [unowned self] in
+                    self.log.notice("journal: " + $0)
+                }
                 journal = j
                 journalMatchesKey = key
                 loop.watch(fd: j.fd, interest: .read) { [unowned self] _ in self.readJournal() }
                 log.notice("event rules read the journal" + (file.map { " file \($0)" } ?? "")
                     + (matches.map { " (\($0.count) library match group(s))" } ?? " (every entry)")
-                    + (journalCursor != nil ? ", resuming after the saved cursor" : ", from its end"))
+                    + (journalCursor != nil ? ", resuming after the saved cursor" : head ? ", from its first entry" : ", from its end"))
                 // Entries written between the saved cursor and now are there already.
                 loop.runSoon { [unowned self] in self.readJournal() }
                 return

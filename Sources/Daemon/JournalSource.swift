@@ -21,9 +21,12 @@ final class JournalSource {
         var description: String
     }
 
-    /// Opens the local system journal (or one journal `file`), adds `matches` (nil: every entry), and positions
-    /// after `cursor`, or at the end without one. `notice` receives the line about entries rotated away.
-    init(file: String?, matches: [[(field: String, values: [String])]]?, cursor: String?, notice: (String) -> Void) throws(OpenError) {
+    /// Opens the local system journal (or one journal `file`, or a directory of them), adds `matches` (nil: every
+    /// entry), and positions after `cursor`, or without one at the end (at the first entry when `fromHead`: tests and
+    /// benchmarks that read a journal file written beforehand). `notice` receives the line about entries rotated away.
+    init(file: String?, matches: [[(field: String, values: [String])]]?, cursor: String?, fromHead: Bool = false,
+         notice: (String) -> Void) throws(OpenError)
+    {
         var err = [CChar](repeating: 0, count: 512)
         guard shd_journal_load(&err, err.count) == 0 else { throw OpenError(description: String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
         var j: OpaquePointer?
@@ -46,6 +49,9 @@ final class JournalSource {
                 pendingCurrent = true
             }
             self.cursor = c
+        } else if fromHead {
+            // The next sd_journal_next() lands on the first entry.
+            _ = shd_journal_seek_head(journal)
         } else {
             _ = shd_journal_seek_tail(journal)
             _ = shd_journal_previous(journal)

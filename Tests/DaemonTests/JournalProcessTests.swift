@@ -63,4 +63,30 @@ import Glibc
         #expect(!received(h, "firing").contains("sda"))
         #expect(h.stop() == 0)
     }
+
+    /// scripts/bench-journal's modes: a directory of journal files (SHD_TEST_JOURNAL_FILE=DIR, sd_journal_open_directory)
+    /// read from its first entry (SHD_TEST_JOURNAL_HEAD=1): the entry written before the start alerts, and one in a
+    /// file that appears in the directory later is followed too.
+    @Test(.enabled(if: remote != nil, "needs systemd-journal-remote (scripts/deps test) to write a journal file"))
+    func readsADirectoryFromItsFirstEntry() throws {
+        let h = try DaemonHarness("shd-journal-dir")
+        h.writeRules(threshold: 1, extra: """
+            rule disk_io_errors on journal where transport == "kernel" and message =~ /I\\/O error, dev (?<device>\\w+)/ {
+              warn count(1h) >= 1
+              quiet 1h
+            }
+            """)
+        let dir = h.dir + "/journals"
+        try #require(mkdir(dir, 0o755) == 0)
+        try append(dir + "/a.journal", "sda", at: 0, dir: h.dir)
+        var env = ChildProcess.inheritedEnvironment()
+        env["SHD_TEST_JOURNAL_FILE"] = dir
+        env["SHD_TEST_JOURNAL_HEAD"] = "1"
+        try h.start(environment: env)
+        try #require(h.waitFor(20) { h.log.contains("from its first entry") }, "\(h.log)")
+        #expect(h.waitFor(10) { received(h, "firing") == ["sda"] }, "\(h.log)")
+        try append(dir + "/b.journal", "sdb", at: 10, dir: h.dir)
+        #expect(h.waitFor(10) { received(h, "firing").sorted() == ["sda", "sdb"] }, "\(h.log)")
+        #expect(h.stop() == 0)
+    }
 }

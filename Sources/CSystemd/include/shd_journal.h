@@ -12,12 +12,14 @@ int shd_journal_load(char *err, size_t errlen);
 int shd_journal_loaded(void);
 
 /// sd_journal_open(SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM), or sd_journal_open_files with one path when `file`
-/// is not NULL (tests, and journals copied from elsewhere).
+/// is not NULL (tests, and journals copied from elsewhere), or sd_journal_open_directory when `file` is a directory
+/// (the files a writer rotates there are followed: scripts/bench-journal's long storm).
 int shd_journal_open(sd_journal **j, const char *file);
 void shd_journal_close(sd_journal *j);
 int shd_journal_add_match(sd_journal *j, const char *match, size_t len);
 int shd_journal_add_disjunction(sd_journal *j);
 int shd_journal_seek_tail(sd_journal *j);
+int shd_journal_seek_head(sd_journal *j);
 int shd_journal_seek_cursor(sd_journal *j, const char *cursor);
 int shd_journal_test_cursor(sd_journal *j, const char *cursor);
 int shd_journal_next(sd_journal *j);
