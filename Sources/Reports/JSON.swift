@@ -77,6 +77,9 @@ public struct JSONObject: Equatable, Sendable, Sequence, ExpressibleByDictionary
 
     mutating func replaceValue(at i: Int, _ v: JSONValue) { entries[i].value = v }
 
+    /// Room for `n` keys without growing (a row whose size is known).
+    public mutating func reserveCapacity(_ n: Int) { entries.reserveCapacity(n) }
+
     /// Appends without checking for an existing key (callers building rows know keys are unique).
     public mutating func append(_ key: String, _ value: JSONValue) { entries.append((key, value)) }
 

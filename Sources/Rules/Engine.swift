@@ -92,6 +92,8 @@ public final class Engine {
     var letScratch: [Value??] = []
     var seriesScratch: [Value?] = []
     var passedScratch: [Int] = []
+    /// The rules an entry can match (``ingest(_:now:into:)``), kept between entries.
+    var eventScratch: [Int] = []
     /// ``AlertRule/seriesKeys`` of each rule, made on first use (state.json, a reload that changed the rule).
     lazy var seriesKeys: [[String]] = configuration.rules.map(\.seriesKeys)
     /// ``AlertRule/triggerKeys`` of each rule, made on first use.
@@ -108,6 +110,8 @@ public final class Engine {
     let sendResolvedSilenced: Bool
     /// The event rules' indices (EngineEvents.swift).
     lazy var eventRules: [Int] = compiled.indices.filter { compiled[$0].event != nil }
+    /// Which event rules an entry of each source can match (EngineEvents.swift), made on first use.
+    lazy var eventPlans: [String: EventPlan] = EventPlan.plans(compiled, eventRules)
     /// Entries that matched a rule but found its instance table full (``Engine/maxEventInstances``).
     public internal(set) var droppedEventInstances = 0
     /// The order rules are evaluated in: rules that inhibit others first, so an inhibition applies in the same tick.

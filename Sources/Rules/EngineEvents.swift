@@ -75,6 +75,78 @@ struct EventTrack: Sendable, Equatable {
     }
 }
 
+/// The event rules of one source, indexed so an entry is tested only against the rules it can match. A rule whose
+/// filter requires a label field to equal one of some values (`unit == "nginx.service" and …`: the equalities that
+/// also become the journal library's matches) is listed under that field and those values; the others are tried on
+/// every entry. An entry's candidates are the unindexed rules and those listed under its own values, in rule order:
+/// the same transitions, in the same order, as testing every rule.
+struct EventPlan {
+    /// Rules tried on every entry of the source.
+    var always: [Int] = []
+    /// Whether some rule of the source takes only the entries of its argument (`on file "/var/log/*.log"`).
+    var argumentGlobs = false
+    /// Label field → value → the rules that require it.
+    var keyed: [(field: String, rules: [String: [Int]])] = []
+    /// The source's fields in schema order: an entry's filter row lists them all at their compiled positions
+    /// (`.null` where the entry has none, which reads as "no data" like a missing field), so every field lookup of a
+    /// filter hits at its hint instead of scanning the row.
+    var schema: [String] = []
+
+    static func plans(_ compiled: [CompiledRule], _ eventRules: [Int]) -> [String: EventPlan] {
+        var out: [String: EventPlan] = [:]
+        for ri in eventRules {
+            let spec = compiled[ri].event!
+            var plan = out[spec.source] ?? EventPlan(schema: EventSources.named(spec.source)?.schema.fields.map(\.name) ?? [])
+            if spec.argumentGlob != nil { plan.argumentGlobs = true }
+            // The first required equality on a label field (numbers, like priority ranges, stay with the filter).
+            let key = spec.journalMatches.lazy.compactMap { m -> (String, [String])? in
+                guard let f = EventSources.journalFields.first(where: { $0.journal == m.field }), !f.number else { return nil }
+                return (f.name, m.values)
+            }.first
+            if let (field, values) = key {
+                let k = plan.keyed.firstIndex { $0.field == field } ?? plan.keyed.count
+                if k == plan.keyed.count { plan.keyed.append((field, [:])) }
+                for v in Set(values) { plan.keyed[k].rules[v, default: []].append(ri) }
+            } else {
+                plan.always.append(ri)
+            }
+            out[spec.source] = plan
+        }
+        return out
+    }
+
+    /// The rules `entry` can match, in rule order.
+    func candidates(_ entry: EventEntry, into out: inout [Int]) {
+        out.removeAll(keepingCapacity: true)
+        out.append(contentsOf: always)
+        var merged = false
+        for (field, rules) in keyed {
+            guard case .string(let v)? = entry.fields[field], let rs = rules[v] else { continue }
+            out.append(contentsOf: rs)
+            merged = true
+        }
+        if merged { out.sort() }
+    }
+
+    /// The entry's fields at their schema positions, for the filters.
+    func filterRow(_ entry: EventEntry) -> Row {
+        var row = Row()
+        row.reserveCapacity(schema.count)
+        var at = 0
+        let fields = entry.fields.entries
+        for name in schema {
+            // Entries list their fields in schema order (EventSources.journalEntry), so the next one is usually it.
+            if at < fields.count && fields[at].key == name {
+                row.append(name, fields[at].value)
+                at += 1
+            } else {
+                row.append(name, entry.fields[name] ?? .null)
+            }
+        }
+        return row
+    }
+}
+
 extension Engine {
     /// At most this many instances per event rule: captures with many values (a pid, an address) must not grow the
     /// engine without bound. Entries for further instances are counted in ``droppedEventInstances``.
@@ -121,20 +193,26 @@ extension Engine {
 
     /// One entry: every event rule of its source whose filter it passes counts it in the instance its captures name.
     public func ingest(_ entry: EventEntry, now: Timestamp, into events: inout [AlertEvent]) {
-        var shared = Evaluator(row: entry.fields, lets: [], seriesCount: 0)
-        for ri in eventRules {
+        guard let plan = eventPlans[entry.source] else { return }
+        var candidates: [Int] = []
+        swap(&candidates, &eventScratch)
+        defer { swap(&candidates, &eventScratch) }
+        plan.candidates(entry, into: &candidates)
+        guard !candidates.isEmpty else { return }
+        let row = plan.filterRow(entry)
+        var shared = Evaluator(row: row, lets: [], seriesCount: 0)
+        for ri in candidates {
             let rule = compiled[ri]
-            let spec = rule.event!
-            guard spec.source == entry.source else { continue }
-            if let g = spec.argumentGlob { guard let a = entry.argument, g.matches(a) else { continue } }
+            if plan.argumentGlobs, let g = rule.event!.argumentGlob { guard let a = entry.argument, g.matches(a) else { continue } }
             if let f = rule.filter {
                 if rule.lets.isEmpty {
                     guard shared.condition(f) == true else { continue }
                 } else {
-                    var ev = Evaluator(row: entry.fields, lets: rule.lets, seriesCount: rule.series.count)
+                    var ev = Evaluator(row: row, lets: rule.lets, seriesCount: rule.series.count)
                     guard ev.condition(f) == true else { continue }
                 }
             }
+            let spec = rule.event!
             var labels: [String: String] = [:]
             for c in spec.captures {
                 guard case .string(let s)? = entry.fields[c.field], let caps = c.pattern.captures(s) else { continue }

@@ -1,5 +1,8 @@
 // Event sources: what an event rule (`rule X on journal …`) reads — entries with named fields and a time — and the
 // table of sources the checker knows. Any reader (the journal, /dev/kmsg, a tailed text file) feeds `EventEntry`s.
+#if canImport(Glibc)
+import Glibc
+#endif
 import Alerting
 import Reports
 
@@ -102,26 +105,59 @@ public enum EventSources {
     /// An entry of the journal source from journal fields (`MESSAGE`, `PRIORITY`, `_TRANSPORT` …, as the export
     /// format and sd_journal name them). Unknown fields are dropped; a number that does not parse is left out.
     public static func journalEntry(_ fields: [(String, String)], time: Timestamp) -> EventEntry {
-        var row = Row()
+        var values = [String?](repeating: nil, count: journalFields.count)
         for (k, v) in fields {
-            guard let f = journalFieldsByName[k] else { continue }
+            if let i = journalFieldIndex[k] { values[i] = v }
+        }
+        return journalEntry(values: values, time: time)
+    }
+
+    /// An entry of the journal source from the values of ``journalFields`` by position (nil: not in the entry; a later
+    /// value of a field repeated in the entry has replaced the earlier). The row lists its fields in the schema's
+    /// order, where compiled filters look first.
+    public static func journalEntry(values: [String?], time: Timestamp) -> EventEntry {
+        var row = Row()
+        row.reserveCapacity(values.count)
+        for (i, v) in values.enumerated() {
+            guard let v else { continue }
+            let f = journalFields[i]
             if f.number {
-                if let n = Int64(v) { row[f.name] = .int(n) }
+                if let n = Int64(v) { row.append(f.name, .int(n)) }
             } else {
-                row[f.name] = .string(v)
+                row.append(f.name, .string(v))
             }
         }
         return EventEntry(source: "journal", time: time, fields: row)
     }
 
     /// Whether rules read the journal field `name` (`MESSAGE`, `_TRANSPORT` …): the reader keeps only those.
-    public static func isJournalField(_ name: String) -> Bool { journalFieldsByName[name] != nil }
+    public static func isJournalField(_ name: String) -> Bool { journalFieldIndex[name] != nil }
 
-    static let journalFieldsByName: [String: JournalField] = {
-        var m: [String: JournalField] = [:]
-        for f in journalFields { m[f.journal] = f }
+    /// The position in ``journalFields`` of the journal field named by `bytes` (`_TRANSPORT`), without making a
+    /// String of it: the reader asks for every field of every entry.
+    public static func journalFieldIndex(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        guard bytes.count < journalNamesByLength.count, let base = bytes.baseAddress else { return nil }
+        for i in journalNamesByLength[bytes.count] {
+            if journalNameBytes[i].withUnsafeBytes({ memcmp($0.baseAddress!, base, bytes.count) }) == 0 { return i }
+        }
+        return nil
+    }
+
+    /// Positions in ``journalFields`` by the length of the journal name (most fields of an entry have a length no
+    /// name has, and are skipped without a comparison).
+    static let journalNamesByLength: [[Int]] = {
+        var t = [[Int]](repeating: [], count: (journalFields.map(\.journal.utf8.count).max() ?? 0) + 1)
+        for (i, f) in journalFields.enumerated() { t[f.journal.utf8.count].append(i) }
+        return t
+    }()
+
+    static let journalFieldIndex: [String: Int] = {
+        var m: [String: Int] = [:]
+        for (i, f) in journalFields.enumerated() { m[f.journal] = i }
         return m
     }()
+
+    static let journalNameBytes: [[UInt8]] = journalFields.map { Array($0.journal.utf8) }
 
     /// The journal field a rule field comes from (`transport` → `_TRANSPORT`), for sd_journal_add_match.
     public static func journalName(of field: String) -> String? { journalFields.first { $0.name == field }?.journal }

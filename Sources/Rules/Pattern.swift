@@ -1,4 +1,7 @@
 // Glob (`~ "/var/*"`) and regular-expression (`=~ "eth[0-9]+"`, `=~ /I\/O error/`) matching for where-filters.
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A compiled glob or regular expression. A glob and a quoted regex match the whole string (like Prometheus label
 /// matchers); a `/…/` regex (``regexSearch(_:)``) is found anywhere in it, as grep does.
@@ -35,7 +38,10 @@ public struct Pattern: Sendable {
     let root: Node
     public let source: String
     /// Globs like `"/srv/*"`, `"*.log"` or `"eth0"` match with a string comparison instead of backtracking.
-    enum Fast: Sendable { case none, equal(String), prefix(String), suffix(String), contains(String), any }
+    /// `segments`: a glob whose only wildcard is `*` (`"svc-*.service"`): its literal runs, found in order in the
+    /// string's bytes (the first at its start, the last at its end). Bytes of UTF-8 give the scalar matcher's answer: a
+    /// run found in them starts and ends on scalar boundaries.
+    enum Fast: Sendable { case none, equal(String), prefix(String), suffix(String), contains([UInt8]), segments([[UInt8]]), any }
     var fast: Fast = .none
 
     /// The names of the `(?<name>…)` groups, by capture slot.
@@ -44,6 +50,9 @@ public struct Pattern: Sendable {
     public private(set) var isSearch = false
     /// Bytes every match contains (the longest literal run at the top level): a search tests them first.
     var required: [UInt8] = []
+    /// For a pattern that is an alternation (`/\[Hardware Error\]|Machine check events logged/`), which has no run
+    /// of its own: one run per alternative, each required by it; a match contains at least one of them.
+    var requiredAny: [[UInt8]] = []
 
     init(root: Node, source: String, fast: Fast = .none) {
         self.root = root
@@ -83,6 +92,13 @@ public struct Pattern: Sendable {
     /// A glob whose only wildcards are `*` at its ends needs no matcher.
     static func fastForm(_ s: [Unicode.Scalar]) -> Fast {
         let special: Set<Unicode.Scalar> = ["*", "?", "["]
+        if !s.contains("?") && !s.contains("[") && s.dropFirst().dropLast().contains("*") {
+            var runs: [[UInt8]] = [[]]
+            for c in s {
+                if c == "*" { runs.append([]) } else { runs[runs.count - 1].append(contentsOf: String(Character(c)).utf8) }
+            }
+            return .segments(runs)
+        }
         var core = s[...]
         let lead = core.first == "*"
         if lead { core = core.dropFirst() }
@@ -95,7 +111,7 @@ public struct Pattern: Sendable {
         case (false, false): return .equal(text)
         case (false, true): return .prefix(text)
         case (true, false): return .suffix(text)
-        case (true, true): return text.isEmpty ? .any : .contains(text)
+        case (true, true): return text.isEmpty ? .any : .contains(Array(text.utf8))
         }
     }
 
@@ -116,7 +132,26 @@ public struct Pattern: Sendable {
         var literal = ""
         literal.unicodeScalars.append(contentsOf: requiredRun(p.root))
         p.required = Array(literal.utf8)
+        if p.required.isEmpty { p.requiredAny = requiredAlternatives(p.root) }
         return p
+    }
+
+    /// Each alternative's required run when the node is an alternation (possibly inside groups) and every
+    /// alternative has one; otherwise none.
+    static func requiredAlternatives(_ node: Node) -> [[UInt8]] {
+        switch node {
+        case .group(_, let inner): return requiredAlternatives(inner)
+        case .alt(let alts):
+            var out: [[UInt8]] = []
+            for a in alts {
+                var literal = ""
+                literal.unicodeScalars.append(contentsOf: requiredRun(a))
+                guard !literal.isEmpty else { return [] }
+                out.append(Array(literal.utf8))
+            }
+            return out
+        default: return []
+        }
     }
 
     /// The longest run of single characters at the top level of `node`: every match contains it.
@@ -148,21 +183,43 @@ public struct Pattern: Sendable {
 
     /// Whether `bytes` contain `required` (a plain scan for its first byte, then a compare).
     static func containsBytes(_ text: String, _ required: [UInt8]) -> Bool {
-        guard let first = required.first else { return true }
+        guard !required.isEmpty else { return true }
         var t = text
-        return t.withUTF8 { buf in
-            let n = buf.count, m = required.count
-            guard m <= n else { return false }
-            var i = 0
-            while i <= n - m {
-                if buf[i] == first {
-                    var k = 1
-                    while k < m && buf[i + k] == required[k] { k += 1 }
-                    if k == m { return true }
-                }
-                i += 1
+        return t.withUTF8 { buf in required.withUnsafeBytes { find($0, in: UnsafeRawBufferPointer(buf), from: 0) != nil } }
+    }
+
+    /// Where `needle` first occurs in `hay` at or after `from`, or nil: memchr (vectorised in glibc) for its first
+    /// byte, memcmp for the rest. (memmem is a GNU extension the Glibc module does not export.)
+    static func find(_ needle: UnsafeRawBufferPointer, in hay: UnsafeRawBufferPointer, from: Int) -> Int? {
+        let m = needle.count
+        guard m <= hay.count - from else { return nil }
+        guard m > 0, let base = hay.baseAddress, let nb = needle.baseAddress else { return from }
+        let first = Int32(needle[0])
+        var at = from
+        let last = hay.count - m
+        while at <= last {
+            guard let hit = memchr(base + at, first, last - at + 1) else { return nil }
+            let i = UnsafeRawPointer(hit) - base
+            if m == 1 || memcmp(base + i + 1, nb + 1, m - 1) == 0 { return i }
+            at = i + 1
+        }
+        return nil
+    }
+
+    /// A `*`-only glob: the first run at the start, the last at the end, the others leftmost in order between them.
+    static func matchSegments(_ text: String, _ runs: [[UInt8]]) -> Bool {
+        var t = text
+        return t.withUTF8 { b in
+            let hay = UnsafeRawBufferPointer(b)
+            let head = runs[0], tail = runs[runs.count - 1]
+            guard hay.count >= head.count + tail.count, hay.starts(with: head), hay.suffix(tail.count).elementsEqual(tail) else { return false }
+            var at = head.count
+            let end = hay.count - tail.count
+            for run in runs.dropFirst().dropLast() where !run.isEmpty {
+                guard let i = run.withUnsafeBytes({ find($0, in: UnsafeRawBufferPointer(rebasing: hay[..<end]), from: at) }) else { return false }
+                at = i + run.count
             }
-            return false
+            return true
         }
     }
 
@@ -182,6 +239,7 @@ public struct Pattern: Sendable {
     /// Runs the matcher: capture slots and the scalars they index, or nil for no match.
     func run(_ text: String, wantCaptures: Bool) -> ([(Int, Int)], [Unicode.Scalar])? {
         if isSearch && !Pattern.containsBytes(text, required) { return nil }
+        if isSearch && !requiredAny.isEmpty && !requiredAny.contains(where: { Pattern.containsBytes(text, $0) }) { return nil }
         var m = Matcher(s: Array(text.unicodeScalars))
         m.caps = Array(repeating: (-1, -1), count: groupNames.count)
         let n = m.s.count
@@ -203,13 +261,6 @@ public struct Pattern: Sendable {
         return nil
     }
 
-    /// Substring test on Unicode scalars (the glob matcher's unit), without Foundation.
-    func containsScalars(_ text: String, _ part: String) -> Bool {
-        let t = Array(text.unicodeScalars), p = Array(part.unicodeScalars)
-        guard p.count <= t.count else { return false }
-        for i in 0...(t.count - p.count) where t[i] == p[0] && Array(t[i..<(i + p.count)]) == p { return true }
-        return false
-    }
 
     static func parseClass(_ s: [Unicode.Scalar], _ start: Int, negation: [Unicode.Scalar]) throws(SyntaxError) -> (CharSet, Int) {
         var i = start
@@ -263,7 +314,8 @@ public struct Pattern: Sendable {
         case .equal(let e): return text == e
         case .prefix(let p): return text.hasPrefix(p)
         case .suffix(let x): return text.hasSuffix(x)
-        case .contains(let c): return text.unicodeScalars.count >= c.unicodeScalars.count && containsScalars(text, c)
+        case .contains(let c): return Pattern.containsBytes(text, c)
+        case .segments(let runs): return Pattern.matchSegments(text, runs)
         case .any: return true
         case .none: break
         }

@@ -43,6 +43,21 @@ import Testing
         #expect(try Pattern.regexSearch("a|b").required.isEmpty)
     }
 
+    /// An alternation has no run of its own; each alternative's run is tested instead (the shipped hardware_errors).
+    @Test func anAlternationRequiresOneOfItsAlternativesRuns() throws {
+        let p = try Pattern.regexSearch(#"\[Hardware Error\]|Machine check events logged|EDAC MC\d+: \d+ CE "#)
+        #expect(p.requiredAny.map { String(decoding: $0, as: UTF8.self) } == ["[Hardware Error]", "Machine check events logged", "EDAC MC"])
+        #expect(p.matches("mce: [Hardware Error]: CPU 0: Machine Check: 0 Bank 5"))
+        #expect(p.matches("EDAC MC0: 1 CE memory read error on CPU_SrcID#0"))
+        #expect(p.matches("Machine check events logged"))
+        #expect(!p.matches("EDAC MC0: 1 UE memory read error"))
+        #expect(!p.matches("[UFW BLOCK] IN=eno1 OUT= SRC=203.0.113.9"))
+        // One alternative without a run: no prefilter, the matcher decides.
+        let q = try Pattern.regexSearch(#"x\d|\d+"#)
+        #expect(q.requiredAny.isEmpty)
+        #expect(q.matches("42"))
+    }
+
     @Test(arguments: ["(?=x)", "(?<1a>x)", "(?<a>x)(?<a>y)", "(?<!x)"])
     func unsupportedGroupsAreSyntaxErrors(_ p: String) {
         #expect(throws: Pattern.SyntaxError.self) { try Pattern.regexSearch(p) }
@@ -98,6 +113,20 @@ import Testing
         #expect(e.fields["unit"] == .string("backup.service"))
         #expect(e.fields["priority"] == .int(3))
         #expect(e.fields["message"] == .string("line one\nline two"))
+    }
+
+    /// The reader looks journal names up on their bytes: each of the table's names, and nothing else.
+    @Test func journalFieldsAreFoundByTheirNameBytes() {
+        for (i, f) in EventSources.journalFields.enumerated() {
+            #expect(Array(f.journal.utf8).withUnsafeBytes { EventSources.journalFieldIndex($0) } == i)
+        }
+        for other in ["_GID", "_EXE", "MESSAGE_ID", "_PIDX", "MESSAG", "", "_SYSTEMD_UNIT_", "_SYSTEMD_SLICE", "SYSLOG_PID"] {
+            #expect(Array(other.utf8).withUnsafeBytes { EventSources.journalFieldIndex($0) } == nil, "\(other)")
+        }
+        // Rows list the fields in the table's order, whatever the entry's order; a repeated field keeps its last value.
+        let e = EventSources.journalEntry([("_TRANSPORT", "kernel"), ("MESSAGE", "a"), ("PRIORITY", "x"), ("MESSAGE", "b")], time: Timestamp(seconds: 0))
+        #expect(e.fields.keys == ["message", "transport"])
+        #expect(e.fields["message"] == .string("b"))
     }
 
     @Test(arguments: [("lower=x\n", 1), ("MESSAGE=a\n\nBAD\n\u{1}\u{0}", 3), ("MESSAGE\n\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{7f}x\n", 1)])
@@ -192,6 +221,32 @@ import Testing
         // The track is bounded by the window, not by the storm.
         let inst = e.runtimes[0].instances.values.first!
         #expect(inst.track!.starts.count <= 130)
+    }
+
+    /// Rules requiring a label value are tried only on entries with it (EventPlan); the transitions are those of
+    /// trying every rule, in rule order, and a field the entry lacks is "no data" in the filter as before.
+    @Test func indexedRulesSeeOnlyTheirEntriesInRuleOrder() throws {
+        let src = """
+        rule a_any on journal where message =~ /boom/ { warn count(1h) >= 1 }
+        rule b_unit on journal where unit == "x.service" and message =~ /boom/ { warn count(1h) >= 1 }
+        rule c_kernel on journal where transport == "kernel" and unit == "x.service" { warn count(1h) >= 1 }
+        rule d_units on journal by unit where (unit == "x.service" or unit == "y.service") and message =~ /boom/ { warn count(1h) >= 1 }
+        rule e_none on journal where unit == "x.service" and unit == "y.service" { warn count(1h) >= 1 }
+        rule f_nodevice on journal where device != "sda" and message =~ /boom/ { warn count(1h) >= 1 }
+        rule g_nodata on journal where device == "sda" or message =~ /never/ { warn count(1h) >= 1 }
+        """
+        let r = RuleSetLoader.load(sources: [("t.rules", src)], catalog: TestCatalog.catalog)
+        let e = Engine(configuration: try #require(r.configuration, "\(r.diagnostics.map(\.message))"))
+        let t = Timestamp(seconds: 1_800_000_000)
+        func entry(_ fields: Row) -> EventEntry { EventEntry(source: "journal", time: t, fields: fields) }
+        var events = e.ingest([entry(["message": .string("boom"), "unit": .string("y.service")])], now: t)
+        #expect(events.map(\.rule) == ["a_any", "d_units"])
+        events = e.ingest([entry(["message": .string("boom"), "unit": .string("x.service"), "transport": .string("kernel")])], now: t)
+        #expect(events.map(\.rule) == ["b_unit", "c_kernel", "d_units"])
+        // A missing device is no data: `device != "sda"` is not true, so f_nodevice has not fired yet.
+        events = e.ingest([entry(["message": .string("boom"), "device": .string("sdb")])], now: t)
+        #expect(events.map(\.rule) == ["f_nodevice"])
+        #expect(e.firingAlerts.map(\.rule).sorted() == ["a_any", "b_unit", "c_kernel", "d_units", "d_units", "f_nodevice"])
     }
 
     @Test func oneAlertPerCapturedDeviceAndOtherTransportsAreIgnored() throws {

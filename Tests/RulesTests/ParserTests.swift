@@ -253,6 +253,25 @@ struct SplitMix {
         #expect(Pattern.glob(pattern).matches(text) == expected)
     }
 
+    /// Globs whose only wildcard is `*` match on bytes (``Pattern/Fast/segments``, `.contains`): the same answers as
+    /// the backtracking matcher on scalars, which the glob gets when its fast form is taken away.
+    @Test(arguments: [
+        ("svc-*.service", ["svc-a.service", "svc-.service", "svc.service", "svc-a.servicex", "xsvc-a.service", "svc-a.service.service"]),
+        ("a*b*c", ["abc", "aXbYc", "acb", "ab", "abcabc", "a", "aaabbbccc", "cba"]),
+        ("*a*b*", ["ab", "ba", "xaxbx", "b", "", "aab"]),
+        ("ab*ba", ["aba", "abba", "ab-ba", "abab"]),
+        ("*ru*", ["/run", "ru", "r", "rru"]),
+        ("é*ü", ["éü", "é-ü", "éu", "eü", "é\u{301}ü"]),
+        ("**x**", ["x", "", "axb"]),
+        ("a***b", ["ab", "a-b", "ba"]),
+    ])
+    func starGlobsMatchAsTheMatcherDoes(_ pattern: String, _ texts: [String]) {
+        let fast = Pattern.glob(pattern)
+        var slow = fast
+        slow.fast = .none
+        for t in texts { #expect(fast.matches(t) == slow.matches(t), "\(pattern) ~ \(t)") }
+    }
+
     @Test(arguments: [
         ("eth[0-9]+", "eth0", true), ("eth[0-9]+", "eth", false), ("eth[0-9]+", "xeth0", false),
         ("en(p|s)\\d+s\\d+", "enp3s0", true), ("(lo|docker.*)", "docker0", true), ("(lo|docker.*)", "eth0", false),
