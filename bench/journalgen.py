@@ -244,6 +244,7 @@ def paced(a):
     if a.end_marker:
         out.write(marker(int(time.time() * 1e6), time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000))
     out.flush()
+    print(f"entries={i} seconds={time.monotonic() - t0:.1f}", file=sys.stderr)
 
 
 if __name__ == "__main__":
