@@ -82,7 +82,10 @@ static void scan(const char *p, size_t n) {
 }
 
 typedef struct { char path[512]; int fd; int single; } Kept;
-static Kept kept[128];
+/* Caps sized for scripts/bench-bighost (1,000+ interfaces, 500+ mounts). */
+#define MAX_IF 4096
+#define MAX_MOUNTS 4096
+static Kept kept[128 + 4 * MAX_IF];
 static int nkept;
 
 static int keep(const char *path) {
@@ -130,10 +133,24 @@ static int excluded(const char *mnt, const char *type) {
     return 0;
 }
 
-static char mountPoints[64][256];
+static char mountPoints[MAX_MOUNTS][256];
 static int nMountPoints;
 
-/* statvfs every reported mount in mountinfo (fields 5 = mount point, after " - " = type). */
+/* The (device, root) of each reported mount: a later mount of the same device whose root is the same folder or
+ * inside a reported one's is a bind mount shd leaves out (DiskWorker.withoutBindMounts), so the floor does too. */
+static char mountDev[MAX_MOUNTS][32], mountRoot[MAX_MOUNTS][256];
+
+static int bindOfReported(const char *dev, const char *root) {
+    for (int i = 0; i < nMountPoints; i++) {
+        if (strcmp(mountDev[i], dev) != 0) continue;
+        const char *r = mountRoot[i];
+        size_t l = strlen(r);
+        if (strcmp(r, "/") == 0 || strcmp(r, root) == 0 || (strncmp(root, r, l) == 0 && root[l] == '/')) return 1;
+    }
+    return 0;
+}
+
+/* statvfs every reported mount in mountinfo (fields 3 = major:minor, 4 = root, 5 = mount point, after " - " = type). */
 static void statMounts(size_t len) {
     nMountPoints = 0;
     char *line = buf, *end = buf + len;
@@ -149,8 +166,12 @@ static void statMounts(size_t len) {
             char *type = dash + 3;
             char *sp = strchr(type, ' ');
             if (sp) *sp = 0;
-            if (!excluded(f[4], type)) {
-                if (nMountPoints < 64) snprintf(mountPoints[nMountPoints++], 256, "%s", f[4]);
+            if (!excluded(f[4], type) && !bindOfReported(f[2], f[3])) {
+                if (nMountPoints < MAX_MOUNTS) {
+                    snprintf(mountDev[nMountPoints], 32, "%s", f[2]);
+                    snprintf(mountRoot[nMountPoints], 256, "%s", f[3]);
+                    snprintf(mountPoints[nMountPoints++], 256, "%s", f[4]);
+                }
                 struct statvfs sv;
                 if (statvfs(f[4], &sv) == 0) checksum += sv.f_bavail + sv.f_ffree;
             }
@@ -162,7 +183,7 @@ static void statMounts(size_t len) {
 static char procRoot[200] = "/proc";
 static int iStat, iLoad, iMem, iVm, iPsi[3], iMounts, iDisk, iNetDev, iSock, iSock6, iTcp[4], iFileNr,
     iHost, iRel, iStat2, iUptime, iSelfStatus, iSelfStat;
-static int iIf[16][4], nIf;
+static int iIf[MAX_IF][4], nIf;
 
 /* /proc/PID/stat fds kept open across cycles and re-read with pread, as shd does since a0c9b42
  * (at most 512 kept; beyond that open/read/close). Open-addressing table keyed by pid. */
@@ -289,7 +310,7 @@ static void setup(void) {
     buf[len] = 0;
     char *line = strchr(buf, '\n');
     line = line ? strchr(line + 1, '\n') : NULL;
-    while (line && nIf < 16) {
+    while (line && nIf < MAX_IF) {
         line++;
         char *colon = strchr(line, ':');
         if (!colon) break;
