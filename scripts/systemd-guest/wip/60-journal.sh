@@ -21,7 +21,7 @@ check "shd's own alert lines (error priority for crit) never count as a service'
 # A core dump: PID 1 logs "Main process exited, code=dumped, status=11/SEGV".
 c=$(cursor)
 systemd-run --quiet --wait --unit=shd-test-crash.service -p LimitCORE=infinity -p WorkingDirectory=/tmp \
-	/bin/sh -c 'kill -SEGV $$'
+	/bin/sh -c 'kill -SEGV $$$$'
 if waitfor 30 journal_has "$c" '^alert firing rule=service_crashed .*service=shd-test-crash\.service .*signal=11/SEGV'; then
 	ok "a service dumps core (SIGSEGV): service_crashed firing with the signal"
 else
