@@ -29,6 +29,14 @@ import Glibc
         try #require(rc == 0, "systemd-journal-remote: \(readText(export + ".log"))")
     }
 
+    /// The kernel I/O error rule both tests follow the journal with; its `device` capture names the instance.
+    static let ioErrorRule = """
+        rule disk_io_errors on journal where transport == "kernel" and message =~ /I\\/O error, dev (?<device>\\w+)/ {
+          warn count(1h) >= 1
+          quiet 1h
+        }
+        """
+
     func received(_ h: DaemonHarness, _ kind: String) -> [String] {
         h.alerts.flatMap { $0["alerts"]?.array ?? [] }.filter { $0["rule"]?.string == "disk_io_errors" && $0["kind"]?.string == kind }
             .compactMap { $0["labels"]?["device"]?.string }
@@ -37,12 +45,7 @@ import Glibc
     @Test(.enabled(if: remote != nil, "needs systemd-journal-remote (scripts/deps test) to write a journal file"))
     func followsTheJournalAndResumesAfterTheCursor() throws {
         let h = try DaemonHarness("shd-journal")
-        h.writeRules(threshold: 1, extra: """
-            rule disk_io_errors on journal where transport == "kernel" and message =~ /I\\/O error, dev (?<device>\\w+)/ {
-              warn count(1h) >= 1
-              quiet 1h
-            }
-            """)
+        h.writeRules(threshold: 1, extra: Self.ioErrorRule)
         let journal = h.dir + "/test.journal"
         try append(journal, "sda", at: 0, dir: h.dir)
         var env = ChildProcess.inheritedEnvironment()
@@ -70,12 +73,7 @@ import Glibc
     @Test(.enabled(if: remote != nil, "needs systemd-journal-remote (scripts/deps test) to write a journal file"))
     func readsADirectoryFromItsFirstEntry() throws {
         let h = try DaemonHarness("shd-journal-dir")
-        h.writeRules(threshold: 1, extra: """
-            rule disk_io_errors on journal where transport == "kernel" and message =~ /I\\/O error, dev (?<device>\\w+)/ {
-              warn count(1h) >= 1
-              quiet 1h
-            }
-            """)
+        h.writeRules(threshold: 1, extra: Self.ioErrorRule)
         let dir = h.dir + "/journals"
         try #require(mkdir(dir, 0o755) == 0)
         try append(dir + "/a.journal", "sda", at: 0, dir: h.dir)
