@@ -101,3 +101,24 @@ import Glibc
         #expect(status == 0 && check.stdout.isEmpty && check.stderr.isEmpty, "promtool (\(String(describing: status))): \(check.stdout)\(check.stderr)")
     }
 }
+
+/// The exposition of the golden reports of the four fixture machines (Golden/machine-*.json, what `shd report`
+/// says about each tree), byte for byte: every worker's names, labels, HELP/TYPE order and number formats.
+/// `SHD_UPDATE_GOLDEN=1 swift test --filter PrometheusGoldenTests` rewrites the .prom files (only for an intended change).
+@Suite struct PrometheusGoldenTests {
+    @Test(arguments: ReportGoldenTests.trees)
+    func fixtureReportRendersAsItsGoldenExposition(tree: String) throws {
+        let dir = TestPaths.packageRoot + "/Tests/DaemonTests/Golden/"
+        let report = try DaemonReport(json: try JSONValue.parse(readText(dir + tree + ".json")))
+        let text = PrometheusText.render(report, catalog: WorkerRegistry.catalog)
+        if getenv("SHD_UPDATE_GOLDEN") != nil { writeText(dir + tree + ".prom", text) }
+        let golden = readText(dir + tree + ".prom")
+        #expect(text.utf8.count > 10_000, "\(tree): the exposition is short: \(text.prefix(200))")
+        if text != golden {
+            let a = text.split(separator: "\n", omittingEmptySubsequences: false)
+            let g = golden.split(separator: "\n", omittingEmptySubsequences: false)
+            let i = (0..<min(a.count, g.count)).first { a[$0] != g[$0] } ?? min(a.count, g.count)
+            Issue.record("\(tree).prom: line \(i + 1) differs: \(i < a.count ? String(a[i]) : "(end)") vs golden \(i < g.count ? String(g[i]) : "(end)")")
+        }
+    }
+}
