@@ -8,54 +8,9 @@ public enum PrometheusText {
     /// labelled by the row's string fields, with HELP/TYPE from the catalog. Function errors become
     /// `shd_function_up{worker,function} 0`.
     public static func render(_ report: DaemonReport, catalog: Catalog) -> String {
-        var out = ""
-        out.reserveCapacity(16384)
-        var up: [(String, String, Bool)] = []
-        for w in report.workerReports {
-            for f in w.functionReports {
-                up.append((w.name, f.name, f.error == nil))
-                let schema = catalog.function(worker: w.name, function: f.name)
-                // Group samples by metric so each metric's HELP/TYPE appears once.
-                var order: [String] = []
-                var samples: [String: [String]] = [:]
-                var fieldOf: [String: String] = [:]
-                for row in f.data {
-                    var labels: [(String, String)] = []
-                    for (k, v) in row { if case .string(let s) = v { labels.append((k, s)) } }
-                    let labelText = labels.isEmpty ? "" : "{" + labels.map { sanitize($0.0) + "=\"" + escape($0.1) + "\"" }.joined(separator: ",") + "}"
-                    for (k, v) in row {
-                        let value: String
-                        switch v {
-                        case .int(let i): value = String(i)
-                        case .double(let d): value = d.isFinite ? JSONValue.formatDouble(d) : (d.isNaN ? "NaN" : (d > 0 ? "+Inf" : "-Inf"))
-                        case .bool(let b): value = b ? "1" : "0"
-                        default: continue
-                        }
-                        let metric = metricName(worker: w.name, function: f.name, field: k,
-                                                counter: schema?.field(k)?.kind == .counter)
-                        if samples[metric] == nil { order.append(metric); samples[metric] = []; fieldOf[metric] = k }
-                        samples[metric]!.append(metric + labelText + " " + value)
-                    }
-                }
-                for m in order {
-                    let field = schema?.field(fieldOf[m]!)
-                    let path = "\(w.name).\(f.name).\(fieldOf[m]!)"
-                    var help = field?.help ?? path
-                    // A renamed metric says which report field (the name rules use) it carries.
-                    if field != nil, m != "shd_" + sanitize(w.name) + "_" + sanitize(f.name) + "_" + sanitize(fieldOf[m]!) {
-                        help += " (report field \(path))"
-                    }
-                    out += "# HELP " + m + " " + escape(help, quotes: false) + "\n"
-                    out += "# TYPE " + m + " " + (field?.kind == .counter ? "counter" : "gauge") + "\n"
-                    for s in samples[m]! { out += s + "\n" }
-                }
-            }
-        }
-        out += "# HELP shd_function_up 1 when the function's last collection succeeded\n# TYPE shd_function_up gauge\n"
-        for (w, f, ok) in up { out += "shd_function_up{worker=\"\(escape(w))\",function=\"\(escape(f))\"} \(ok ? 1 : 0)\n" }
-        out += "# HELP shd_report_timestamp_seconds Time of the report\n# TYPE shd_report_timestamp_seconds gauge\n"
-        out += "shd_report_timestamp_seconds " + JSONValue.formatDouble(report.datetime.seconds) + "\n"
-        return out
+        var out: [UInt8] = []
+        MetricsRenderer(catalog: catalog).render(report, into: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Prometheus type words: a metric name holding one as a word reads as that type (promtool refuses it).
