@@ -46,6 +46,8 @@ public final class Daemon {
     var lastGoodSources: [String: String]?
     /// Functions some rule reads, by worker: collected every tick; the others every report_interval.
     var functionsInUse: [String: Set<String>] = [:]
+    /// Keeps each exported field's name and HELP/TYPE lines between scrapes and textfile writes.
+    lazy var metricsRenderer = MetricsRenderer(catalog: WorkerRegistry.catalog)
     /// A full collection happened since report.json was last written.
     var outputsDue = true
     var ticks: UInt64 = 0
@@ -354,8 +356,9 @@ public final class Daemon {
                                  durable: false, beforeRename: { CrashPoint.reach("report-tmp") })
         } catch { log.warning("report.json: \(error)") }
         if let dir = settings.textfileDir {
-            let text = PrometheusText.render(report, catalog: WorkerRegistry.catalog)
-            do { try AtomicFile.write(dir + "/shd.prom", Array(text.utf8), mode: 0o644, durable: false) } catch {
+            var text: [UInt8] = []
+            metricsRenderer.render(report, into: &text)
+            do { try AtomicFile.write(dir + "/shd.prom", text, mode: 0o644, durable: false) } catch {
                 log.warning("textfile: \(error)")
             }
         }

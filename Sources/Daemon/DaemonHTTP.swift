@@ -87,7 +87,9 @@ extension Daemon {
             counters.scrapeCollected = mono
             snapshot.collectAll(now: .now())
         }
-        var out = PrometheusText.render(snapshot.report(now: .now()), catalog: WorkerRegistry.catalog)
+        var bytes: [UInt8] = []
+        metricsRenderer.render(snapshot.report(now: .now()), into: &bytes)
+        var out = String(decoding: bytes, as: UTF8.self)
         out += PrometheusText.alerts(alertStatus().instances.map {
             (rule: $0.rule, labels: $0.labels, state: $0.state.rawValue, severity: $0.severity == .crit ? "critical" : "warning")
         })
