@@ -3,13 +3,13 @@ import Reports
 import Workers
 
 /// Writes the exposition of a report into a byte buffer. What does not change between scrapes (each field's
-/// metric name and its HELP/TYPE lines) is worked out once per field and kept, so a scrape of the default
-/// functions costs the bytes it writes (BENCHMARKS.md §14). Output: see `PrometheusText.render`.
+/// metric name and its HELP/TYPE lines) is worked out once per field and kept (BENCHMARKS.md §14).
+/// Output: see `PrometheusText.render`.
 public final class MetricsRenderer {
     struct Metric {
-        var name: [UInt8]
+        let name: [UInt8]
         /// The `# HELP` and `# TYPE` lines.
-        var header: [UInt8]
+        let header: [UInt8]
     }
 
     let catalog: Catalog
@@ -44,17 +44,16 @@ public final class MetricsRenderer {
         return n
     }
 
-    /// A numeric or bool value as the exposition writes it; false for the other kinds (they are labels or skipped).
+    /// A numeric or bool value as the exposition writes it (the other kinds are labels or skipped: `isNumeric`).
     @inline(__always)
-    static func writeValue(_ v: JSONValue, into out: inout [UInt8]) -> Bool {
+    static func writeValue(_ v: JSONValue, into out: inout [UInt8]) {
         switch v {
         case .int(let i): JSONValue.writeInt(Int64(i), into: &out)
         case .double(let d):
             if d.isFinite { JSONValue.writeDouble(d, into: &out) } else { out.append(contentsOf: (d.isNaN ? "NaN" : (d > 0 ? "+Inf" : "-Inf")).utf8) }
         case .bool(let b): out.append(b ? UInt8(ascii: "1") : UInt8(ascii: "0"))
-        default: return false
+        default: break
         }
-        return true
     }
 
     static func isNumeric(_ v: JSONValue) -> Bool {
@@ -65,7 +64,7 @@ public final class MetricsRenderer {
     }
 
     /// A label value with backslash, double quote and line feed escaped (bytes: none of them occurs inside a
-    /// multi-byte UTF-8 sequence).
+    /// multi-byte UTF-8 sequence). `PrometheusText.escape` is the same for a String.
     static func writeEscaped(_ s: String, into out: inout [UInt8]) {
         for b in s.utf8 {
             switch b {
@@ -118,12 +117,13 @@ public final class MetricsRenderer {
                     // The fields exported under this name (normally just this one): one metric, headed by the first.
                     let fields = order[i...].filter { $0.metric.name == name }.map(\.field)
                     for (r, row) in f.data.enumerated() {
-                        for (k, v) in row where fields.count == 1 ? k == fields[0] : fields.contains(k) {
-                            let mark = out.count
+                        // A field may be a label in some rows: only its numeric values are samples.
+                        for (k, v) in row where fields.contains(k) && Self.isNumeric(v) {
                             out.append(contentsOf: name)
                             out.append(contentsOf: labels[labelRanges[r]])
                             out.append(UInt8(ascii: " "))
-                            if Self.writeValue(v, into: &out) { out.append(0x0A) } else { out.removeSubrange(mark...) }
+                            Self.writeValue(v, into: &out)
+                            out.append(0x0A)
                         }
                     }
                 }

@@ -45,13 +45,14 @@ public enum PrometheusText {
 
     /// Label values escape backslash, double quote and newline; HELP text only backslash and newline.
     static func escape(_ s: String, quotes: Bool = true) -> String {
+        // By scalar, as MetricsRenderer.writeEscaped goes by byte: a "\r\n" Character still gets its \n escaped.
         var out = ""
-        for c in s {
+        for c in s.unicodeScalars {
             switch c {
             case "\\": out += "\\\\"
             case "\"" where quotes: out += "\\\""
             case "\n": out += "\\n"
-            default: out.append(c)
+            default: out.unicodeScalars.append(c)
             }
         }
         return out

@@ -31,6 +31,20 @@ import Glibc
         #expect(text.contains("shd_function_up{worker=\"load\",function=\"averages\"} 0\n"))
         #expect(text.contains("shd_function_up{worker=\"disk\",function=\"filesystems\"} 1\n"))
     }
+
+    /// A CR LF pair is one Character in Swift: its line feed is escaped all the same, in the samples and in the
+    /// alert lines (a raw line feed would end the sample).
+    @Test func aLineFeedAfterACarriageReturnIsEscaped() {
+        let t = Timestamp(microseconds: 1_795_593_601_000_000)
+        let report = DaemonReport(datetime: t, workerReports: [
+            WorkerReport(name: "disk", datetime: t, functionReports: [FunctionReport(name: "filesystems", datetime: t, data: [
+                ["mount": "/a\r\nb", "used_percent": 1.5],
+            ])]),
+        ])
+        #expect(PrometheusText.render(report, catalog: Catalog(workers: [])).contains("{mount=\"/a\r\\nb\"} 1.5\n"))
+        let alert = PrometheusText.alerts([(rule: "r", labels: ["mount": "/a\r\nb"], state: "firing", severity: "warning")])
+        #expect(alert.contains("mount=\"/a\r\\nb\"} 1\n"))
+    }
 }
 
 /// Exported names follow Prometheus's rules (those `promtool check metrics` checks); report fields keep their names.
