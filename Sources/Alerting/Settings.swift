@@ -134,7 +134,7 @@ public enum KnownSettings {
     public static let interval = ConfigKey("interval", .duration, default: .duration(10),
                                            "default collection interval for every worker")
     public static let reportInterval = ConfigKey("report_interval", .duration, default: .duration(30),
-        "how often functions that no rule reads are collected and `report.json` is rewritten (also on every alert change; every tick when `textfile_dir` is set)")
+        "how often functions that no rule reads are collected (what `/metrics` serves of them) and `report.json` is rewritten (also on every alert change; every tick when `textfile_dir` is set)")
     /// `interval.processes`, …: matched by prefix (`KnownSettings.key(named:)`).
     public static let workerInterval = ConfigKey("interval.<worker>", .duration, defaultText: "`interval`", check: .workerSuffix,
         "collection interval of one worker, e.g. `set interval.processes 30s`; without `interval.processes`, the processes worker (it reads every `/proc/PID/stat`) runs at most every 10 s")

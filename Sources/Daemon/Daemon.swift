@@ -48,6 +48,8 @@ public final class Daemon {
     var functionsInUse: [String: Set<String>] = [:]
     /// Keeps each exported field's name and HELP/TYPE lines between scrapes and textfile writes.
     lazy var metricsRenderer = MetricsRenderer(catalog: WorkerRegistry.catalog)
+    /// The size of the last /metrics answer: the next one reserves that much at once.
+    var metricsSize = 0
     /// A full collection happened since report.json was last written.
     var outputsDue = true
     var ticks: UInt64 = 0

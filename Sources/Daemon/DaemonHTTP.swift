@@ -13,8 +13,6 @@ struct DaemonCounters {
     var deliveries: [String: [String: UInt64]] = [:]
     /// Notifications (alert transitions) delivered, by channel: an attempt may carry several.
     var delivered: [String: UInt64] = [:]
-    /// Monotonic time of the last full collection a scrape made.
-    var scrapeCollected = -Double.infinity
 }
 
 extension Daemon {
@@ -47,12 +45,12 @@ extension Daemon {
             body.append(0x0A)
             return HTTPResponse(contentType: "application/json", body: body)
         case "/metrics":
-            let text = metricsText()
+            let body = metricsBytes()
             if let accept = r.header("Accept"), accept.contains("application/openmetrics-text") {
                 return HTTPResponse(contentType: "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                                    body: Array(PrometheusText.openMetrics(text).utf8))
+                                    body: PrometheusText.openMetrics(body))
             }
-            return HTTPResponse(contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(text.utf8))
+            return HTTPResponse(contentType: "text/plain; version=0.0.4; charset=utf-8", body: body)
         case "/api/v1/alerts":
             var j = JSONStream(capacity: 1 << 16)
             alertStatus().write(to: &j)
@@ -79,38 +77,48 @@ extension Daemon {
         return HTTPResponse(contentType: "application/json", body: body)
     }
 
-    /// Every function (collected now if older than the shortest interval: a scrape sees fresh values, not those of
-    /// the last report_interval), the alert instances and shd's own health.
-    func metricsText() -> String {
-        let mono = monotonicSeconds()
-        if mono - counters.scrapeCollected >= settings.interval {
-            counters.scrapeCollected = mono
-            snapshot.collectAll(now: .now())
+    /// Every function as the schedule last collected it (a scrape collects nothing: the functions a rule reads are at
+    /// most one worker interval old, the others one report_interval; `shd_function_collected_timestamp_seconds`
+    /// says when), the alert instances and shd's own health, written as bytes.
+    func metricsBytes() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(metricsSize + 4096)
+        let report = snapshot.report(now: .now())
+        metricsRenderer.render(report, into: &out)
+        metricsRenderer.renderCollected(report, into: &out)
+        out.append(contentsOf: PrometheusText.alertHeader)
+        for a in alertStatus().instances {
+            PrometheusText.writeAlert(rule: a.rule, labels: a.labels, state: a.state.rawValue, severity: a.severity == .crit ? "critical" : "warning", into: &out)
         }
-        var bytes: [UInt8] = []
-        metricsRenderer.render(snapshot.report(now: .now()), into: &bytes)
-        var out = String(decoding: bytes, as: UTF8.self)
-        out += PrometheusText.alerts(alertStatus().instances.map {
-            (rule: $0.rule, labels: $0.labels, state: $0.state.rawValue, severity: $0.severity == .crit ? "critical" : "warning")
-        })
-        out += PrometheusText.sample("shd_rules", "Rules in force", Double(configuration.rules.count))
-        out += PrometheusText.sample("shd_config_invalid", "1 while the files on disk do not check (the last good rules are in force)",
-                                     configInvalid == nil ? 0 : 1)
-        out += PrometheusText.sample("shd_evaluations_total", "Rule evaluations since start", counter: true, Double(ticks))
-        out += PrometheusText.sample("shd_missed_ticks_total", "Collection ticks missed because the loop was busy", counter: true, Double(missedTicks))
-        out += PrometheusText.sample("shd_notifications_pending", "Notifications spooled and not yet delivered", Double(dispatcher.pendingCount))
-        out += "# HELP shd_notification_attempts_total Delivery attempts by channel and outcome\n# TYPE shd_notification_attempts_total counter\n"
+        PrometheusText.writeSample("shd_rules", "Rules in force", Double(configuration.rules.count), into: &out)
+        PrometheusText.writeSample("shd_config_invalid", "1 while the files on disk do not check (the last good rules are in force)",
+                                   configInvalid == nil ? 0 : 1, into: &out)
+        PrometheusText.writeSample("shd_evaluations_total", "Rule evaluations since start", counter: true, Double(ticks), into: &out)
+        PrometheusText.writeSample("shd_missed_ticks_total", "Collection ticks missed because the loop was busy", counter: true, Double(missedTicks), into: &out)
+        PrometheusText.writeSample("shd_notifications_pending", "Notifications spooled and not yet delivered", Double(dispatcher.pendingCount), into: &out)
+        PrometheusText.writeHeader("shd_notification_attempts_total", "Delivery attempts by channel and outcome", counter: true, into: &out)
         for channel in counters.deliveries.keys.sorted() {
             for (outcome, n) in counters.deliveries[channel]!.sorted(by: { $0.key < $1.key }) {
-                out += "shd_notification_attempts_total{channel=\"\(PrometheusText.escape(channel))\",outcome=\"\(outcome)\"} \(n)\n"
+                out.append(contentsOf: "shd_notification_attempts_total{channel=\"".utf8)
+                MetricsRenderer.writeEscaped(channel, into: &out)
+                out.append(contentsOf: "\",outcome=\"".utf8)
+                out.append(contentsOf: outcome.utf8)
+                out.append(contentsOf: "\"} ".utf8)
+                JSONValue.writeInt(Int64(n), into: &out)
+                out.append(0x0A)
             }
         }
-        out += "# HELP shd_notifications_delivered_total Notifications (alert transitions) delivered by channel; one attempt may carry several\n"
-            + "# TYPE shd_notifications_delivered_total counter\n"
+        PrometheusText.writeHeader("shd_notifications_delivered_total",
+                                   "Notifications (alert transitions) delivered by channel; one attempt may carry several", counter: true, into: &out)
         for channel in counters.delivered.keys.sorted() {
-            out += "shd_notifications_delivered_total{channel=\"\(PrometheusText.escape(channel))\"} \(counters.delivered[channel]!)\n"
+            out.append(contentsOf: "shd_notifications_delivered_total{channel=\"".utf8)
+            MetricsRenderer.writeEscaped(channel, into: &out)
+            out.append(contentsOf: "\"} ".utf8)
+            JSONValue.writeInt(Int64(counters.delivered[channel]!), into: &out)
+            out.append(0x0A)
         }
-        out += PrometheusText.sample("shd_http_requests_total", "Requests the HTTP endpoint answered", counter: true, Double(http?.requests ?? 0))
+        PrometheusText.writeSample("shd_http_requests_total", "Requests the HTTP endpoint answered", counter: true, Double(http?.requests ?? 0), into: &out)
+        metricsSize = out.count
         return out
     }
 

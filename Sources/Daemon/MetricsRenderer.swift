@@ -144,4 +144,21 @@ public final class MetricsRenderer {
         JSONValue.writeDouble(report.datetime.seconds, into: &out)
         out.append(0x0A)
     }
+
+    /// `shd_function_collected_timestamp_seconds{worker,function}`: when each function was last collected (a scrape
+    /// serves what the schedule collected; the textfile, written after each full collection, has no need of it).
+    public func renderCollected(_ report: DaemonReport, into out: inout [UInt8]) {
+        out.append(contentsOf: "# HELP shd_function_collected_timestamp_seconds When the function was last collected\n# TYPE shd_function_collected_timestamp_seconds gauge\n".utf8)
+        for w in report.workerReports {
+            for f in w.functionReports {
+                out.append(contentsOf: "shd_function_collected_timestamp_seconds{worker=\"".utf8)
+                Self.writeEscaped(w.name, into: &out)
+                out.append(contentsOf: "\",function=\"".utf8)
+                Self.writeEscaped(f.name, into: &out)
+                out.append(contentsOf: "\"} ".utf8)
+                JSONValue.writeDouble(f.datetime.seconds, into: &out)
+                out.append(0x0A)
+            }
+        }
+    }
 }

@@ -58,6 +58,16 @@ import Glibc
             """)
     }
 
+    /// Only a `_total` counter's HELP/TYPE pair is renamed: a gauge named `_total`, a TYPE line of another metric and
+    /// a HELP line at the very end stay as they are; empty lines go.
+    @Test func openMetricsRenamesOnlyACounterPairThatMatches() {
+        let text = "# HELP a_total A\n# TYPE a_total gauge\na_total 1\n\n# HELP b_total B x\n# TYPE c_total counter\nb_total 2\n# HELP d_total D"
+        #expect(PrometheusText.openMetrics(Array(text.utf8)) == Array((
+            "# HELP a_total A\n# TYPE a_total gauge\na_total 1\n# HELP b_total B x\n# TYPE c_total counter\nb_total 2\n# HELP d_total D\n# EOF\n").utf8))
+        #expect(PrometheusText.openMetrics("# HELP e_total E\n# TYPE e_total counter\ne_total 3\n")
+            == "# HELP e E\n# TYPE e counter\ne_total 3\n# EOF\n")
+    }
+
     @Test func alertSamplesCarryAlertnameStateSeverityAndTheInstanceLabels() {
         let text = PrometheusText.alerts([(rule: "disk_space", labels: ["mount": "/srv \"x\"", "severity": "spoof"], state: "firing", severity: "critical")])
         #expect(text.contains(#"shd_alert{alertname="disk_space",alertstate="firing",severity="critical",mount="/srv \"x\""} 1"#))
@@ -122,6 +132,27 @@ import Glibc
         #expect(omHeaders.contains("Content-Type: application/openmetrics-text; version=1.0.0"))
         #expect(om.hasSuffix("# EOF\n"))
         #expect(om.contains("# TYPE shd_evaluations counter\n"))
+        #expect(d.stop() == 0)
+    }
+
+    /// A scrape serves what the schedule collected and collects nothing itself: a function a rule reads is as fresh
+    /// as the worker interval, one no rule reads waits for report_interval; each says when it was collected.
+    @Test func aScrapeCollectsNothingAndSaysWhenEachFunctionWasCollected() throws {
+        let port = Self.freePort()
+        let d = try Self.daemon("127.0.0.1:\(port)", extra: "set report_interval 1h\n")
+        func collected(_ body: String, _ worker: String, _ function: String) -> Double? {
+            let key = "shd_function_collected_timestamp_seconds{worker=\"\(worker)\",function=\"\(function)\"} "
+            return body.split(separator: "\n").first { $0.hasPrefix(key) }.flatMap { Double($0.dropFirst(key.count)) }
+        }
+        let (_, first, _) = try Self.curl(d, ["http://127.0.0.1:\(port)/metrics"])
+        usleep(600_000)
+        let (_, second, _) = try Self.curl(d, ["http://127.0.0.1:\(port)/metrics"])
+        let read1 = collected(first, "memory", "usage"), read2 = collected(second, "memory", "usage")
+        let unread1 = collected(first, "cpu", "times"), unread2 = collected(second, "cpu", "times")
+        #expect(read1 != nil && unread1 != nil, "\(first)")
+        // memory.usage (the rule's) is collected every 100 ms; cpu.times (no rule's) only at start, for the next hour.
+        #expect((read2 ?? 0) > (read1 ?? 0))
+        #expect(unread2 == unread1)
         #expect(d.stop() == 0)
     }
 
