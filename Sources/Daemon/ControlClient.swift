@@ -36,6 +36,33 @@ public enum ControlClient {
     }
 
     public static func send(_ request: ControlRequest, socket path: String, timeout: Double = 30) throws(ControlClientError) -> Answer {
+        try decode(try exchange(request, socket: path, timeout: timeout), socket: path)
+    }
+
+    /// The bytes of the result in an answer line `{"ok":true,"result":…}` as the daemon writes it (``ControlResponse``),
+    /// found without parsing the result: nil for any other shape (a refusal, or another writer), which ``decode(_:socket:)``
+    /// reads.
+    public static func okResult(_ line: [UInt8]) -> Range<Int>? {
+        let head = Array(#"{"ok":true,"result":"#.utf8)
+        guard line.count > head.count, line.last == UInt8(ascii: "}"), line.starts(with: head) else { return nil }
+        return head.count..<(line.count - 1)
+    }
+
+    /// The answer line parsed; a refusal for permission is thrown (exit 4).
+    public static func decode(_ line: [UInt8], socket path: String) throws(ControlClientError) -> Answer {
+        let v: JSONValue
+        do { v = try JSONValue.parse(bytes: line) } catch {
+            throw ControlClientError(kind: .failed, message: "shd on \(path) sent an answer that is not JSON: \(error)")
+        }
+        let a = Answer(ok: v["ok"]?.bool ?? false, code: v["code"]?.string, error: v["error"]?.string, result: v["result"])
+        if !a.ok && a.code == ControlProtocolError.Code.permissionDenied.rawValue {
+            throw ControlClientError(kind: .permissionDenied, message: a.error ?? "permission denied")
+        }
+        return a
+    }
+
+    /// Sends one request and returns its answer line, without the newline and unparsed.
+    public static func exchange(_ request: ControlRequest, socket path: String, timeout: Double = 30) throws(ControlClientError) -> [UInt8] {
         let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ControlClientError(kind: .failed, message: "socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -87,14 +114,7 @@ public enum ControlClient {
         guard let nl = answer.firstIndex(of: 0x0A) else {
             throw ControlClientError(kind: .failed, message: "shd on \(path) closed the connection without an answer")
         }
-        let v: JSONValue
-        do { v = try JSONValue.parse(bytes: Array(answer[..<nl])) } catch {
-            throw ControlClientError(kind: .failed, message: "shd on \(path) sent an answer that is not JSON: \(error)")
-        }
-        let a = Answer(ok: v["ok"]?.bool ?? false, code: v["code"]?.string, error: v["error"]?.string, result: v["result"])
-        if !a.ok && a.code == ControlProtocolError.Code.permissionDenied.rawValue {
-            throw ControlClientError(kind: .permissionDenied, message: a.error ?? "permission denied")
-        }
-        return a
+        answer.removeSubrange(nl...)
+        return answer
     }
 }

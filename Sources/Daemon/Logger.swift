@@ -66,8 +66,13 @@ public func writeStderr(_ s: String) { writeAll(2, s) }
 /// Writes all of `s` to stdout.
 public func writeStdout(_ s: String) { writeAll(1, s) }
 
-func writeAll(_ fd: Int32, _ s: String) {
-    var bytes = Array(s.utf8)
+/// Writes all of `bytes` to stdout (a large answer, without making a string of it).
+public func writeStdout(bytes: [UInt8]) { writeAll(1, bytes) }
+
+func writeAll(_ fd: Int32, _ s: String) { writeAll(fd, Array(s.utf8)) }
+
+func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    var bytes = bytes
     var off = 0
     while off < bytes.count {
         let n = bytes.withUnsafeMutableBytes { p in write(fd, p.baseAddress! + off, p.count - off) }

@@ -125,6 +125,8 @@ final class RawControlConnection {
         (rc, out, err) = try ctl(h, ["status", "--json"])
         #expect(rc == 1, "\(err)")
         let j = try JSONValue.parse(out)
+        // Re-indented from the answer's bytes, it is what printing the parsed tree gave: the same bytes.
+        #expect(out == j.encoded(pretty: true) + "\n")
         #expect(j["firing"]?.number == 1)
         #expect(j["alerts"]?.array?.first?["rule"]?.string == "memory_low")
         #expect(j["alerts"]?.array?.first?["state"]?.string == "firing")

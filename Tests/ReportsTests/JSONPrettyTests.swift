@@ -1,0 +1,51 @@
+// Compact JSON re-indented from its bytes (`shd status --json`): the pretty encoder's bytes, without the tree.
+import Testing
+@testable import Reports
+
+@Suite struct JSONPrettyTests {
+    static let values: [JSONValue] = [
+        .null, true, 0, -42, 1.5, 1e-7, 1e300, 12.0, "", "plain", "q\"uote\\ back\nline\t\u{01}\u{7F}é😀",
+        [], [:], [[]], [[:]], [1, [2, [3, [:]]], [] as JSONValue],
+        ["a": 1, "b": [true, false, .null], "c": "x:y,z{}[]", "": ["nested": [:], "list": [1.25, "2"]]],
+        ["alerts": [["rule": "r1", "labels": ["mount": "/", "worker": "disk"], "values": [:], "silenced_by": [],
+                     "ack": ["by": ["uid": 0, "user": "root"], "at": "2026-11-25T08:00:00.000000+00:00"]]],
+         "firing": 3, "workers": [], "config_invalid": false],
+    ]
+
+    @Test(arguments: values)
+    func prettyFromTheBytesIsThePrettyEncoderOfTheTree(_ v: JSONValue) throws {
+        let compact = v.encodedBytes()
+        let pretty = compact.withUnsafeBufferPointer { JSONValue.prettyBytes(compact: $0) }
+        #expect(pretty == v.encodedBytes(pretty: true), "\(v.encoded())")
+        // What `shd status --json` printed before: the parsed tree encoded again.
+        #expect(pretty == (try JSONValue.parse(bytes: compact)).encodedBytes(pretty: true))
+    }
+
+    @Test func spacesBetweenTokensAreDropped() {
+        let text = Array(" { \"a\" : [ 1 , 2 ] ,\n\"b\" : { } , \"c\":[ ] } ".utf8)
+        let pretty = text.withUnsafeBufferPointer { JSONValue.prettyBytes(compact: $0) }
+        #expect(pretty.map { String(decoding: $0, as: UTF8.self) } == "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": {},\n  \"c\": []\n}")
+    }
+
+    @Test(arguments: ["{", "[1,2", "[1}", "{\"a\":1}}", "\"abc", "\"a\u{01}\"", "1,2", String(repeating: "[", count: 600)])
+    func malformedTextIsNil(_ text: String) {
+        let b = Array(text.utf8)
+        #expect(b.withUnsafeBufferPointer { JSONValue.prettyBytes(compact: $0) } == nil)
+    }
+
+    @Test func aTopLevelMemberIsReadWithoutTheRest() {
+        let v: JSONValue = ["host": "h\"firing\":", "nested": ["firing": 9, "list": [["firing": 8]]], "firing": 3, "pending": 1.5,
+                            "after": ["x": [1, 2]]]
+        let b = v.encodedBytes()
+        b.withUnsafeBufferPointer { p in
+            #expect(JSONValue.topLevelMember("firing", in: p) == 3)
+            #expect(JSONValue.topLevelMember("pending", in: p) == 1.5)
+            #expect(JSONValue.topLevelMember("after", in: p) == ["x": [1, 2]])
+            #expect(JSONValue.topLevelMember("nested", in: p)?["firing"] == 9)
+            #expect(JSONValue.topLevelMember("list", in: p) == nil, "only top-level members")
+            #expect(JSONValue.topLevelMember("x", in: p) == nil)
+        }
+        let array = Array("[{\"firing\":1}]".utf8)
+        #expect(array.withUnsafeBufferPointer { JSONValue.topLevelMember("firing", in: $0) } == nil)
+    }
+}
