@@ -32,11 +32,28 @@ enum ControlCommands {
             """,
         options: [socket, json, .flag("--alerts", help: "only the alert lines")],
         run: { p in
-            let fast: (([UInt8]) -> Int32?)? = p.flag("--json") ? { line in prettyStatus(line) } : nil
-            return try request(.status, p, fast: fast) { result in
-                if p.flag("--json") { writeStdout(result.encoded(pretty: true) + "\n") } else {
-                    writeStdout(ControlText.status(result, alertsOnly: p.flag("--alerts"), color: colorOut()))
+            if p.flag("--json") {
+                return try request(.status, p, fast: { line in prettyStatus(line) }) { result in
+                    writeStdout(result.encoded(pretty: true) + "\n")
+                    return (result["firing"]?.number ?? 0) > 0 ? 1 : 0
                 }
+            }
+            // The daemon renders the text; one that does not know `format` refuses the key, and its JSON is rendered here.
+            var older = false
+            let status = try request(.statusText(color: colorOut(), alertsOnly: p.flag("--alerts")), p) { result in
+                writeStdout(result["text"]?.string ?? "")
+                return (result["firing"]?.number ?? 0) > 0 ? 1 : 0
+            } refused: { answer in
+                if answer.code == ControlProtocolError.Code.badRequest.rawValue, answer.error?.contains("unknown key \"format\"") == true {
+                    older = true
+                    return 0
+                }
+                writeStderr("shd status: \(answer.error ?? "refused (\(answer.code ?? "no reason"))")\n")
+                return 1
+            }
+            guard older else { return status }
+            return try request(.status, p) { result in
+                writeStdout(ControlText.status(result, alertsOnly: p.flag("--alerts"), color: colorOut()))
                 return (result["firing"]?.number ?? 0) > 0 ? 1 : 0
             }
         })

@@ -5,6 +5,9 @@ import Rules
 /// One request on the control socket: a JSON object on one line, at most ``maxBytes`` bytes with its newline.
 public enum ControlRequest: Equatable, Sendable {
     case status
+    /// `status` with `"format":"text"`: the daemon renders what `shd status` prints (coloured when asked, only the
+    /// alert lines with `alerts`), so the client does not parse the JSON of every instance.
+    case statusText(color: Bool, alertsOnly: Bool)
     case explain(rule: String, labels: [String: String])
     case reload
     case silenceAdd(SilenceRequest)
@@ -21,7 +24,7 @@ public enum ControlRequest: Equatable, Sendable {
     /// The word in `"command"`.
     public var command: String {
         switch self {
-        case .status: return "status"
+        case .status, .statusText: return "status"
         case .explain: return "explain"
         case .reload: return "reload"
         case .silenceAdd: return "silence_add"
@@ -36,7 +39,7 @@ public enum ControlRequest: Equatable, Sendable {
     public var changes: Bool {
         switch self {
         case .reload, .silenceAdd, .silenceExpire, .ack: return true
-        case .status, .explain, .silenceList, .history: return false
+        case .status, .statusText, .explain, .silenceList, .history: return false
         }
     }
 
@@ -46,6 +49,10 @@ public enum ControlRequest: Equatable, Sendable {
         o.append("command", .string(command))
         switch self {
         case .status, .reload, .silenceList: break
+        case .statusText(let color, let alertsOnly):
+            o.append("format", .string("text"))
+            o.append("color", .bool(color))
+            if alertsOnly { o.append("alerts", .bool(true)) }
         case .explain(let rule, let labels):
             o.append("rule", .string(rule))
             if !labels.isEmpty { o.append("labels", Self.object(labels)) }
@@ -85,7 +92,12 @@ public enum ControlRequest: Equatable, Sendable {
         var r = Reader(object: o, command: command)
         let request: ControlRequest
         switch command {
-        case "status": request = .status
+        case "status":
+            switch try r.text("format") {
+            case nil, "json"?: request = .status
+            case "text"?: request = .statusText(color: try r.bool("color") ?? false, alertsOnly: try r.bool("alerts") ?? false)
+            case let f?: throw .init(.badRequest, "status: \"format\" is \"json\" or \"text\", not \"\(f.prefix(64))\"")
+            }
         case "reload": request = .reload
         case "silence_list": request = .silenceList
         case "explain": request = .explain(rule: try r.name("rule"), labels: try r.labels("labels") ?? [:])
@@ -157,6 +169,13 @@ public enum ControlRequest: Equatable, Sendable {
         mutating func name(_ key: String) throws(ControlProtocolError) -> String {
             guard let s = try text(key), !s.isEmpty else { throw .init(.badRequest, "\(command): missing \"\(key)\"") }
             return s
+        }
+
+        mutating func bool(_ key: String) throws(ControlProtocolError) -> Bool? {
+            used.insert(key)
+            guard let v = object[key], v != .null else { return nil }
+            guard let b = v.bool else { throw .init(.badRequest, "\(command): \"\(key)\" must be true or false") }
+            return b
         }
 
         mutating func number(_ key: String) throws(ControlProtocolError) -> Double? {

@@ -73,6 +73,11 @@ extension Daemon {
             // Room for ~400 bytes per rule and per alert instance, so a large answer is not grown by copying.
             let capacity = 4096 + 400 * engine.configuration.rules.count
             return ControlResponse.successLine(capacity: capacity) { self.writeStatus(to: &$0) }
+        case .statusText(let color, let alertsOnly):
+            // The text is ~200 bytes an alert and a rule; escaped in the answer (a newline a line, colour codes).
+            let capacity = 4096 + 240 * engine.configuration.rules.count
+            let status = controlStatus()
+            return ControlResponse.successLine(capacity: capacity) { status.writeText(to: &$0, alertsOnly: alertsOnly, color: color) }
         case .explain(let rule, let labels):
             let now = Timestamp.now()
             guard let e = engine.explain(rule: rule, labels: labels, report: snapshot.report(now: now), now: now) else {
@@ -153,73 +158,38 @@ extension Daemon {
 
     /// The `status` result, written straight into the answer's bytes: with 10,000 alert instances it is 3 MB, and it
     /// is built on the loop (a tree of values first cost 10 times more).
-    func writeStatus(to j: inout JSONStream) {
+    func writeStatus(to j: inout JSONStream) { controlStatus().write(to: &j) }
+
+    /// What `status` shows, now.
+    func controlStatus() -> ControlStatus {
         let now = Timestamp.now()
-        let status = alertStatus()
-        var firing = status.firingCount
-        if configInvalid != nil { firing += 1 }
-        j.beginObject()
-        j.key("host"); j.string(snapshot.hostname ?? "")
-        j.key("now"); j.timestamp(now)
-        j.key("pid"); j.int(Int64(getpid()))
-        j.key("firing"); j.int(Int64(firing))
-        j.key("pending"); j.int(Int64(status.instances.count - status.firingCount))
-        j.key("alerts")
-        j.beginArray()
-        for i in status.instances.indices { status.instances[i].write(to: &j) }
-        if let meta = configInvalid {
-            j.beginObject()
-            j.key("rule"); j.string(meta.rule)
-            j.key("labels"); j.sortedObject(meta.labels)
-            j.key("state"); j.string("firing")
-            j.key("severity"); j.string(meta.severity.rawValue)
-            j.key("since"); j.timestamp(meta.startsAt)
-            j.key("values"); j.sortedObject(meta.values)
-            j.key("summary"); j.string(meta.summary)
-            j.endObject()
-        }
-        j.endArray()
-        j.key("rules")
-        j.beginArray()
-        for r in engine.ruleStatuses() {
-            j.beginObject()
-            j.key("name"); j.string(r.name)
-            j.key("on"); j.string(r.worker + "." + r.function)
-            j.key("instances"); j.int(Int64(r.instances))
-            j.key("pending"); j.int(Int64(r.pending))
-            j.key("firing"); j.int(Int64(r.firing))
-            j.endObject()
-        }
-        j.endArray()
         let report = snapshot.report(now: now)
-        j.key("workers")
-        j.value(.array(snapshot.workers.map { w in
-            var o = JSONObject()
-            o.append("name", .string(w.name))
-            o.append("interval", .double(settings.interval(of: w.name)))
-            let wr = report.workerReports.first { $0.name == w.name }
-            o.append("last_collection", wr.map { .string($0.datetime.rfc3339) } ?? .null)
-            let errors = (wr?.functionReports ?? []).compactMap { f in f.error.map { (f.name, JSONValue.string($0)) } }
-            o.append("errors", .object(JSONObject(errors)))
-            return .object(o)
-        }))
-        j.key("channels")
-        j.value(.array(dispatcher.channelStatuses.map { c in
-            var o = JSONObject()
-            o.append("name", .string(c.name))
-            o.append("channel", .string(c.channel))
-            o.append("kind", c.kind.map { .string($0) } ?? .null)
-            o.append("queued", .int(Int64(c.queued)))
-            o.append("failing", .bool(c.consecutiveFailures > 0))
-            o.append("failures", .int(Int64(c.consecutiveFailures)))
-            o.append("last_delivery", c.lastDelivery.map { .string($0.rfc3339) } ?? .null)
-            o.append("last_error", c.lastError.map { .string($0) } ?? .null)
-            return .object(o)
-        }))
-        j.key("silences"); j.value(.array(status.silences.map(\.json)))
-        j.key("config_invalid"); j.bool(configInvalid != nil)
-        j.key("last_reload"); j.value(lastReload.map(\.json) ?? .null)
-        j.endObject()
+        return ControlStatus(
+            host: snapshot.hostname ?? "", now: now, pid: Int64(getpid()), alerts: alertStatus(), configInvalid: configInvalid,
+            rules: engine.ruleStatuses(),
+            workers: .array(snapshot.workers.map { w in
+                var o = JSONObject()
+                o.append("name", .string(w.name))
+                o.append("interval", .double(settings.interval(of: w.name)))
+                let wr = report.workerReports.first { $0.name == w.name }
+                o.append("last_collection", wr.map { .string($0.datetime.rfc3339) } ?? .null)
+                let errors = (wr?.functionReports ?? []).compactMap { f in f.error.map { (f.name, JSONValue.string($0)) } }
+                o.append("errors", .object(JSONObject(errors)))
+                return .object(o)
+            }),
+            channels: .array(dispatcher.channelStatuses.map { c in
+                var o = JSONObject()
+                o.append("name", .string(c.name))
+                o.append("channel", .string(c.channel))
+                o.append("kind", c.kind.map { .string($0) } ?? .null)
+                o.append("queued", .int(Int64(c.queued)))
+                o.append("failing", .bool(c.consecutiveFailures > 0))
+                o.append("failures", .int(Int64(c.consecutiveFailures)))
+                o.append("last_delivery", c.lastDelivery.map { .string($0.rfc3339) } ?? .null)
+                o.append("last_error", c.lastError.map { .string($0) } ?? .null)
+                return .object(o)
+            }),
+            lastReload: lastReload.map(\.json) ?? .null)
     }
 
     // MARK: explain

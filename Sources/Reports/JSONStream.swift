@@ -85,6 +85,14 @@ public struct JSONStream {
         JSONValue.writeString(s, into: &storage)
     }
 
+    /// A string from its UTF-8 bytes (text rendered as bytes), escaped as ``string(_:)`` escapes.
+    public mutating func string(utf8 b: [UInt8]) {
+        separate()
+        storage.append(UInt8(ascii: "\""))
+        b.withUnsafeBufferPointer { JSONValue.writeEscaped($0, into: &storage) }
+        storage.append(UInt8(ascii: "\""))
+    }
+
     @inlinable
     public mutating func int(_ i: Int64) {
         separate()

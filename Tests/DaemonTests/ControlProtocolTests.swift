@@ -6,6 +6,9 @@ import Testing
 @Suite struct ControlProtocolTests {
     @Test(arguments: [
         (#"{"command":"status"}"#, ControlRequest.status),
+        (#"{"command":"status","format":"json"}"#, .status),
+        (#"{"command":"status","format":"text","color":true}"#, .statusText(color: true, alertsOnly: false)),
+        (#"{"command":"status","format":"text","alerts":true}"#, .statusText(color: false, alertsOnly: true)),
         (#"{"command":"reload"}"#, .reload),
         (#"{"command":"explain","rule":"disk_space","labels":{"mount":"/"}}"#, .explain(rule: "disk_space", labels: ["mount": "/"])),
         (#"{"command":"explain","rule":"r","labels":null}"#, .explain(rule: "r", labels: [:])),
@@ -31,6 +34,9 @@ import Testing
         ("[1,2]", .badRequest, "expected a JSON object"),
         (#"{"cmd":"status"}"#, .badRequest, #"missing "command""#),
         (#"{"command":"status","x":1}"#, .badRequest, #"status: unknown key "x""#),
+        (#"{"command":"status","format":"html"}"#, .badRequest, #"status: "format" is "json" or "text", not "html""#),
+        (#"{"command":"status","format":"text","color":"yes"}"#, .badRequest, #"status: "color" must be true or false"#),
+        (#"{"command":"status","color":true}"#, .badRequest, #"status: unknown key "color""#),
         (#"{"command":"rm -rf"}"#, .unknownCommand, #"unknown command "rm -rf""#),
         (#"{"command":"explain"}"#, .badRequest, #"explain: missing "rule""#),
         (#"{"command":"explain","rule":"r","labels":{"a":1}}"#, .badRequest, "must map names to strings"),

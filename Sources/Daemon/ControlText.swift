@@ -1,8 +1,10 @@
-// The control commands' answers as text for people (`--json` prints the answers themselves).
+// The control commands' answers as text for people (`--json` prints the answers themselves). The daemon renders
+// `status` itself (ControlStatus.swift) with the sections it shares from here; ``ControlText/status(_:alertsOnly:color:)``
+// renders the JSON result, for a daemon that does not, and is the daemon's oracle in the tests.
 import Reports
 import Rules
 
-enum ControlText {
+public enum ControlText {
     struct Paint {
         let on: Bool
         func red(_ s: String) -> String { on ? "\u{1B}[31m" + s + "\u{1B}[0m" : s }
@@ -13,7 +15,7 @@ enum ControlText {
     }
 
     /// `00:12:05 (23m ago)` from an RFC 3339 time, relative to `now`.
-    static func when(_ v: JSONValue?, now: Timestamp) -> String {
+    public static func when(_ v: JSONValue?, now: Timestamp) -> String {
         guard let s = v?.string, let t = Timestamp(rfc3339: s) else { return "never" }
         // RFC 3339 is ASCII: the clock is bytes 11..<19, the day 0..<10.
         let b = Array(s.utf8)
@@ -23,7 +25,7 @@ enum ControlText {
         return day + clock + " (" + duration(age) + " ago)"
     }
 
-    static func duration(_ seconds: Double) -> String {
+    public static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite else { return "never" }
         if seconds > 0 && seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }
         let s = Int(max(0, seconds).rounded())
@@ -35,14 +37,14 @@ enum ControlText {
 
     /// `a=1,b=2` from an object of labels or an array of `name=value` matchers; `-` for none. `hiding` leaves out
     /// labels with those values (an alert's own worker and function, which its rule already says).
-    static func labels(_ v: JSONValue?, hiding: [String: String] = [:]) -> String {
+    public static func labels(_ v: JSONValue?, hiding: [String: String] = [:]) -> String {
         if let a = v?.array { return a.isEmpty ? "-" : a.compactMap(\.string).joined(separator: ",") }
         guard let o = v?.object else { return "-" }
         let shown = o.filter { hiding[$0.key] == nil || hiding[$0.key] != $0.value.string }
         return shown.isEmpty ? "-" : shown.map { "\($0.key)=\($0.value.string ?? $0.value.encoded())" }.joined(separator: ",")
     }
 
-    static func number(_ v: JSONValue) -> String {
+    public static func number(_ v: JSONValue) -> String {
         guard let d = v.number else { return v.string ?? v.encoded() }
         if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
         let r = (d * 100).rounded() / 100
@@ -50,7 +52,7 @@ enum ControlText {
     }
 
     /// nil for a missing key or JSON null.
-    static func present(_ v: JSONValue?) -> JSONValue? {
+    public static func present(_ v: JSONValue?) -> JSONValue? {
         guard let v, v != .null else { return nil }
         return v
     }
@@ -61,7 +63,7 @@ enum ControlText {
 
     // MARK: status
 
-    static func status(_ r: JSONValue, alertsOnly: Bool, color: Bool) -> String {
+    public static func status(_ r: JSONValue, alertsOnly: Bool, color: Bool) -> String {
         let paint = Paint(on: color)
         let now = now(r)
         var out = ""
@@ -118,7 +120,12 @@ enum ControlText {
             out += "  \(rule["name"]?.string ?? "?")  on \(rule["on"]?.string ?? "?")  \(inst) instance\(inst == 1 ? "" : "s")"
                 + (f > 0 ? ", \(f) firing" : "") + (p > 0 ? ", \(p) pending" : "") + "\n"
         }
-        out += "\n" + paint.bold("Workers") + "\n"
+        return out + statusSections(r, now: now, paint: paint)
+    }
+
+    /// The status after its rules: workers, channels, silences and the last reload, from those members of `r`.
+    static func statusSections(_ r: JSONValue, now: Timestamp, paint: Paint) -> String {
+        var out = "\n" + paint.bold("Workers") + "\n"
         for w in r["workers"]?.array ?? [] {
             var line = "  \(w["name"]?.string ?? "?")  every \(duration(w["interval"]?.number ?? 0)), last collection "
                 + when(w["last_collection"], now: now)
@@ -136,7 +143,7 @@ enum ControlText {
             }
             out += line + "\n"
         }
-        out += "\n" + paint.bold("Silences") + "\n" + silences(r["silences"], indent: "  ")
+        out += "\n" + paint.bold("Silences") + "\n" + silences(r["silences"], indent: "  ", now: now)
         if let reload = r["last_reload"], reload != .null {
             out += "\nLast reload " + when(reload["at"], now: now) + ": " + (reload["message"]?.string ?? "") + "\n"
         }
@@ -153,7 +160,7 @@ enum ControlText {
         }
     }
 
-    static func explain(_ r: JSONValue, color: Bool) -> String {
+    public static func explain(_ r: JSONValue, color: Bool) -> String {
         let paint = Paint(on: color)
         let now = now(r)
         var out = paint.bold("rule \(r["rule"]?.string ?? "?")") + " on \(r["on"]?.string ?? "?"): function "
@@ -207,16 +214,16 @@ enum ControlText {
 
     // MARK: reload, silences, acks, history
 
-    static func reload(_ r: JSONValue) -> String {
+    public static func reload(_ r: JSONValue) -> String {
         var out = (r["message"]?.string ?? "") + "\n"
         if let d = r["diagnostics"]?.string, !d.isEmpty { out += d + (d.hasSuffix("\n") ? "" : "\n") }
         return out
     }
 
-    static func silences(_ v: JSONValue?, indent: String = "") -> String {
+    /// "in 2h" counts from `now` (in `status`, the daemon's).
+    public static func silences(_ v: JSONValue?, indent: String = "", now: Timestamp = .now()) -> String {
         let list = v?.array ?? []
         if list.isEmpty { return indent + "none\n" }
-        let now = Timestamp.now()
         return list.map { s in
             var line = indent + (s["id"]?.string ?? "?") + "  " + labels(s["matchers"]) + "  until " + (s["ends_at"]?.string ?? "?")
             if let e = s["ends_at"]?.string.flatMap({ Timestamp(rfc3339: $0) }) { line += " (in \(duration(e.seconds - now.seconds)))" }
@@ -226,18 +233,18 @@ enum ControlText {
         }.joined()
     }
 
-    static func silenceAdded(_ r: JSONValue) -> String {
+    public static func silenceAdded(_ r: JSONValue) -> String {
         let s = r["silence"] ?? r
         return "silence \(s["id"]?.string ?? "?") " + (r["change"]?.string ?? "added") + ": "
             + labels(s["matchers"]) + " until " + (s["ends_at"]?.string ?? "?") + "\n"
     }
 
-    static func acked(_ r: JSONValue) -> String {
+    public static func acked(_ r: JSONValue) -> String {
         let n = Int(r["acknowledged"]?.number ?? Double(r["instances"]?.array?.count ?? 0))
         return "acknowledged \(n) firing instance\(n == 1 ? "" : "s")\n"
     }
 
-    static func history(_ v: JSONValue?) -> String {
+    public static func history(_ v: JSONValue?) -> String {
         let list = v?.array ?? []
         if list.isEmpty { return "no entries\n" }
         return list.map { e in
