@@ -36,7 +36,7 @@ let package = Package(
         // The rule language: lexer, parser, checker, evaluator, diagnostics, rule tests (the runner; the command is in CLI).
         .target(name: "Rules", dependencies: ["Alerting", "Reports", "Kit"]),
         // Channels, payloads, spool and delivery over libcurl's multi-socket API (not the rule compiler: no Rules).
-        .target(name: "Notify", dependencies: ["Alerting", "Reports", "Kit", "CCurl"]),
+        .target(name: "Notify", dependencies: ["Alerting", "Reports", "Kit", "CCurl", "CLinux"]),
         // Declared probes (tcp, http, tls, certificate files) run on the loop through libcurl and libcrypto.
         .target(name: "Probes", dependencies: ["Notify", "Rules", "Reports", "Kit", "CCrypto"]),
         // The composition root: event loop, snapshot, outputs, state, reload, daemonize.

@@ -270,7 +270,11 @@ public enum ChannelKinds {
         public static let urls = ConfigKey("urls", .stringList, required: true, alternative: "url", check: .url(secret: false),
             "the base URLs of every peer of an Alertmanager cluster (HA): each alert goes to each peer, with its own queue and retries per peer")
         public static let generatorURL = ConfigKey("generator_url", .string, "generatorURL sent with each alert")
-        public static let options: [ConfigKey] = [url, urls, resendInterval, generatorURL, headers, caFile]
+        public static let resolvePeers = ConfigKey("resolve_peers", .bool, default: .bool(false),
+            "every address the URL's host name resolves to (DNS A/AAAA records, /etc/hosts) is a peer, looked up again every resolve_interval; requests keep the name (Host header, TLS)")
+        public static let resolveInterval = ConfigKey("resolve_interval", .duration, default: .duration(30),
+                                                      "how often `resolve_peers` looks the name up again")
+        public static let options: [ConfigKey] = [url, urls, resendInterval, generatorURL, headers, caFile, resolvePeers, resolveInterval]
     }
     public enum Exec {
         public static let kind = "exec"

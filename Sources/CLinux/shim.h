@@ -72,4 +72,72 @@ static inline int shd_rtnl_request_links(int fd, unsigned seq) {
     to.nl_family = AF_NETLINK;
     return sendto(fd, &req, sizeof req, 0, (struct sockaddr *)&to, sizeof to) == (ssize_t)sizeof req ? 0 : -1;
 }
+/* A host name's addresses without blocking the caller: getaddrinfo(3) (DNS, /etc/hosts, whatever nsswitch says) on a
+   detached thread, which writes one numeric address a line ("10.0.0.1", "::1") to `fd`, or one line "!reason" when
+   the lookup fails, then closes `fd` (one end of a socket pair the caller's loop watches; send(MSG_NOSIGNAL), so
+   a caller that stopped listening costs no SIGPIPE). The thread shares nothing
+   with the caller: it works on its own copy of `host`. It inherits the caller's blocked signals.
+   Returns 0, or an errno value when the thread cannot be started (`fd` is then still the caller's). */
+#include <pthread.h>
+#include <netdb.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct shd_resolve_job { char *host; int fd; };
+
+static inline void shd_write_all(int fd, const char *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0) { if (errno == EINTR) continue; return; }
+        p += w; n -= (size_t)w;
+    }
+}
+
+static inline void *shd_resolve_thread(void *arg) {
+    struct shd_resolve_job *j = arg;
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(j->host, NULL, &hints, &res);
+    char line[INET6_ADDRSTRLEN + 2];
+    if (rc != 0) {
+        const char *why = rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc);
+        shd_write_all(j->fd, "!", 1);
+        shd_write_all(j->fd, why, strlen(why));
+        shd_write_all(j->fd, "\n", 1);
+    } else {
+        for (struct addrinfo *a = res; a; a = a->ai_next) {
+            const void *addr = a->ai_family == AF_INET ? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
+                             : a->ai_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr : NULL;
+            if (!addr || !inet_ntop(a->ai_family, addr, line, INET6_ADDRSTRLEN)) continue;
+            size_t n = strlen(line);
+            line[n] = '\n';
+            shd_write_all(j->fd, line, n + 1);
+        }
+        freeaddrinfo(res);
+    }
+    close(j->fd);
+    free(j->host);
+    free(j);
+    return NULL;
+}
+
+static inline int shd_resolve_start(const char *host, int fd) {
+    struct shd_resolve_job *j = malloc(sizeof *j);
+    if (!j) return ENOMEM;
+    j->host = strdup(host);
+    if (!j->host) { free(j); return ENOMEM; }
+    j->fd = fd;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    int rc = pthread_create(&t, &attr, shd_resolve_thread, j);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) { free(j->host); free(j); }
+    return rc;
+}
+
 #endif

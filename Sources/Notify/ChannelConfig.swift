@@ -109,8 +109,8 @@ struct ChannelConfig {
     }
 
     /// The delivery targets of this channel: itself, or one per target its kind expands into, named `CHANNEL@KEY`.
-    var targets: [ChannelConfig] {
-        guard let expanded = kind.targets() else { return [self] }
+    func targets(resolved: [String: [String]] = [:]) -> [ChannelConfig] {
+        guard let expanded = kind.targets(resolved: resolved) else { return [self] }
         return expanded.map { t in
             var c = self
             c.name = channel + "@" + t.key

@@ -58,7 +58,12 @@ protocol ChannelKind: Sendable {
     /// (stable across restarts and reorderings: Alertmanager keys a peer by host:port); nil (the default): one
     /// target, the channel itself. Every event routed to the channel is spooled once per target, and each target
     /// has its own queue, retries, backoff and re-sends, so one that is down holds up none of the others.
-    func targets() -> [(key: String, kind: any ChannelKind)]?
+    /// `resolved`: the addresses of the host names `lookups` asked for, those that have been looked up so far.
+    func targets(resolved: [String: [String]]) -> [(key: String, kind: any ChannelKind)]?
+
+    /// Host names whose addresses `targets(resolved:)` needs, each looked up again every `every` seconds (the
+    /// Dispatcher's PeerResolver, off the loop); the default: none.
+    var lookups: [(host: String, every: Double)] { get }
 }
 
 extension ChannelKind {
@@ -68,7 +73,8 @@ extension ChannelKind {
     func deliverNow(_ event: AlertEvent, host: String, channel: String) -> (LogLevel, String)? { nil }
     var resendInterval: Double? { nil }
     func resend(_ firing: [AlertEvent], host: String, _ config: ChannelConfig) -> TransferRequest? { nil }
-    func targets() -> [(key: String, kind: any ChannelKind)]? { nil }
+    func targets(resolved: [String: [String]]) -> [(key: String, kind: any ChannelKind)]? { nil }
+    var lookups: [(host: String, every: Double)] { [] }
 
     /// HTTP: 2xx delivered; 408, 429 and 5xx retried after the server's Retry-After (header, or Slack's
     /// `{"retry_after":30}` body) or the backoff; other statuses dropped; no answer retried.

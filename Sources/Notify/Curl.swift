@@ -34,6 +34,8 @@ struct TransferRequest {
     /// Whole-attempt timeout in seconds.
     var timeout: Double = ChannelKinds.timeout.defaultSeconds
     var caFile: String?
+    /// `CURLOPT_CONNECT_TO`: "HOST:PORT:ADDRESS:PORT" (empty HOST or PORT: any), a resolved Alertmanager peer.
+    var connectTo: String?
     // SMTP only.
     var mailFrom: String?
     var recipients: [String] = []
@@ -163,6 +165,7 @@ final class Transfer {
             })
             // "Expect:" disables 100-continue, which would stall a second per request on servers that ignore it.
             check(shd_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, slist(request.headers + ["Expect:"])))
+            if let c = request.connectTo { check(shd_easy_setopt_slist(easy, CURLOPT_CONNECT_TO, slist([c]))) }
         case .smtp:
             check(shd_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps"))
             if let from = request.mailFrom { check(shd_easy_setopt_string(easy, CURLOPT_MAIL_FROM, "<\(from)>")) }

@@ -137,6 +137,9 @@ public final class Dispatcher {
     private var shutdownDone: (() -> Void)?
     private var graceTimer: TimerID?
     private var random = SystemRandomNumberGenerator()
+    /// The declarations in force: re-expanded into targets when a `resolve_peers` name resolves differently.
+    private var declarations: [ChannelDeclaration] = []
+    private var resolver: PeerResolver?
 
     /// - Parameters:
     ///   - channels: the checked declarations; secret files (`file "…"` values) are read here.
@@ -145,7 +148,8 @@ public final class Dispatcher {
     ///   or when an option is malformed, or the spool folder cannot be created.
     public init(channels: [ChannelDeclaration], spoolDirectory: String, host: EventHost, log: LogSink, hostname: String,
                 options: DispatcherOptions = .init()) throws {
-        let configs = try Dispatcher.configs(channels)
+        let configs = try Dispatcher.configs(channels, resolved: [:])
+        declarations = channels
         self.host = host
         self.log = log
         self.hostname = hostname
@@ -161,6 +165,23 @@ public final class Dispatcher {
         for c in configs { states[c.name] = ChannelState(config: c, now: now) }
         routes = Dispatcher.routes(configs)
         prepareCurl(for: configs)
+        followLookups(configs)
+    }
+
+    /// Starts, changes or stops the lookups of `resolve_peers` names the channels need.
+    private func followLookups(_ configs: [ChannelConfig]) {
+        let wanted = configs.flatMap { $0.kind.lookups }
+        if wanted.isEmpty && resolver == nil { return }
+        if resolver == nil {
+            resolver = PeerResolver(host: host, log: log) { [unowned self] in
+                // The channels are the same; their targets follow the new addresses (queues of peers that are gone
+                // go to the others, as after a reload).
+                do { try self.updateChannels(self.declarations) } catch {
+                    self.log.log(.error, "notify: resolve_peers: \(error)")
+                }
+            }
+        }
+        resolver!.update(wanted)
     }
 
     /// The delivery targets of each channel, in declaration order.
@@ -199,9 +220,9 @@ public final class Dispatcher {
 
     /// Checked configs, plus the built-in channel (`log`, the default route) when none of its name is declared,
     /// one per delivery target (`ChannelConfig.targets`).
-    private static func configs(_ channels: [ChannelDeclaration]) throws(NotifyError) -> [ChannelConfig] {
+    private static func configs(_ channels: [ChannelDeclaration], resolved: [String: [String]]) throws(NotifyError) -> [ChannelConfig] {
         var configs: [ChannelConfig] = []
-        for d in channels { configs += try ChannelConfig(d).targets }
+        for d in channels { configs += try ChannelConfig(d).targets(resolved: resolved) }
         let builtIn = ChannelRegistry.builtIn
         if !configs.contains(where: { $0.channel == builtIn.name }) { configs.append(try ChannelConfig(builtIn)) }
         return configs
@@ -426,7 +447,8 @@ public final class Dispatcher {
     /// gone stay spooled until a channel of that name is configured again.
     /// - Throws: `NotifyError` as `init` does; on error nothing changes.
     public func updateChannels(_ channels: [ChannelDeclaration]) throws {
-        let configs = try Dispatcher.configs(channels)
+        let configs = try Dispatcher.configs(channels, resolved: resolver?.resolved ?? [:])
+        declarations = channels
         var next: [String: ChannelState] = [:]
         let now = monotonicSeconds()
         for c in configs {
@@ -441,8 +463,11 @@ public final class Dispatcher {
             if let t = st.timer { host.cancelTimer(t) }
         }
         states = next
+        // A target that is gone and owes nothing (a peer that left its name or list) is no more listed.
+        for (name, q) in queues where next[name] == nil && q.isEmpty { queues[name] = nil }
         routes = Dispatcher.routes(configs)
         prepareCurl(for: configs)
+        followLookups(configs)
         adoptOrphans()
         for name in queues.keys.sorted() { pump(name) }
     }

@@ -32,13 +32,73 @@ import Glibc
 
     @Test func aDeclarationExpandsIntoOneTargetPerPeerKeyedByHostAndPort() throws {
         let c = try ChannelConfig(Self.peers(["http://10.0.0.1:9093", "http://10.0.0.2:9093/", "http://10.0.0.2:9093/am2"]))
-        #expect(c.targets.map(\.name) == ["am@10.0.0.1:9093", "am@10.0.0.2:9093", "am@10.0.0.2:9093-2"])
-        #expect(c.targets.map(\.channel) == ["am", "am", "am"])
-        #expect(c.targets.map { ($0.kind as! AlertmanagerChannel).alertsURL }
+        #expect(c.targets().map(\.name) == ["am@10.0.0.1:9093", "am@10.0.0.2:9093", "am@10.0.0.2:9093-2"])
+        #expect(c.targets().map(\.channel) == ["am", "am", "am"])
+        #expect(c.targets().map { ($0.kind as! AlertmanagerChannel).alertsURL }
                 == ["http://10.0.0.1:9093/api/v2/alerts", "http://10.0.0.2:9093/api/v2/alerts", "http://10.0.0.2:9093/am2/api/v2/alerts"])
         // One URL, as `url` or as a list of one, is the channel itself (its spool entries keep the channel's name).
-        #expect(try ChannelConfig(Self.peers(["http://10.0.0.1:9093"])).targets.map(\.name) == ["am"])
-        #expect(try ChannelConfig(channel("am", "alertmanager", [("url", .string("http://10.0.0.1:9093"))])).targets.map(\.name) == ["am"])
+        #expect(try ChannelConfig(Self.peers(["http://10.0.0.1:9093"])).targets().map(\.name) == ["am"])
+        #expect(try ChannelConfig(channel("am", "alertmanager", [("url", .string("http://10.0.0.1:9093"))])).targets().map(\.name) == ["am"])
+    }
+
+    static func resolving(_ url: String, _ extra: [(String, ConfigValue)] = []) -> ChannelDeclaration {
+        channel("am", "alertmanager", [("url", .string(url)), ("resolve_peers", .bool(true))] + extra)
+    }
+
+    /// `resolve_peers`: one peer per address of the name, keyed by address and port, each connecting to its address
+    /// while the URL (Host header, TLS name) keeps the name; until the name is resolved, one peer by the name.
+    @Test func aResolvedNameIsOnePeerPerAddressThatKeepsTheName() throws {
+        let c = try ChannelConfig(Self.resolving("https://am.example:9093/"))
+        #expect(c.targets().map(\.name) == ["am"], "not resolved yet: the channel itself, by name")
+        #expect(c.kind.lookups.map(\.host) == ["am.example"])
+        #expect(c.kind.lookups.map(\.every) == [30])
+        let t = c.targets(resolved: ["am.example": ["10.0.0.2", "2001:db8::1"]])
+        #expect(t.map(\.name) == ["am@10.0.0.2:9093", "am@[2001:db8::1]:9093"])
+        let peers = t.map { $0.kind as! AlertmanagerChannel }
+        #expect(peers.map(\.alertsURL) == ["https://am.example:9093/api/v2/alerts", "https://am.example:9093/api/v2/alerts"])
+        #expect(peers.map(\.target) == ["am.example:9093 at 10.0.0.2:9093", "am.example:9093 at [2001:db8::1]:9093"])
+        #expect(peers[0].resend([sampleEvent(channels: ["am"])], host: "h", t[0])?.connectTo == "::10.0.0.2:9093")
+        #expect(peers[1].resend([sampleEvent(channels: ["am"])], host: "h", t[1])?.connectTo == "::[2001:db8::1]:9093")
+        // One address is still a peer of its own (it is keyed by its address, as it will be when a second appears).
+        #expect(c.targets(resolved: ["am.example": ["10.0.0.2"]]).map(\.name) == ["am@10.0.0.2:9093"])
+        // The scheme's port when the URL has none; every URL of a list is resolved.
+        #expect(try ChannelConfig(Self.resolving("https://am.example")).targets(resolved: ["am.example": ["10.0.0.1"]]).map(\.name)
+                == ["am@10.0.0.1:443"])
+        let list = try ChannelConfig(Self.peers(["http://a.example:9093", "http://10.0.0.9:9093"], [("resolve_peers", .bool(true))]))
+        #expect(list.kind.lookups.map(\.host) == ["a.example", "10.0.0.9"])
+        #expect(list.targets(resolved: ["a.example": ["10.0.0.1", "10.0.0.2"]]).map(\.name)
+                == ["am@10.0.0.1:9093", "am@10.0.0.2:9093", "am@10.0.0.9:9093"])
+        // Without resolve_peers nothing is looked up and addresses change nothing.
+        let plain = try ChannelConfig(channel("am", "alertmanager", [("url", .string("http://am.example:9093"))]))
+        #expect(plain.kind.lookups.isEmpty)
+        #expect(plain.targets(resolved: ["am.example": ["10.0.0.1", "10.0.0.2"]]).map(\.name) == ["am"])
+        #expect(plain.targets().first.map { ($0.kind as! AlertmanagerChannel).resend([sampleEvent(channels: ["am"])], host: "h", $0)?.connectTo } == .some(nil))
+    }
+
+    /// The lookup runs off the loop (getaddrinfo: /etc/hosts here) and the channel's targets follow its answer; the
+    /// request goes to the address with the name in its Host header.
+    @Test func aNameIsLookedUpOffTheLoopAndItsPeersGetTheAlert() throws {
+        let a = try LocalHTTPServer()
+        defer { a.stop() }
+        let h = try Harness([Self.resolving("http://localhost:\(a.port)")])
+        let peer = "am@127.0.0.1:\(a.port)"
+        #expect(h.run(timeout: 30) { h.dispatcher.targets(of: "am").contains(peer) }, "\(h.logText)")
+        #expect(h.logText.contains("resolve_peers: localhost is "))
+        h.dispatcher.enqueue([sampleEvent(channels: ["am"])], report: sampleReport())
+        #expect(h.run { a.requests.count == 1 })
+        #expect(a.requests.first?.header("Host") == "localhost:\(a.port)")
+        #expect(a.requests.first?.path == "/api/v2/alerts")
+    }
+
+    /// A name that does not resolve: one warning, and the channel stays one peer by its name (libcurl tries the
+    /// name again at each attempt); nothing is dropped.
+    @Test func aNameThatDoesNotResolveStaysOnePeerByName() throws {
+        let h = try Harness([Self.resolving("http://no-such-host.invalid:9093", [("resolve_interval", .duration(1))])])
+        #expect(h.run(timeout: 30) { h.logText.contains("resolve_peers: cannot look up no-such-host.invalid (") }, "\(h.logText)")
+        #expect(h.logText.contains("sending to no-such-host.invalid as one peer"))
+        h.host.run(until: { false }, timeout: 1.5)
+        #expect(h.logText.ranges(of: "cannot look up").count == 1, "the same failure is logged once")
+        #expect(h.dispatcher.targets(of: "am") == ["am"])
     }
 
     @Test(arguments: [
@@ -47,6 +107,7 @@ import Glibc
         ([("urls", .list([.string("http://a:1"), .string("http://a:1")]))], "option `urls` must be a list of distinct URLs (a:1 is there twice)"),
         ([("urls", .list([.string("http://a:1")])), ("url", .string("http://b:1"))], "option `urls` must be given without `url` (write one of the two)"),
         ([], "missing option `url`"),
+        ([("url", .string("http://a:1")), ("resolve_interval", .duration(0.5))], "option `resolve_interval` must be a duration of at least 1s"),
     ])
     func badPeerListsAreRefusedNamingTheOption(options: [(String, ConfigValue)], message: String) {
         #expect(throws: NotifyError.self) { try ChannelConfig(channel("am", "alertmanager", options)) }

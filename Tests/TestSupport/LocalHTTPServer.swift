@@ -48,10 +48,14 @@ public final class LocalHTTPServer: @unchecked Sendable {
     public let port: UInt16
     public var defaultResponse: Response = .status(200, body: "ok")
 
-    public var url: String { "http://127.0.0.1:\(port)" }
+    /// The loopback address it listens on.
+    public let address: String
+    public var url: String { "http://\(address):\(port)" }
 
-    /// Binds 127.0.0.1:`port` (0: an ephemeral port) and starts serving.
-    public init(port: UInt16 = 0) throws(StartError) {
+    /// Binds `address`:`port` (0: an ephemeral port) and starts serving; `address` is a loopback one (127.0.0.2 for a
+    /// second host on the same port).
+    public init(port: UInt16 = 0, address: String = "127.0.0.1") throws(StartError) {
+        self.address = address
         pthread_mutex_init(&mutex, nil)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw StartError(description: "socket: \(String(cString: strerror(errno)))") }
@@ -60,14 +64,14 @@ public final class LocalHTTPServer: @unchecked Sendable {
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = port.bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_addr.s_addr = inet_addr(address)
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard rc == 0, listen(fd, 64) == 0 else {
             let e = String(cString: strerror(errno))
             close(fd)
-            throw StartError(description: "bind 127.0.0.1:\(port): \(e)")
+            throw StartError(description: "bind \(address):\(port): \(e)")
         }
         var bound = sockaddr_in()
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)

@@ -1,5 +1,6 @@
 // The Alertmanager channel: postableAlerts to URL/api/v2/alerts, the firing ones again every resend_interval, and
-// with `urls` one delivery target per peer of an HA cluster (every alert to every peer, as Prometheus does).
+// with `urls` one delivery target per peer of an HA cluster (every alert to every peer, as Prometheus does), and with
+// `resolve_peers` one per address the URLs' host names resolve to.
 import Alerting
 import Reports
 
@@ -13,6 +14,11 @@ struct AlertmanagerChannel: ChannelKind {
     var headers: [(String, String)]
     var resendEvery = ChannelKinds.resendInterval.defaultSeconds
     var generatorURL: String?
+    /// `resolve_peers`: every address of each URL's host name is a peer, looked up every `resolveEvery` seconds.
+    var resolvePeers = false
+    var resolveEvery = ChannelKinds.Alertmanager.resolveInterval.defaultSeconds
+    /// A resolved peer: the address its requests connect to (`CURLOPT_CONNECT_TO`), the URL keeping the name.
+    var address: String?
 
     init(decoding o: ChannelOptions) throws(NotifyError) {
         let list = try o.urlList(ChannelKinds.Alertmanager.urls)
@@ -23,22 +29,69 @@ struct AlertmanagerChannel: ChannelKind {
         headers = try o.headers(ChannelKinds.headers)
         if let t = try o.duration(ChannelKinds.resendInterval) { resendEvery = t }
         generatorURL = try o.text(ChannelKinds.Alertmanager.generatorURL)
+        if let b = try o.bool(ChannelKinds.Alertmanager.resolvePeers) { resolvePeers = b }
+        if let t = try o.duration(ChannelKinds.Alertmanager.resolveInterval) {
+            guard t >= 1 else { throw o.bad(ChannelKinds.Alertmanager.resolveInterval, "a duration of at least 1s") }
+            resolveEvery = t
+        }
     }
 
-    var target: String { ChannelConfig.hostOf(url) }
+    var target: String {
+        let h = ChannelConfig.hostOf(url)
+        return address.map { h + " at " + Self.hostPort($0, port: Self.port(of: url)) } ?? h
+    }
+
+    var lookups: [(host: String, every: Double)] {
+        guard resolvePeers else { return [] }
+        var seen = Set<String>()
+        return urls.map(Self.hostName).filter { seen.insert($0).inserted }.map { ($0, resolveEvery) }
+    }
 
     /// Several peers: one target each, keyed by host:port (a second URL on the same host:port gets `-2`, …), so a
-    /// peer keeps its queue, spool entries and backoff whatever the order of the list.
-    func targets() -> [(key: String, kind: any ChannelKind)]? {
-        guard urls.count > 1 else { return nil }
+    /// peer keeps its queue, spool entries and backoff whatever the order of the list. With `resolve_peers`, a URL
+    /// whose name has been resolved is one peer per address, keyed by address:port; one not resolved yet (or
+    /// never: the lookup failed from the start) is one peer by its name, for libcurl to resolve when it sends.
+    func targets(resolved: [String: [String]]) -> [(key: String, kind: any ChannelKind)]? {
+        var peers: [(key: String, kind: any ChannelKind)] = []
         var seen: [String: Int] = [:]
-        return urls.map { u in
-            let host = ChannelConfig.hostOf(u)
-            seen[host, default: 0] += 1
+        func add(_ key: String, _ peer: AlertmanagerChannel) {
+            seen[key, default: 0] += 1
+            peers.append((seen[key]! == 1 ? key : key + "-\(seen[key]!)", peer))
+        }
+        for u in urls {
             var peer = self
             peer.urls = [u]
-            return (seen[host]! == 1 ? host : host + "-\(seen[host]!)", peer)
+            if resolvePeers, let addresses = resolved[Self.hostName(u)], !addresses.isEmpty {
+                for a in addresses {
+                    peer.address = a
+                    add(Self.hostPort(a, port: Self.port(of: u)), peer)
+                }
+            } else {
+                add(ChannelConfig.hostOf(u), peer)
+            }
         }
+        if peers.count == 1, (peers[0].kind as? AlertmanagerChannel)?.address == nil { return nil }
+        return peers
+    }
+
+    /// The host name of a URL, without user info, port or IPv6 brackets.
+    static func hostName(_ url: String) -> String {
+        var h = Substring(ChannelConfig.hostOf(url))
+        if h.hasPrefix("[") { return String(h.dropFirst().prefix { $0 != "]" }) }
+        if let colon = h.lastIndex(of: ":") { h = h[..<colon] }
+        return String(h)
+    }
+
+    /// The port a URL connects to: its own, or the scheme's.
+    static func port(of url: String) -> Int {
+        let h = ChannelConfig.hostOf(url)
+        if let colon = h.lastIndex(of: ":"), !h.hasSuffix("]"), let p = Int(h[h.index(after: colon)...]) { return p }
+        return url.lowercased().hasPrefix("https:") ? 443 : 80
+    }
+
+    /// `10.0.0.1:9093`, `[::1]:9093`.
+    static func hostPort(_ address: String, port: Int) -> String {
+        (address.contains(":") ? "[" + address + "]" : address) + ":\(port)"
     }
 
     /// `URL/api/v2/alerts`, whatever number of slashes ends the configured base URL.
@@ -60,7 +113,10 @@ struct AlertmanagerChannel: ChannelKind {
 
     private func post(_ events: [AlertEvent], ids: [String], host: String, _ config: ChannelConfig) -> TransferRequest {
         let body = Payloads.alertmanager(events, host: host, generatorURL: generatorURL).encoded()
-        return jsonPost(url: alertsURL, body: Array(body.utf8), ids: ids, headers: headers, config)
+        var r = jsonPost(url: alertsURL, body: Array(body.utf8), ids: ids, headers: headers, config)
+        // Any host and port of the URL (and of nothing else: redirects are not followed) connects to this address.
+        if let a = address { r.connectTo = "::" + Self.hostPort(a, port: Self.port(of: url)) }
+        return r
     }
 }
 
