@@ -273,7 +273,7 @@ public enum ChannelKinds {
         public static let resolvePeers = ConfigKey("resolve_peers", .bool, default: .bool(false),
             "every address the URL's host name resolves to (DNS A/AAAA records, /etc/hosts) is a peer, looked up again every resolve_interval; requests keep the name (Host header, TLS)")
         public static let resolveInterval = ConfigKey("resolve_interval", .duration, default: .duration(30),
-                                                      "how often `resolve_peers` looks the name up again")
+            check: .range(min: 1, max: 86_400, whole: false, orZero: false, text: "1s to 1d"), "how often `resolve_peers` looks the name up again")
         public static let options: [ConfigKey] = [url, urls, resendInterval, generatorURL, headers, caFile, resolvePeers, resolveInterval]
     }
     public enum Exec {

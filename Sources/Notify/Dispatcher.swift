@@ -195,6 +195,9 @@ public final class Dispatcher {
     /// a channel that is not configured.
     public func targets(of channel: String) -> [String] { routes[channel] ?? [] }
 
+    /// Every `resolve_peers` name has been looked up once since the channels were set (true when there is none).
+    public var lookupsSettled: Bool { resolver?.settled ?? true }
+
     /// Loads libcurl if some channel needs it and it is not loaded yet (at startup the daemon gets here before
     /// any thread exists). A failure is logged once here; the channels' notifications stay spooled and every
     /// attempt tries to load it again and fails with the same reason (see `curlTransport`).

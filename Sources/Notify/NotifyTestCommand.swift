@@ -42,6 +42,9 @@ public enum NotifyTestCommand {
                 write("shd: \(error)\n")
                 return 1
             }
+            // A `resolve_peers` channel is tried at every address of its name: wait for the first lookup (it fails by itself
+            // within resolv.conf's timeouts; the bound is for a thread that never answers).
+            host.run(until: { dispatcher.lookupsSettled }, timeout: 30)
             let now = Timestamp.now()
             let event = AlertEvent(kind: .firing, rule: "shd_notify_test", severity: .warn,
                                    labels: ["worker": "shd", "function": "notify_test"], values: [:],

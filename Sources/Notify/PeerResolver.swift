@@ -21,6 +21,8 @@ final class PeerResolver {
         var buffer: [UInt8] = []
         var timer: TimerID?
         var lastFailure: String?
+        /// A lookup has ended (with addresses or not).
+        var looked = false
         init(every: Double) { self.every = every }
     }
 
@@ -43,6 +45,9 @@ final class PeerResolver {
         for (n, s) in names { if let a = s.addresses { out[n] = a } }
         return out
     }
+
+    /// Every name has been looked up once (`shd notify test` waits for it, so it tries every peer).
+    var settled: Bool { names.values.allSatisfy(\.looked) }
 
     /// The names to follow now (a name given twice follows the shortest interval); lookups of names no longer
     /// wanted stop (a thread in getaddrinfo finishes into a socket nobody reads), new names are looked up at once.
@@ -118,6 +123,7 @@ final class PeerResolver {
     }
 
     private func finish(_ name: String, _ s: Name, addresses: [String]? = nil, failure: String? = nil) {
+        s.looked = true
         if let failure {
             if failure != s.lastFailure {
                 let keeping = s.addresses.map { "its peers stay \($0.joined(separator: ", "))" } ?? "sending to \(name) as one peer"

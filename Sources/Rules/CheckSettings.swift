@@ -129,6 +129,10 @@ extension Checker {
                         }
                     }
                 }
+            case .range(_, _, let whole, _, let text):
+                if case .number(let n, _, let span) = value, !option.accepts(n) {
+                    diagnose(.valueOutOfRange, "option `\(key)` must be \(text)\(whole ? " (a whole number)" : ""), not \(formatNumber(n))", span)
+                }
             case .smtpServer:
                 if case .string(let u, let span) = value, !(u.hasPrefix("smtp://") || u.hasPrefix("smtps://")) {
                     diagnose(.smtpServerScheme, "`server` must be smtp://host:port (STARTTLS) or smtps://host:port (implicit TLS)", span)

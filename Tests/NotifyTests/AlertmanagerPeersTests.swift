@@ -107,7 +107,7 @@ import Glibc
         ([("urls", .list([.string("http://a:1"), .string("http://a:1")]))], "option `urls` must be a list of distinct URLs (a:1 is there twice)"),
         ([("urls", .list([.string("http://a:1")])), ("url", .string("http://b:1"))], "option `urls` must be given without `url` (write one of the two)"),
         ([], "missing option `url`"),
-        ([("url", .string("http://a:1")), ("resolve_interval", .duration(0.5))], "option `resolve_interval` must be a duration of at least 1s"),
+        ([("url", .string("http://a:1")), ("resolve_interval", .duration(0.5))], "option `resolve_interval` must be a duration of 1s to 1d"),
     ])
     func badPeerListsAreRefusedNamingTheOption(options: [(String, ConfigValue)], message: String) {
         #expect(throws: NotifyError.self) { try ChannelConfig(channel("am", "alertmanager", options)) }
@@ -245,5 +245,19 @@ import Glibc
         #expect(out.contains("channel am@\(a.url.dropFirst("http://".count)): delivered"), "\(out)")
         #expect(out.contains("channel am@127.0.0.1:\(bPort): failed"), "\(out)")
         #expect(a.requests.count == 1)
+    }
+
+    /// `shd notify test` of a `resolve_peers` channel waits for the lookup and tries each address, not the name.
+    @Test func notifyTestTriesEveryAddressOfAResolvedName() throws {
+        let a = try LocalHTTPServer()
+        defer { a.stop() }
+        let dir = makeTempDir("amtest")
+        defer { removeTree(dir) }
+        var out = ""
+        _ = NotifyTestCommand.run(channel: "am", channels: [Self.resolving("http://localhost:\(a.port)")],
+                                  stateDir: dir, hostname: "web1") { out += $0 }
+        #expect(out.contains("channel am@127.0.0.1:\(a.port): delivered"), "\(out)")
+        #expect(!out.contains("channel am: "), "\(out)")
+        #expect(a.requests.first?.header("Host") == "localhost:\(a.port)")
     }
 }

@@ -65,6 +65,7 @@ import Reports
         .init(source: "set flap_transitions 1", id: "bad-value", severity: .error, line: 1, column: 22),
         .init(source: "set flap_transitions 2.5", id: "bad-value", severity: .error, line: 1, column: 22),
         .init(source: "set top_processes 1e30", id: "bad-value", severity: .error, line: 1, column: 19),
+        .init(source: "channel am alertmanager { url \"http://a:1\" resolve_peers true resolve_interval 500ms }", id: "bad-value", severity: .error, line: 1, column: 80),
         .init(source: "set default_channels [\"pager\"]", id: "unknown-channel", severity: .error, line: 1, column: 23),
         .init(source: "channel c slak { url \"https://x\" }", id: "unknown-channel-kind", severity: .error, line: 1, column: 11, fix: "slack"),
         .init(source: "channel c webhook { url \"https://x\" timout 5s }", id: "unknown-channel-option", severity: .error, line: 1, column: 37, fix: "timeout"),

@@ -31,7 +31,8 @@ struct AlertmanagerChannel: ChannelKind {
         generatorURL = try o.text(ChannelKinds.Alertmanager.generatorURL)
         if let b = try o.bool(ChannelKinds.Alertmanager.resolvePeers) { resolvePeers = b }
         if let t = try o.duration(ChannelKinds.Alertmanager.resolveInterval) {
-            guard t >= 1 else { throw o.bad(ChannelKinds.Alertmanager.resolveInterval, "a duration of at least 1s") }
+            let key = ChannelKinds.Alertmanager.resolveInterval
+            guard key.accepts(t) else { throw o.bad(key, "a duration of \(key.rangeText!)") }
             resolveEvery = t
         }
     }
