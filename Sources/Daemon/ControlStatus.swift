@@ -78,137 +78,187 @@ struct ControlStatus {
     }
 
     /// The text of ``ControlText/status(_:alertsOnly:color:)``, written from the instances themselves: one line per
-    /// alert and per rule appended as bytes (10,000 of each in a large status).
+    /// alert and per rule appended as bytes (10,000 of each in a large status), each instance read in place.
     func text(alertsOnly: Bool, color: Bool) -> [UInt8] {
         let paint = ControlText.Paint(on: color)
-        var out: [UInt8] = []
-        out.reserveCapacity(4096 + 160 * (alerts.instances.count + rules.count))
+        var w = StatusTextWriter(now: now, paint: paint, rules: rules, capacity: 4096 + 160 * (alerts.instances.count + rules.count))
         if !alertsOnly {
-            out += paint.bold("shd on \(host): \(firing) firing, \(pending) pending").utf8
-            if configInvalid != nil { out += paint.red(" — configuration invalid, the last good rules are in force").utf8 }
-            out.append(0x0A)
-            if alerts.instances.isEmpty && configInvalid == nil { out += "No alert is pending or firing.\n".utf8 }
+            w.put(paint.bold("shd on \(host): \(firing) firing, \(pending) pending"))
+            if configInvalid != nil { w.put(paint.red(" — configuration invalid, the last good rules are in force")) }
+            w.out.append(0x0A)
+            if alerts.instances.isEmpty && configInvalid == nil { w.put("No alert is pending or firing.\n") }
         }
-        // The labels each rule's alerts do not repeat: its worker and function, as `on` splits at its first dot.
-        var ruleOn: [String: (worker: String, function: String)] = [:]
-        ruleOn.reserveCapacity(rules.count + 1)
-        for r in rules {
-            if r.worker.utf8.contains(UInt8(ascii: ".")) {
-                let on = r.worker + "." + r.function
-                let dot = on.firstIndex(of: ".")!
-                ruleOn[r.name] = (String(on[..<dot]), String(on[on.index(after: dot)...]))
-            } else {
-                ruleOn[r.name] = (r.worker, r.function)
-            }
-        }
-        ruleOn["shd_config_invalid"] = ("shd", "config")
-        // The state column: FIRING/PENDING and the severity, coloured (four spellings).
-        func state(_ firing: Bool, _ crit: Bool) -> [UInt8] {
-            let s = (firing ? "FIRING " : "PENDING") + " " + (crit ? "crit" : "warn")
-            return Array((firing ? (crit ? paint.red(s) : paint.yellow(s)) : paint.cyan(s)).utf8)
-        }
-        let states = [state(false, false), state(false, true), state(true, false), state(true, true)]
-        var stamp: [UInt8] = []
-        stamp.reserveCapacity(40)
-        var pairs: [(key: String, value: String)] = []
-        for i in alerts.instances.indices {
-            let a = alerts.instances[i]
-            var labels = a.rowLabels.map { (key: $0.key, value: $0.value) }
-            if a.rowLabels["worker"] == nil { labels.append((key: "worker", value: a.worker)) }
-            if a.rowLabels["function"] == nil { labels.append((key: "function", value: a.function)) }
-            line(&out, state: states[(a.state == .firing ? 2 : 0) + (a.severity == .crit ? 1 : 0)], firing: a.state == .firing,
-                 rule: a.rule, labels: &labels, hiding: ruleOn[a.rule], since: a.since, values: a.values, stamp: &stamp)
-            if !a.silencedBy.isEmpty {
-                out += "  [silenced: ".utf8
-                for (k, s) in a.silencedBy.enumerated() {
-                    if k > 0 { out.append(UInt8(ascii: ",")) }
-                    out += s.utf8
-                }
-                out.append(UInt8(ascii: "]"))
-            }
-            if a.muted { out += "  [muted]".utf8 }
-            if let ack = a.ack { out += "  [acked by ".utf8; out += ack.by.user.utf8; out.append(UInt8(ascii: "]")) }
-            if a.state == .firing && !a.summary.isEmpty { out += "  — ".utf8; out += a.summary.utf8 }
-            out.append(0x0A)
-        }
+        for i in alerts.instances.indices { alerts.instances[i].writeStatusLine(to: &w) }
         if let meta = configInvalid {
-            pairs = meta.labels.map { (key: $0.key, value: $0.value) }
-            line(&out, state: states[2 + (meta.severity == .crit ? 1 : 0)], firing: true, rule: meta.rule, labels: &pairs,
-                 hiding: ruleOn[meta.rule], since: meta.startsAt, values: meta.values, stamp: &stamp)
-            if !meta.summary.isEmpty { out += "  — ".utf8; out += meta.summary.utf8 }
-            out.append(0x0A)
+            w.labels.removeAll(keepingCapacity: true)
+            for (k, v) in meta.labels { w.labels.append((key: k, value: v)) }
+            w.alertLine(firing: true, crit: meta.severity == .crit, rule: meta.rule, since: meta.startsAt, values: meta.values)
+            if !meta.summary.isEmpty { w.put("  — "); w.put(meta.summary) }
+            w.out.append(0x0A)
         }
-        if alertsOnly { return out }
-        out += "\n".utf8
-        out += paint.bold("Rules").utf8
-        out += " (\(rules.count))\n".utf8
+        if alertsOnly { return w.out }
+        w.put("\n")
+        w.put(paint.bold("Rules"))
+        w.put(" (\(rules.count))\n")
         for r in rules {
-            out += "  ".utf8; out += r.name.utf8
-            out += "  on ".utf8; out += r.worker.utf8; out.append(UInt8(ascii: ".")); out += r.function.utf8
-            out += "  ".utf8; JSONValue.writeInt(Int64(r.instances), into: &out)
-            out += (r.instances == 1 ? " instance" : " instances").utf8
-            if r.firing > 0 { out += ", ".utf8; JSONValue.writeInt(Int64(r.firing), into: &out); out += " firing".utf8 }
-            if r.pending > 0 { out += ", ".utf8; JSONValue.writeInt(Int64(r.pending), into: &out); out += " pending".utf8 }
-            out.append(0x0A)
+            w.put("  "); w.put(r.name)
+            w.put("  on "); w.put(r.worker); w.out.append(UInt8(ascii: ".")); w.put(r.function)
+            w.put("  "); JSONValue.writeInt(Int64(r.instances), into: &w.out)
+            w.put(r.instances == 1 ? " instance" : " instances")
+            if r.firing > 0 { w.put(", "); JSONValue.writeInt(Int64(r.firing), into: &w.out); w.put(" firing") }
+            if r.pending > 0 { w.put(", "); JSONValue.writeInt(Int64(r.pending), into: &w.out); w.put(" pending") }
+            w.out.append(0x0A)
         }
         let small: JSONValue = .object(JSONObject([
             ("workers", workers), ("channels", channels), ("silences", .array(alerts.silences.map(\.json))),
             ("last_reload", lastReload),
         ]))
-        out += ControlText.statusSections(small, now: now, paint: paint).utf8
-        return out
+        w.put(ControlText.statusSections(small, now: now, paint: paint))
+        return w.out
+    }
+}
+
+/// The status text being written, and what every alert line needs: the state column's four spellings, each rule's
+/// worker and function (labels its alerts do not repeat), scratch space for a timestamp and the labels.
+struct StatusTextWriter {
+    var out: [UInt8] = []
+    let now: Timestamp
+    /// pending warn, pending crit, firing warn, firing crit.
+    let states: [[UInt8]]
+    let rules: [RuleStatus]
+    /// Where the last alert's rule was found in ``rules``: the alerts come in rule order.
+    var cursor = 0
+    var stamp: [UInt8] = []
+    /// The line's labels, filled by the caller.
+    var labels: [(key: String, value: String)] = []
+
+    init(now: Timestamp, paint: ControlText.Paint, rules: [RuleStatus], capacity: Int) {
+        self.now = now
+        out.reserveCapacity(capacity)
+        stamp.reserveCapacity(40)
+        labels.reserveCapacity(8)
+        func state(_ firing: Bool, _ crit: Bool) -> [UInt8] {
+            let s = (firing ? "FIRING " : "PENDING") + " " + (crit ? "crit" : "warn")
+            return Array((firing ? (crit ? paint.red(s) : paint.yellow(s)) : paint.cyan(s)).utf8)
+        }
+        states = [state(false, false), state(false, true), state(true, false), state(true, true)]
+        self.rules = rules
     }
 
-    /// One alert line up to its values: state, rule, labels (without those `hiding` names), since, values.
-    private func line(_ out: inout [UInt8], state: [UInt8], firing: Bool, rule: String, labels: inout [(key: String, value: String)],
-                      hiding: (worker: String, function: String)?, since: Timestamp?, values: [String: Double],
-                      stamp: inout [UInt8])
-    {
-        out += state
-        out += "  ".utf8
-        out += rule.utf8
-        out += "  ".utf8
+    /// One alert line up to its values: state, rule, ``labels`` (without the rule's worker and function), since, values.
+    mutating func alertLine(firing: Bool, crit: Bool, rule: String, since: Timestamp?, values: [String: Double]) {
+        out += states[(firing ? 2 : 0) + (crit ? 1 : 0)]
+        put("  ")
+        put(rule)
+        put("  ")
         if labels.count > 1 { labels.sort { $0.key < $1.key } }
+        let hiding = on(rule)
         var shown = 0
         for l in labels {
             if let h = hiding, (l.key == "worker" && l.value == h.worker) || (l.key == "function" && l.value == h.function) { continue }
             if shown > 0 { out.append(UInt8(ascii: ",")) }
-            out += l.key.utf8
+            put(l.key)
             out.append(UInt8(ascii: "="))
-            out += l.value.utf8
+            put(l.value)
             shown += 1
         }
         if shown == 0 { out.append(UInt8(ascii: "-")) }
-        out += "  since ".utf8
+        put("  since ")
         if let since {
-            // As ControlText.when reads the RFC 3339 text: the clock is bytes 11..<19, the day 0..<10.
-            stamp.removeAll(keepingCapacity: true)
-            since.writeRFC3339(into: &stamp)
+            // As ControlText.when reads the RFC 3339 text: the clock is bytes 11..<19, the day 0..<10. Within a day
+            // and in years 0000-9999 (a four-digit year), the clock is the local seconds of the day.
             let age = now.seconds - since.seconds
-            if age > 86_400 { out += stamp[0..<10]; out.append(0x20) }
-            out += stamp[11..<19]
-            out += " (".utf8
-            out += ControlText.duration(age).utf8
-            out += " ago)".utf8
+            let local = since.microseconds + Int64(since.utcOffsetSeconds) * 1_000_000
+            let secs = local / 1_000_000 - (local % 1_000_000 < 0 ? 1 : 0)
+            if age <= 86_400, secs >= 0, secs < 253_402_300_800 {
+                let day = secs % 86_400
+                two(day / 3600); out.append(UInt8(ascii: ":")); two(day / 60 % 60); out.append(UInt8(ascii: ":")); two(day % 60)
+            } else {
+                stamp.removeAll(keepingCapacity: true)
+                since.writeRFC3339(into: &stamp)
+                if age > 86_400 { out += stamp[0..<10]; out.append(0x20) }
+                out += stamp[11..<19]
+            }
+            put(" (")
+            put(ControlText.duration(age))
+            put(" ago)")
         } else {
-            out += "never".utf8
+            put("never")
         }
         if !values.isEmpty {
-            out += "  ".utf8
-            var first = true
-            func value(_ k: String, _ d: Double) {
-                if !first { out.append(0x20) }
-                first = false
-                out += k.utf8
-                out.append(UInt8(ascii: "="))
-                // ControlText.number of the JSON value: non-finite numbers are JSON null.
-                out += (d.isFinite ? ControlText.number(.double(d)) : "null").utf8
-            }
-            if values.count == 1, let (k, d) = values.first {
-                value(k, d)
+            put("  ")
+            if values.count == 1 {
+                for (k, d) in values { value(k, d) }
             } else {
-                for k in values.keys.sorted() { value(k, values[k]!) }
+                for (n, k) in values.keys.sorted().enumerated() {
+                    if n > 0 { out.append(0x20) }
+                    value(k, values[k]!)
+                }
             }
         }
+    }
+
+    /// The rule's worker and function as ControlText reads them from `on`, split at its first dot; the meta alert's
+    /// are shd and config.
+    mutating func on(_ rule: String) -> (worker: String, function: String)? {
+        if rule == "shd_config_invalid" { return ("shd", "config") }
+        var k = cursor
+        while k < rules.count, rules[k].name != rule { k += 1 }
+        if k == rules.count {
+            guard let found = rules.firstIndex(where: { $0.name == rule }) else { return nil }
+            k = found
+        }
+        cursor = k
+        let r = rules[k]
+        guard r.worker.utf8.contains(UInt8(ascii: ".")) else { return (r.worker, r.function) }
+        let joined = r.worker + "." + r.function
+        let dot = joined.firstIndex(of: ".")!
+        return (String(joined[..<dot]), String(joined[joined.index(after: dot)...]))
+    }
+
+    mutating func two(_ v: Int64) {
+        out.append(UInt8(ascii: "0") + UInt8(v / 10))
+        out.append(UInt8(ascii: "0") + UInt8(v % 10))
+    }
+
+    mutating func put(_ s: StaticString) { s.withUTF8Buffer { out.append(contentsOf: $0) } }
+
+    mutating func put(_ s: String) {
+        if s.utf8.withContiguousStorageIfAvailable({ out.append(contentsOf: $0) }) == nil { out.append(contentsOf: s.utf8) }
+    }
+
+    /// `name=number` as ControlText.number prints the JSON value (non-finite numbers are JSON null).
+    mutating func value(_ k: String, _ d: Double) {
+        put(k)
+        out.append(UInt8(ascii: "="))
+        put(d.isFinite ? ControlText.number(.double(d)) : "null")
+    }
+}
+
+extension AlertStatus.Instance {
+    /// This alert's line of the status text.
+    func writeStatusLine(to w: inout StatusTextWriter) {
+        w.labels.removeAll(keepingCapacity: true)
+        if rowLabels.isEmpty {
+            w.labels.append((key: "worker", value: worker))
+            w.labels.append((key: "function", value: function))
+        } else {
+            for (k, v) in rowLabels { w.labels.append((key: k, value: v)) }
+            if rowLabels["worker"] == nil { w.labels.append((key: "worker", value: worker)) }
+            if rowLabels["function"] == nil { w.labels.append((key: "function", value: function)) }
+        }
+        w.alertLine(firing: state == .firing, crit: severity == .crit, rule: rule, since: since, values: values)
+        if !silencedBy.isEmpty {
+            w.put("  [silenced: ")
+            for (k, s) in silencedBy.enumerated() {
+                if k > 0 { w.out.append(UInt8(ascii: ",")) }
+                w.put(s)
+            }
+            w.out.append(UInt8(ascii: "]"))
+        }
+        if muted { w.put("  [muted]") }
+        if let ack { w.put("  [acked by "); w.put(ack.by.user); w.out.append(UInt8(ascii: "]")) }
+        if state == .firing && !summary.isEmpty { w.put("  — "); w.put(summary) }
+        w.out.append(0x0A)
     }
 }

@@ -164,9 +164,10 @@ extension Daemon {
     func controlStatus() -> ControlStatus {
         let now = Timestamp.now()
         let report = snapshot.report(now: now)
+        let alerts = alertStatus()
         return ControlStatus(
-            host: snapshot.hostname ?? "", now: now, pid: Int64(getpid()), alerts: alertStatus(), configInvalid: configInvalid,
-            rules: engine.ruleStatuses(),
+            host: snapshot.hostname ?? "", now: now, pid: Int64(getpid()), alerts: alerts, configInvalid: configInvalid,
+            rules: engine.ruleStatuses(counting: alerts),
             workers: .array(snapshot.workers.map { w in
                 var o = JSONObject()
                 o.append("name", .string(w.name))

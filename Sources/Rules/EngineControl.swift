@@ -254,7 +254,7 @@ extension Engine {
             // one instance (a rule on a single-row function) needs no sorting.
             let instances = runtimes[ri].instances
             if instances.count <= 1 {
-                for inst in instances.values { add(inst) }
+                for i in instances.values.indices { add(instances.values[i]) }
             } else {
                 for i in instances.indices.sorted(by: { instances[$0].key < instances[$1].key }) { add(instances.values[i]) }
             }

@@ -86,8 +86,27 @@ extension Engine {
     public func ruleStatuses() -> [RuleStatus] {
         compiled.enumerated().map { ri, rule in
             var pending = 0, firing = 0
-            for inst in runtimes[ri].instances.values {
-                if inst.state == .pending { pending += 1 } else if inst.state == .firing { firing += 1 }
+            // Read in place: iterating the values would copy every instance (a dozen references retained, released).
+            let instances = runtimes[ri].instances.values
+            for i in instances.indices {
+                let state = instances[i].state
+                if state == .pending { pending += 1 } else if state == .firing { firing += 1 }
+            }
+            return RuleStatus(name: rule.name, worker: rule.worker, function: rule.function,
+                              instances: runtimes[ri].instances.count, pending: pending, firing: firing)
+        }
+    }
+
+    /// ``ruleStatuses()`` with the pending and firing counts taken from `status`, this engine's ``status(now:)`` (its
+    /// instances are in rule order), instead of reading every instance again (`shd status` of 10,000 alerts).
+    public func ruleStatuses(counting status: AlertStatus) -> [RuleStatus] {
+        var at = 0
+        let list = status.instances
+        return compiled.enumerated().map { ri, rule in
+            var pending = 0, firing = 0
+            while at < list.count, list[at].rule == rule.name {
+                if list[at].state == .firing { firing += 1 } else if list[at].state == .pending { pending += 1 }
+                at += 1
             }
             return RuleStatus(name: rule.name, worker: rule.worker, function: rule.function,
                               instances: runtimes[ri].instances.count, pending: pending, firing: firing)

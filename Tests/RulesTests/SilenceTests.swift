@@ -177,6 +177,20 @@ import Reports
         #expect(d.engine.status(now: Self.at(1)).instances.map { $0.ack != nil } == [true])
     }
 
+    @Test func ruleCountsTakenFromTheStatusAreTheEnginesOwn() throws {
+        let d = try Driver("""
+            rule a on disk.filesystems { warn used_percent > 80 }
+            rule b on disk.filesystems { warn used_percent > 60 for 1h }
+            rule c on disk.filesystems { warn used_percent > 99 }
+            rule d on disk.filesystems { warn used_percent > 5 }
+            """)
+        _ = d.tick(0, [TestCatalog.disk("/", used: 95), TestCatalog.disk("/home", used: 70), TestCatalog.disk("/srv", used: 10)])
+        let st = d.engine.status(now: Self.at(0.5))
+        let counted = d.engine.ruleStatuses(counting: st)
+        #expect(counted == d.engine.ruleStatuses())
+        #expect(counted.map { "\($0.name) \($0.pending) \($0.firing)" } == ["a 0 1", "b 2 0", "c 0 0", "d 0 3"])
+    }
+
     @Test(arguments: [
         ("nope", [:], "no rule named 'nope'"),
         ("r", ["mount": "/home"], "no firing alert of rule 'r' with mount=/home to acknowledge"),
