@@ -15,10 +15,6 @@ extension JSONValue {
         let spaces = [UInt8](repeating: 0x20, count: 2 * 513)
         let n = b.count
         var i = 0
-        func newline(_ depth: Int) {
-            out.append(0x0A)
-            spaces.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[0..<(2 * depth)])) }
-        }
         while i < n {
             let c = b[i]
             switch c {
@@ -47,18 +43,18 @@ extension JSONValue {
                 guard closers.count < 512 else { return nil }
                 closers.append(close)
                 out.append(c)
-                newline(closers.count)
+                newline(&out, closers.count, spaces)
                 i += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
                 guard closers.last == c else { return nil }
                 closers.removeLast()
-                newline(closers.count)
+                newline(&out, closers.count, spaces)
                 out.append(c)
                 i += 1
             case UInt8(ascii: ","):
                 guard !closers.isEmpty else { return nil }
                 out.append(c)
-                newline(closers.count)
+                newline(&out, closers.count, spaces)
                 i += 1
             case UInt8(ascii: ":"):
                 out.append(c)
@@ -75,12 +71,25 @@ extension JSONValue {
         return out
     }
 
+    /// A newline and `depth` levels of two spaces (a function of its own: a nested one capturing `out` had every
+    /// append checked for exclusive access at run time).
+    static func newline(_ out: inout [UInt8], _ depth: Int, _ spaces: [UInt8]) {
+        out.append(0x0A)
+        spaces.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[0..<(2 * depth)])) }
+    }
+
     static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
 
     /// The value of member `key` of the object `b` is, parsed, read without parsing the rest: the scan stops at the
     /// member (the `firing` count near the start of a 3.6 MB status). nil when `b` is not an object or has no such
     /// member at its top level.
     public static func topLevelMember(_ key: String, in b: UnsafeBufferPointer<UInt8>) -> JSONValue? {
+        guard let r = topLevelMemberRange(key, in: b) else { return nil }
+        return try? parse(bytes: UnsafeBufferPointer(rebasing: b[r]))
+    }
+
+    /// Where the value of member `key` of the object `b` is (``topLevelMember(_:in:)`` without parsing it).
+    public static func topLevelMemberRange(_ key: String, in b: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
         let want = Array(key.utf8)
         let n = b.count
         var i = 0
@@ -111,9 +120,7 @@ extension JSONValue {
                 depth += 1
                 i += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"), UInt8(ascii: ","):
-                if depth == 1, let s = valueStart {
-                    return try? parse(bytes: UnsafeBufferPointer(rebasing: b[s..<i]))
-                }
+                if depth == 1, let s = valueStart { return s..<i }
                 if c != UInt8(ascii: ",") { depth -= 1 }
                 if depth == 0 { return nil }
                 i += 1
@@ -122,5 +129,52 @@ extension JSONValue {
             }
         }
         return nil
+    }
+
+    /// The UTF-8 bytes a JSON string token (quotes included) stands for, without making a `String` of them (a rendered
+    /// `shd status` of 1.4 MB is written out as it is). nil for anything but one well-formed string token, and for a
+    /// `\u` escape of a surrogate (the parser reads those).
+    public static func stringBytes(_ b: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        var i = 0
+        var end = b.count
+        while i < end, isSpace(b[i]) { i += 1 }
+        while end > i, isSpace(b[end - 1]) { end -= 1 }
+        guard end - i >= 2, b[i] == UInt8(ascii: "\""), b[end - 1] == UInt8(ascii: "\"") else { return nil }
+        i += 1
+        end -= 1
+        var out: [UInt8] = []
+        out.reserveCapacity(end - i)
+        func hex(_ c: UInt8) -> UInt32? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt32(c - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): return UInt32(c - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): return UInt32(c - UInt8(ascii: "A") + 10)
+            default: return nil
+            }
+        }
+        while i < end {
+            let run = i
+            while i < end, b[i] != UInt8(ascii: "\\"), b[i] != UInt8(ascii: "\""), b[i] >= 0x20 { i += 1 }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[run..<i]))
+            guard i < end else { break }
+            guard b[i] == UInt8(ascii: "\\"), i + 1 < end else { return nil }
+            let e = b[i + 1]
+            i += 2
+            switch e {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                guard i + 4 <= end, let a = hex(b[i]), let c = hex(b[i + 1]), let d = hex(b[i + 2]), let f = hex(b[i + 3]),
+                      let u = Unicode.Scalar(a << 12 | c << 8 | d << 4 | f) else { return nil }
+                UTF8.encode(u) { out.append($0) }
+                i += 4
+            default: return nil
+            }
+        }
+        return out
     }
 }

@@ -48,4 +48,17 @@ import Testing
         let array = Array("[{\"firing\":1}]".utf8)
         #expect(array.withUnsafeBufferPointer { JSONValue.topLevelMember("firing", in: $0) } == nil)
     }
+
+    @Test(arguments: ["", "plain", "q\"uote\\ back/slash\nline\t\r\u{01}\u{1B}[31m\u{7F}é😀", String(repeating: "line\n", count: 1000)])
+    func stringBytesAreTheParsedString(_ text: String) throws {
+        let token = JSONValue.string(text).encodedBytes()
+        #expect(token.withUnsafeBufferPointer { JSONValue.stringBytes($0) } == Array(text.utf8))
+        let escaped = Array(#""\u00e9\/\b\f\u001B""#.utf8)
+        #expect(escaped.withUnsafeBufferPointer { JSONValue.stringBytes($0) } == Array("é/\u{08}\u{0C}\u{1B}".utf8))
+    }
+
+    @Test(arguments: [#""abc"#, #"abc""#, #""a\x""#, #""\ud83d\ude00""#, #""a"b""#, "1", #""\u12""#])
+    func stringBytesRefuseWhatTheParserShouldRead(_ token: String) {
+        #expect(Array(token.utf8).withUnsafeBufferPointer { JSONValue.stringBytes($0) } == nil)
+    }
 }
