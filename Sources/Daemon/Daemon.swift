@@ -160,6 +160,7 @@ public final class Daemon {
         }
         announce(restored)
         flushAlertLog()
+        restoreCharts()
 
         do {
             signals = try SignalSource(loop: loop) { [unowned self] sig in self.handle(signal: sig) }
@@ -397,6 +398,31 @@ public final class Daemon {
     }
 
     /// state.json as a JSON value: nil when missing, or unreadable as JSON (then moved aside, with an error line).
+    /// The status page's sparklines (with `http_listen`): saved at a clean stop, taken back at start, so a restart
+    /// (an upgrade, a reboot) does not blank the last hour. Not durable: a crash starts from the last clean stop's.
+    var chartsPath: String { settings.stateDir + "/charts.json" }
+
+    func saveCharts() {
+        guard engine.keepsRecentValues else { return }
+        do { try AtomicFile.write(chartsPath, Array(engine.recentValuesJSON(now: .now()).encoded().utf8), mode: 0o600, durable: false) } catch {
+            log.warning("cannot save the status page's charts to \(chartsPath): \(error)")
+        }
+    }
+
+    func restoreCharts() {
+        guard engine.keepsRecentValues else { return }
+        let bytes: [UInt8]
+        do { bytes = try readOnce(chartsPath, cap: 64 << 20) } catch {
+            if !error.isMissing { log.warning("cannot read \(chartsPath): \(error); the charts start empty") }
+            return
+        }
+        guard let v = try? JSONValue.parse(bytes: bytes) else {
+            log.warning("\(chartsPath) is not JSON; the charts start empty")
+            return
+        }
+        log.info("restored \(engine.restoreRecentValues(v)) chart(s) from \(chartsPath)")
+    }
+
     func readStateFile() -> JSONValue? {
         let bytes: [UInt8]
         do { bytes = try readOnce(statePath, cap: 256 << 20) } catch {
@@ -655,6 +681,7 @@ public final class Daemon {
             log.error("cannot save alert state to \(statePath): \(error); the journal keeps the last commit")
         }
         flushAlertLog()
+        saveCharts()
         dispatcher.shutdown(grace: 5) { [unowned self] in
             self.flushAlertLog()
             self.loop.stop()

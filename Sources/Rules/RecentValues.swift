@@ -66,7 +66,9 @@ struct ChartSpec: Sendable {
 
 /// The last hour of one instance's charted value, one sample per minute of report time (the rule's first fresh
 /// evaluation in each minute): a ring of 60 values, NaN for a minute without the row. Kept apart from the alert state:
-/// never saved in state.json (a restart starts the charts empty), never compared, never decides a transition.
+/// never saved in state.json, never compared, never decides a transition. A clean stop saves the rings in
+/// charts.json and the next start takes them back (`recentValuesJSON`, `restoreRecentValues`); after a crash the
+/// charts start from what the last clean stop saved.
 struct RecentValues: Sendable {
     static let slots = 60
     static let slotSeconds = 60.0
@@ -81,6 +83,31 @@ struct RecentValues: Sendable {
     private(set) var newest = Int.min
 
     private static func index(_ slot: Int) -> Int { ((slot % slots) + slots) % slots }
+
+    init() {}
+
+    /// A ring saved by `json`: nil unless it has `slots` values and a newest slot.
+    init?(json v: JSONValue) {
+        guard let newest = v["newest"]?.int64, let items = v["values"]?.array, items.count == Self.slots else { return nil }
+        var values: [Float] = []
+        values.reserveCapacity(Self.slots)
+        for item in items {
+            switch item {
+            case .null: values.append(.nan)
+            case .int(let i): values.append(Float(i))
+            case .double(let d): values.append(Float(d))
+            default: return nil
+            }
+        }
+        self.values = values
+        self.newest = Int(newest)
+    }
+
+    /// `"newest": SLOT, "values": [60 numbers or null]`, the ring as it is stored (its oldest value is not first).
+    func write(into o: inout JSONObject) {
+        o.append("newest", .int(Int64(newest)))
+        o.append("values", .array(values.map { $0.isNaN ? .null : .double(Double($0)) }))
+    }
 
     /// The sample of `slot`; a slot already sampled keeps its first value.
     mutating func record(slot: Int, _ v: Double) {
@@ -201,6 +228,54 @@ extension Engine {
             guard let oi = index[r.name], let text = r.chart?.text, old.compiled[oi].chart?.text == text else { continue }
             recent[ri] = old.recent[oi]
         }
+    }
+
+    /// Every ring younger than an hour, for charts.json: `{"rules": [{"rule", "chart", "instances": [{"key", "newest",
+    /// "values"}]}]}`, by rule name and charted text (a ring is taken back only by a rule that charts the same).
+    public func recentValuesJSON(now: Timestamp) -> JSONValue {
+        let oldest = RecentValues.slot(now.seconds) - RecentValues.slots
+        var rules: [JSONValue] = []
+        for (ri, rule) in compiled.enumerated() {
+            guard let chart = rule.chart else { continue }
+            var instances: [JSONValue] = []
+            for key in recent[ri].instances.keys.sorted() {
+                let ring = recent[ri].instances[key]!
+                guard ring.newest > oldest else { continue }
+                var o = JSONObject()
+                o.append("key", .string(key.text))
+                ring.write(into: &o)
+                instances.append(.object(o))
+            }
+            if instances.isEmpty { continue }
+            var r = JSONObject()
+            r.append("rule", .string(rule.name))
+            r.append("chart", .string(chart.text))
+            r.append("instances", .array(instances))
+            rules.append(.object(r))
+        }
+        var o = JSONObject()
+        o.append("version", .int(1))
+        o.append("rules", .array(rules))
+        return .object(o)
+    }
+
+    /// Takes back the rings of `recentValuesJSON` for the rules of the same name and charted text; a ring whose
+    /// instance does not come back is dropped at the rule's next sampling evaluation. Returns how many rings.
+    @discardableResult
+    public func restoreRecentValues(_ v: JSONValue) -> Int {
+        guard keepsRecentValues, v["version"]?.int64 == 1, let saved = v["rules"]?.array else { return 0 }
+        var index: [String: Int] = [:]
+        for (ri, r) in compiled.enumerated() where index[r.name] == nil { index[r.name] = ri }
+        var n = 0
+        for r in saved {
+            guard let name = r["rule"]?.string, let ri = index[name], let text = compiled[ri].chart?.text, r["chart"]?.string == text else { continue }
+            for i in r["instances"]?.array ?? [] {
+                guard let key = i["key"]?.string, let ring = RecentValues(json: i) else { continue }
+                recent[ri].instances[InstanceKey(key)] = ring
+                n += 1
+            }
+        }
+        return n
     }
 
     /// The sparklines of every rule that charts a value: per rule at most `perRule` instances, firing first, then

@@ -156,6 +156,24 @@ import Glibc
         #expect(d.stop() == 0)
     }
 
+    /// A clean stop saves the status page's charts in charts.json (0600) and the next start takes them back.
+    @Test func theChartsSurviveARestart() throws {
+        let port = Self.freePort()
+        let d = try Self.daemon("127.0.0.1:\(port)")
+        #expect(d.stop() == 0)
+        let path = d.state + "/charts.json"
+        let saved = try JSONValue.parse(readText(path))
+        let rule = saved["rules"]?.array?.first { $0["rule"]?.string == "memory_low" }
+        #expect(rule?["chart"]?.string == "available_percent", "\(readText(path))")
+        #expect(rule?["instances"]?.array?.count == 1)
+        #expect(rule?["instances"]?.array?.first?["values"]?.array?.count == 60)
+        var st = stat()
+        #expect(stat(path, &st) == 0 && st.st_mode & 0o777 == 0o600)
+        try d.start()
+        #expect(d.waitFor(20) { d.log.contains("restored 1 chart(s) from \(path)") }, "\(d.log.suffix(2000))")
+        #expect(d.stop() == 0)
+    }
+
     @Test func alertsAPIListsTheFiringInstanceAndOtherPathsAndMethodsAreRefused() throws {
         let port = Self.freePort()
         let d = try Self.daemon("127.0.0.1:\(port)")

@@ -115,6 +115,40 @@ import Testing
         #expect(try b.engine.importState(try JSONValue.parse(a.engine.exportState().encoded()), now: TestCatalog.t0).isEmpty)
         #expect(b.engine.runtimes == a.engine.runtimes)
         #expect(!a.engine.exportState().encoded().contains("recent"))
-        #expect(b.engine.recent[0].instances.isEmpty, "a restart starts the charts empty")
+        #expect(b.engine.recent[0].instances.isEmpty, "state.json brings no samples")
+    }
+
+    /// charts.json: what a clean stop saves, the next start takes back (through JSON text, as on disk), for a rule of
+    /// the same name that charts the same value; the restored engine keeps sampling into the same rings.
+    @Test func theRingsSavedAtAStopComeBackAtTheNextStart() throws {
+        let a = try Driver(Self.diskRule, recentValues: true)
+        for m in 0..<10 where m != 4 { _ = a.tick(Double(m), [TestCatalog.disk("/", used: 50 + Double(m)), TestCatalog.disk("/srv", used: 20)]) }
+        let stop = TestCatalog.t0.adding(seconds: 9 * 60)
+        let saved = try JSONValue.parse(a.engine.recentValuesJSON(now: stop).encoded())
+
+        let b = try Driver(Self.diskRule, recentValues: true)
+        #expect(b.engine.restoreRecentValues(saved) == 2)
+        #expect(Set(b.engine.recent[0].instances.keys) == Set(a.engine.recent[0].instances.keys))
+        // The instances come back with the first evaluation (state.json keeps only those pending or firing); the
+        // next minute's sample goes on the restored ring.
+        _ = a.tick(10, [TestCatalog.disk("/", used: 70), TestCatalog.disk("/srv", used: 20)])
+        _ = b.tick(10, [TestCatalog.disk("/", used: 70), TestCatalog.disk("/srv", used: 20)])
+        let later = TestCatalog.t0.adding(seconds: 600)
+        #expect(b.engine.recentValues(now: later) == a.engine.recentValues(now: later))
+        let pts = b.engine.recentValues(now: later).first?.instances.first?.points ?? []
+        #expect(pts.count == 10, "minutes 0…10 without 4")
+        #expect(pts.map(\.value) == [50, 51, 52, 53, 55, 56, 57, 58, 59, 70])
+
+        // Another charted value, another rule name or an engine without the page: nothing comes back.
+        let other = try Driver("rule disk on disk.filesystems {\n  warn avail_bytes < 100\n}", recentValues: true)
+        #expect(other.engine.restoreRecentValues(saved) == 0)
+        let renamed = try Driver(Self.diskRule.replacingOccurrences("rule disk ", "rule disk2 "), recentValues: true)
+        #expect(renamed.engine.restoreRecentValues(saved) == 0)
+        let noPage = try Driver(Self.diskRule)
+        #expect(noPage.engine.restoreRecentValues(saved) == 0)
+        // Rings older than an hour are not saved; damaged entries are skipped.
+        #expect(a.engine.recentValuesJSON(now: later.adding(seconds: 3600))["rules"]?.array?.isEmpty == true)
+        #expect(b.engine.restoreRecentValues(try JSONValue.parse(#"{"version":1,"rules":[{"rule":"disk","chart":"used_percent","instances":[{"key":"x","newest":1,"values":[1,2]}]}]}"#)) == 0)
+        #expect(b.engine.restoreRecentValues(try JSONValue.parse(#"{"version":2,"rules":[]}"#)) == 0)
     }
 }
