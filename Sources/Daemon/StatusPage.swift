@@ -335,7 +335,8 @@ enum StatusPage {
         if let k = c.crit { h.raw(" · crit "); h.text(formatNumber(k)) }
         h.raw("</p>\n")
         if c.instances.isEmpty {
-            h.raw("<p class=\"muted\">No instances: no row passes the rule's <code>where</code>, or no data yet.</p>\n")
+            h.raw(c.counts ? "<p class=\"muted\">No matching entries in the last hour.</p>\n"
+                  : "<p class=\"muted\">No instances: no row passes the rule's <code>where</code>, or no data yet.</p>\n")
         } else {
             h.raw("<ul>\n")
             for i in c.instances {
@@ -344,7 +345,9 @@ enum StatusPage {
                 h.raw("<span class=\"lbl\">")
                 h.text(i.labels.isEmpty ? c.worker + "." + c.function : labelText(i.labels))
                 h.raw("</span><span class=\"val\">")
-                if let v = i.points.last?.value { h.text(formatNumber(v)) } else { h.raw("no data") }
+                if c.counts {
+                    h.text(formatNumber(i.points.reduce(0) { $0 + $1.value }) + " in the hour")
+                } else if let v = i.points.last?.value { h.text(formatNumber(v)) } else { h.raw("no data") }
                 h.raw("</span></li>\n")
             }
             h.raw("</ul>\n")

@@ -284,7 +284,7 @@ public final class Engine {
         var onlyKey: InstanceKey?
         // The rule's first fresh evaluation in a minute samples its charted value (once per minute: off the hot path).
         let minute = RecentValues.slot(t)
-        let sampling = keepsRecentValues && fresh && rule.chart != nil && minute > recent[ri].slot
+        let sampling = keepsRecentValues && fresh && rule.chart?.counts == false && minute > recent[ri].slot
 
         var rowKeys: [InstanceKey] = []
         var unique = false
@@ -713,7 +713,7 @@ final class CompiledRule {
     let inhibitors: [(source: Int, labels: [String])]
     /// `worker.function`, the key of the per-evaluation instance-key cache.
     let functionKey: String
-    /// What the status page charts (nil: an event rule, or no numeric comparison).
+    /// What the status page charts (an event rule: its matching entries a minute; nil: no numeric comparison).
     let chart: ChartSpec?
 
     init(_ r: AlertRule, in rules: [AlertRule]) {
@@ -737,6 +737,6 @@ final class CompiledRule {
         summary = r.summary
         description = r.description
         valueFields = r.valueFields
-        chart = r.event == nil ? ChartSpec(conditions: r.conditions, names: ExpressionNames(letNames: r.letNames, series: r.series)) : nil
+        chart = r.event == nil ? ChartSpec(conditions: r.conditions, names: ExpressionNames(letNames: r.letNames, series: r.series)) : .events
     }
 }

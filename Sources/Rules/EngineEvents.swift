@@ -235,6 +235,7 @@ extension Engine {
             var track = inst.track ?? EventTrack(firstTime: entry.time, lastTime: entry.time, last: entry.fields)
             track.add(entry.time.seconds, spec: spec)
             track.count += 1
+            if keepsRecentValues { recordEvent(ri, key, labels: labels, at: entry.time.seconds) }
             if entry.time >= track.lastTime || track.count == 1 {
                 track.lastTime = entry.time
                 track.lastMessage = entry.message
@@ -257,6 +258,7 @@ extension Engine {
         for ri in eventRules {
             let rule = compiled[ri]
             let spec = rule.event!
+            if keepsRecentValues { pruneEventRecent(ri, now: now.seconds) }
             guard !runtimes[ri].instances.isEmpty else { continue }
             var rt = RuleRuntime()
             swap(&rt, &runtimes[ri])

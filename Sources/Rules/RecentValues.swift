@@ -14,6 +14,18 @@ struct ChartSpec: Sendable {
     var highIsBad: Bool?
     var warn: Double?
     var crit: Double?
+    /// An event rule's chart: matching entries in each minute (`RecentValues.add`), 0 for a minute without any.
+    var counts = false
+
+    /// An event rule's: its matching entries a minute.
+    static let events = ChartSpec(countsText: "matching entries a minute")
+
+    private init(countsText: String) {
+        value = .constant(.number(0))
+        text = countsText
+        highIsBad = true
+        counts = true
+    }
 
     /// nil for a rule without a numeric comparison (`warn not synchronized`, `state == "failed"`).
     init?(conditions: [CompiledCondition], names: ExpressionNames) {
@@ -126,6 +138,40 @@ struct RecentValues: Sendable {
         newest = slot
     }
 
+    /// Counts `v` into `slot` (an event rule's ring): minutes skipped since the newest are 0, not missing; a slot
+    /// older than the newest but still in the ring (an entry that arrived late) adds to its own minute.
+    mutating func add(slot: Int, _ v: Double) {
+        if values.isEmpty {
+            values = Array(repeating: 0, count: Self.slots)
+            newest = slot
+        } else if slot > newest {
+            var s = newest + 1
+            while s <= slot && s - newest <= Self.slots {
+                values[Self.index(s)] = 0
+                s += 1
+            }
+            if slot - newest > Self.slots { values = Array(repeating: 0, count: Self.slots) }
+            newest = slot
+        } else if slot <= newest - Self.slots {
+            return
+        }
+        values[Self.index(slot)] += Float(v)
+    }
+
+    /// A count ring's hour before `now`: every minute up to `now`'s, 0 where nothing was counted.
+    func countPoints(now: Double) -> [ChartPoint] {
+        guard !values.isEmpty else { return [] }
+        let last = Self.slot(now)
+        let first = last - Self.slots + 1
+        var out: [ChartPoint] = []
+        out.reserveCapacity(Self.slots)
+        for s in first...last {
+            let v = s <= newest && s > newest - Self.slots ? values[Self.index(s)] : 0
+            out.append(ChartPoint(time: Double(s) * Self.slotSeconds, value: v.isNaN ? 0 : Double(v)))
+        }
+        return out
+    }
+
     /// The samples of the hour before `now`, oldest first, each at its slot's start.
     func points(now: Double) -> [ChartPoint] {
         guard !values.isEmpty else { return [] }
@@ -145,6 +191,8 @@ struct RecentValues: Sendable {
 struct RecentRule: Sendable {
     var slot = Int.min
     var instances: [InstanceKey: RecentValues] = [:]
+    /// An event rule's instances come and go within the hour its ring shows: their labels are kept with the ring.
+    var labels: [InstanceKey: [String: String]] = [:]
 }
 
 /// One sample of a sparkline.
@@ -190,9 +238,12 @@ public struct RuleChart: Sendable, Equatable {
     public var instances: [InstanceChart]
     /// Instances left out (over `perRule`).
     public var omitted: Int
+    /// An event rule's chart: each point is a minute's count of matching entries, every minute of the hour.
+    public var counts: Bool
 
     public init(rule: String, worker: String, function: String, expression: String, warn: Double?, crit: Double?,
-                instances: [InstanceChart], omitted: Int) {
+                instances: [InstanceChart], omitted: Int, counts: Bool = false) {
+        self.counts = counts
         self.rule = rule
         self.worker = worker
         self.function = function
@@ -209,6 +260,23 @@ extension Engine {
     func recordRecent(_ ri: Int, _ key: InstanceKey, slot: Int, _ ev: inout Evaluator) {
         guard let chart = compiled[ri].chart, let v = ev.number(chart.value), v.isFinite else { return }
         recent[ri].instances[key, default: RecentValues()].record(slot: slot, v)
+    }
+
+    /// An event rule's matching entry, counted in its instance's ring at the entry's minute.
+    func recordEvent(_ ri: Int, _ key: InstanceKey, labels: [String: String], at t: Double) {
+        recent[ri].instances[key, default: RecentValues()].add(slot: RecentValues.slot(t), 1)
+        if recent[ri].labels[key] == nil { recent[ri].labels[key] = labels }
+    }
+
+    /// Once a minute, an event rule's rings with nothing in the last hour are dropped.
+    func pruneEventRecent(_ ri: Int, now: Double) {
+        let slot = RecentValues.slot(now)
+        guard slot > recent[ri].slot else { return }
+        recent[ri].slot = slot
+        for (key, ring) in recent[ri].instances where ring.newest <= slot - RecentValues.slots {
+            recent[ri].instances[key] = nil
+            recent[ri].labels[key] = nil
+        }
     }
 
     /// After a sampling evaluation: the slot is done, and the rings of instances that ended are dropped.
@@ -243,6 +311,11 @@ extension Engine {
                 guard ring.newest > oldest else { continue }
                 var o = JSONObject()
                 o.append("key", .string(key.text))
+                if let labels = recent[ri].labels[key] {
+                    var l = JSONObject()
+                    for k in labels.keys.sorted() { l.append(k, .string(labels[k]!)) }
+                    o.append("labels", .object(l))
+                }
                 ring.write(into: &o)
                 instances.append(.object(o))
             }
@@ -272,6 +345,11 @@ extension Engine {
             for i in r["instances"]?.array ?? [] {
                 guard let key = i["key"]?.string, let ring = RecentValues(json: i) else { continue }
                 recent[ri].instances[InstanceKey(key)] = ring
+                if case .object(let l)? = i["labels"] {
+                    var labels: [String: String] = [:]
+                    for (k, v) in l { if let s = v.string { labels[k] = s } }
+                    recent[ri].labels[InstanceKey(key)] = labels
+                }
                 n += 1
             }
         }
@@ -287,13 +365,27 @@ extension Engine {
             func rank(_ s: AlertState) -> Int { s == .firing ? 0 : s == .pending ? 1 : 2 }
             var rows: [(key: InstanceKey, inst: AlertInstance, points: [ChartPoint])] = []
             rows.reserveCapacity(runtimes[ri].instances.count)
-            for (key, inst) in runtimes[ri].instances {
-                rows.append((key, inst, recent[ri].instances[key]?.points(now: now.seconds) ?? []))
+            if chart.counts {
+                // Every ring of the hour, whether its instance is still there (pending, firing) or over.
+                for (key, ring) in recent[ri].instances {
+                    let points = ring.countPoints(now: now.seconds)
+                    guard points.contains(where: { $0.value > 0 }) else { continue }
+                    let inst = runtimes[ri].instances[key] ?? AlertInstance(labels: recent[ri].labels[key] ?? [:])
+                    rows.append((key, inst, points))
+                }
+            } else {
+                for (key, inst) in runtimes[ri].instances {
+                    rows.append((key, inst, recent[ri].instances[key]?.points(now: now.seconds) ?? []))
+                }
             }
             rows.sort { a, b in
                 if rank(a.inst.state) != rank(b.inst.state) { return rank(a.inst.state) < rank(b.inst.state) }
                 if a.inst.severity != b.inst.severity { return a.inst.severity > b.inst.severity }
-                if let high = chart.highIsBad, let va = a.points.last?.value, let vb = b.points.last?.value, va != vb {
+                if chart.counts {
+                    // The most entries in the hour first.
+                    let sa = a.points.reduce(0) { $0 + $1.value }, sb = b.points.reduce(0) { $0 + $1.value }
+                    if sa != sb { return sa > sb }
+                } else if let high = chart.highIsBad, let va = a.points.last?.value, let vb = b.points.last?.value, va != vb {
                     return high ? va > vb : va < vb
                 }
                 if (a.points.last == nil) != (b.points.last == nil) { return a.points.last != nil }
@@ -303,7 +395,8 @@ extension Engine {
                 InstanceChart(labels: $0.inst.labels, state: $0.inst.state, severity: $0.inst.severity, points: $0.points)
             }
             out.append(RuleChart(rule: rule.name, worker: rule.worker, function: rule.function, expression: chart.text,
-                                 warn: chart.warn, crit: chart.crit, instances: shown, omitted: rows.count - shown.count))
+                                 warn: chart.warn, crit: chart.crit, instances: shown, omitted: rows.count - shown.count,
+                                 counts: chart.counts))
         }
         return out
     }

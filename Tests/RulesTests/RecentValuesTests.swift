@@ -152,3 +152,80 @@ import Testing
         #expect(b.engine.restoreRecentValues(try JSONValue.parse(#"{"version":2,"rules":[]}"#)) == 0)
     }
 }
+
+/// An event rule's chart: its matching entries a minute, per captured instance, kept for the hour whether the
+/// instance is still there or over, saved and restored with its labels.
+@Suite struct EventChartTests {
+    static let source = """
+    rule disk_io_errors on journal where transport == "kernel" and message =~ /I\\/O error, dev (?<device>\\w+)/ {
+      warn count(10m) >= 1
+      quiet 2m
+    }
+    """
+    static let t0 = 1_800_000_000.0  // a minute's start
+
+    func engine() throws -> Engine {
+        let r = RuleSetLoader.load(sources: [("t.rules", Self.source)], catalog: TestCatalog.catalog)
+        return Engine(configuration: try #require(r.configuration, "\(r.diagnostics.map(\.message))"), recentValues: true)
+    }
+
+    func ioError(_ device: String, at t: Double) -> EventEntry {
+        EventEntry(source: "journal", time: Timestamp(seconds: Self.t0 + t),
+                   fields: ["message": .string("I/O error, dev \(device), sector 1"), "transport": .string("kernel")])
+    }
+
+    @Test func countsAMinuteForEachDeviceForTheHour() throws {
+        let e = try engine()
+        // sda: 3 in minute 0, 1 in minute 2 (and one late entry for minute 0, read after it); sdb: 1 in minute 1.
+        for t in [1.0, 5, 59] { _ = e.ingest([ioError("sda", at: t)], now: Timestamp(seconds: Self.t0 + t)) }
+        _ = e.ingest([ioError("sdb", at: 70)], now: Timestamp(seconds: Self.t0 + 70))
+        _ = e.ingest([ioError("sda", at: 130)], now: Timestamp(seconds: Self.t0 + 130))
+        _ = e.ingest([ioError("sda", at: 30)], now: Timestamp(seconds: Self.t0 + 131))
+        let now = Timestamp(seconds: Self.t0 + 150)
+        let chart = try #require(e.recentValues(now: now).first)
+        #expect(chart.counts && chart.expression == "matching entries a minute" && chart.warn == nil)
+        #expect(chart.instances.map { $0.labels["device"] } == ["sda", "sdb"], "the most entries first")
+        let sda = chart.instances[0].points
+        #expect(sda.count == 60, "every minute of the hour, up to now's")
+        #expect(sda.suffix(3).map(\.value) == [4, 0, 1])
+        #expect(sda.last?.time == Self.t0 + 120)
+        #expect(chart.instances[1].points.suffix(3).map(\.value) == [0, 1, 0])
+
+        // sdb's alert resolves after its quiet 2m and the instance goes; its chart stays for the hour.
+        _ = e.advanceEvents(now: Timestamp(seconds: Self.t0 + 70 + 11 * 60))
+        #expect(e.runtimes[0].instances.count <= 1)
+        let later = try #require(e.recentValues(now: Timestamp(seconds: Self.t0 + 12 * 60)).first)
+        #expect(later.instances.map { $0.labels["device"] } == ["sda", "sdb"])
+        #expect(later.instances[1].state == .inactive)
+
+        // Saved and taken back with the labels (the instances are gone after a restart).
+        let saved = try JSONValue.parse(e.recentValuesJSON(now: Timestamp(seconds: Self.t0 + 12 * 60)).encoded())
+        let restarted = try engine()
+        #expect(restarted.restoreRecentValues(saved) == 2)
+        #expect(restarted.recentValues(now: Timestamp(seconds: Self.t0 + 12 * 60)) == e.recentValues(now: Timestamp(seconds: Self.t0 + 12 * 60)))
+
+        // An hour after the last entry the rings are gone.
+        _ = e.advanceEvents(now: Timestamp(seconds: Self.t0 + 130 + 3600))
+        #expect(e.recent[0].instances.isEmpty)
+        #expect(e.recentValues(now: Timestamp(seconds: Self.t0 + 130 + 3600)).first?.instances.isEmpty == true)
+    }
+
+    @Test func withoutThePageNothingIsCounted() throws {
+        let r = RuleSetLoader.load(sources: [("t.rules", Self.source)], catalog: TestCatalog.catalog)
+        let e = Engine(configuration: try #require(r.configuration))
+        _ = e.ingest([ioError("sda", at: 1)], now: Timestamp(seconds: Self.t0 + 1))
+        #expect(e.recent[0].instances.isEmpty)
+    }
+
+    @Test func aCountRingAddsLateEntriesAndZeroesSkippedMinutes() {
+        var r = RecentValues()
+        r.add(slot: 10, 1)
+        r.add(slot: 10, 1)
+        r.add(slot: 13, 5)
+        r.add(slot: 11, 2)   // late, still in the ring
+        r.add(slot: -100, 9) // older than the ring: ignored
+        #expect(r.countPoints(now: 14 * 60).suffix(5).map(\.value) == [2, 2, 0, 5, 0])
+        r.add(slot: 200, 1)  // more than an hour later: the old minutes are gone
+        #expect(r.countPoints(now: 200 * 60).map(\.value).reduce(0, +) == 1)
+    }
+}
