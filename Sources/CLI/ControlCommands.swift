@@ -62,14 +62,24 @@ enum ControlCommands {
     /// alerts), the exit status from its `firing`. nil for an answer of another shape, which the parser then reads.
     static func renderedStatus(_ line: [UInt8]) -> Int32? {
         guard let r = ControlClient.okResult(line) else { return nil }
-        return line.withUnsafeBufferPointer { b -> Int32? in
+        let found = line.withUnsafeBufferPointer { b -> (firing: Double, text: Int)? in
             let result = UnsafeBufferPointer(rebasing: b[r])
-            guard let at = JSONValue.topLevelMemberRange("text", in: result),
-                  let text = JSONValue.stringBytes(UnsafeBufferPointer(rebasing: result[at])),
-                  let firing = JSONValue.topLevelMember("firing", in: result)?.number else { return nil }
-            writeStdout(bytes: text)
-            return firing > 0 ? 1 : 0
+            guard let firing = JSONValue.topLevelMember("firing", in: result)?.number,
+                  let text = JSONValue.topLevelMemberStart("text", in: result) else { return nil }
+            return (firing, r.lowerBound + text)
         }
+        guard let found else { return nil }
+        // The text is the result's last member: decoded where it lies, then the rest must close the result.
+        var bytes = line
+        let decoded = bytes.withUnsafeMutableBufferPointer { b -> (length: Int, end: Int)? in
+            guard let d = JSONValue.unescapeStringInPlace(b, at: found.text) else { return nil }
+            var k = d.end
+            while k < r.upperBound, b[k] == 0x20 || b[k] == 0x0A || b[k] == 0x09 || b[k] == 0x0D { k += 1 }
+            return k == r.upperBound - 1 && b[k] == UInt8(ascii: "}") ? d : nil
+        }
+        guard let decoded else { return nil }
+        bytes.withUnsafeBufferPointer { b in writeAll(bytes: UnsafeBufferPointer(rebasing: b[found.text..<(found.text + decoded.length)])) }
+        return found.firing > 0 ? 1 : 0
     }
 
     /// `status --json`: the daemon's result re-indented from its bytes, as `encoded(pretty: true)` of its tree prints it

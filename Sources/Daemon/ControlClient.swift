@@ -96,7 +96,8 @@ public enum ControlClient {
         }
         // Received straight into one growing buffer, the newline looked for in the new bytes only (memchr): a status
         // of 10,000 alerts is 1.4-3.6 MB.
-        var capacity = 256 * 1024
+        // 4 MB from the start: malloc maps it, and only the pages the answer fills are touched.
+        var capacity = 4 << 20
         var buffer = malloc(capacity)!
         defer { free(buffer) }
         var length = 0

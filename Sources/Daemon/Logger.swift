@@ -66,6 +66,19 @@ public func writeStderr(_ s: String) { writeAll(2, s) }
 /// Writes all of `s` to stdout.
 public func writeStdout(_ s: String) { writeAll(1, s) }
 
+/// Writes all of `bytes` to stdout (part of a large answer, without copying it).
+public func writeAll(bytes: UnsafeBufferPointer<UInt8>) {
+    var off = 0
+    while off < bytes.count {
+        let n = write(1, bytes.baseAddress! + off, bytes.count - off)
+        if n < 0 {
+            if errno == EINTR { continue }
+            return
+        }
+        off += n
+    }
+}
+
 /// Writes all of `bytes` to stdout (a large answer, without making a string of it).
 public func writeStdout(bytes: [UInt8]) { writeAll(1, bytes) }
 

@@ -90,6 +90,16 @@ extension JSONValue {
 
     /// Where the value of member `key` of the object `b` is (``topLevelMember(_:in:)`` without parsing it).
     public static func topLevelMemberRange(_ key: String, in b: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
+        memberScan(key, in: b, stopAtValue: false)
+    }
+
+    /// Where the value of member `key` of the object `b` begins (the scan stops there: a string value of 1.4 MB
+    /// is then read once, by ``unescapeStringInPlace(_:at:)``).
+    public static func topLevelMemberStart(_ key: String, in b: UnsafeBufferPointer<UInt8>) -> Int? {
+        memberScan(key, in: b, stopAtValue: true)?.lowerBound
+    }
+
+    static func memberScan(_ key: String, in b: UnsafeBufferPointer<UInt8>, stopAtValue: Bool) -> Range<Int>? {
         let want = Array(key.utf8)
         let n = b.count
         var i = 0
@@ -113,8 +123,11 @@ extension JSONValue {
                 if j < n, b[j] == UInt8(ascii: ":"), end - start == want.count,
                    want.withUnsafeBufferPointer({ w in (0..<w.count).allSatisfy { b[start + $0] == w[$0] } })
                 {
-                    valueStart = j + 1
-                    i = j + 1
+                    var v = j + 1
+                    while v < n, isSpace(b[v]) { v += 1 }
+                    if stopAtValue { return v..<v }
+                    valueStart = v
+                    i = v
                 }
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 depth += 1
@@ -131,50 +144,53 @@ extension JSONValue {
         return nil
     }
 
-    /// The UTF-8 bytes a JSON string token (quotes included) stands for, without making a `String` of them (a rendered
-    /// `shd status` of 1.4 MB is written out as it is). nil for anything but one well-formed string token, and for a
-    /// `\u` escape of a surrogate (the parser reads those).
-    public static func stringBytes(_ b: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
-        var i = 0
-        var end = b.count
-        while i < end, isSpace(b[i]) { i += 1 }
-        while end > i, isSpace(b[end - 1]) { end -= 1 }
-        guard end - i >= 2, b[i] == UInt8(ascii: "\""), b[end - 1] == UInt8(ascii: "\"") else { return nil }
-        i += 1
-        end -= 1
-        var out: [UInt8] = []
-        out.reserveCapacity(end - i)
-        func hex(_ c: UInt8) -> UInt32? {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt32(c - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): return UInt32(c - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): return UInt32(c - UInt8(ascii: "A") + 10)
-            default: return nil
-            }
-        }
-        while i < end {
+    /// Decodes the JSON string token that starts at `start` (its opening quote) into the same buffer, from `start` on
+    /// (a decoded string is never longer than its token): its length and the index after the closing quote. nil for
+    /// a malformed token and for a `\u` escape of a surrogate, leaving the buffer changed (the caller parses a copy
+    /// then, or gives up).
+    public static func unescapeStringInPlace(_ b: UnsafeMutableBufferPointer<UInt8>, at start: Int) -> (length: Int, end: Int)? {
+        let n = b.count
+        guard start < n, b[start] == UInt8(ascii: "\"") else { return nil }
+        var i = start + 1
+        var w = start
+        while true {
             let run = i
-            while i < end, b[i] != UInt8(ascii: "\\"), b[i] != UInt8(ascii: "\""), b[i] >= 0x20 { i += 1 }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[run..<i]))
-            guard i < end else { break }
-            guard b[i] == UInt8(ascii: "\\"), i + 1 < end else { return nil }
+            while i < n, b[i] != UInt8(ascii: "\\"), b[i] != UInt8(ascii: "\""), b[i] >= 0x20 { i += 1 }
+            if i > run {
+                if w != run { UnsafeMutableRawPointer(b.baseAddress! + w).copyMemory(from: b.baseAddress! + run, byteCount: i - run) }
+                w += i - run
+            }
+            guard i < n else { return nil }
+            if b[i] == UInt8(ascii: "\"") { return (w - start, i + 1) }
+            guard b[i] == UInt8(ascii: "\\"), i + 1 < n else { return nil }
             let e = b[i + 1]
             i += 2
+            var one: UInt8?
             switch e {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): one = e
+            case UInt8(ascii: "b"): one = 0x08
+            case UInt8(ascii: "f"): one = 0x0C
+            case UInt8(ascii: "n"): one = 0x0A
+            case UInt8(ascii: "r"): one = 0x0D
+            case UInt8(ascii: "t"): one = 0x09
             case UInt8(ascii: "u"):
-                guard i + 4 <= end, let a = hex(b[i]), let c = hex(b[i + 1]), let d = hex(b[i + 2]), let f = hex(b[i + 3]),
-                      let u = Unicode.Scalar(a << 12 | c << 8 | d << 4 | f) else { return nil }
-                UTF8.encode(u) { out.append($0) }
+                guard i + 4 <= n, let a = hexDigit(b[i]), let c = hexDigit(b[i + 1]), let d = hexDigit(b[i + 2]),
+                      let f = hexDigit(b[i + 3]), let u = Unicode.Scalar(a << 12 | c << 8 | d << 4 | f) else { return nil }
                 i += 4
+                // At most 3 bytes for the 6 of the escape: the write stays behind the read.
+                UTF8.encode(u) { byte in b[w] = byte; w += 1 }
             default: return nil
             }
+            if let one { b[w] = one; w += 1 }
         }
-        return out
+    }
+
+    static func hexDigit(_ c: UInt8) -> UInt32? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt32(c - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return UInt32(c - UInt8(ascii: "a") + 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return UInt32(c - UInt8(ascii: "A") + 10)
+        default: return nil
+        }
     }
 }

@@ -49,16 +49,35 @@ import Testing
         #expect(array.withUnsafeBufferPointer { JSONValue.topLevelMember("firing", in: $0) } == nil)
     }
 
-    @Test(arguments: ["", "plain", "q\"uote\\ back/slash\nline\t\r\u{01}\u{1B}[31m\u{7F}é😀", String(repeating: "line\n", count: 1000)])
-    func stringBytesAreTheParsedString(_ text: String) throws {
-        let token = JSONValue.string(text).encodedBytes()
-        #expect(token.withUnsafeBufferPointer { JSONValue.stringBytes($0) } == Array(text.utf8))
-        let escaped = Array(#""\u00e9\/\b\f\u001B""#.utf8)
-        #expect(escaped.withUnsafeBufferPointer { JSONValue.stringBytes($0) } == Array("é/\u{08}\u{0C}\u{1B}".utf8))
+    /// The decoded bytes of the token at the start of `bytes` (then anything), and where the token ended.
+    static func unescaped(_ bytes: [UInt8]) -> ([UInt8], Int)? {
+        var b = bytes
+        return b.withUnsafeMutableBufferPointer { p in
+            JSONValue.unescapeStringInPlace(p, at: 0).map { (Array(p[0..<$0.length]), $0.end) }
+        }
     }
 
-    @Test(arguments: [#""abc"#, #"abc""#, #""a\x""#, #""\ud83d\ude00""#, #""a"b""#, "1", #""\u12""#])
-    func stringBytesRefuseWhatTheParserShouldRead(_ token: String) {
-        #expect(Array(token.utf8).withUnsafeBufferPointer { JSONValue.stringBytes($0) } == nil)
+    @Test(arguments: ["", "plain", "q\"uote\\ back/slash\nline\t\r\u{01}\u{1B}[31m\u{7F}é😀", String(repeating: "line\n", count: 1000)])
+    func stringsDecodedInPlaceAreTheParsedString(_ text: String) throws {
+        let token = JSONValue.string(text).encodedBytes()
+        let got = try #require(Self.unescaped(token + Array("}".utf8)))
+        #expect(got.0 == Array(text.utf8))
+        #expect(got.1 == token.count, "the index after the closing quote")
+        let escaped = Array(#""\u00e9\/\b\f\u001B\u20AC""#.utf8)
+        #expect(Self.unescaped(escaped)?.0 == Array("é/\u{08}\u{0C}\u{1B}€".utf8))
+    }
+
+    @Test(arguments: [#""abc"#, #"abc""#, #""a\x""#, #""\ud83d\ude00""#, "1", #""\u12""#, #""a\"#, "\"a\u{01}\""])
+    func malformedStringsAreNotDecoded(_ token: String) {
+        #expect(Self.unescaped(Array(token.utf8)) == nil)
+    }
+
+    @Test func aMemberStartIsFoundWithoutReadingItsValue() {
+        let b = Array(#"{"firing":2,"text":"x\"y","z":1}"#.utf8)
+        b.withUnsafeBufferPointer { p in
+            #expect(JSONValue.topLevelMemberStart("text", in: p) == 19)
+            #expect(JSONValue.topLevelMemberRange("text", in: p) == 19..<25)
+            #expect(JSONValue.topLevelMemberStart("nope", in: p) == nil)
+        }
     }
 }
