@@ -132,11 +132,9 @@ public final class MetricsRenderer {
         out.append(contentsOf: "# HELP shd_function_up 1 when the function's last collection succeeded\n# TYPE shd_function_up gauge\n".utf8)
         for w in report.workerReports {
             for f in w.functionReports {
-                out.append(contentsOf: "shd_function_up{worker=\"".utf8)
-                Self.writeEscaped(w.name, into: &out)
-                out.append(contentsOf: "\",function=\"".utf8)
-                Self.writeEscaped(f.name, into: &out)
-                out.append(contentsOf: (f.error == nil ? "\"} 1\n" : "\"} 0\n").utf8)
+                Self.writeFunctionSample("shd_function_up", worker: w.name, function: f.name, into: &out)
+                out.append(f.error == nil ? UInt8(ascii: "1") : UInt8(ascii: "0"))
+                out.append(0x0A)
             }
         }
         out.append(contentsOf: "# HELP shd_report_timestamp_seconds Time of the report\n# TYPE shd_report_timestamp_seconds gauge\n".utf8)
@@ -145,17 +143,23 @@ public final class MetricsRenderer {
         out.append(0x0A)
     }
 
+    /// `NAME{worker="W",function="F"} `, the value to follow.
+    static func writeFunctionSample(_ name: StaticString, worker: String, function: String, into out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        out.append(contentsOf: "{worker=\"".utf8)
+        writeEscaped(worker, into: &out)
+        out.append(contentsOf: "\",function=\"".utf8)
+        writeEscaped(function, into: &out)
+        out.append(contentsOf: "\"} ".utf8)
+    }
+
     /// `shd_function_collected_timestamp_seconds{worker,function}`: when each function was last collected (a scrape
     /// serves what the schedule collected; the textfile, written after each full collection, has no need of it).
     public func renderCollected(_ report: DaemonReport, into out: inout [UInt8]) {
         out.append(contentsOf: "# HELP shd_function_collected_timestamp_seconds When the function was last collected\n# TYPE shd_function_collected_timestamp_seconds gauge\n".utf8)
         for w in report.workerReports {
             for f in w.functionReports {
-                out.append(contentsOf: "shd_function_collected_timestamp_seconds{worker=\"".utf8)
-                Self.writeEscaped(w.name, into: &out)
-                out.append(contentsOf: "\",function=\"".utf8)
-                Self.writeEscaped(f.name, into: &out)
-                out.append(contentsOf: "\"} ".utf8)
+                Self.writeFunctionSample("shd_function_collected_timestamp_seconds", worker: w.name, function: f.name, into: &out)
                 JSONValue.writeDouble(f.datetime.seconds, into: &out)
                 out.append(0x0A)
             }
