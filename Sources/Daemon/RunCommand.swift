@@ -11,7 +11,22 @@ public enum RunCommand {
     ///
     /// - Important: call after `HandledSignals.block()` and before any thread exists (main does it first).
     ///   libcurl is loaded by the Dispatcher during `Daemon.start()`, still before any thread, when a channel needs it.
+    /// The open-files limit the daemon wants, as the unit's `LimitNOFILE`: watches, probes, HTTP clients and the
+    /// journal each hold descriptors. Started from a shell or a SysV init script, the soft limit is often 1024.
+    static let descriptorLimit: rlim_t = 8192
+
+    /// Raises the soft open-files limit to `descriptorLimit`, or to the hard limit when that is lower; never lowers it.
+    static func raiseDescriptorLimit() {
+        var l = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &l) == 0 else { return }
+        let want = min(l.rlim_max, descriptorLimit)
+        guard l.rlim_cur < want else { return }
+        l.rlim_cur = want
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &l)
+    }
+
     public static func run(_ flags: RunFlags) -> Int32 {
+        raiseDescriptorLimit()
         let env = currentEnvironment()
         let underSystemd = env["NOTIFY_SOCKET"] != nil || env["JOURNAL_STREAM"] != nil
         let log = Logger(level: .info, destination: underSystemd || isatty(2) == 0 ? .stderrWithPriority : .stderrPlain)

@@ -17,6 +17,31 @@ import Glibc
         return n
     }
 
+    /// `Max open files` soft and hard of `pid`.
+    static func openFilesLimit(_ pid: pid_t) -> (soft: String, hard: String)? {
+        let line = readText("/proc/\(pid)/limits").split(separator: "\n").first { $0.hasPrefix("Max open files") }
+        let words = line?.dropFirst("Max open files".count).split(separator: " ") ?? []
+        return words.count >= 2 ? (String(words[0]), String(words[1])) : nil
+    }
+
+    /// Started with a soft limit of 256 (a shell's 1024, a SysV init script's), the daemon raises it to 8192, the
+    /// unit's LimitNOFILE, or to the hard limit when that is lower.
+    @Test(.enabled(if: access("/usr/bin/prlimit", X_OK) == 0, "prlimit (util-linux) is not installed"),
+          arguments: [("256:", "8192", ""), ("256:4096", "4096", "4096"), ("10000:10000", "10000", "10000")])
+    func theDaemonRaisesItsSoftOpenFilesLimit(_ given: String, _ soft: String, _ hard: String) throws {
+        // "256:" keeps the hard limit the tests run with (raising it needs CAP_SYS_RESOURCE, which a container may lack).
+        var mine = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &mine)
+        let (soft, hard) = hard.isEmpty ? (String(min(mine.rlim_max, 8192)), mine.rlim_max == rlim_t.max ? "unlimited" : String(mine.rlim_max))
+            : (soft, hard)
+        let h = try DaemonHarness()
+        try h.start(launcher: ["/usr/bin/prlimit", "--nofile=\(given)", "--"])
+        #expect(h.waitReady(), "no report.json; log: \(h.log)")
+        let limit = Self.openFilesLimit(h.process!.pid)
+        #expect(limit?.soft == soft && limit?.hard == hard, "\(String(describing: limit))")
+        #expect(h.stop() == 0)
+    }
+
     @Test(.enabled(if: access("/usr/bin/prlimit", X_OK) == 0, "prlimit (util-linux) is not installed"))
     func aReloadNeedingTimersBeyondTheLimitIsRefusedAndTheDaemonGoesOn() throws {
         let h = try DaemonHarness()
