@@ -101,6 +101,31 @@ import Glibc
         #expect(h.dispatcher.targets(of: "am") == ["am"])
     }
 
+    /// The spool of a restart holds a notification for a peer the name resolved to last time (`am@ADDR:PORT`); this
+    /// time the name does not resolve: the notification goes to the one peer by name at recovery, it does not wait for
+    /// the name to resolve again.
+    @Test func peersOfTheLastRunAreHandedToTheNameWhenTheNameNoLongerResolves() throws {
+        let ports = [try Self.downPort(), try Self.downPort()]
+        let peers = ports.map { "am@127.0.0.1:\($0)" }
+        let before = try Harness([Self.peers(ports.map { "http://127.0.0.1:\($0)" })])
+        before.dispatcher.enqueue([sampleEvent(channels: ["am"])], report: sampleReport())
+        #expect(before.run { Set(before.outcomes.filter { $0.status != .delivered }.map(\.channel)) == Set(peers) })
+        before.dispatcher.shutdown(grace: 0.5) {}
+        #expect(before.spooled.count == 2)
+
+        let after = try Harness([Self.resolving("http://no-such-host.invalid:\(ports[0])", [("resolve_interval", .duration(1))])],
+                                stateDir: before.stateDir)
+        after.dispatcher.recoverSpool()
+        #expect(after.run(timeout: 30) { after.logText.contains("resolve_peers: cannot look up no-such-host.invalid (") })
+        for p in peers {
+            #expect(after.logText.contains("1 notification(s) queued for \(p), which channel am no longer has, handed to am"),
+                    "\(after.logText)")
+        }
+        #expect(!after.dispatcher.channelStatuses.contains { $0.name.hasPrefix("am@") }, "the old peers owe nothing now")
+        #expect(after.dispatcher.channelStatuses.first { $0.name == "am" }?.queued == 2)
+        #expect(after.spooled.count == 2, "the copies for the name, the originals removed")
+    }
+
     @Test(arguments: [
         ([("urls", ConfigValue.list([]))], "option `urls` must be a list of http(s) URLs"),
         ([("urls", .list([.string("ftp://x")]))], "option `urls` must be a list of http(s) URLs"),
