@@ -206,6 +206,16 @@ extension JSONValue {
         var clean = 0
         var i = 0
         while i < b.count {
+            // Eight bytes at a time while none needs an escape (most text: a newline every line or so); in a word
+            // with one, straight to the first.
+            if i &+ 8 <= b.count {
+                let hits = escapeHits(UnsafeRawPointer(b.baseAddress! + i).loadUnaligned(as: UInt64.self))
+                if hits == 0 {
+                    i &+= 8
+                    continue
+                }
+                i &+= hits.trailingZeroBitCount >> 3
+            }
             let c = b[i]
             if c >= 0x20 && c != 0x22 && c != 0x5C {
                 i += 1
@@ -229,6 +239,22 @@ extension JSONValue {
             }
         }
         out.append(contentsOf: UnsafeBufferPointer(rebasing: b[clean...]))
+    }
+
+    /// The high bit of each byte of `v` (little-endian: the first byte is the lowest) that may be a control
+    /// character, `"` or `\\`. The lowest bit set is always one that is; bytes above it may be set without being one
+    /// (a borrow), which the byte loop then reads as they are. Zero: no byte needs an escape.
+    @inline(__always)
+    static func escapeHits(_ v: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let quote = v ^ (ones &* 0x22)
+        let backslash = v ^ (ones &* 0x5C)
+        // A byte below 0x20 (bytes of 0x80 and above have their high bit, so ~v clears them), or one that is zero
+        // after the XOR with the quote or the backslash.
+        let below = (v &- ones &* 0x20) & ~v
+        let zero = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
+        return (below | zero) & high
     }
 }
 

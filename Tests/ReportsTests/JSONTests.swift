@@ -123,6 +123,42 @@ import Testing
         #expect(j.take().isEmpty)
     }
 
+    /// Strings are scanned eight bytes at a time: every byte value, at every place in and across those words, is
+    /// escaped as a byte-by-byte reading of RFC 8259 escapes it (UTF-8 above 0x7F copied as it is).
+    @Test func everyByteIsEscapedWhereverItStandsInAWord() {
+        let hex = Array("0123456789abcdef".utf8)
+        func reference(_ bytes: [UInt8]) -> [UInt8] {
+            var out: [UInt8] = []
+            for c in bytes {
+                switch c {
+                case 0x22: out += Array("\\\"".utf8)
+                case 0x5C: out += Array("\\\\".utf8)
+                case 0x0A: out += Array("\\n".utf8)
+                case 0x0D: out += Array("\\r".utf8)
+                case 0x09: out += Array("\\t".utf8)
+                case ..<0x20: out += Array("\\u00".utf8) + [hex[Int(c >> 4)], hex[Int(c & 0xF)]]
+                default: out.append(c)
+                }
+            }
+            return out
+        }
+        var failures: [String] = []
+        for value in 0...255 {
+            for at in 0..<19 {
+                for length in [at + 1, 19, 26] where length > at {
+                    var bytes = Array(repeating: UInt8(ascii: "a"), count: length)
+                    bytes[at] = UInt8(value)
+                    // A second special byte right after, in the same word: found too.
+                    if at + 1 < length { bytes[at + 1] = value % 2 == 0 ? 0x22 : 0x7F }
+                    var out: [UInt8] = []
+                    bytes.withUnsafeBufferPointer { JSONValue.writeEscaped($0, into: &out) }
+                    if out != reference(bytes) { failures.append("byte \(value) at \(at) of \(length)") }
+                }
+            }
+        }
+        #expect(failures.isEmpty, "\(failures.prefix(10))")
+    }
+
     @Test(arguments: [3, 16, 17, 5000])
     func aRepeatedKeyKeepsItsPlaceAndTakesTheLastValue(keys: Int) throws {
         var text = "{"
