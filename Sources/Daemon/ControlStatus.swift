@@ -33,7 +33,7 @@ struct ControlStatus {
         j.key("pending"); j.int(Int64(pending))
         j.key("alerts")
         j.beginArray()
-        for i in alerts.instances.indices { alerts.instances[i].write(to: &j) }
+        alerts.instances.withUnsafeBufferPointer { all in for i in all.indices { all[i].write(to: &j) } }
         if let meta = configInvalid {
             j.beginObject()
             j.key("rule"); j.string(meta.rule)
@@ -73,22 +73,36 @@ struct ControlStatus {
         j.beginObject()
         j.key("firing"); j.int(Int64(firing))
         j.key("pending"); j.int(Int64(pending))
-        j.key("text"); j.string(utf8: text(alertsOnly: alertsOnly, color: color))
+        var w = writer(color: color)
+        writeText(to: &w, alertsOnly: alertsOnly)
+        j.key("text")
+        w.out.withBytes { j.string(utf8: $0) }
         j.endObject()
+    }
+
+    private func writer(color: Bool) -> StatusTextWriter {
+        StatusTextWriter(now: now, paint: ControlText.Paint(on: color), rules: rules,
+                         capacity: 4096 + 160 * (alerts.instances.count + rules.count))
     }
 
     /// The text of ``ControlText/status(_:alertsOnly:color:)``, written from the instances themselves: one line per
     /// alert and per rule appended as bytes (10,000 of each in a large status), each instance read in place.
     func text(alertsOnly: Bool, color: Bool) -> [UInt8] {
-        let paint = ControlText.Paint(on: color)
-        var w = StatusTextWriter(now: now, paint: paint, rules: rules, capacity: 4096 + 160 * (alerts.instances.count + rules.count))
+        var w = writer(color: color)
+        writeText(to: &w, alertsOnly: alertsOnly)
+        return w.out.array()
+    }
+
+    private func writeText(to w: inout StatusTextWriter, alertsOnly: Bool) {
+        let paint = w.paint
         if !alertsOnly {
             w.put(paint.bold("shd on \(host): \(firing) firing, \(pending) pending"))
             if configInvalid != nil { w.put(paint.red(" — configuration invalid, the last good rules are in force")) }
             w.out.append(0x0A)
             if alerts.instances.isEmpty && configInvalid == nil { w.put("No alert is pending or firing.\n") }
         }
-        for i in alerts.instances.indices { alerts.instances[i].writeStatusLine(to: &w) }
+        // Read in place: an element taken out of the array is copied (a dozen retains and releases an alert).
+        alerts.instances.withUnsafeBufferPointer { all in for i in all.indices { all[i].writeStatusLine(to: &w) } }
         if let meta = configInvalid {
             w.labels.removeAll(keepingCapacity: true)
             for (k, v) in meta.labels { w.labels.append((key: k, value: v)) }
@@ -96,17 +110,17 @@ struct ControlStatus {
             if !meta.summary.isEmpty { w.put("  — "); w.put(meta.summary) }
             w.out.append(0x0A)
         }
-        if alertsOnly { return w.out }
+        if alertsOnly { return }
         w.put("\n")
         w.put(paint.bold("Rules"))
         w.put(" (\(rules.count))\n")
         for r in rules {
             w.put("  "); w.put(r.name)
             w.put("  on "); w.put(r.worker); w.out.append(UInt8(ascii: ".")); w.put(r.function)
-            w.put("  "); JSONValue.writeInt(Int64(r.instances), into: &w.out)
+            w.put("  "); w.out.int(Int64(r.instances))
             w.put(r.instances == 1 ? " instance" : " instances")
-            if r.firing > 0 { w.put(", "); JSONValue.writeInt(Int64(r.firing), into: &w.out); w.put(" firing") }
-            if r.pending > 0 { w.put(", "); JSONValue.writeInt(Int64(r.pending), into: &w.out); w.put(" pending") }
+            if r.firing > 0 { w.put(", "); w.out.int(Int64(r.firing)); w.put(" firing") }
+            if r.pending > 0 { w.put(", "); w.out.int(Int64(r.pending)); w.put(" pending") }
             w.out.append(0x0A)
         }
         let small: JSONValue = .object(JSONObject([
@@ -114,15 +128,15 @@ struct ControlStatus {
             ("last_reload", lastReload),
         ]))
         w.put(ControlText.statusSections(small, now: now, paint: paint))
-        return w.out
     }
 }
 
 /// The status text being written, and what every alert line needs: the state column's four spellings, each rule's
 /// worker and function (labels its alerts do not repeat), scratch space for a timestamp and the labels.
-struct StatusTextWriter {
-    var out: [UInt8] = []
+struct StatusTextWriter: ~Copyable {
+    var out: TextBuffer
     let now: Timestamp
+    let paint: ControlText.Paint
     /// pending warn, pending crit, firing warn, firing crit.
     let states: [[UInt8]]
     let rules: [RuleStatus]
@@ -134,7 +148,8 @@ struct StatusTextWriter {
 
     init(now: Timestamp, paint: ControlText.Paint, rules: [RuleStatus], capacity: Int) {
         self.now = now
-        out.reserveCapacity(capacity)
+        self.paint = paint
+        out = TextBuffer(capacity: capacity)
         stamp.reserveCapacity(40)
         labels.reserveCapacity(8)
         func state(_ firing: Bool, _ crit: Bool) -> [UInt8] {
@@ -147,7 +162,7 @@ struct StatusTextWriter {
 
     /// One alert line up to its values: state, rule, ``labels`` (without the rule's worker and function), since, values.
     mutating func alertLine(firing: Bool, crit: Bool, rule: String, since: Timestamp?, values: [String: Double]) {
-        out += states[(firing ? 2 : 0) + (crit ? 1 : 0)]
+        out.append(states[(firing ? 2 : 0) + (crit ? 1 : 0)])
         put("  ")
         put(rule)
         put("  ")
@@ -176,11 +191,11 @@ struct StatusTextWriter {
             } else {
                 stamp.removeAll(keepingCapacity: true)
                 since.writeRFC3339(into: &stamp)
-                if age > 86_400 { out += stamp[0..<10]; out.append(0x20) }
-                out += stamp[11..<19]
+                if age > 86_400 { out.append(stamp[0..<10]); out.append(0x20) }
+                out.append(stamp[11..<19])
             }
             put(" (")
-            put(ControlText.duration(age))
+            duration(age)
             put(" ago)")
         } else {
             put("never")
@@ -210,7 +225,9 @@ struct StatusTextWriter {
         }
         cursor = k
         let r = rules[k]
-        guard r.worker.utf8.contains(UInt8(ascii: ".")) else { return (r.worker, r.function) }
+        // A worker name with a dot is rare; looked for in the bytes (the UTF-8 view's iterator costs 40 times more).
+        let dotted = r.worker.utf8.withContiguousStorageIfAvailable { $0.contains(UInt8(ascii: ".")) } ?? r.worker.utf8.contains(UInt8(ascii: "."))
+        guard dotted else { return (r.worker, r.function) }
         let joined = r.worker + "." + r.function
         let dot = joined.firstIndex(of: ".")!
         return (String(joined[..<dot]), String(joined[joined.index(after: dot)...]))
@@ -221,17 +238,39 @@ struct StatusTextWriter {
         out.append(UInt8(ascii: "0") + UInt8(v % 10))
     }
 
-    mutating func put(_ s: StaticString) { s.withUTF8Buffer { out.append(contentsOf: $0) } }
+    mutating func put(_ s: StaticString) { out.append(s) }
 
-    mutating func put(_ s: String) {
-        if s.utf8.withContiguousStorageIfAvailable({ out.append(contentsOf: $0) }) == nil { out.append(contentsOf: s.utf8) }
-    }
+    mutating func put(_ s: String) { out.append(s) }
 
-    /// `name=number` as ControlText.number prints the JSON value (non-finite numbers are JSON null).
+    /// `name=number` as ControlText.number prints the JSON value (non-finite numbers are JSON null); whole numbers
+    /// as digits, without a String.
     mutating func value(_ k: String, _ d: Double) {
         put(k)
         out.append(UInt8(ascii: "="))
-        put(d.isFinite ? ControlText.number(.double(d)) : "null")
+        guard d.isFinite else { return put("null") }
+        if d == d.rounded(), abs(d) < 1e15 { return out.int(Int64(d)) }
+        put(ControlText.number(.double(d)))
+    }
+
+    /// ``ControlText/duration(_:)``'s text, as digits and unit letters (an age on every alert line).
+    mutating func duration(_ seconds: Double) {
+        guard seconds.isFinite else { return put("never") }
+        if seconds > 0 && seconds < 1 {
+            out.int(Int64((seconds * 1000).rounded()))
+            return put("ms")
+        }
+        let s = Int64(max(0, seconds).rounded())
+        if s < 60 { out.int(s); out.append(UInt8(ascii: "s")) }
+        else if s < 3600 { units(s / 60, UInt8(ascii: "m"), s % 60, UInt8(ascii: "s")) }
+        else if s < 86_400 { units(s / 3600, UInt8(ascii: "h"), s % 3600 / 60, UInt8(ascii: "m")) }
+        else { units(s / 86_400, UInt8(ascii: "d"), s % 86_400 / 3600, UInt8(ascii: "h")) }
+    }
+
+    /// The larger unit, then the smaller one unless it is zero (`3h`, `3h1m`).
+    private mutating func units(_ big: Int64, _ bigUnit: UInt8, _ small: Int64, _ smallUnit: UInt8) {
+        out.int(big)
+        out.append(bigUnit)
+        if small != 0 { out.int(small); out.append(smallUnit) }
     }
 }
 

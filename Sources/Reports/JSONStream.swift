@@ -87,9 +87,13 @@ public struct JSONStream {
 
     /// A string from its UTF-8 bytes (text rendered as bytes), escaped as ``string(_:)`` escapes.
     public mutating func string(utf8 b: [UInt8]) {
+        b.withUnsafeBufferPointer { string(utf8: $0) }
+    }
+
+    public mutating func string(utf8 b: UnsafeBufferPointer<UInt8>) {
         separate()
         storage.append(UInt8(ascii: "\""))
-        b.withUnsafeBufferPointer { JSONValue.writeEscaped($0, into: &storage) }
+        JSONValue.writeEscaped(b, into: &storage)
         storage.append(UInt8(ascii: "\""))
     }
 
