@@ -209,7 +209,7 @@ extension JSONValue {
             // Eight bytes at a time while none needs an escape (most text: a newline every line or so); in a word
             // with one, straight to the first.
             if i &+ 8 <= b.count {
-                let hits = escapeHits(UnsafeRawPointer(b.baseAddress! + i).loadUnaligned(as: UInt64.self))
+                let hits = escapeHits(at: b.baseAddress! + i)
                 if hits == 0 {
                     i &+= 8
                     continue
@@ -241,9 +241,15 @@ extension JSONValue {
         out.append(contentsOf: UnsafeBufferPointer(rebasing: b[clean...]))
     }
 
-    /// The high bit of each byte of `v` (little-endian: the first byte is the lowest) that may be a control
+    /// The high bit of each of the eight bytes at `p` (the first byte in the lowest) that may be a control
     /// character, `"` or `\\`. The lowest bit set is always one that is; bytes above it may be set without being one
     /// (a borrow), which the byte loop then reads as they are. Zero: no byte needs an escape.
+    @inline(__always)
+    static func escapeHits(at p: UnsafeRawPointer) -> UInt64 {
+        escapeHits(UInt64(littleEndian: p.loadUnaligned(as: UInt64.self)))
+    }
+
+    /// ``escapeHits(at:)`` of the eight bytes in `v`, the first in the lowest byte.
     @inline(__always)
     static func escapeHits(_ v: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101

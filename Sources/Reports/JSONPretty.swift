@@ -158,7 +158,7 @@ extension JSONValue {
             // To the next `\\`, `"` or control character, eight bytes at a time where none is (JSON.swift's escapeHits).
             while i < n {
                 if i &+ 8 <= n {
-                    let hits = escapeHits(UnsafeRawPointer(b.baseAddress! + i).loadUnaligned(as: UInt64.self))
+                    let hits = escapeHits(at: b.baseAddress! + i)
                     if hits == 0 {
                         i &+= 8
                         continue
