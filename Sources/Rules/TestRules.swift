@@ -351,7 +351,14 @@ struct RuleTestParser {
             for (k, v) in try parseRow() { labels[k] = v.string ?? v.encoded() }
         }
         if kind != .silent && rule == nil { throw fail("expected a rule name after `\(what.text)`", tok) }
-        let text = tokens[startIndex..<p].map(\.raw).joined(separator: " ")
+        // As written: tokens that touch in the file (`5m..10m`) touch in the text, the others have one space.
+        var text = ""
+        var last: Token?
+        for t in tokens[startIndex..<p] {
+            if let l = last, l.location.line != t.location.line || l.location.column + l.length != t.location.column { text += " " }
+            text += t.raw
+            last = t
+        }
         return RuleTestFile.Expectation(from: from, to: to, kind: kind, rule: rule, severity: severity, labels: labels,
                                         location: kw.location, text: text)
     }

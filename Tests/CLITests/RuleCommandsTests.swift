@@ -136,6 +136,7 @@ final class Folder {
           at 1m { disk.filesystems { mount "/" used_percent 95 } }
           expect 0s firing full
           expect 1m silent
+          expect 0s..1m  inactive full { mount "/" }
         }
         """)
         let (status, out) = run([t], junit: dir.path + "/junit.xml")
@@ -143,6 +144,8 @@ final class Folder {
         #expect(out.contains("ok    \(t): passes\n"))
         #expect(out.contains("FAIL  \(t): fails\n"))
         #expect(out.contains("r.test:9:3: at 0s: expected 0s firing full"))
+        // The expectation as written: a range without spaces, one space where the file has two.
+        #expect(out.contains("r.test:11:3: at 1m: expected 0s..1m inactive full { mount \"/\" }"), "\(out)")
         #expect(out.contains("events: firing full crit {mount=\"/\"} — / full"))
         #expect(out.hasSuffix("2 tests, 1 failed\n"))
         let xml = readText(dir.path + "/junit.xml")
