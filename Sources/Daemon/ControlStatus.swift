@@ -195,7 +195,7 @@ struct StatusTextWriter: ~Copyable {
                 out.append(stamp[11..<19])
             }
             put(" (")
-            duration(age)
+            out.duration(age)
             put(" ago)")
         } else {
             put("never")
@@ -242,35 +242,11 @@ struct StatusTextWriter: ~Copyable {
 
     mutating func put(_ s: String) { out.append(s) }
 
-    /// `name=number` as ControlText.number prints the JSON value (non-finite numbers are JSON null); whole numbers
-    /// as digits, without a String.
+    /// `name=number` as ControlText.number prints the JSON value (non-finite numbers are JSON null).
     mutating func value(_ k: String, _ d: Double) {
         put(k)
         out.append(UInt8(ascii: "="))
-        guard d.isFinite else { return put("null") }
-        if d == d.rounded(), abs(d) < 1e15 { return out.int(Int64(d)) }
-        put(ControlText.number(.double(d)))
-    }
-
-    /// ``ControlText/duration(_:)``'s text, as digits and unit letters (an age on every alert line).
-    mutating func duration(_ seconds: Double) {
-        guard seconds.isFinite else { return put("never") }
-        if seconds > 0 && seconds < 1 {
-            out.int(Int64((seconds * 1000).rounded()))
-            return put("ms")
-        }
-        let s = Int64(max(0, seconds).rounded())
-        if s < 60 { out.int(s); out.append(UInt8(ascii: "s")) }
-        else if s < 3600 { units(s / 60, UInt8(ascii: "m"), s % 60, UInt8(ascii: "s")) }
-        else if s < 86_400 { units(s / 3600, UInt8(ascii: "h"), s % 3600 / 60, UInt8(ascii: "m")) }
-        else { units(s / 86_400, UInt8(ascii: "d"), s % 86_400 / 3600, UInt8(ascii: "h")) }
-    }
-
-    /// The larger unit, then the smaller one unless it is zero (`3h`, `3h1m`).
-    private mutating func units(_ big: Int64, _ bigUnit: UInt8, _ small: Int64, _ smallUnit: UInt8) {
-        out.int(big)
-        out.append(bigUnit)
-        if small != 0 { out.int(small); out.append(smallUnit) }
+        if d.isFinite { out.number(d) } else { put("null") }
     }
 }
 

@@ -25,14 +25,11 @@ public enum ControlText {
         return day + clock + " (" + duration(age) + " ago)"
     }
 
+    /// `250ms`, `45s`, `3h1m`, `2d7h` (TextBuffer.duration, which the status text writes directly).
     public static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite else { return "never" }
-        if seconds > 0 && seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }
-        let s = Int(max(0, seconds).rounded())
-        if s < 60 { return "\(s)s" }
-        if s < 3600 { return "\(s / 60)m" + (s % 60 == 0 ? "" : "\(s % 60)s") }
-        if s < 86_400 { return "\(s / 3600)h" + (s % 3600 / 60 == 0 ? "" : "\(s % 3600 / 60)m") }
-        return "\(s / 86_400)d" + (s % 86_400 / 3600 == 0 ? "" : "\(s % 86_400 / 3600)h")
+        var b = TextBuffer(capacity: 16)
+        b.duration(seconds)
+        return b.withBytes { String(decoding: $0, as: UTF8.self) }
     }
 
     /// `a=1,b=2` from an object of labels or an array of `name=value` matchers; `-` for none. `hiding` leaves out
@@ -46,9 +43,9 @@ public enum ControlText {
 
     public static func number(_ v: JSONValue) -> String {
         guard let d = v.number else { return v.string ?? v.encoded() }
-        if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
-        let r = (d * 100).rounded() / 100
-        return String(r)
+        var b = TextBuffer(capacity: 32)
+        b.number(d)
+        return b.withBytes { String(decoding: $0, as: UTF8.self) }
     }
 
     /// nil for a missing key or JSON null.

@@ -68,6 +68,33 @@ struct TextBuffer: ~Copyable {
         count += written
     }
 
+    /// How shd prints a value to people: whole numbers as digits, others rounded to two decimals (`53.2`).
+    mutating func number(_ d: Double) {
+        if d == d.rounded(), abs(d) < 1e15 { return int(Int64(d)) }
+        append(String((d * 100).rounded() / 100))
+    }
+
+    /// How shd prints a duration to people: `250ms` under a second, then whole seconds, minutes, hours or days
+    /// with the next smaller unit unless it is zero (`45s`, `3h1m`, `2d7h`); `never` when not finite.
+    mutating func duration(_ seconds: Double) {
+        guard seconds.isFinite else { return append("never" as StaticString) }
+        if seconds > 0 && seconds < 1 {
+            int(Int64((seconds * 1000).rounded()))
+            return append("ms" as StaticString)
+        }
+        let s = Int64(max(0, seconds).rounded())
+        if s < 60 { int(s); append(UInt8(ascii: "s")) }
+        else if s < 3600 { units(s / 60, UInt8(ascii: "m"), s % 60, UInt8(ascii: "s")) }
+        else if s < 86_400 { units(s / 3600, UInt8(ascii: "h"), s % 3600 / 60, UInt8(ascii: "m")) }
+        else { units(s / 86_400, UInt8(ascii: "d"), s % 86_400 / 3600, UInt8(ascii: "h")) }
+    }
+
+    private mutating func units(_ big: Int64, _ bigUnit: UInt8, _ small: Int64, _ smallUnit: UInt8) {
+        int(big)
+        append(bigUnit)
+        if small != 0 { int(small); append(smallUnit) }
+    }
+
     func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
         try body(UnsafeBufferPointer(start: base, count: count))
     }

@@ -24,4 +24,26 @@ import Testing
         #expect(b.array() == expected)
         #expect(b.withBytes { Array($0) } == expected)
     }
+
+    /// The one spelling of durations and values for people (`shd status`, explain, the other answers).
+    @Test(arguments: [
+        (0.25, "250ms"), (0.9996, "1000ms"), (0, "0s"), (-5, "0s"), (59.6, "1m"), (90, "1m30s"), (3600, "1h"),
+        (3 * 3600 + 61, "3h1m"), (200_000, "2d7h"), (86_400 * 3, "3d"), (.infinity, "never"), (.nan, "never"),
+    ] as [(Double, String)])
+    func durationsReadAsPeopleWriteThem(seconds: Double, text: String) {
+        var b = TextBuffer(capacity: 8)
+        b.duration(seconds)
+        #expect(b.withBytes { String(decoding: $0, as: UTF8.self) } == text)
+        #expect(ControlText.duration(seconds) == text)
+    }
+
+    @Test(arguments: [
+        (85, "85"), (-0.0, "0"), (53.2, "53.2"), (53.256, "53.26"), (-1.5, "-1.5"), (1.001, "1.0"), (1e16, "1e+16"),
+    ] as [(Double, String)])
+    func numbersAreWholeOrTwoDecimals(value: Double, text: String) {
+        var b = TextBuffer(capacity: 8)
+        b.number(value)
+        #expect(b.withBytes { String(decoding: $0, as: UTF8.self) } == text)
+        #expect(ControlText.number(.double(value)) == text)
+    }
 }
