@@ -111,6 +111,9 @@ public final class Dispatcher {
         /// For `shd status`: the last message delivered, and why the last attempt failed (cleared by a delivery).
         var lastDelivery: Timestamp?
         var lastError: String?
+        /// The channel was removed by a reload: it delivers what it owes (its queue, and the resolved notices of
+        /// alerts it announced) with its last configuration, takes nothing new, and is forgotten once idle and empty.
+        var retired = false
         init(config: ChannelConfig, now: Double) {
             self.config = config
             lastResend = now
@@ -130,6 +133,9 @@ public final class Dispatcher {
     private var states: [String: ChannelState] = [:]
     /// The delivery targets of each declared channel, by channel name.
     private var routes: [String: [String]] = [:]
+    /// The targets of channels a reload removed that still owe something (`ChannelState.retired`), by channel name:
+    /// resolved notices go there, nothing else.
+    private var retiredRoutes: [String: [String]] = [:]
     /// Queued entries by channel name, oldest first; the head is in flight while the channel is busy.
     /// Entries of a channel no longer configured stay here (and on disk) until it comes back.
     private var queues: [String: [SpoolEntry]] = [:]
@@ -243,7 +249,7 @@ public final class Dispatcher {
         for name in Set(states.keys).union(queues.keys).sorted() {
             let st = states[name]
             out.append(ChannelStatus(name: name, channel: st?.config.channel ?? ChannelConfig.channel(ofTarget: name),
-                                     kind: st.map { type(of: $0.config.kind).name }, queued: queues[name]?.count ?? 0,
+                                     kind: st.flatMap { $0.retired ? nil : type(of: $0.config.kind).name }, queued: queues[name]?.count ?? 0,
                                      consecutiveFailures: st?.failures ?? 0, lastDelivery: st?.lastDelivery, lastError: st?.lastError))
         }
         return out
@@ -274,7 +280,7 @@ public final class Dispatcher {
             var seen: Set<String> = []
             var targets: [String] = []
             for channel in event.channels where seen.insert(channel).inserted {
-                guard let t = routes[channel] else {
+                guard let t = routes[channel] ?? (event.kind == .resolved ? retiredRoutes[channel] : nil) else {
                     log.log(.warning, "notify: alert \(event.rule) is routed to channel \(channel), which is not configured")
                     continue
                 }
@@ -418,7 +424,7 @@ public final class Dispatcher {
     public func refreshFiring(_ alerts: [AlertEvent], report: DaemonReport) {
         guard !shuttingDown else { return }
         let now = monotonicSeconds()
-        for (name, st) in states where !st.resendBusy {
+        for (name, st) in states where !st.resendBusy && !st.retired {
             guard let interval = st.config.kind.resendInterval, now - st.lastResend >= interval else { continue }
             st.lastResend = now
             let firing = alerts.filter { $0.kind != .resolved && $0.channels.contains(st.config.channel) && st.config.accepts($0) }
@@ -446,8 +452,11 @@ public final class Dispatcher {
         }
     }
 
-    /// Replaces the channels after a reload. In-flight deliveries go on; queued notifications of a channel that is
-    /// gone stay spooled until a channel of that name is configured again.
+    /// Replaces the channels after a reload. In-flight deliveries go on. A channel the reload removed retires: with
+    /// its last configuration it delivers what is queued for it and the resolved notices the caller enqueues for it
+    /// (an alert it announced ends there, whatever the reload did), takes nothing else, and is forgotten once its
+    /// queue is empty (``sweepRetired()``, after the caller's turn of the loop). Its notifications still expire after
+    /// its `ttl`. After a restart, notifications of a channel that is not configured stay spooled until it is.
     /// - Throws: `NotifyError` as `init` does; on error nothing changes.
     public func updateChannels(_ channels: [ChannelDeclaration]) throws {
         let configs = try Dispatcher.configs(channels, resolved: resolver?.resolved ?? [:])
@@ -457,22 +466,54 @@ public final class Dispatcher {
         for c in configs {
             if let old = states[c.name] {
                 old.config = c
+                old.retired = false
                 next[c.name] = old
             } else {
                 next[c.name] = ChannelState(config: c, now: now)
             }
         }
+        let nextRoutes = Dispatcher.routes(configs)
+        var retiring: [String] = []
         for (name, st) in states where next[name] == nil {
-            if let t = st.timer { host.cancelTimer(t) }
+            if nextRoutes[st.config.channel] == nil {
+                // The whole channel is gone (not one peer of a channel that stays: its queue goes to the others).
+                if !st.retired { retiring.append(name) }
+                st.retired = true
+                next[name] = st
+            } else if let t = st.timer {
+                host.cancelTimer(t)
+            }
         }
         states = next
         // A target that is gone and owes nothing (a peer that left its name or list) is no more listed.
         for (name, q) in queues where next[name] == nil && q.isEmpty { queues[name] = nil }
-        routes = Dispatcher.routes(configs)
+        routes = nextRoutes
+        retiredRoutes = [:]
+        for (name, st) in states.sorted(by: { $0.key < $1.key }) where st.retired {
+            retiredRoutes[st.config.channel, default: []].append(name)
+        }
+        for name in retiring.sorted() {
+            let owed = queues[name]?.count ?? 0
+            log.log(.notice, "notify: channel \(name) (\(states[name]!.config.target)) was removed; it delivers "
+                + (owed > 0 ? "its \(owed) queued notification(s) and " : "") + "the resolved notices of alerts it announced, then stops")
+        }
         prepareCurl(for: configs)
         followLookups(configs)
         adoptOrphans()
         for name in queues.keys.sorted() { pump(name) }
+        if !retiredRoutes.isEmpty { host.addTimer(after: 0) { [weak self] in self?.sweepRetired() } }
+    }
+
+    /// Forgets retired channels that owe nothing (nothing queued, nothing in flight).
+    private func sweepRetired() {
+        for (name, st) in states.sorted(by: { $0.key < $1.key }) where st.retired && !st.busy && (queues[name]?.isEmpty ?? true) {
+            if let t = st.timer { host.cancelTimer(t) }
+            states[name] = nil
+            queues[name] = nil
+            retiredRoutes[st.config.channel]?.removeAll { $0 == name }
+            if retiredRoutes[st.config.channel]?.isEmpty == true { retiredRoutes[st.config.channel] = nil }
+            log.log(.info, "notify: channel \(name) (removed by a reload) owes nothing more; forgotten")
+        }
     }
 
     /// Entries queued for a delivery target that is gone while its channel is still configured (`am` after its
@@ -579,7 +620,10 @@ public final class Dispatcher {
             options.onOutcome?(DeliveryOutcome(channel: name, ids: [head.id], rules: [head.rule], status: .expired, code: nil,
                                                detail: "older than the channel's ttl"))
         }
-        guard let queue = queues[name], !queue.isEmpty else { return }
+        guard let queue = queues[name], !queue.isEmpty else {
+            if st.retired { sweepRetired() }
+            return
+        }
 
         st.sent.removeAll { now - $0 >= 60 }
         if st.sent.count >= st.config.rateLimit {
@@ -701,6 +745,7 @@ public final class Dispatcher {
             options.onOutcome?(DeliveryOutcome(channel: name, ids: ids, rules: rules, status: .retrying(after: delay), code: code, detail: detail))
         }
         if shuttingDown { checkShutdown() } else { pump(name) }
+        if st.retired { sweepRetired() }
     }
 
     private func checkShutdown() {

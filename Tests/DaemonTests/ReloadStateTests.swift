@@ -87,6 +87,45 @@ extension DaemonHarness {
         #expect(h.allAlerts(rule: "mem_summary", state: "resolved").first?["summary"]?.string == "edited: low memory")
     }
 
+    /// A reload that removes a channel: the alerts it announced still end there, with its last configuration, even
+    /// when its receiver fails at first; then the channel is forgotten and hears nothing new.
+    @Test func aRemovedChannelStillHearsTheResolvedNoticesItIsOwed() throws {
+        let h = try DaemonHarness()
+        let am = try LocalHTTPServer()
+        defer { am.stop() }
+        func config(withAM: Bool) -> String {
+            (withAM ? "set default_channels [\"hook\", \"am\"]\nchannel am alertmanager { url \"\(am.url)\" }\n"
+                    : "set default_channels [\"hook\"]\n")
+                + "channel hook webhook { url \"\(h.receiver.url)/hook\" }\n"
+                + "rule mem_low on memory.usage {\n  warn available_percent < 50\n}\n"
+        }
+        writeText(h.rules + "/test.rules", config(withAM: true))
+        h.setAvailable(kB: 2_000_000)  // 8 % available
+        try h.start()
+        let posted = { am.requests.compactMap { try? JSONValue.parse($0.bodyText) }.flatMap { $0.array ?? [] } }
+        let ended = { posted().filter { $0["labels"]?["alertname"]?.string == "mem_low" && $0["endsAt"] != nil } }
+        #expect(h.waitFor(10) { h.allAlerts(rule: "mem_low", state: "firing").count == 1 && !posted().isEmpty }, "log: \(h.log)")
+
+        // The receiver refuses the first post after the reload: the removed channel retries it.
+        am.enqueue([.status(503, body: "busy")])
+        let before = am.requests.count
+        writeText(h.rules + "/test.rules", config(withAM: false))
+        #expect(h.waitFor(10) { h.log.contains("channel am (") && h.log.contains("was removed") }, "log: \(h.log)")
+        // The refused post, then its retry: both carry the alert's end, with the reason.
+        #expect(h.waitFor(15) { am.requests.count >= before + 2 }, "log: \(h.log)")
+        #expect(ended().count == 2)
+        #expect(ended().allSatisfy { $0["annotations"]?["reason"]?.string == "rule changed" })
+        #expect(h.waitFor(5) { h.log.contains("notify: channel am (") && h.log.contains("delivered notification") }, "log: \(h.log)")
+        #expect(h.waitFor(5) { h.log.contains("channel am (removed by a reload) owes nothing more; forgotten") }, "log: \(h.log)")
+        // The alert goes on firing on the channel that stayed; the removed one hears nothing more.
+        #expect(h.allAlerts(rule: "mem_low", state: "resolved").isEmpty)
+        let settled = am.requests.count
+        h.setAvailable(kB: 20_000_000)
+        #expect(h.waitFor(5) { h.allAlerts(rule: "mem_low", state: "resolved").count == 1 }, "log: \(h.log)")
+        usleep(300_000)
+        #expect(am.requests.count == settled)
+    }
+
     @Test func theConfigInvalidMetaAlertResolvesAfterARestart() throws {
         let h = try DaemonHarness()
         try h.start()

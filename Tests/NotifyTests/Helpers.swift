@@ -86,9 +86,9 @@ final class Harness {
         try start(backoff: backoff)
     }
 
-    /// A new Dispatcher on the same spool (a restart).
-    func start(backoff: Double = 0.1) throws {
-        dispatcher = try Dispatcher(channels: channels, spoolDirectory: spoolDir, host: host, log: log, hostname: "web1",
+    /// A new Dispatcher on the same spool (a restart), with other channels if given.
+    func start(backoff: Double = 0.1, channels: [ChannelDeclaration]? = nil) throws {
+        dispatcher = try Dispatcher(channels: channels ?? self.channels, spoolDirectory: spoolDir, host: host, log: log, hostname: "web1",
                                     options: DispatcherOptions(backoffBase: backoff, backoffCap: 2, jitter: 0.5,
                                                                reportPath: reportPath, onOutcome: { [unowned self] in self.outcomes.append($0) }))
     }

@@ -103,7 +103,9 @@ import Glibc
         #expect(h.spooled.isEmpty)
     }
 
-    @Test func reloadKeepsQueuedWorkOfChannelsThatComeBack() throws {
+    /// A channel a reload removes delivers what it owes with its last configuration (retries included), takes
+    /// resolved notices but nothing new, and is forgotten once it owes nothing.
+    @Test func aRemovedChannelDeliversWhatItOwesThenIsForgotten() throws {
         let server = try LocalHTTPServer()
         defer { server.stop() }
         server.enqueue([.status(503)])
@@ -112,11 +114,41 @@ import Glibc
         h.dispatcher.enqueue([sampleEvent(channels: ["hook"])], report: sampleReport())
         #expect(h.run { !h.outcomes.isEmpty })
         try h.dispatcher.updateChannels([channel("log", "log", [])])
-        h.host.run(until: { false }, timeout: 0.8)
-        #expect(server.requests.count == 1, "channel gone: nothing sent")
-        #expect(h.dispatcher.pendingCount == 1 && h.spooled.count == 1, "but nothing lost")
+        // In the reload's turn (where the daemon enqueues what the reload ended): a resolved notice goes to the
+        // removed channel, a new firing does not.
+        let ended = sampleEvent(.resolved, channels: ["hook"])
+        h.dispatcher.enqueue([sampleEvent(channels: ["hook"]), ended], report: sampleReport())
+        #expect(h.logText.contains("routed to channel hook, which is not configured"))
+        #expect(h.dispatcher.pendingCount == 2 && h.spooled.count == 2)
+        #expect(h.dispatcher.channelStatuses.first { $0.name == "hook" }?.kind == nil, "listed as no longer configured")
+        #expect(h.run { h.delivered == 2 })
+        #expect(server.requests.count == 3, "the refused attempt, then the firing and its resolved")
+        #expect(server.requests.last?.bodyText.contains("\"resolved\"") == true)
+        #expect(h.dispatcher.pendingCount == 0 && h.spooled.isEmpty)
+        h.host.run(until: { false }, timeout: 0.1)
+        #expect(!h.dispatcher.channelStatuses.contains { $0.name == "hook" }, "forgotten")
+        #expect(h.logText.contains("channel hook (removed by a reload) owes nothing more; forgotten"))
+        h.dispatcher.enqueue([ended], report: sampleReport())
+        #expect(h.dispatcher.pendingCount == 0, "a forgotten channel takes nothing")
         // A bad reload changes nothing.
         #expect(throws: NotifyError.self) { try h.dispatcher.updateChannels([channel("x", "pager", [])]) }
+    }
+
+    /// Notifications spooled for a channel that is not configured when the dispatcher starts stay until it is.
+    @Test func spooledWorkOfAnUnconfiguredChannelWaitsForIt() throws {
+        let server = try LocalHTTPServer()
+        defer { server.stop() }
+        let hook = channel("hook", "webhook", [("url", .string(server.url))])
+        server.defaultResponse = .status(503)
+        let h = try Harness([hook], backoff: 30)
+        h.dispatcher.enqueue([sampleEvent(channels: ["hook"])], report: sampleReport())
+        #expect(h.run { !h.outcomes.isEmpty })
+        server.defaultResponse = .status(200, body: "ok")
+        try h.start(channels: [channel("log", "log", [])])
+        h.dispatcher.recoverSpool()
+        h.host.run(until: { false }, timeout: 0.3)
+        #expect(server.requests.count == 1, "not configured: nothing sent")
+        #expect(h.dispatcher.pendingCount == 1 && h.spooled.count == 1, "but nothing lost")
         try h.dispatcher.updateChannels([hook])
         #expect(h.run { h.delivered == 1 })
         #expect(server.requests.count == 2)
