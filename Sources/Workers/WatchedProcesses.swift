@@ -105,6 +105,7 @@ public final class WatchedProcessesFunction: MetricFunction {
         FieldSchema("pid_changes_total", .counter, help: "times another process became the main one (a restart) since shd started watching"),
         FieldSchema("ppid_changes_total", .counter, help: "times the main process changed parent (reparented) since shd started watching"),
         FieldSchema("error", .label, help: "why the pid file names no process (empty otherwise)"),
+        FieldSchema("unreadable", .label, help: "the fields left out because the kernel refused their file, and why (empty when all are read): another user's process takes CAP_SYS_PTRACE"),
     ])
 
     let table: ProcessTable
@@ -365,18 +366,30 @@ public final class WatchedProcessesFunction: MetricFunction {
             if let c = samples[m]?.percent { r.append("cpu_percent", .double(rounded(c))) }
             if let totalCPU { r.append("total_cpu_percent", .double(rounded(totalCPU))) }
             r.append("rss_bytes", .int(saturatingProduct(max(0, s.rssPages), pageSizeBytes)))
-            if let b = try? readOnce(base + "/smaps_rollup", cap: 8192), let pss = parseSmapsRollupPss(b) {
-                r.append("pss_bytes", counterValue(pss))
+            var refused: [String] = []
+            var refusal: String?
+            func note(_ fields: String, _ e: Int32, _ path: String) {
+                guard e == EACCES || e == EPERM else { return }
+                refused.append(fields)
+                if refusal == nil { refusal = "\(path.hasPrefix(ctx.roots.proc) ? "/proc" + path.dropFirst(ctx.roots.proc.count) : path): \(errnoText(e))" }
             }
+            do {
+                if let pss = parseSmapsRollupPss(try readOnce(base + "/smaps_rollup", cap: 8192)) { r.append("pss_bytes", counterValue(pss)) }
+            } catch { note("pss_bytes", error.errno, error.path) }
             r.append("total_rss_bytes", .int(totalRSS))
             r.append("threads", .int(s.numThreads))
             if let c = children(of: m.pid, ctx) { r.append("children", .int(Int64(c))) }
-            let fds = try? readDirectory(base + "/fd").count
+            var fds: Int?
+            do { fds = try readDirectory(base + "/fd").count } catch { note("open_fds, fds_used_percent", error.errno, error.path) }
             if let fds { r.append("open_fds", .int(Int64(fds))) }
             if let b = try? readOnce(base + "/limits", cap: 8192), let lim = parseLimit(b, "Max open files"), let soft = lim.soft {
                 r.append("fd_limit", counterValue(soft))
                 if let fds, soft > 0 { r.append("fds_used_percent", .double(rounded(Double(fds) / Double(soft) * 100, 2))) }
             }
+            // Absent fields are said absent, with the reason: a rule on them has nothing to judge, and a sysadmin who
+            // declared the watch should see why in the report and `shd explain`, not find an alert that never fires.
+            r.append("unreadable", .string(refusal.map { refused.sorted().joined(separator: ", ") + " (\($0); another user's process "
+                + "takes CAP_SYS_PTRACE, docs/packaging.md)" } ?? ""))
         } else if let totalCPU {
             r.append("total_cpu_percent", .double(rounded(totalCPU)))
             r.append("total_rss_bytes", .int(totalRSS))

@@ -140,6 +140,39 @@ import Glibc
         #expect(f.pidfileFolders({ var r = t.roots; r.rootFS = t.path; return r }()) == [t.path + "/run"])
     }
 
+    /// /proc/PID/fd and smaps_rollup refused (another user's process, without CAP_SYS_PTRACE): the fields are absent
+    /// and the row says which and why, so a rule on them is not silently quiet. The refusal is made real with mode
+    /// 000 files read under another filesystem uid (as root, setfsuid drops this thread's DAC override until undone).
+    @Test func fieldsTheKernelRefusesAreNamedInTheRow() throws {
+        let t = machine()
+        process(t, pid: 812, comm: "nginx")
+        t.write("run/nginx.pid", "812\n")
+        let f = function([ProcessWatchSpec(name: "nginx", selector: .pidfile("/run/nginx.pid"), interval: 10)])
+        let readable = try #require(try collect(f, t, at: 1).first)
+        #expect(readable["open_fds"] == .int(3) && readable["unreadable"] == "")
+
+        chmod(t.path, 0o755)
+        chmod(t.path + "/proc/812/fd", 0)
+        chmod(t.path + "/proc/812/smaps_rollup", 0)
+        // glibc's setfsuid(2) is not in Swift's Glibc module: looked up by name.
+        typealias SetFSUID = @convention(c) (UInt32) -> Int32
+        let setfsuid = try #require(dlsym(UnsafeMutableRawPointer(bitPattern: 0), "setfsuid").map { unsafeBitCast($0, to: SetFSUID.self) })
+        let asRoot = getuid() == 0
+        if asRoot { _ = setfsuid(65534) }
+        let r = try collect(f, t, at: 2).first
+        if asRoot { _ = setfsuid(0) }
+        let row = try #require(r)
+        #expect(row["running"] == .int(1) && row["main_pid"] == .int(812) && row["fd_limit"] == .int(1024))
+        #expect(row["open_fds"] == nil && row["fds_used_percent"] == nil && row["pss_bytes"] == nil)
+        #expect(row["unreadable"] == .string("open_fds, fds_used_percent, pss_bytes (/proc/812/smaps_rollup: Permission denied; "
+            + "another user's process takes CAP_SYS_PTRACE, docs/packaging.md)"))
+        // Readable again: the fields are back and the note is gone.
+        chmod(t.path + "/proc/812/fd", 0o755)
+        chmod(t.path + "/proc/812/smaps_rollup", 0o644)
+        let back = try #require(try collect(f, t, at: 3).first)
+        #expect(back["open_fds"] == .int(3) && back["pss_bytes"] == .int(300 * 1024) && back["unreadable"] == "")
+    }
+
     @Test func childrenFromTheKernelsListWhenItHasOne() throws {
         let t = machine()
         process(t, pid: 900, comm: "supervisor")
