@@ -447,6 +447,14 @@ public final class SystemdManagerClient: WorkerEventSource {
                 fetchProperties(path: path, type: units[path]?.typeInterface, gen: nil)
                 return
             }
+            if iface == unitInterface, units[path]?.activeState != "failed",
+               changedProps.contains(where: { $0.0 == "ActiveState" && $0.1.string == "failed" }) {
+                // systemd 252 passes a failing unit with Restart= through "failed" and on into "activating
+                // (auto-restart)" in one step, and can send the change signal in between: a crash loop would be seen
+                // as failed. The state is read back instead: PID 1 answers once that step is done (one round trip).
+                fetchProperties(path: path, type: units[path]?.typeInterface, gen: nil)
+                return
+            }
             update(path: path, changedProps)
             if !invalidated.isEmpty { fetchProperties(path: path, type: iface == unitInterface ? nil : iface, gen: nil) } else { changed() }
         case "UnitNew":

@@ -87,6 +87,14 @@ final class MockSystemdBus {
         mockCall("UpdateProperties 'sa{sv}' org.freedesktop.systemd1.Unit 2 ActiveState s \(active) Result s \(result)", path: unitPath(name))
     }
 
+    /// A PropertiesChanged that says `active` without changing what GetAll answers: systemd 252's signal sent between
+    /// the two steps of a failure with Restart= ("failed", then at once "activating (auto-restart)").
+    @discardableResult
+    func emitStateSignal(_ name: String, active: String) -> Bool {
+        mockCall("EmitSignal sssav org.freedesktop.DBus.Properties PropertiesChanged 'sa{sv}as' 3 s org.freedesktop.systemd1.Unit "
+            + "'a{sv}' 1 ActiveState s \(active) as 0", path: unitPath(name))
+    }
+
     /// `count` units u0.service … at once (one call: a busctl per unit would take seconds), active, result success.
     func addUnits(_ count: Int) {
         let code = "for i in range(args[0]): n = 'u%d.service' % i; p = '/org/freedesktop/systemd1/unit/u%d_2eservice' % i; "
@@ -155,6 +163,15 @@ extension String {
             return rows.contains { $0["unit"]?.string == unit && $0["active_state"]?.string == active }
         }
         #expect(ChildProcess.waitFor(20) { reportHas("app.service", "active") }, "the listing at start: \(shd.stderr)")
+
+        // A crash with Restart=: systemd 252 can signal "failed" while the unit is already waiting to restart. The
+        // worker reads the state back and sees no failure.
+        #expect(bus.mockCall("UpdateProperties 'sa{sv}' org.freedesktop.systemd1.Unit 3 ActiveState s activating SubState s auto-restart "
+            + "Result s exit-code", path: bus.unitPath("app.service")))
+        #expect(bus.emitStateSignal("app.service", active: "failed"))
+        usleep(2_000_000)
+        #expect(alerts("firing").isEmpty, "a signal of a passing \"failed\" fired: \(shd.stderr)")
+        #expect(reportHas("app.service", "activating"))
 
         let before = monotonicSeconds()
         bus.setState("app.service", active: "failed", result: "exit-code")
