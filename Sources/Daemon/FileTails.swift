@@ -201,10 +201,12 @@ final class FileTails {
         for s in saved where isFollowed(s.path) && !tails.contains(where: { $0.identity == s.identity }) {
             let dir = parentDirectory(s.path)
             if listed[dir] == nil { listed[dir] = listDirectory(dir).sorted() }
+            var seen = false
             for name in listed[dir]! {
                 let file = (dir == "/" ? "" : dir) + "/" + name
                 var st = stat()
                 guard stat(file, &st) == 0, identity(st) == s.identity else { continue }
+                seen = true
                 guard !isFollowed(file), (st.st_mode & S_IFMT) == S_IFREG, UInt64(st.st_size) >= s.offset,
                       let t = open(file, as: s.path, at: .resume(s.offset)) else { break }
                 t.draining = true
@@ -216,6 +218,12 @@ final class FileTails {
                 }
                 read(t)
                 break
+            }
+            if !seen {
+                // Moved to another folder (logrotate's olddir), compressed or deleted while shd was stopped: what was
+                // written to it after the saved offset cannot be read. Said, not passed over.
+                log.warning("\(s.path) was rotated while shd was stopped and its old file is no longer in \(dir) (logrotate olddir, "
+                    + "compress or a delete?): lines written to it after byte \(s.offset) were not read")
             }
         }
     }

@@ -141,6 +141,38 @@ import Glibc
         #expect(h.stop() == 0)
     }
 
+    /// Rotated to another folder while shd was stopped (logrotate's olddir): the old file's unread lines cannot be
+    /// found, and the log says so, with the offset; the new file at the path is read from its first line.
+    @Test func aFileRotatedOutOfItsFolderWhileStoppedIsSaidLost() throws {
+        let h = try DaemonHarness("shd-tail-olddir")
+        let logs = h.dir + "/logs", old = h.dir + "/old"
+        try #require(mkdir(logs, 0o755) == 0 && mkdir(old, 0o755) == 0)
+        let app = logs + "/app.log"
+        try append(app, lines("OLD", 2))
+        h.writeRules(threshold: 1, extra: """
+            rule app_errors on file "\(logs)/*.log" where message =~ /ERROR (?<code>\\w+)/ {
+              warn count(1m) >= 2
+              quiet 3s
+              summary "{count} {code} errors in {path}"
+            }
+            """)
+        try h.start()
+        try #require(h.waitReady() && h.waitFor(20) { h.log.contains("\(app): following from its end") }, "\(h.log)")
+        try append(app, lines("E1", 1))
+        #expect(waitRead(h, app), "\(h.log)")
+        var st = stat()
+        try #require(stat(app, &st) == 0)
+        #expect(h.stop() == 0)
+        try append(app, lines("E1", 1, from: 1))
+        #expect(rename(app, old + "/app.log.1") == 0)
+        try append(app, lines("E2", 2))
+        try h.start()
+        #expect(h.waitFor(20) { h.log.contains("\(app) was rotated while shd was stopped and its old file is no longer in \(logs)") }, "\(h.log)")
+        #expect(h.log.contains("lines written to it after byte \(st.st_size) were not read"), "\(h.log)")
+        #expect(h.waitFor(20) { codes(h, "firing") == ["E2"] }, "\(h.log)")
+        #expect(h.stop() == 0)
+    }
+
     @Test func aReloadFollowsFromTheEndAndAKillResumesFromTheLastCommit() throws {
         let h = try DaemonHarness("shd-tail-kill")
         let logs = h.dir + "/logs"
