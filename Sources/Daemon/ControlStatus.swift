@@ -17,6 +17,8 @@ struct ControlStatus {
     /// Arrays of objects, as the JSON result has them (`name`, `interval`, `last_collection`, `errors`; channels').
     var workers: JSONValue
     var channels: JSONValue
+    /// The event rules' sources (``Daemon/eventSourceStatuses()``), an array.
+    var sources: JSONValue
     /// ``ReloadOutcome/json`` or null.
     var lastReload: JSONValue
 
@@ -60,6 +62,7 @@ struct ControlStatus {
         j.endArray()
         j.key("workers"); j.value(workers)
         j.key("channels"); j.value(channels)
+        j.key("sources"); j.value(sources)
         j.key("silences"); j.value(.array(alerts.silences.map(\.json)))
         j.key("config_invalid"); j.bool(configInvalid != nil)
         j.key("last_reload"); j.value(lastReload)
@@ -124,7 +127,7 @@ struct ControlStatus {
             w.out.append(0x0A)
         }
         let small: JSONValue = .object(JSONObject([
-            ("workers", workers), ("channels", channels), ("silences", .array(alerts.silences.map(\.json))),
+            ("workers", workers), ("channels", channels), ("sources", sources), ("silences", .array(alerts.silences.map(\.json))),
             ("last_reload", lastReload),
         ]))
         w.put(ControlText.statusSections(small, now: now, paint: paint))

@@ -140,6 +140,29 @@ public enum ControlText {
             }
             out += line + "\n"
         }
+        if let sources = r["sources"]?.array, !sources.isEmpty {
+            out += "\n" + paint.bold("Event sources") + "\n"
+            for s in sources {
+                let kind = s["source"]?.string ?? "?"
+                var line = "  " + kind
+                if kind == "file" {
+                    let rules = (s["rules"]?.array ?? []).compactMap(\.string)
+                    line += " \(s["path"]?.string ?? "?")  (rule\(rules.count == 1 ? "" : "s") \(rules.joined(separator: ", ")))"
+                    let files = s["files"]?.array ?? []
+                    if !files.isEmpty {
+                        line += "  " + files.map { f in
+                            "\(f["path"]?.string ?? "?")\(f["draining"]?.bool == true ? " (rotated away)" : "") at byte \(Int(f["offset"]?.number ?? 0))"
+                        }.joined(separator: ", ")
+                    }
+                } else {
+                    if let p = s["path"]?.string { line += " " + p }
+                    line += "  \(Int(s["entries"]?.number ?? 0)) entries read"
+                    if let lost = s["lost"]?.number, lost > 0 { line += ", \(Int(lost)) lost (the kernel's buffer wrapped)" }
+                }
+                if let problem = s["problem"]?.string { line += "  " + paint.red(problem) }
+                out += line + "\n"
+            }
+        }
         out += "\n" + paint.bold("Silences") + "\n" + silences(r["silences"], indent: "  ", now: now)
         if let reload = r["last_reload"], reload != .null {
             out += "\nLast reload " + when(reload["at"], now: now) + ": " + (reload["message"]?.string ?? "") + "\n"

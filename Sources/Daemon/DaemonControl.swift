@@ -190,7 +190,7 @@ extension Daemon {
                 o.append("last_error", c.lastError.map { .string($0) } ?? .null)
                 return .object(o)
             }),
-            lastReload: lastReload.map(\.json) ?? .null)
+            sources: eventSourceStatuses(), lastReload: lastReload.map(\.json) ?? .null)
     }
 
     // MARK: explain

@@ -69,6 +69,34 @@ extension Daemon {
         }
     }
 
+    /// The event rules' sources as `shd status` shows them (`sources`, docs/control.md): the journal or the kernel log
+    /// with the entries read, then each followed file path (``FileTails/statuses()``). A source some rule reads that
+    /// could not be opened is listed with its problem.
+    func eventSourceStatuses() -> JSONValue {
+        var out: [JSONValue] = []
+        if engine.eventSources.contains("journal") {
+            var o = JSONObject()
+            if let j = journal {
+                o.append("source", "journal")
+                o.append("entries", .int(Int64(j.entriesRead)))
+                o.append("problem", .null)
+            } else if let k = kmsg {
+                o.append("source", "kmsg")
+                o.append("path", .string(k.path))
+                o.append("entries", .int(Int64(k.entriesRead)))
+                o.append("lost", .int(Int64(k.lost)))
+                o.append("problem", .null)
+            } else {
+                o.append("source", "journal")
+                o.append("entries", 0)
+                o.append("problem", "neither the journal nor the kernel log could be opened (the log says why); journal rules see nothing")
+            }
+            out.append(.object(o))
+        }
+        out += fileTails?.statuses() ?? []
+        return .array(out)
+    }
+
     func stopEventSources() {
         if let k = kmsg {
             loop.unwatch(fd: k.fd)

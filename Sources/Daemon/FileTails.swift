@@ -122,6 +122,27 @@ final class FileTails {
 
     var active: [Tail] { tails.filter { !$0.draining } }
 
+    /// What `shd status` shows of each followed path (`sources` in docs/control.md): the rules that read it, the files
+    /// read and to which byte, and the problem last logged for it or its folder (nil when there is none).
+    func statuses() -> [JSONValue] {
+        patterns.map { p in
+            let dir = p.pattern.directory
+            let files = tails.filter { parentDirectory($0.path) == dir && p.pattern.matches(name: baseName($0.path)) }
+                .sorted { ($0.path, $0.draining ? 1 : 0) < ($1.path, $1.draining ? 1 : 0) }
+            let problem = problems[p.pattern.path] ?? problems[dir]
+                ?? problems.first { parentDirectory($0.key) == dir && p.pattern.matches(name: baseName($0.key)) }?.value
+            var o = JSONObject()
+            o.append("source", "file")
+            o.append("path", .string(p.pattern.path))
+            o.append("rules", .array(p.rules.map { .string($0) }))
+            o.append("files", .array(files.map { t in
+                .object(JSONObject([("path", .string(t.path)), ("offset", .int(Int64(clamping: t.offset))), ("draining", .bool(t.draining))]))
+            }))
+            o.append("problem", problem.map { .string($0.message) } ?? .null)
+            return .object(o)
+        }
+    }
+
     // MARK: State
 
     /// `{"patterns": [PATH…], "files": [{"path", "device", "inode", "offset"}…]}`: what a restart resumes from.

@@ -58,6 +58,14 @@ import Glibc
                       ["name": "cpu", "interval": 1.0, "last_collection": .null, "errors": [:]]],
             channels: [["name": "hook", "channel": "hook", "kind": "webhook", "queued": 2, "failing": true, "failures": 3,
                         "last_delivery": .null, "last_error": "HTTP 500"]],
+            sources: empty ? [] : [
+                ["source": "kmsg", "path": "/dev/kmsg", "entries": 120, "lost": 3, "problem": .null],
+                ["source": "file", "path": "/var/log/app/*.log", "rules": ["app_errors", "app_slow"],
+                 "files": [["path": "/var/log/app/a.log", "offset": 1234, "draining": false],
+                           ["path": "/var/log/app/a.log", "offset": 99, "draining": true]], "problem": .null],
+                ["source": "file", "path": "/srv/late.log", "rules": ["late"], "files": [],
+                 "problem": "rule late: no file matches /srv/late.log yet; it is read from its first line when it appears (its folder is watched)"],
+            ],
             lastReload: empty ? .null : ["applied": false, "message": "refused: 2 error(s)", "reason": "shd reload by root",
                                           "at": .string(now.adding(seconds: -100).rfc3339)])
     }
@@ -97,6 +105,11 @@ import Glibc
                 "\(text)")
         #expect(text.contains("  odd  on a.b.c  1 instance, 1 firing\n"))
         #expect(text.contains("  s-1  rule=disk_full,mount=/*  until "), "\(text)")
+        #expect(text.contains("\nEvent sources\n  kmsg /dev/kmsg  120 entries read, 3 lost (the kernel's buffer wrapped)\n"
+            + "  file /var/log/app/*.log  (rules app_errors, app_slow)  /var/log/app/a.log at byte 1234, /var/log/app/a.log (rotated away) at byte 99\n"
+            + "  file /srv/late.log  (rule late)  rule late: no file matches /srv/late.log yet;"), "\(text)")
+        #expect(!String(decoding: Self.status(configInvalid: false, empty: true).text(alertsOnly: false, color: false), as: UTF8.self)
+            .contains("Event sources"), "no event rule, no section")
         let colored = String(decoding: Self.status().text(alertsOnly: true, color: true), as: UTF8.self)
         #expect(colored.hasPrefix("\u{1B}[31mFIRING  crit\u{1B}[0m  disk_full"), "\(colored)")
         #expect(!colored.contains("Rules"))

@@ -170,6 +170,12 @@ import Glibc
         #expect(h.waitFor(20) { h.log.contains("\(app) was rotated while shd was stopped and its old file is no longer in \(logs)") }, "\(h.log)")
         #expect(h.log.contains("lines written to it after byte \(st.st_size) were not read"), "\(h.log)")
         #expect(h.waitFor(20) { codes(h, "firing") == ["E2"] }, "\(h.log)")
+        // shd status lists the followed path, its rule and the file with the byte read to.
+        #expect(waitRead(h, app), "\(h.log)")
+        try #require(stat(app, &st) == 0)
+        let (rc, out, err) = try h.command(["status", "--socket", h.controlSocket])
+        #expect(rc == 1, "firing: \(err)")
+        #expect(out.contains("\nEvent sources\n  file \(logs)/*.log  (rule app_errors)  \(app) at byte \(st.st_size)\n"), "\(out)")
         #expect(h.stop() == 0)
     }
 
