@@ -78,7 +78,9 @@ public enum ShdCommandLine {
         "report", abstract: "print one daemon report as JSON",
         discussion: """
             Prints one daemon report as JSON. Rates and percentages come from two samples taken
-            --sample-interval apart.
+            --sample-interval apart. With --config or --rules, the report also has the rows of the
+            watches and probes that configuration declares (processes.watched, files.watched, probes.*),
+            each probe run once.
             """,
         options: [
             .flag("--pretty", help: "indent the JSON"),
@@ -88,6 +90,8 @@ public enum ShdCommandLine {
                 """),
             .option("--sample-interval", value: .duration("SECS", positive: false, max: 60),
                     help: "seconds between the two samples (default 0.25; at most 60, e.g. 0.5 or 500ms)"),
+            .option("--config", value: .file("FILE"), help: "include the watches and probes this configuration file declares"),
+            .option("--rules", value: .directory("DIR"), help: "include the watches and probes of this rules folder's files"),
             .flag("--latest", help: "print the report the running daemon last wrote (STATE_DIR/report.json)"),
             .option("--state-dir", value: .directory("DIR"), help: "where --latest looks (default /var/lib/shd)"),
             .option("--proc-root", value: .directory("DIR"), help: "read /proc from DIR: a host's procfs (live) or a fixture tree"),
@@ -113,6 +117,12 @@ public enum ShdCommandLine {
             if let v = p.text("--root-fs") { o.roots.rootFS = v }
             o.fixedTime = p.time("--fixed-time")
             if let v = p.number("--cycles") { o.cycles = Int(v) }
+            if p.text("--config") != nil || p.text("--rules") != nil {
+                var f = RunFlags()
+                f.config = p.text("--config")
+                f.rules = p.text("--rules")
+                o.declarations = f
+            }
             return ReportCommand.run(o)
         })
 

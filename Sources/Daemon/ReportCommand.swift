@@ -1,5 +1,7 @@
 // `shd report`: one daemon report from two samples a short interval apart, or the daemon's latest.
+import Probes
 import Reports
+import Rules
 import Workers
 #if canImport(Glibc)
 import Glibc
@@ -21,6 +23,8 @@ public struct ReportOptions: Sendable {
     /// Benchmark mode: collect this many cycles back to back and print CPU time per cycle and
     /// peak RSS to stderr (see BENCHMARKS.md).
     public var cycles: Int = 0
+    /// `--config` / `--rules`: the configuration whose declarations (watches, probes) the report includes; nil: none.
+    public var declarations: RunFlags?
     public init() {}
 }
 
@@ -48,6 +52,9 @@ public enum ReportCommand {
             return 2
         }
         let snapshot = Snapshot(workers: workers, roots: o.roots, options: o.workerOptions)
+        if let flags = o.declarations {
+            if let failed = declare(flags, into: snapshot, workers: o.workers, roots: o.roots) { return failed }
+        }
         snapshot.collectAll(now: o.fixedTime ?? .now())
         if o.cycles > 0 {
             let before = cpuSeconds()
@@ -62,6 +69,56 @@ public enum ReportCommand {
         snapshot.collectAll(now: now)
         writeStdout(snapshot.report(now: now).json.encoded(pretty: o.pretty) + "\n")
         return 0
+    }
+}
+
+extension ReportCommand {
+    /// The watches and probes the configuration found with `flags` declares, in `snapshot` as the daemon has them:
+    /// process watches configure `processes.watched`, file and directory watches add the files worker, probes the
+    /// probes worker, each probe run once now (on a loop of its own, each within its timeout). Returns an exit status
+    /// when the configuration does not load.
+    static func declare(_ flags: RunFlags, into snapshot: Snapshot, workers named: [String], roots: SourceRoots) -> Int32? {
+        let settings = DaemonSettings.locate(flags)
+        let loaded = RuleSetLoader.load(paths: settings.rulePaths, catalog: WorkerRegistry.catalog)
+        guard let config = loaded.configuration, !loaded.hasErrors else {
+            writeStderr(render(loaded) + "\n")
+            return 1
+        }
+        let wanted = { (worker: String) in named.isEmpty || named.contains(worker) }
+        let processes = processWatchSpecs(config)
+        if !processes.isEmpty, let f = snapshot.workers.first(where: { $0.name == "processes" })?.functions.lazy
+            .compactMap({ $0 as? WatchedProcessesFunction }).first {
+            f.configure(processes)
+        }
+        let files = fileWatchSpecs(config)
+        if !files.isEmpty, wanted("files") {
+            if !snapshot.workers.contains(where: { $0.name == "files" }), let w = WorkerRegistry.make("files") { snapshot.add(w) }
+            snapshot.workers.first { $0.name == "files" }?.functions.lazy.compactMap { $0 as? WatchedFilesFunction }.first?.configure(files)
+        }
+        if !config.probes.isEmpty, wanted("probes") {
+            if !snapshot.workers.contains(where: { $0.name == "probes" }), let w = WorkerRegistry.make("probes") { snapshot.add(w) }
+            runProbesOnce(config.probes)
+        }
+        return nil
+    }
+
+    /// Runs every probe once and waits for its rows (each run ends within the probe's timeout).
+    static func runProbesOnce(_ probes: [ProbeDeclaration]) {
+        let loop: EventLoop
+        do { loop = try EventLoop() } catch {
+            writeStderr("shd: probes not run: \(error)\n")
+            return
+        }
+        var waiting = Set(probes.map(\.name))
+        ProbeBoard.shared.retain(probes.map(\.name))
+        let runner = ProbeRunner(host: loop, publish: { function, probe, rows in
+            ProbeBoard.shared.publish(function: function, probe: probe, rows: rows)
+            waiting.remove(probe)
+        }, log: { writeStderr("shd: \($0)\n") })
+        for e in runner.update(probes) { writeStderr("shd: probes: \(e)\n") }
+        let longest = probes.compactMap { try? ProbePlan($0).timeout }.max() ?? 10
+        loop.run(until: { waiting.isEmpty }, timeout: longest + 2)
+        runner.stop()
     }
 }
 

@@ -103,6 +103,51 @@ func rowDifference(_ a: FunctionReport, _ g: FunctionReport) -> String {
         #expect(cpus >= 2, "cpu.times should have a total row and one per CPU")
     }
 
+    /// `shd report --rules DIR` has the rows of what DIR declares: a process watch on a process this test starts,
+    /// a file watch and an HTTP probe against a server on 127.0.0.1 (run once, within its timeout).
+    @Test func reportWithDeclarationsHasTheirRows() throws {
+        let tmp = makeTempDirectory("shd-report-decl")
+        defer { _ = runShell("rm -rf '\(tmp)'") }
+        let web = try LocalHTTPServer()
+        defer { web.stop() }
+        web.defaultResponse = .status(200, body: "all systems ok")
+        let marker = "shd-report-decl-\(getpid())"
+        let sleeper = try ChildProcess(["/bin/bash", "-c", "exec -a \(marker) sleep 60"], outputDirectory: tmp)
+        defer { sleeper.signal(SIGKILL); _ = sleeper.wait(timeout: 5) }
+        #expect(ChildProcess.waitFor(10) { readText("/proc/\(sleeper.pid)/cmdline").hasPrefix(marker) }, "the shell exec'd")
+        writeText(tmp + "/watched.txt", "hello\n")
+        let rules = tmp + "/rules.d"
+        mkdir(rules, 0o755)
+        writeText(rules + "/decl.rules", """
+            watch sleeper process { cmdline "^\(marker)" }
+            watch notes file { path "\(tmp)/watched.txt" checksum true }
+            probe web http { url "\(web.url)/health" body_regex "systems ok" timeout 2s }
+            """)
+        let p = try ChildProcess([shdBinary, "report", "--rules", rules, "--sample-interval", "0"], outputDirectory: tmp)
+        #expect(p.wait(timeout: 30) == 0, "\(p.stderr)")
+        let r = try DaemonReport(json: JSONValue.parse(p.stdout))
+        let watched = try #require(r.function(worker: "processes", function: "watched")?.data.first, "\(p.stdout.prefix(500))")
+        #expect(watched["watch"] == "sleeper" && watched["running"] == .int(1), "\(watched)")
+        #expect(watched["main_pid"] == .int(Int64(sleeper.pid)))
+        let file = try #require(r.function(worker: "files", function: "watched")?.data.first)
+        #expect(file["watch"] == "notes" && file["exists"] == .bool(true) && file["size_bytes"] == .int(6), "\(file)")
+        #expect(file["sha256"] == "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03")
+        let probe = try #require(r.workerReports.first { $0.name == "probes" }?.functionReports.first { $0.name == "http" }?.data.first)
+        #expect(probe["probe"] == "web" && probe["up"] == .bool(true) && probe["status"] == .int(200), "\(probe)")
+        #expect(web.requests.count == 1, "the probe ran once")
+
+        // Without the flags, no declarations are read: the report is as before.
+        let plain = try ChildProcess([shdBinary, "report", "--sample-interval", "0"], outputDirectory: tmp)
+        #expect(plain.wait(timeout: 30) == 0)
+        let pr = try DaemonReport(json: JSONValue.parse(plain.stdout))
+        #expect(pr.function(worker: "processes", function: "watched") == nil && !pr.workerReports.contains { $0.name == "probes" })
+        // A configuration that does not check: its errors, exit 1, no report.
+        writeText(rules + "/decl.rules", "watch sleeper process { cmdline 12 }\n")
+        let bad = try ChildProcess([shdBinary, "report", "--rules", rules], outputDirectory: tmp)
+        #expect(bad.wait(timeout: 30) == 1)
+        #expect(bad.stdout.isEmpty && bad.stderr.contains("decl.rules:1"), "\(bad.stderr)")
+    }
+
     @Test func workerFilterAndUsageErrors() throws {
         let tmp = makeTempDirectory()
         let p = try ChildProcess([shdBinary, "report", "--worker", "load", "--sample-interval", "0"], outputDirectory: tmp)
