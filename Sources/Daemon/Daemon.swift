@@ -33,6 +33,8 @@ public final class Daemon {
     var workerTimers: [TimerID] = []
     /// rtnetlink, uevents, PSI triggers, mdstat: kernel events that collect a function at once.
     var kernelEvents: KernelEvents?
+    /// Re-reads of pressure functions after a PSI trigger, until the kernel's averages have caught up.
+    var pressureFollowUp = PressureFollowUp()
     /// Workers whose event source reported a change that is not collected yet (one collection per loop turn).
     var sourcesDue: Set<String> = []
     var evaluationScheduled = false
@@ -259,6 +261,28 @@ public final class Daemon {
     /// and evaluated at the end of this loop turn, not at the next tick.
     func kernelEvent(_ stale: [String], from source: KernelEventSource) {
         SourceModes.shared.noteEvent(mechanism: source.mechanism)
+        if source is PressureTrigger {
+            let wasIdle = pressureFollowUp.next == nil
+            pressureFollowUp.triggered(stale, now: monotonicSeconds())
+            if wasIdle { armPressureFollowUp() }
+        }
+        collectNow(stale, reason: source.mechanism)
+    }
+
+    /// The next re-read of the pressure functions a PSI trigger named (``PressureFollowUp``).
+    func armPressureFollowUp() {
+        guard let next = pressureFollowUp.next else { return }
+        loop.addTimer(after: max(0, next - monotonicSeconds())) { [unowned self] in
+            guard !self.stopping else { return }
+            let due = self.pressureFollowUp.due(now: monotonicSeconds())
+            if !due.isEmpty { self.collectNow(due, reason: "PSI trigger follow-up") }
+            self.armPressureFollowUp()
+        }
+    }
+
+    /// Collects the `worker.function`s some rule (or the textfile export) reads now, and evaluates at the end of this
+    /// loop turn.
+    func collectNow(_ stale: [String], reason: String) {
         var byWorker: [String: Set<String>] = [:]
         for name in stale {
             guard let dot = name.firstIndex(of: ".") else { continue }
@@ -268,7 +292,7 @@ public final class Daemon {
         guard !byWorker.isEmpty else { return }
         let now = Timestamp.now()
         for w in snapshot.workers { if let only = byWorker[w.name] { snapshot.collect(w, now: now, only: only) } }
-        log.debug("\(source.mechanism): collected \(byWorker.flatMap { w, fs in fs.map { w + "." + $0 } }.sorted().joined(separator: ", ")) now")
+        log.debug("\(reason): collected \(byWorker.flatMap { w, fs in fs.map { w + "." + $0 } }.sorted().joined(separator: ", ")) now")
         scheduleEvaluation()
     }
 

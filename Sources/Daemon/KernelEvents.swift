@@ -43,6 +43,36 @@ public func pressureTriggers(for rules: [AlertRule]) -> [PressureTriggerSpec] {
     return kept
 }
 
+/// Re-reads of `pressure.*` after a PSI trigger. The kernel updates the averages rules read (avg10, avg60, avg300) every
+/// 2 s, not when it fires a trigger: read at the trigger's event, the average may not show the stall yet (BENCHMARKS
+/// §15c: one round waited 2.8 s for the next tick). So the functions a trigger named are read again each `step` for
+/// one trigger window; a trigger within the window extends it. The kernel fires a trigger at most once per window,
+/// so this is at most window/step reads per trigger.
+struct PressureFollowUp: Equatable {
+    static let step = 1.0
+    static let window = Double(psiWindowMicroseconds) / 1e6
+    /// Monotonic time until which each function is re-read.
+    private(set) var until: [String: Double] = [:]
+    /// When the next re-read is due; nil when none is.
+    private(set) var next: Double?
+
+    /// A trigger for `functions` fired at `now`.
+    mutating func triggered(_ functions: [String], now: Double) {
+        for f in functions { until[f] = max(until[f] ?? 0, now + Self.window) }
+        if next == nil { next = now + Self.step }
+    }
+
+    /// The functions to read at `now` (the re-read that was due); schedules the next one while any window lasts.
+    mutating func due(now: Double) -> [String] {
+        guard let n = next, now >= n - 0.001 else { return [] }
+        let read = until.filter { $0.value >= n - 0.001 }.keys.sorted()
+        // A window that ends before the next step has had its last read.
+        until = until.filter { $0.value >= now + Self.step - 0.001 }
+        next = until.isEmpty ? nil : now + Self.step
+        return read
+    }
+}
+
 /// Opens the kernel event sources on the loop and hands their events to the daemon.
 final class KernelEvents {
     private let loop: EventLoop

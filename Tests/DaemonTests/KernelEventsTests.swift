@@ -42,6 +42,31 @@ private func rules(_ text: String) throws -> [AlertRule] {
     }
 }
 
+/// After a PSI trigger the named functions are read again each second for one 10 s window (the kernel's averages
+/// move every 2 s); another trigger extends its function's window; nothing is read once every window has ended.
+@Suite struct PressureFollowUpTests {
+    @Test func readsFollowEachTriggerForOneWindow() {
+        var f = PressureFollowUp()
+        #expect(f.next == nil && f.due(now: 5) == [])
+        f.triggered(["pressure.cpu"], now: 100)
+        #expect(f.next == 101)
+        #expect(f.due(now: 100.5) == [], "not due yet")
+        var reads: [(Double, [String])] = []
+        while let n = f.next, n < 130 {
+            reads.append((n, f.due(now: n)))
+            if n == 104 { f.triggered(["pressure.memory", "pressure.cpu"], now: 104.2) }
+        }
+        // cpu: 101 … 114 (its window extended to 114.2 by the trigger at 104.2); memory: 105 … 114.
+        #expect(reads.map(\.0) == (101...114).map(Double.init))
+        #expect(reads.filter { $0.1.contains("pressure.cpu") }.count == 14)
+        #expect(reads.filter { $0.1.contains("pressure.memory") }.map(\.0) == (105...114).map(Double.init), "\(reads)")
+        #expect(f.next == nil && f.until.isEmpty, "every window ended: no timer left")
+        // A trigger after a quiet spell starts again.
+        f.triggered(["pressure.io"], now: 200)
+        #expect(f.next == 201 && f.due(now: 201.3) == ["pressure.io"] && f.next == 202.3)
+    }
+}
+
 @Suite struct PressureTriggerRegistrationTests {
     @Test(.enabled(if: access("/proc/pressure/cpu", F_OK) == 0, "no /proc/pressure here (kernel without CONFIG_PSI, or booted with psi=0)"))
     func kernelAcceptsTheTriggerAndRefusesAnImpossibleOne() throws {
