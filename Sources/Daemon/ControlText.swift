@@ -142,25 +142,8 @@ public enum ControlText {
         }
         if let sources = r["sources"]?.array, !sources.isEmpty {
             out += "\n" + paint.bold("Event sources") + "\n"
-            for s in sources {
-                let kind = s["source"]?.string ?? "?"
-                var line = "  " + kind
-                if kind == "file" {
-                    let rules = (s["rules"]?.array ?? []).compactMap(\.string)
-                    line += " \(s["path"]?.string ?? "?")  (rule\(rules.count == 1 ? "" : "s") \(rules.joined(separator: ", ")))"
-                    let files = s["files"]?.array ?? []
-                    if !files.isEmpty {
-                        line += "  " + files.map { f in
-                            "\(f["path"]?.string ?? "?")\(f["draining"]?.bool == true ? " (rotated away)" : "") at byte \(Int(f["offset"]?.number ?? 0))"
-                        }.joined(separator: ", ")
-                    }
-                } else {
-                    if let p = s["path"]?.string { line += " " + p }
-                    line += "  \(Int(s["entries"]?.number ?? 0)) entries read"
-                    if let lost = s["lost"]?.number, lost > 0 { line += ", \(Int(lost)) lost (the kernel's buffer wrapped)" }
-                }
-                if let problem = s["problem"]?.string { line += "  " + paint.red(problem) }
-                out += line + "\n"
+            for s in sourceLines(sources) {
+                out += "  " + s.source + (s.reading.isEmpty ? "" : "  " + s.reading) + (s.problem.map { "  " + paint.red($0) } ?? "") + "\n"
             }
         }
         out += "\n" + paint.bold("Silences") + "\n" + silences(r["silences"], indent: "  ", now: now)
@@ -168,6 +151,28 @@ public enum ControlText {
             out += "\nLast reload " + when(reload["at"], now: now) + ": " + (reload["message"]?.string ?? "") + "\n"
         }
         return out
+    }
+
+    /// The event sources of a status (`sources`, docs/control.md) for people: what is read (`journal`,
+    /// `file /var/log/app/*.log  (rule app_errors)`), how far (`1234 entries read`, each file and the byte read to) and
+    /// the problem, if any. The status text and the status page both show these.
+    static func sourceLines(_ sources: [JSONValue]) -> [(source: String, reading: String, problem: String?)] {
+        sources.map { s in
+            let kind = s["source"]?.string ?? "?"
+            var source = kind, reading = ""
+            if kind == "file" {
+                let rules = (s["rules"]?.array ?? []).compactMap(\.string)
+                source += " \(s["path"]?.string ?? "?")  (rule\(rules.count == 1 ? "" : "s") \(rules.joined(separator: ", ")))"
+                reading = (s["files"]?.array ?? []).map { f in
+                    "\(f["path"]?.string ?? "?")\(f["draining"]?.bool == true ? " (rotated away)" : "") at byte \(Int(f["offset"]?.number ?? 0))"
+                }.joined(separator: ", ")
+            } else {
+                if let p = s["path"]?.string { source += " " + p }
+                reading = "\(Int(s["entries"]?.number ?? 0)) entries read"
+                if let lost = s["lost"]?.number, lost > 0 { reading += ", \(Int(lost)) lost (the kernel's buffer wrapped)" }
+            }
+            return (source, reading, s["problem"]?.string)
+        }
     }
 
     // MARK: explain

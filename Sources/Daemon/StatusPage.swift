@@ -46,6 +46,8 @@ struct StatusPageModel {
     var charts: [RuleChart]
     var workers: [Worker]
     var channels: [Channel]
+    /// The event rules' sources (``ControlText/sourceLines(_:)``).
+    var sources: [(source: String, reading: String, problem: String?)] = []
     /// Notifications spooled and not yet delivered (every channel).
     var spooled: Int
     var silences: [Silence]
@@ -201,6 +203,7 @@ enum StatusPage {
         charts(&h, m)
         workers(&h, m)
         channels(&h, m)
+        sources(&h, m)
         silences(&h, m)
         if let r = m.lastReload {
             h.raw("<p class=\"muted\">Last reload ")
@@ -443,6 +446,22 @@ enum StatusPage {
         h.raw("</tbody></table></div>\n</section>\n")
     }
 
+    static func sources(_ h: inout HTML, _ m: StatusPageModel) {
+        guard !m.sources.isEmpty else { return }
+        h.raw("<section id=\"sources\">\n<h2>Event sources</h2>\n<div class=\"wrap\"><table class=\"stack\">\n")
+        h.raw("<thead><tr><th>source</th><th>reading</th><th>problem</th></tr></thead>\n<tbody>\n")
+        for s in m.sources {
+            h.raw("<tr><td data-label=\"source\">")
+            h.text(s.source)
+            h.raw("</td><td data-label=\"reading\">")
+            if s.reading.isEmpty { h.raw("<span class=\"muted\">nothing yet</span>") } else { h.text(s.reading) }
+            h.raw("</td><td data-label=\"problem\">")
+            if let p = s.problem { h.raw("<span class=\"err\">"); h.text(p); h.raw("</span>") } else { h.raw("<span class=\"muted\">none</span>") }
+            h.raw("</td></tr>\n")
+        }
+        h.raw("</tbody></table></div>\n</section>\n")
+    }
+
     static func silences(_ h: inout HTML, _ m: StatusPageModel) {
         guard !m.silences.isEmpty else { return }
         h.raw("<section id=\"silences\">\n<h2>Silences</h2>\n<div class=\"wrap\"><table class=\"stack\">\n")
@@ -574,7 +593,8 @@ extension Daemon {
         }
         return StatusPageModel(host: snapshot.hostname ?? "", now: now, alerts: alerts, configInvalid: configInvalid != nil,
                                rules: engine.ruleStatuses(), charts: engine.recentValues(now: now), workers: workers,
-                               channels: channels, spooled: dispatcher.pendingCount, silences: status.silences,
+                               channels: channels, sources: ControlText.sourceLines(eventSourceStatuses().array ?? []),
+                               spooled: dispatcher.pendingCount, silences: status.silences,
                                lastReload: lastReload.map { ($0.at, $0.applied, $0.message) },
                                refreshSeconds: Int(min(60, max(2, settings.interval.rounded()))))
     }

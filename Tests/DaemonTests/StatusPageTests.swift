@@ -24,6 +24,8 @@ import Testing
                                              errors: [(function: "filesystems", error: text)])],
             channels: [StatusPageModel.Channel(name: "hook", kind: "webhook", queued: 2, failures: 3, lastDelivery: nil,
                                                lastError: text)],
+            sources: [(source: "file /var/log/\(text)  (rule app)", reading: "", problem: text),
+                      (source: "journal", reading: "12 entries read", problem: nil)],
             spooled: 2,
             silences: [Silence(id: "s1", matchers: [LabelMatcher(name: "mount", value: text)], startsAt: now.adding(seconds: -60),
                                endsAt: now.adding(seconds: 3600), createdBy: Actor(uid: 0, user: text), createdAt: now,
@@ -86,7 +88,11 @@ import Testing
         // Every place a string lands: rule (attribute and text), labels, summary, notes, chart, rule table, worker
         // error, channel error, silence, reload message.
         let escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
-        #expect(page.ranges(of: escaped).count >= 16, "\(page.ranges(of: escaped).count)")
+        #expect(page.ranges(of: escaped).count >= 18, "\(page.ranges(of: escaped).count)")
+        // The event sources: one row each, the problem marked.
+        let sources = Self.between(page, "<section id=\"sources\">", "</section>") ?? ""
+        #expect(sources.contains("<td data-label=\"reading\"><span class=\"muted\">nothing yet</span></td><td data-label=\"problem\"><span class=\"err\">\(escaped)"), "\(sources)")
+        #expect(sources.contains("<td data-label=\"source\">journal</td><td data-label=\"reading\">12 entries read</td>"))
     }
 
     @Test func controlCharactersAreReplaced() {
