@@ -1,5 +1,8 @@
 // TextBuffer: what it holds is what an array of the same appends holds, through growth, for every kind of append.
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import Daemon
 
 @Suite struct TextBufferTests {
@@ -37,8 +40,27 @@ import Testing
         #expect(ControlText.duration(seconds) == text)
     }
 
+    /// The two decimals are written from the integer of hundredths: for a million values of every magnitude, the same
+    /// text as the shortest decimal of the rounded value (`Double.description`), which it replaces.
+    @Test func twoDecimalsAreWhatDoubleDescriptionSays() {
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<1_000_000 {
+            let magnitude = Double.random(in: -4...15, using: &rng)
+            var d = Double.random(in: 1...10, using: &rng) * pow(10, magnitude)
+            if i % 2 == 1 { d = -d }
+            if i % 7 == 0 { d = (d * 100).rounded() / 100 }  // exact hundredths, the common case
+            let want = d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String((d * 100).rounded() / 100)
+            var b = TextBuffer(capacity: 8)
+            b.number(d)
+            let got = b.withBytes { String(decoding: $0, as: UTF8.self) }
+            if got != want { Issue.record("\(d): \(got), Double.description says \(want)"); return }
+        }
+    }
+
     @Test(arguments: [
         (85, "85"), (-0.0, "0"), (53.2, "53.2"), (53.256, "53.26"), (-1.5, "-1.5"), (1.001, "1.0"), (1e16, "1e+16"),
+        (0.004, "0.0"), (-0.004, "-0.0"), (0.05, "0.05"), (-0.05, "-0.05"), (12.05, "12.05"), (99.995, "100.0"),
+        (1e13 + 0.5, "10000000000000.5"), (123456789012.345, "123456789012.35"), (2.5e14 + 0.25, "250000000000000.25"),
     ] as [(Double, String)])
     func numbersAreWholeOrTwoDecimals(value: Double, text: String) {
         var b = TextBuffer(capacity: 8)
