@@ -18,8 +18,8 @@ systemd-run --quiet --wait --unit=shd-test-oom.service -p MemoryMax=32M -p Memor
 	/usr/bin/python3 -c 'b = [bytearray(1 << 20) for _ in range(200)]' >/dev/null 2>&1
 check "a real OOM kill in a memory-limited unit: oom_killed_process firing at the receiver" \
 	hook_exactly "$n0" 1 oom_killed_process firing
-# (unit_oom_kill from the unit's memory.events is not checked here: this transient unit is gone when
-# systemd-run --wait returns, and a fresh-clone run saw no unit_oom_kill for it; scripts/systemd-guest/wip/README.)
+# (unit_oom_kill is 75-unit-oom.sh: this transient unit is gone when systemd-run --wait returns, before shd has
+# read its counter at 0.)
 systemctl reset-failed shd-test-oom.service 2>/dev/null
 # A restart while they fire: the state and the journal cursor carry them over; nothing fires twice.
 pid=$(mainpid)
