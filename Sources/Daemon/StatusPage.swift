@@ -403,9 +403,22 @@ enum StatusPage {
         h.raw("</svg>")
     }
 
+    /// A section of one table: its heading (HTML, ours) and column names; the rows follow, then `closeTable`.
+    static func openTable(_ h: inout HTML, id: StaticString, heading: String, columns: [StaticString]) {
+        h.raw("<section id=\"\(id)\">\n<h2>\(heading)</h2>\n<div class=\"wrap\"><table class=\"stack\">\n<thead><tr>")
+        for c in columns { h.raw("<th>\(c)</th>") }
+        h.raw("</tr></thead>\n<tbody>\n")
+    }
+
+    static func closeTable(_ h: inout HTML) { h.raw("</tbody></table></div>\n</section>\n") }
+
+    /// A text from outside marked as an error, or a muted "none".
+    static func errorOrNone(_ h: inout HTML, _ text: String?) {
+        if let text { h.raw("<span class=\"err\">"); h.text(text); h.raw("</span>") } else { h.raw("<span class=\"muted\">none</span>") }
+    }
+
     static func workers(_ h: inout HTML, _ m: StatusPageModel) {
-        h.raw("<section id=\"workers\">\n<h2>Workers</h2>\n<div class=\"wrap\"><table class=\"stack\">\n")
-        h.raw("<thead><tr><th>worker</th><th>interval</th><th>last collection</th><th>errors</th></tr></thead>\n<tbody>\n")
+        openTable(&h, id: "workers", heading: "Workers", columns: ["worker", "interval", "last collection", "errors"])
         for w in m.workers {
             h.raw("<tr><td data-label=\"worker\">")
             h.text(w.name)
@@ -423,13 +436,12 @@ enum StatusPage {
             }
             h.raw("</td></tr>\n")
         }
-        h.raw("</tbody></table></div>\n</section>\n")
+        closeTable(&h)
     }
 
     static func channels(_ h: inout HTML, _ m: StatusPageModel) {
-        h.raw("<section id=\"channels\">\n<h2>Channels <small>\(m.spooled) notification\(m.spooled == 1 ? "" : "s") spooled</small></h2>\n")
-        h.raw("<div class=\"wrap\"><table class=\"stack\">\n<thead><tr><th>channel</th><th>kind</th><th>queued</th>")
-        h.raw("<th>state</th><th>last delivery</th><th>last error</th></tr></thead>\n<tbody>\n")
+        openTable(&h, id: "channels", heading: "Channels <small>\(m.spooled) notification\(m.spooled == 1 ? "" : "s") spooled</small>",
+                  columns: ["channel", "kind", "queued", "state", "last delivery", "last error"])
         for c in m.channels {
             h.raw("<tr><td data-label=\"channel\">")
             h.text(c.name)
@@ -440,32 +452,30 @@ enum StatusPage {
             h.raw("</td><td data-label=\"last delivery\">")
             if let t = c.lastDelivery { time(&h, t, text: ago(t, m.now)) } else { h.raw("<span class=\"muted\">none</span>") }
             h.raw("</td><td data-label=\"last error\">")
-            if let e = c.lastError { h.raw("<span class=\"err\">"); h.text(e); h.raw("</span>") } else { h.raw("<span class=\"muted\">none</span>") }
+            errorOrNone(&h, c.lastError)
             h.raw("</td></tr>\n")
         }
-        h.raw("</tbody></table></div>\n</section>\n")
+        closeTable(&h)
     }
 
     static func sources(_ h: inout HTML, _ m: StatusPageModel) {
         guard !m.sources.isEmpty else { return }
-        h.raw("<section id=\"sources\">\n<h2>Event sources</h2>\n<div class=\"wrap\"><table class=\"stack\">\n")
-        h.raw("<thead><tr><th>source</th><th>reading</th><th>problem</th></tr></thead>\n<tbody>\n")
+        openTable(&h, id: "sources", heading: "Event sources", columns: ["source", "reading", "problem"])
         for s in m.sources {
             h.raw("<tr><td data-label=\"source\">")
             h.text(s.source)
             h.raw("</td><td data-label=\"reading\">")
             if s.reading.isEmpty { h.raw("<span class=\"muted\">nothing yet</span>") } else { h.text(s.reading) }
             h.raw("</td><td data-label=\"problem\">")
-            if let p = s.problem { h.raw("<span class=\"err\">"); h.text(p); h.raw("</span>") } else { h.raw("<span class=\"muted\">none</span>") }
+            errorOrNone(&h, s.problem)
             h.raw("</td></tr>\n")
         }
-        h.raw("</tbody></table></div>\n</section>\n")
+        closeTable(&h)
     }
 
     static func silences(_ h: inout HTML, _ m: StatusPageModel) {
         guard !m.silences.isEmpty else { return }
-        h.raw("<section id=\"silences\">\n<h2>Silences</h2>\n<div class=\"wrap\"><table class=\"stack\">\n")
-        h.raw("<thead><tr><th>id</th><th>matches</th><th>until</th><th>by</th><th>comment</th></tr></thead>\n<tbody>\n")
+        openTable(&h, id: "silences", heading: "Silences", columns: ["id", "matches", "until", "by", "comment"])
         for s in m.silences {
             h.raw("<tr><td data-label=\"id\">")
             h.text(s.id)
@@ -479,7 +489,7 @@ enum StatusPage {
             h.text(s.comment)
             h.raw("</td></tr>\n")
         }
-        h.raw("</tbody></table></div>\n</section>\n")
+        closeTable(&h)
     }
 
     // MARK: text

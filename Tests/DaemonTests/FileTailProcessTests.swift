@@ -53,6 +53,18 @@ import Glibc
         #expect(bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count)
     }
 
+    /// The rule both tests follow `logs/*.log` with: one alert per error code, `atLeast` lines a minute.
+    func appErrors(_ logs: String, atLeast n: Int) -> String {
+        """
+        rule app_errors on file "\(logs)/*.log" where message =~ /ERROR (?<code>\\w+)/ {
+          warn count(1m) >= \(n)
+          quiet 3s
+          summary "{count} {code} errors in {path}"
+        }
+
+        """
+    }
+
     func lines(_ code: String, _ n: Int, from k: Int = 0) -> String {
         (k..<(k + n)).map { "2025-11-30T10:00:\($0 < 10 ? "0" : "")\($0)Z ERROR \(code) request \($0) failed\n" }.joined()
     }
@@ -71,12 +83,7 @@ import Glibc
         let app = logs + "/app.log"
         // History before shd starts is not replayed.
         try append(app, lines("OLD", 5))
-        h.writeRules(threshold: 1, extra: """
-            rule app_errors on file "\(logs)/*.log" where message =~ /ERROR (?<code>\\w+)/ {
-              warn count(1m) >= 3
-              quiet 3s
-              summary "{count} {code} errors in {path}"
-            }
+        h.writeRules(threshold: 1, extra: appErrors(logs, atLeast: 3) + """
             rule late_file on file "\(spool)/late.log" {
               warn count(1m) >= 2
               quiet 3s
@@ -149,13 +156,7 @@ import Glibc
         try #require(mkdir(logs, 0o755) == 0 && mkdir(old, 0o755) == 0)
         let app = logs + "/app.log"
         try append(app, lines("OLD", 2))
-        h.writeRules(threshold: 1, extra: """
-            rule app_errors on file "\(logs)/*.log" where message =~ /ERROR (?<code>\\w+)/ {
-              warn count(1m) >= 2
-              quiet 3s
-              summary "{count} {code} errors in {path}"
-            }
-            """)
+        h.writeRules(threshold: 1, extra: appErrors(logs, atLeast: 2))
         try h.start()
         try #require(h.waitReady() && h.waitFor(20) { h.log.contains("\(app): following from its end") }, "\(h.log)")
         try append(app, lines("E1", 1))
