@@ -33,11 +33,16 @@ public struct FunctionSchema: Sendable, Equatable {
     public var name: String
     public var help: String
     public var fields: [FieldSchema]
+    /// The labels that tell its rows apart when other labels change with the state they report (an interface's
+    /// `name`, not its `operstate`): a rule without `by` on such a function gets a warning (`identity-changes`).
+    /// Empty: every label is part of what a row is.
+    public var key: [String]
 
-    public init(name: String, help: String, fields: [FieldSchema]) {
+    public init(name: String, help: String, fields: [FieldSchema], key: [String] = []) {
         self.name = name
         self.help = help
         self.fields = fields
+        self.key = key
     }
 
     public func field(_ name: String) -> FieldSchema? { fields.first { $0.name == name } }

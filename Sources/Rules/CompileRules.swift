@@ -144,6 +144,18 @@ extension Checker {
                 if !names.contains(n) { names.append(n) }
             }
             identityLabels = names
+        } else if !r.isEvent, let schema = scope.schema, !schema.key.isEmpty {
+            let changing = schema.fields.filter { $0.kind == .label && !schema.key.contains($0.name) }.map(\.name)
+            if !changing.isEmpty {
+                let by = schema.key.joined(separator: ", ")
+                diagnose(.identityChanges,
+                         "rule `\(r.name)` has no `by`: its alerts are told apart by every label of \(r.worker).\(r.function), and "
+                            + changing.map { "`\($0)`" }.joined(separator: ", ")
+                            + (changing.count == 1 ? " changes with what it reports" : " change with what they report")
+                            + " (a change would end the alert and start another); `by \(by)` keeps one alert per \(by)",
+                         r.functionSpan, fixIt: Diagnostic.FixIt("add `by \(by)`", location: loc(r.functionSpan),
+                                                                 length: r.functionSpan.length, replacement: "\(r.function) by \(by)"))
+            }
         }
         var filter: CExpr?
         if let f = r.filter {

@@ -60,6 +60,9 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
     case typeMismatch, expectedCondition, divisionByZero, historyInWhere, badRegex, badTemplate, badMute
     // Probably not what was meant
     case unitMismatch, rawCounter, rateOfGauge, constantCondition
+    /// `identity-changes`: a rule without `by` on a function whose rows carry labels that change with the state they
+    /// report (FunctionSchema.key): each change would end the alert and start another.
+    case identityChanges
     // Contradictions
     case critBelowWarn, clearNever, clearShorthand, clearOverlaps
     // Inhibition (`inhibited by`)
@@ -144,6 +147,7 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
         case .rawCounter: return "raw-counter"
         case .rateOfGauge: return "rate-of-gauge"
         case .constantCondition: return "constant-condition"
+        case .identityChanges: return "identity-changes"
         case .critBelowWarn: return "crit-below-warn"
         case .clearNever: return "clear-never"
         case .clearShorthand: return "clear-shorthand"
@@ -166,7 +170,7 @@ public enum DiagnosticCode: Sendable, Equatable, Hashable, CaseIterable {
     public var severity: Diagnostic.Severity {
         switch self {
         case .settingOverridden, .duplicateOption, .secretInline, .secretPlaintext, .unitMismatch, .rawCounter, .rateOfGauge,
-             .constantCondition, .clearOverlaps, .inhibitMatchesAll, .emptyRuleSet, .noSuchFile:
+             .constantCondition, .identityChanges, .clearOverlaps, .inhibitMatchesAll, .emptyRuleSet, .noSuchFile:
             return .warning
         default: return .error
         }

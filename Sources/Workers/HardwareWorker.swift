@@ -172,7 +172,7 @@ public final class RaidFunction: MetricFunction {
         FieldSchema("devices_spare", .number, help: "Members marked spare (S); on an inactive array, members without a role yet"),
         FieldSchema("sync_percent", .number, unit: "percent", help: "Progress of a running recovery, resync, reshape or check"),
         FieldSchema("sync_remaining_seconds", .number, unit: "seconds", help: "Kernel's estimate of the time left for it"),
-    ])
+    ], key: ["array"])
 
     private var file: KernelFile?
 

@@ -28,7 +28,7 @@ public final class InterfacesFunction: MetricFunction {
         FieldSchema("tx_errors_per_second", .number, help: "Transmit errors per second"),
         FieldSchema("rx_drops_per_second", .number, help: "Receive drops per second"),
         FieldSchema("tx_drops_per_second", .number, help: "Transmit drops per second"),
-    ])
+    ], key: ["name"])
 
     /// The sysfs attributes of one interface, kept open across ticks.
     final class LinkFiles {

@@ -40,7 +40,7 @@ public final class TCPProbeFunction: MetricFunction {
         FieldSchema("up", .bool, help: "the last connect succeeded within the timeout"),
         FieldSchema("connect_seconds", .number, unit: "seconds", help: "time to connect"),
         FieldSchema("error", .label, help: "why the last run failed (empty when up)"),
-    ])
+    ], key: ["probe"])
     public init() {}
     public func collect(_ context: CollectContext) throws -> [Row] { probeRows(Self.schema.name) }
 }
@@ -57,7 +57,7 @@ public final class HTTPProbeFunction: MetricFunction {
         FieldSchema("bytes", .number, unit: "bytes", help: "body bytes read (at most max_body)"),
         FieldSchema("redirects", .number, help: "redirects followed"),
         FieldSchema("error", .label, help: "why the last run failed (secrets removed; empty when it answered)"),
-    ])
+    ], key: ["probe"])
     public init() {}
     public func collect(_ context: CollectContext) throws -> [Row] { probeRows(Self.schema.name) }
 }
@@ -81,7 +81,7 @@ public final class TLSProbeFunction: MetricFunction {
         FieldSchema("url", .label, help: "the URL probed"),
         FieldSchema("name", .label, help: "the name the certificate is checked against"),
         FieldSchema("up", .bool, help: "the handshake gave a certificate"),
-    ] + certificateFields)
+    ] + certificateFields, key: ["probe"])
     public init() {}
     public func collect(_ context: CollectContext) throws -> [Row] { probeRows(Self.schema.name) }
 }
@@ -91,7 +91,7 @@ public final class CertificateFilesFunction: MetricFunction {
         help: "Declared certificate probes: one row per PEM file (its first certificate), re-read when the file changes", fields: [
         FieldSchema("probe", .label, help: "the probe's name"),
         FieldSchema("path", .label, help: "the file"),
-    ] + certificateFields)
+    ] + certificateFields, key: ["probe", "path"])
     public init() {}
     public func collect(_ context: CollectContext) throws -> [Row] { probeRows(Self.schema.name) }
 }

@@ -411,7 +411,7 @@ public final class SystemErrorsFunction: MetricFunction {
         FieldSchema("collections_total", .counter, help: "Collections since start"),
         FieldSchema("errors_total", .counter, help: "Failed collections since start"),
         FieldSchema("failing", .bool, help: "The latest collection failed"),
-    ])
+    ], key: ["function"])
 
     private let accounting: SelfAccounting
 

@@ -172,7 +172,7 @@ public final class SystemdUnitsFunction: MetricFunction {
         FieldSchema("tasks", .number, help: "The unit's cgroup pids.current"),
         FieldSchema("cpu_seconds_total", .counter, unit: "seconds", help: "CPU time of the unit's cgroup (cpu.stat usage_usec)"),
         FieldSchema("oom_kills_total", .counter, help: "Processes the kernel's OOM killer killed in the unit's cgroup while shd watched (memory.events oom_kill)"),
-    ])
+    ], key: ["unit"])
 
     let state: SystemdUnitsState
     init(state: SystemdUnitsState) { self.state = state }
@@ -212,7 +212,7 @@ public final class SystemdTimersFunction: MetricFunction {
         FieldSchema("period_seconds", .number, unit: "seconds", help: "From the last trigger to the next elapse"),
         FieldSchema("unit_last_success_age_seconds", .number, unit: "seconds",
                     help: "Time since a run of the triggered unit last ended in success (unknown until shd has seen one)"),
-    ])
+    ], key: ["timer"])
 
     let state: SystemdUnitsState
     init(state: SystemdUnitsState) { self.state = state }

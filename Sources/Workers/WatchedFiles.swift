@@ -98,7 +98,7 @@ public final class WatchedFilesFunction: MetricFunction {
         FieldSchema("changes_total", .counter, help: "times the path changed (appeared, vanished, content, size, times, mode, owner, links, checksum; a directory's entries) since shd started watching"),
         FieldSchema("checksum_changes_total", .counter, help: "with `checksum true`: times its SHA-256 differed from the one before (the content changed) since shd started watching"),
         FieldSchema("error", .label, help: "why the path or its checksum could not be read (empty otherwise)"),
-    ])
+    ], key: ["watch", "path"])
 
     private var specs: [FileWatchSpec] = []
     private var states: [String: WatchedPathState] = [:]

@@ -106,7 +106,7 @@ public final class WatchedProcessesFunction: MetricFunction {
         FieldSchema("ppid_changes_total", .counter, help: "times the main process changed parent (reparented) since shd started watching"),
         FieldSchema("error", .label, help: "why the pid file names no process (empty otherwise)"),
         FieldSchema("unreadable", .label, help: "the fields left out because the kernel refused their file, and why (empty when all are read): another user's process takes CAP_SYS_PTRACE"),
-    ])
+    ], key: ["watch"])
 
     let table: ProcessTable
     private var watches: [ProcessWatchState] = []
