@@ -301,15 +301,16 @@ private let httpThunk: shd_http_handler = { ctx, request, answer in
     Unmanaged<HTTPEndpoint>.fromOpaque(ctx).takeUnretainedValue().answer(request.pointee, answer)
 }
 
-/// A file a setting names, as text; `private`: refused when others may read it (a token, a key).
+/// A file a setting names, as text; `private`: refused when others may read it (a token, a key; its group may: a TLS
+/// key is often root:ssl-cert 0640).
 func readSettingFile(_ path: String, setting: String, private: Bool) throws(UsageError) -> String {
-    var st = stat()
-    guard stat(path, &st) == 0 else { throw UsageError("set \(setting): \(path): \(errnoText(errno))") }
-    if `private`, st.st_mode & 0o007 != 0 {
-        throw UsageError("set \(setting): \(path) is readable by others (mode \(String(st.st_mode & 0o777, radix: 8))); chmod 600 it")
-    }
-    do { return String(decoding: try readWholeFile(path, limit: 1 << 20), as: UTF8.self) } catch {
-        throw UsageError("set \(setting): \(error)")
+    do { return String(decoding: try readPrivateFile(path, refusing: `private` ? 0o007 : 0, limit: 1 << 20), as: UTF8.self) } catch {
+        switch error {
+        case .unreadable(let e) where e.operation == "read": throw UsageError("set \(setting): \(e)")
+        case .unreadable(let e): throw UsageError("set \(setting): \(path): \(errnoText(e.errno))")
+        case .exposed(let mode):
+            throw UsageError("set \(setting): \(path) is readable by others (mode \(String(mode & 0o777, radix: 8))); chmod 600 it")
+        }
     }
 }
 

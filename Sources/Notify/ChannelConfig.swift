@@ -140,16 +140,12 @@ struct ChannelConfig {
 
     /// Reads a secret; refuses a file that group or others may access, naming the file.
     static func readSecret(_ path: String, at loc: SourceLocation?) throws(NotifyError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw NotifyError(.secretFileOpen(path: path, reason: errnoText(errno)), at: loc) }
-        var st = stat()
-        let statOK = fstat(fd, &st) == 0
-        close(fd)
-        guard statOK else { throw NotifyError(.secretFileOpen(path: path, reason: errnoText(errno)), at: loc) }
-        if st.st_mode & 0o077 != 0 { throw NotifyError(.secretFilePermissions(path: path, mode: st.st_mode), at: loc) }
         let bytes: [UInt8]
-        do { bytes = try readWholeFile(path, limit: 64 * 1024) } catch {
-            throw NotifyError(.secretFileOpen(path: path, reason: errnoText(error.errno)), at: loc)
+        do { bytes = try readPrivateFile(path, refusing: 0o077, limit: 64 * 1024) } catch {
+            switch error {
+            case .unreadable(let e): throw NotifyError(.secretFileOpen(path: path, reason: errnoText(e.errno)), at: loc)
+            case .exposed(let mode): throw NotifyError(.secretFilePermissions(path: path, mode: mode), at: loc)
+            }
         }
         // Editors leave a final newline; a secret never ends with one on purpose.
         var s = String(decoding: bytes, as: UTF8.self)
