@@ -53,7 +53,7 @@ public enum ReportCommand {
         }
         let snapshot = Snapshot(workers: workers, roots: o.roots, options: o.workerOptions)
         if let flags = o.declarations {
-            if let failed = declare(flags, into: snapshot, workers: o.workers, roots: o.roots) { return failed }
+            if let failed = declare(flags, into: snapshot, workers: o.workers) { return failed }
         }
         snapshot.collectAll(now: o.fixedTime ?? .now())
         if o.cycles > 0 {
@@ -77,7 +77,7 @@ extension ReportCommand {
     /// process watches configure `processes.watched`, file and directory watches add the files worker, probes the
     /// probes worker, each probe run once now (on a loop of its own, each within its timeout). Returns an exit status
     /// when the configuration does not load.
-    static func declare(_ flags: RunFlags, into snapshot: Snapshot, workers named: [String], roots: SourceRoots) -> Int32? {
+    static func declare(_ flags: RunFlags, into snapshot: Snapshot, workers named: [String]) -> Int32? {
         let settings = DaemonSettings.locate(flags)
         let loaded = RuleSetLoader.load(paths: settings.rulePaths, catalog: WorkerRegistry.catalog)
         guard let config = loaded.configuration, !loaded.hasErrors else {
