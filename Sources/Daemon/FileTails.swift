@@ -130,7 +130,7 @@ final class FileTails {
             let files = tails.filter { parentDirectory($0.path) == dir && p.pattern.matches(name: baseName($0.path)) }
                 .sorted { ($0.path, $0.draining ? 1 : 0) < ($1.path, $1.draining ? 1 : 0) }
             let problem = problems[p.pattern.path] ?? problems[dir]
-                ?? problems.first { parentDirectory($0.key) == dir && p.pattern.matches(name: baseName($0.key)) }?.value
+                ?? problems.filter { parentDirectory($0.key) == dir && p.pattern.matches(name: baseName($0.key)) }.min { $0.key < $1.key }?.value
             var o = JSONObject()
             o.append("source", "file")
             o.append("path", .string(p.pattern.path))

@@ -133,9 +133,6 @@ public final class Dispatcher {
     private var states: [String: ChannelState] = [:]
     /// The delivery targets of each declared channel, by channel name.
     private var routes: [String: [String]] = [:]
-    /// The targets of channels a reload removed that still owe something (`ChannelState.retired`), by channel name:
-    /// resolved notices go there, nothing else.
-    private var retiredRoutes: [String: [String]] = [:]
     /// Queued entries by channel name, oldest first; the head is in flight while the channel is busy.
     /// Entries of a channel no longer configured stay here (and on disk) until it comes back.
     private var queues: [String: [SpoolEntry]] = [:]
@@ -280,7 +277,7 @@ public final class Dispatcher {
             var seen: Set<String> = []
             var targets: [String] = []
             for channel in event.channels where seen.insert(channel).inserted {
-                guard let t = routes[channel] ?? (event.kind == .resolved ? retiredRoutes[channel] : nil) else {
+                guard let t = routes[channel] ?? (event.kind == .resolved ? retiredTargets(of: channel) : nil) else {
                     log.log(.warning, "notify: alert \(event.rule) is routed to channel \(channel), which is not configured")
                     continue
                 }
@@ -488,10 +485,6 @@ public final class Dispatcher {
         // A target that is gone and owes nothing (a peer that left its name or list) is no more listed.
         for (name, q) in queues where next[name] == nil && q.isEmpty { queues[name] = nil }
         routes = nextRoutes
-        retiredRoutes = [:]
-        for (name, st) in states.sorted(by: { $0.key < $1.key }) where st.retired {
-            retiredRoutes[st.config.channel, default: []].append(name)
-        }
         for name in retiring.sorted() {
             let owed = queues[name]?.count ?? 0
             log.log(.notice, "notify: channel \(name) (\(states[name]!.config.target)) was removed; it delivers "
@@ -501,7 +494,14 @@ public final class Dispatcher {
         followLookups(configs)
         adoptOrphans()
         for name in queues.keys.sorted() { pump(name) }
-        if !retiredRoutes.isEmpty { host.addTimer(after: 0) { [weak self] in self?.sweepRetired() } }
+        if states.values.contains(where: \.retired) { host.addTimer(after: 0) { [weak self] in self?.sweepRetired() } }
+    }
+
+    /// The targets of a channel a reload removed that still owe something (`ChannelState.retired`), in name order;
+    /// nil when there are none. Resolved notices go there, nothing else.
+    private func retiredTargets(of channel: String) -> [String]? {
+        let names = states.filter { $0.value.retired && $0.value.config.channel == channel }.keys.sorted()
+        return names.isEmpty ? nil : names
     }
 
     /// Forgets retired channels that owe nothing (nothing queued, nothing in flight).
@@ -510,8 +510,6 @@ public final class Dispatcher {
             if let t = st.timer { host.cancelTimer(t) }
             states[name] = nil
             queues[name] = nil
-            retiredRoutes[st.config.channel]?.removeAll { $0 == name }
-            if retiredRoutes[st.config.channel]?.isEmpty == true { retiredRoutes[st.config.channel] = nil }
             log.log(.info, "notify: channel \(name) (removed by a reload) owes nothing more; forgotten")
         }
     }

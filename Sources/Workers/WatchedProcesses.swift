@@ -387,7 +387,7 @@ public final class WatchedProcessesFunction: MetricFunction {
                 if let fds, soft > 0 { r.append("fds_used_percent", .double(rounded(Double(fds) / Double(soft) * 100, 2))) }
             }
             // Absent fields are said absent, with the reason: a rule on them has nothing to judge, and a sysadmin who
-            // declared the watch should see why in the report and `shd explain`, not find an alert that never fires.
+            // declared the watch should see why in the report, not find an alert that never fires.
             r.append("unreadable", .string(refusal.map { refused.sorted().joined(separator: ", ") + " (\($0); another user's process "
                 + "takes CAP_SYS_PTRACE, docs/packaging.md)" } ?? ""))
         } else if let totalCPU {
