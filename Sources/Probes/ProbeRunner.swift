@@ -13,7 +13,7 @@ public final class ProbeRunner {
 
     struct Scheduled {
         var plan: ProbePlan
-        var due: Double
+        var schedule: ProbeSchedule
         var inFlight = false
         /// Certificate probes: each file's certificate as last read, re-read only when its folder changes.
         var files: [(path: String, info: Result<CertificateInfo, CertificateError>)] = []
@@ -37,7 +37,7 @@ public final class ProbeRunner {
 
     /// Replaces the probes with `declarations`; returns one message per probe that cannot run (a secret file that
     /// cannot be read: its row says so too). First runs are spread over the first second (or the interval, if shorter)
-    /// so a thousand probes do not start in one loop turn.
+    /// so a thousand probes do not start in one loop turn, later runs over the interval (`ProbeSchedule`).
     @discardableResult
     public func update(_ declarations: [ProbeDeclaration]) -> [String] {
         client?.cancelAll()
@@ -47,7 +47,7 @@ public final class ProbeRunner {
         for d in declarations {
             do {
                 let plan = try ProbePlan(d)
-                probes.append(Scheduled(plan: plan, due: now + spread(d.name) * min(plan.interval, 1)))
+                probes.append(Scheduled(plan: plan, schedule: ProbeSchedule(start: now, fraction: spread(d.name), interval: plan.interval)))
             } catch {
                 errors.append(error.description)
                 var row = Row()
@@ -78,7 +78,7 @@ public final class ProbeRunner {
         for i in probes.indices {
             guard case .certificate = probes[i].plan.kind else { continue }
             probes[i].filesRead = false
-            probes[i].due = 0
+            probes[i].schedule.due = 0
         }
         arm()
     }
@@ -98,7 +98,7 @@ public final class ProbeRunner {
     private func arm() {
         if let t = timer { host.cancelTimer(t) }
         timer = nil
-        guard let next = probes.lazy.filter({ !$0.inFlight }).map(\.due).min() else { return }
+        guard let next = probes.lazy.filter({ !$0.inFlight }).map(\.schedule.due).min() else { return }
         timer = host.addTimer(after: max(0, next - monotonicSeconds())) { [weak self] in
             self?.timer = nil
             self?.runDue()
@@ -107,10 +107,8 @@ public final class ProbeRunner {
 
     private func runDue() {
         let now = monotonicSeconds()
-        for i in probes.indices where !probes[i].inFlight && probes[i].due <= now {
-            let p = probes[i].plan
-            // The next run keeps the rhythm; after a stall it is one interval from now, never a burst.
-            probes[i].due = max(probes[i].due + p.interval, now + p.interval / 2)
+        for i in probes.indices where !probes[i].inFlight && probes[i].schedule.due <= now {
+            probes[i].schedule.ran(at: now)
             run(i)
         }
         arm()
@@ -254,6 +252,40 @@ public final class ProbeRunner {
         var h: UInt64 = 1469598103934665603
         for b in name.utf8 { h = (h ^ UInt64(b)) &* 1099511628211 }
         return Double(h % 1000) / 1000
+    }
+}
+
+/// When a probe runs. The first run comes within the first second after a start or reload, at the probe's fraction
+/// of it (results soon, and a thousand probes not in one loop turn). Later runs are one interval apart and spread
+/// over the interval in whole seconds: the interval is cut in slots of a second, the probe's fraction picks its
+/// slot and its point in the slot is that of its first run. So a thousand probes every 10 s are a hundred within a
+/// tenth of each second, not a thousand in the first second of ten (against a server that hangs, a thousand
+/// sockets open at once: near the 1,024 descriptors a process has by default), nor one every 10 ms (a loop wakeup and
+/// a libcurl timeout per probe: 1.8 times the CPU, BENCHMARKS.md §9b).
+struct ProbeSchedule: Equatable {
+    var interval: Double
+    /// Monotonic seconds of the next run.
+    var due: Double
+    /// The phase later runs keep, until the first run has taken it.
+    var phase: Double?
+
+    init(start: Double, fraction: Double, interval: Double) {
+        self.interval = interval
+        due = start + fraction * min(interval, 1)
+        let slots = max(1, interval.rounded(.down))
+        phase = start + (fraction * slots).rounded(.down) * (interval / slots) + fraction * min(interval, 1)
+    }
+
+    /// The run that was due ran at `now`: sets the next. It is never less than half an interval after this one; the
+    /// rhythm is kept, and after a stall the next run is half an interval from now, never a burst of the missed ones.
+    mutating func ran(at now: Double) {
+        let earliest = now + interval / 2
+        if let p = phase {
+            phase = nil
+            due = p >= earliest || interval <= 0 ? p : p + ((earliest - p) / interval).rounded(.up) * interval
+        } else {
+            due = max(due + interval, earliest)
+        }
     }
 }
 

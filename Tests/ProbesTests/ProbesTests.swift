@@ -148,3 +148,52 @@ func plan(_ source: String) throws -> ProbePlan {
         #expect(certificateFolders([dir + "/ssl"]) == [dir + "/ssl"])
     }
 }
+
+@Suite struct ProbeScheduleTests {
+    /// (fraction, interval, first due, second due after running at the first) with the start at 100. Later runs
+    /// fall in the slot of a second the fraction picks, at the first run's point of the second.
+    static let cases: [(Double, Double, Double, Double)] = [
+        (0.9, 10, 100.9, 109.9),      // slot 9: more than half an interval after the first run
+        (0.5, 10, 100.5, 105.5),      // slot 5: just half an interval after it
+        (0.37, 10, 100.37, 113.37),   // slot 3 is too soon after the first run: one interval later
+        (0, 10, 100, 110),
+        (0.5, 0.5, 100.25, 100.75),   // an interval under a second is one slot
+        (0.25, 60, 100.25, 175.25),   // slot 15 of 60, too soon after the first run
+    ]
+
+    @Test(arguments: cases)
+    func firstAndSecondRun(_ c: (Double, Double, Double, Double)) {
+        var s = ProbeSchedule(start: 100, fraction: c.0, interval: c.1)
+        #expect(s.due == c.2)
+        s.ran(at: s.due)
+        #expect(s.due == c.3)
+        s.ran(at: s.due)
+        #expect(s.due == c.3 + c.1, "then one interval apart")
+    }
+
+    @Test func aStallIsNotABurst() {
+        var s = ProbeSchedule(start: 0, fraction: 0.9, interval: 10)
+        s.ran(at: s.due)
+        #expect(s.due == 9.9)
+        s.ran(at: 40)  // the loop was away for three intervals
+        #expect(s.due == 45)
+    }
+
+    /// A thousand probes of one interval: their first runs within the first second; later, every second of the
+    /// interval has a tenth of them (before, all ran in the same second of each interval), close together within
+    /// a tenth of the second (one loop wakeup serves several).
+    @Test func laterRunsAreSpreadOverTheIntervalInSlots() {
+        var firsts: [Double] = [], slots = [[Double]](repeating: [], count: 10)
+        for i in 0..<1000 {
+            var s = ProbeSchedule(start: 0, fraction: Double(i) / 1000, interval: 10)
+            firsts.append(s.due)
+            s.ran(at: s.due)
+            s.ran(at: s.due)  // the third run: the steady rhythm
+            let t = s.due.truncatingRemainder(dividingBy: 10)
+            slots[Int(t)].append(t - t.rounded(.down))
+        }
+        #expect(firsts.allSatisfy { $0 >= 0 && $0 < 1 })
+        #expect(slots.map(\.count) == [Int](repeating: 100, count: 10), "\(slots.map(\.count))")
+        #expect(slots.allSatisfy { $0.max()! - $0.min()! < 0.1 }, "each slot's runs within a tenth of its second")
+    }
+}
