@@ -29,7 +29,8 @@ public final class EventLoop: EventHost {
     /// Repeating timers each own a timerfd (worker intervals).
     private var repeating: [Int: Int32] = [:]
 
-    /// Work queued by `runSoon`, run once the current batch of ready fds has been handled.
+    /// Work queued by `runSoon`, run once the current batch of ready fds has been handled. What that work queues in
+    /// turn runs in the next loop turn, after a look (without waiting) at the descriptors and timers.
     private var soon: [() -> Void] = []
 
     private var running = false
@@ -139,7 +140,8 @@ public final class EventLoop: EventHost {
     }
 
     /// Before the loop waits: the epoll timeout in ms for the one-shot timers (0 when one is due now; else -1, the
-    /// timerfd armed for the earliest deadline if it is not already). `cap` bounds the wait (`run(until:)`).
+    /// timerfd armed for the earliest deadline if it is not already). `cap` bounds the wait (`run(until:)`; 0 while
+    /// work is queued).
     private func prepareTimers(cap: Int32 = -1) -> Int32 {
         var earliest = Double.infinity
         for t in timers.values where t.deadline < earliest { earliest = t.deadline }
@@ -163,11 +165,29 @@ public final class EventLoop: EventHost {
         soon.append(handler)
     }
 
+    /// Runs the work queued so far, once; work it queues waits for the next turn. A chain of work (the journal's
+    /// backlog read 2,000 entries at a time) thus leaves every turn to signals, ticks and clients between its steps,
+    /// instead of running to its end first.
     private func runQueued() {
-        while !soon.isEmpty {
-            let batch = soon
-            soon = []
-            for h in batch { h() }
+        guard !soon.isEmpty else { return }
+        let batch = soon
+        soon = []
+        for h in batch { h() }
+    }
+
+    /// Hands the ready descriptors of one `epoll_wait` to their handlers; stops early when a handler stopped the loop.
+    private func dispatch(_ events: UnsafeMutableBufferPointer<epoll_event>, _ n: Int) {
+        for i in 0..<n {
+            let fd = events[i].data.fd
+            let e = events[i].events
+            guard let h = handlers[fd] else { continue }
+            var ready: IOInterest = []
+            if e & EPOLLIN.rawValue != 0 { ready.insert(.read) }
+            if e & EPOLLOUT.rawValue != 0 { ready.insert(.write) }
+            if e & EPOLLPRI.rawValue != 0 { ready.insert(.priority) }
+            if e & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { ready = [.read, .write] }
+            h.1(ready)
+            if !running { break }
         }
     }
 
@@ -180,25 +200,15 @@ public final class EventLoop: EventHost {
         while running {
             runQueued()
             if !running { break }
-            let wait = prepareTimers()
+            // Work still queued: look at the descriptors without waiting.
+            let wait = prepareTimers(cap: soon.isEmpty ? -1 : 0)
             let n = events.withUnsafeMutableBufferPointer { epoll_wait(epfd, $0.baseAddress, 64, wait) }
             if n < 0 {
                 if errno == EINTR { continue }
                 break
             }
             defer { if wait == 0 && running { fireDueTimers() } }
-            for i in 0..<Int(n) {
-                let fd = events[i].data.fd
-                let e = events[i].events
-                guard let h = handlers[fd] else { continue }
-                var ready: IOInterest = []
-                if e & EPOLLIN.rawValue != 0 { ready.insert(.read) }
-                if e & EPOLLOUT.rawValue != 0 { ready.insert(.write) }
-                if e & EPOLLPRI.rawValue != 0 { ready.insert(.priority) }
-                if e & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { ready = [.read, .write] }
-                h.1(ready)
-                if !running { break }
-            }
+            events.withUnsafeMutableBufferPointer { dispatch($0, Int(n)) }
         }
     }
 
@@ -212,21 +222,11 @@ public final class EventLoop: EventHost {
             if !running || condition() { break }
             let left = end - monotonicSeconds()
             if left <= 0 { break }
-            let wait = prepareTimers(cap: Int32(min(left, 1) * 1000) + 1)
+            let wait = prepareTimers(cap: soon.isEmpty ? Int32(min(left, 1) * 1000) + 1 : 0)
             let n = events.withUnsafeMutableBufferPointer { epoll_wait(epfd, $0.baseAddress, 64, wait) }
             if n < 0 { if errno == EINTR { continue } else { break } }
-            defer { if wait == 0 { fireDueTimers() } }
-            for i in 0..<Int(n) {
-                let fd = events[i].data.fd
-                guard let h = handlers[fd] else { continue }
-                let e = events[i].events
-                var ready: IOInterest = []
-                if e & EPOLLIN.rawValue != 0 { ready.insert(.read) }
-                if e & EPOLLOUT.rawValue != 0 { ready.insert(.write) }
-                if e & EPOLLPRI.rawValue != 0 { ready.insert(.priority) }
-                if e & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { ready = [.read, .write] }
-                h.1(ready)
-            }
+            defer { if wait == 0 && running { fireDueTimers() } }
+            events.withUnsafeMutableBufferPointer { dispatch($0, Int(n)) }
         }
         running = false
     }

@@ -40,6 +40,33 @@ import Glibc
         #expect(ran == 2)
     }
 
+    /// A chain of queued work (as the journal's backlog is read, one batch a turn) leaves each turn to the
+    /// descriptors and timers: a due timer and a readable pipe are served after its first step, not after its end.
+    @Test func aChainOfQueuedWorkDoesNotHoldOffTimersOrDescriptors() throws {
+        let loop = try EventLoop()
+        var p: [Int32] = [0, 0]
+        #expect(pipe(&p) == 0)
+        defer { for fd in p { close(fd) } }
+        var steps = 0, timerAt = -1, readAt = -1
+        func step() {
+            steps += 1
+            if steps < 10_000 && (timerAt < 0 || readAt < 0) { loop.runSoon(step) }
+        }
+        loop.runSoon(step)
+        loop.addTimer(after: 0) { timerAt = steps }
+        loop.watch(fd: p[0], interest: .read) { _ in
+            var b: UInt8 = 0
+            _ = read(p[0], &b, 1)
+            readAt = steps
+        }
+        var one: UInt8 = 1
+        #expect(write(p[1], &one, 1) == 1)
+        loop.run(until: { timerAt >= 0 && readAt >= 0 }, timeout: 5)
+        #expect(timerAt >= 1 && timerAt <= 2, "the due timer ran after step \(timerAt)")
+        #expect(readAt >= 1 && readAt <= 2, "the readable pipe was handled after step \(readAt)")
+        #expect(steps < 10)
+    }
+
     @Test func timersFireInDeadlineOrder() throws {
         let loop = try EventLoop()
         var fired: [Int] = []
