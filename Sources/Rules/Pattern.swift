@@ -50,9 +50,18 @@ public struct Pattern: Sendable {
     public private(set) var isSearch = false
     /// Bytes every match contains (the longest literal run at the top level): a search tests them first.
     var required: [UInt8] = []
-    /// For a pattern that is an alternation (`/\[Hardware Error\]|Machine check events logged/`), which has no run
-    /// of its own: one run per alternative, each required by it; a match contains at least one of them.
-    var requiredAny: [[UInt8]] = []
+    /// What every match contains, in order: each literal run of the top-level sequence (`\[UFW BLOCK\].* DPT=23 `:
+    /// both runs, the second after the first), and for an alternation whose alternatives all have a run
+    /// (`backup.*(?:failed|error)`, `/\[Hardware Error\]|Machine check events logged/`) one of them. A search tests
+    /// them, on bytes, before it runs the matcher: a line without them cannot match.
+    var pieces: [Piece] = []
+    /// The pattern starts with `^`: a search tries only the start of the string.
+    var anchored = false
+
+    enum Piece: Equatable, Sendable {
+        case run([UInt8])
+        case anyOf([[UInt8]])
+    }
 
     init(root: Node, source: String, fast: Fast = .none) {
         self.root = root
@@ -132,34 +141,88 @@ public struct Pattern: Sendable {
         var literal = ""
         literal.unicodeScalars.append(contentsOf: requiredRun(p.root))
         p.required = Array(literal.utf8)
-        if p.required.isEmpty { p.requiredAny = requiredAlternatives(p.root) }
+        p.pieces = literalPieces(p.root)
+        // A single run that is the longest one is tested already.
+        if p.pieces == [.run(p.required)] { p.pieces = [] }
+        switch p.root {
+        case .start: p.anchored = true
+        case .seq(let nodes): if case .start? = nodes.first { p.anchored = true }
+        default: break
+        }
         return p
     }
 
-    /// Each alternative's required run when the node is an alternation (possibly inside groups) and every
-    /// alternative has one; otherwise none.
-    static func requiredAlternatives(_ node: Node) -> [[UInt8]] {
+    /// The literal pieces every match of `node` contains, in the order they occur in it (see `pieces`).
+    static func literalPieces(_ node: Node) -> [Piece] {
+        func bytes(_ scalars: [Unicode.Scalar]) -> [UInt8] {
+            var literal = ""
+            literal.unicodeScalars.append(contentsOf: scalars)
+            return Array(literal.utf8)
+        }
         switch node {
-        case .group(_, let inner): return requiredAlternatives(inner)
-        case .alt(let alts):
-            var out: [[UInt8]] = []
-            for a in alts {
-                var literal = ""
-                literal.unicodeScalars.append(contentsOf: requiredRun(a))
-                guard !literal.isEmpty else { return [] }
-                out.append(Array(literal.utf8))
+        case .group(_, let inner): return literalPieces(inner)
+        // One iteration's pieces: every match has one, before what follows the repetition.
+        case .rep(let inner, let lo, _) where lo >= 1: return literalPieces(inner)
+        case .seq(let nodes):
+            var out: [Piece] = [], run: [Unicode.Scalar] = []
+            for n in nodes {
+                if let c = singleScalar(n) {
+                    run.append(c)
+                    continue
+                }
+                if !run.isEmpty { out.append(.run(bytes(run))) }
+                run = []
+                out += literalPieces(n)
             }
+            if !run.isEmpty { out.append(.run(bytes(run))) }
             return out
-        default: return []
+        case .alt(let alts):
+            var any: [[UInt8]] = []
+            for a in alts {
+                let r = requiredRun(a)
+                guard !r.isEmpty else { return [] }
+                any.append(bytes(r))
+            }
+            return [.anyOf(any)]
+        default:
+            return singleScalar(node).map { [.run(bytes([$0]))] } ?? []
+        }
+    }
+
+    static func singleScalar(_ n: Node) -> Unicode.Scalar? {
+        guard case .set(let cs) = n, !cs.any, !cs.negated, cs.ranges.count == 1, cs.ranges[0].0 == cs.ranges[0].1 else { return nil }
+        return Unicode.Scalar(cs.ranges[0].0)
+    }
+
+    /// Whether `text` has every piece, in order: each found leftmost after the end of the one before (for a choice,
+    /// the alternative that ends first). Taking the earliest end leaves the most room for the rest, so a text that
+    /// has them in order in some way is never refused.
+    static func hasPieces(_ text: String, _ pieces: [Piece]) -> Bool {
+        var t = text
+        return t.withUTF8 { buf in
+            let hay = UnsafeRawBufferPointer(buf)
+            var at = 0
+            for piece in pieces {
+                switch piece {
+                case .run(let r):
+                    guard let i = r.withUnsafeBytes({ find($0, in: hay, from: at) }) else { return false }
+                    at = i + r.count
+                case .anyOf(let alternatives):
+                    var end = Int.max
+                    for r in alternatives {
+                        if let i = r.withUnsafeBytes({ find($0, in: hay, from: at) }) { end = min(end, i + r.count) }
+                    }
+                    guard end != Int.max else { return false }
+                    at = end
+                }
+            }
+            return true
         }
     }
 
     /// The longest run of single characters at the top level of `node`: every match contains it.
     static func requiredRun(_ node: Node) -> [Unicode.Scalar] {
-        func single(_ n: Node) -> Unicode.Scalar? {
-            guard case .set(let cs) = n, !cs.any, !cs.negated, cs.ranges.count == 1, cs.ranges[0].0 == cs.ranges[0].1 else { return nil }
-            return Unicode.Scalar(cs.ranges[0].0)
-        }
+        let single = singleScalar
         switch node {
         case .group(_, let inner): return requiredRun(inner)
         case .rep(let inner, let lo, _) where lo >= 1: return requiredRun(inner)
@@ -239,7 +302,7 @@ public struct Pattern: Sendable {
     /// Runs the matcher: capture slots and the scalars they index, or nil for no match.
     func run(_ text: String, wantCaptures: Bool) -> ([(Int, Int)], [Unicode.Scalar])? {
         if isSearch && !Pattern.containsBytes(text, required) { return nil }
-        if isSearch && !requiredAny.isEmpty && !requiredAny.contains(where: { Pattern.containsBytes(text, $0) }) { return nil }
+        if isSearch && !pieces.isEmpty && !Pattern.hasPieces(text, pieces) { return nil }
         var m = Matcher(s: Array(text.unicodeScalars))
         m.caps = Array(repeating: (-1, -1), count: groupNames.count)
         let n = m.s.count
@@ -250,7 +313,7 @@ public struct Pattern: Sendable {
         var first: CharSet?
         if case .seq(let nodes) = root, case .set(let cs)? = nodes.first { first = cs } else if case .set(let cs) = root { first = cs }
         var start = 0
-        while start <= n {
+        while start <= (anchored ? 0 : n) {
             if let f = first, start < n, !f.contains(m.s[start]) { start += 1; continue }
             if first != nil && start == n { return nil }
             for g in m.caps.indices { m.caps[g] = (-1, -1) }

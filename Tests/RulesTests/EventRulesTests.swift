@@ -46,7 +46,7 @@ import Testing
     /// An alternation has no run of its own; each alternative's run is tested instead (the shipped hardware_errors).
     @Test func anAlternationRequiresOneOfItsAlternativesRuns() throws {
         let p = try Pattern.regexSearch(#"\[Hardware Error\]|Machine check events logged|EDAC MC\d+: \d+ CE "#)
-        #expect(p.requiredAny.map { String(decoding: $0, as: UTF8.self) } == ["[Hardware Error]", "Machine check events logged", "EDAC MC"])
+        #expect(p.pieces == [.anyOf(["[Hardware Error]", "Machine check events logged", "EDAC MC"].map { Array($0.utf8) })])
         #expect(p.matches("mce: [Hardware Error]: CPU 0: Machine Check: 0 Bank 5"))
         #expect(p.matches("EDAC MC0: 1 CE memory read error on CPU_SrcID#0"))
         #expect(p.matches("Machine check events logged"))
@@ -54,8 +54,61 @@ import Testing
         #expect(!p.matches("[UFW BLOCK] IN=eno1 OUT= SRC=203.0.113.9"))
         // One alternative without a run: no prefilter, the matcher decides.
         let q = try Pattern.regexSearch(#"x\d|\d+"#)
-        #expect(q.requiredAny.isEmpty)
+        #expect(q.pieces.isEmpty)
         #expect(q.matches("42"))
+    }
+
+    /// Every literal run of the sequence, in order, and a choice's runs (bench-journal's busiest patterns: most lines
+    /// that have one run lack the other).
+    static let pieceCases: [(String, [Pattern.Piece])] = [
+        (#"\[UFW BLOCK\].* DPT=23 "#, [.run(Array("[UFW BLOCK]".utf8)), .run(Array(" DPT=23 ".utf8))]),
+        (#"backup.*(?:failed|error)"#, [.run(Array("backup".utf8)), .anyOf([Array("failed".utf8), Array("error".utf8)])]),
+        (#"\((?:device )?(?<device>[^)]+)\): (?:Remounting filesystem read-only|forced readonly)"#,
+         [.run(Array("(".utf8)), .run(Array("): ".utf8)), .anyOf([Array("Remounting filesystem read-only".utf8), Array("forced readonly".utf8)])]),
+        (#"I/O error, dev (?<d>\w+)"#, []),  // one run, the longest: `required` tests it
+        (#"x(?:y|z)?w"#, [.run(Array("x".utf8)), .run(Array("w".utf8))]),
+    ]
+
+    @Test(arguments: pieceCases)
+    func theLiteralPiecesInOrder(_ c: (String, [Pattern.Piece])) throws {
+        #expect(try Pattern.regexSearch(c.0).pieces == c.1)
+    }
+
+    /// The prefilter never refuses a line the matcher would match: the same patterns with and without it agree on
+    /// 3,000 lines each made of their pieces (a seeded generator, so a failure repeats).
+    @Test func thePrefilterAgreesWithTheMatcher() throws {
+        let patterns = [#"\[UFW BLOCK\].* DPT=23 "#, #"backup.*(?:failed|error)"#, #"COMMAND=.*(?:passwd|shadow|visudo)"#,
+                        #"\((?:device )?(?<device>[^)]+)\): (?:Remounting filesystem read-only|forced readonly)"#,
+                        #"a(?:bc)+d"#, #"(?:ab|cd)+e"#, #"x(?:y|z)?w"#, #"^foo"#, #"^(?:a|b)c"#, #"(a|b)(c|d)"#, #"ab|cd"#,
+                        #"a.*b.*c"#, #"^Stopping nginx\.service"#, #"Failed password for (?:invalid user )?(?<user>\S+) from"#]
+        let fragments = ["[UFW BLOCK]", " DPT=23 ", " DPT=22 ", "backup", "failed", "error", "(", ")", "): ", "device ", "sda",
+                         "Remounting filesystem read-only", "forced readonly", "(sda1): ", "(device md0): ", "COMMAND=", "passwd", "a", "b", "c", "d", "e",
+                         "x", "y", "z", "w", "foo", "bc", "ab", "cd", "Stopping nginx.service", "Failed password for ", "invalid user ",
+                         "root", " from ", " ", "é"]
+        var seed: UInt64 = 0x5EED
+        func next(_ n: Int) -> Int {
+            seed &+= 0x9E3779B97F4A7C15
+            var z = seed
+            z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+            z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+            return Int((z ^ (z >> 31)) % UInt64(n))
+        }
+        for source in patterns {
+            let filtered = try Pattern.regexSearch(source)
+            var plain = filtered
+            plain.pieces = []
+            plain.anchored = false
+            var agreed = 0, matched = 0
+            for _ in 0..<3_000 {
+                let line = (0..<next(9)).map { _ in fragments[next(fragments.count)] }.joined()
+                let want = plain.matches(line)
+                #expect(filtered.matches(line) == want, "\(source) on \(line)")
+                #expect(filtered.captures(line).map { $0.map { "\($0.0)=\($0.1)" } } == plain.captures(line).map { $0.map { "\($0.0)=\($0.1)" } })
+                agreed += 1
+                if want { matched += 1 }
+            }
+            #expect(matched > 0 && matched < agreed, "\(source) matched \(matched) of \(agreed) lines: the lines test nothing")
+        }
     }
 
     @Test(arguments: ["(?=x)", "(?<1a>x)", "(?<a>x)(?<a>y)", "(?<!x)"])
