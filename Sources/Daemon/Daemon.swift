@@ -72,6 +72,11 @@ public final class Daemon {
     var journalCursor: String?
     /// Each event source's rate limit (`journal`, `file`), made on its first entries.
     var eventAdmission: [String: EventAdmission] = [:]
+    /// Transitions of a backlog's batches not committed yet, and the timer that commits them (DaemonEvents: a backlog
+    /// commits every `backlogCommitDelay`, not after each batch). Every commit takes them first, so no committed state
+    /// holds a transition whose notifications are not committed with it.
+    var heldEvents: [AlertEvent] = []
+    var heldCommit: TimerID?
     /// The text files the `file` rules follow (FileTails.swift), and their offsets as saved with the alert state
     /// (restored at start, handed to the tails when they open).
     var fileTails: FileTails?
@@ -484,6 +489,15 @@ public final class Daemon {
     /// Logs transitions (of an evaluation, or of a reload or restart: then with the latest report) and commits them
     /// with the state (`always`: commit the state even without transitions).
     func announce(_ events: [AlertEvent], report: DaemonReport? = nil, always: Bool = false) {
+        var events = events
+        if !heldEvents.isEmpty {
+            events = heldEvents + events
+            heldEvents = []
+        }
+        if let t = heldCommit {
+            loop.cancelTimer(t)
+            heldCommit = nil
+        }
         guard always || !events.isEmpty else { return }
         for e in events {
             log.info("alert \(e.rule) \(e.kind.rawValue) \(e.severity.rawValue) \(labelText(e.labels)): \(e.summary)")
@@ -687,6 +701,8 @@ public final class Daemon {
 
     func shutdown() {
         guard !stopping else { return }
+        // A backlog's transitions held for their commit are committed before the state is compacted.
+        if !heldEvents.isEmpty { announce([]) }
         stopping = true
         notifier.stopping()
         log.notice("stopping")

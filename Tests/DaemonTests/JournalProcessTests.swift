@@ -112,6 +112,40 @@ import Glibc
         #expect(h.stop() == 0)
     }
 
+    /// A backlog's transitions are committed together (every 100 ms, and at its end), not after each batch of
+    /// 2,000 entries: 50 alerts, one in each batch, take far fewer than 50 commits, and each is delivered once.
+    @Test(.enabled(if: remote != nil, "needs systemd-journal-remote (scripts/deps test) to write a journal file"))
+    func aBacklogCommitsItsTransitionsTogether() throws {
+        let h = try DaemonHarness("shd-journal-commits")
+        h.writeRules(threshold: 1, extra: Self.ioErrorRule)
+        let journal = h.dir + "/backlog.journal", export = h.dir + "/backlog.export"
+        let entries = 100_000, start = Timestamp.now().microseconds - 120_000_000
+        var text = ""
+        text.reserveCapacity(entries * 200)
+        for i in 0..<entries {
+            text += "__REALTIME_TIMESTAMP=\(start + Int64(i) * 100)\n__MONOTONIC_TIMESTAMP=\(1_000_000 + i * 100)\n"
+            text += "_BOOT_ID=5f0e9a8b7c6d4e3f2a1b0c9d8e7f6a5b\nPRIORITY=3\nSYSLOG_IDENTIFIER=kernel\n_TRANSPORT=kernel\n"
+            text += i % 2000 == 1000 ? "MESSAGE=blk_update_request: I/O error, dev sd\(i / 2000), sector 8\n\n"
+                                     : "MESSAGE=[UFW BLOCK] IN=eno1 OUT= SRC=198.51.100.\(i % 250) DST=192.0.2.10 PROTO=TCP DPT=\(i % 1000)\n\n"
+        }
+        writeText(export, text)
+        let rc = runShell("'\(Self.remote!)' -o '\(journal)' '\(export)' > '\(export).log' 2>&1")
+        try #require(rc == 0, "systemd-journal-remote: \(readText(export + ".log"))")
+        var env = ChildProcess.inheritedEnvironment()
+        env["SHD_TEST_JOURNAL_FILE"] = journal
+        env["SHD_TEST_JOURNAL_HEAD"] = "1"
+        env["SHD_TEST_EVENT_RATE"] = "0"
+        try h.start(environment: env)
+        #expect(h.waitFor(60) { Set(received(h, "firing")).count == 50 }, "\(received(h, "firing").count) of 50\n\(h.log)")
+        usleep(300_000)
+        #expect(h.stop() == 0)
+        #expect(received(h, "firing").count == 50, "each alert once")
+        let state = try JSONValue.parse(readText(h.state + "/state.json"))
+        let commits = try #require(state["commit"]?.number)
+        // Before: one commit per batch with a transition, 50 at least.
+        #expect(commits <= 30, "\(commits) commits")
+    }
+
     /// scripts/bench-journal's modes: a directory of journal files (SHD_TEST_JOURNAL_FILE=DIR, sd_journal_open_directory)
     /// read from its first entry (SHD_TEST_JOURNAL_HEAD=1): the entry written before the start alerts, and one in a
     /// file that appears in the directory later is followed too.
