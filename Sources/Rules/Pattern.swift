@@ -41,7 +41,8 @@ public struct Pattern: Sendable {
     /// `segments`: a glob whose only wildcard is `*` (`"svc-*.service"`): its literal runs, found in order in the
     /// string's bytes (the first at its start, the last at its end). Bytes of UTF-8 give the scalar matcher's answer: a
     /// run found in them starts and ends on scalar boundaries.
-    enum Fast: Sendable { case none, equal(String), prefix(String), suffix(String), contains([UInt8]), segments([[UInt8]]), any }
+    /// `startsWith`: a `^`-anchored regex of characters only, on bytes (as the scalar matcher: no grapheme rules).
+    enum Fast: Sendable { case none, equal(String), prefix(String), suffix(String), contains([UInt8]), startsWith([UInt8]), segments([[UInt8]]), any }
     var fast: Fast = .none
 
     /// The names of the `(?<name>…)` groups, by capture slot.
@@ -144,10 +145,20 @@ public struct Pattern: Sendable {
         p.pieces = literalPieces(p.root)
         // A single run that is the longest one is tested already.
         if p.pieces == [.run(p.required)] { p.pieces = [] }
+        var nodes: [Node]
         switch p.root {
-        case .start: p.anchored = true
-        case .seq(let nodes): if case .start? = nodes.first { p.anchored = true }
-        default: break
+        case .seq(let n): nodes = n
+        default: nodes = [p.root]
+        }
+        if case .start? = nodes.first {
+            p.anchored = true
+            nodes.removeFirst()
+        }
+        // Only characters (`/invalid user/`, `/^Stopping nginx\.service/`): the bytes decide, no matcher runs.
+        if !nodes.isEmpty, nodes.allSatisfy({ singleScalar($0) != nil }) {
+            var literal = ""
+            literal.unicodeScalars.append(contentsOf: nodes.map { singleScalar($0)! })
+            p.fast = p.anchored ? .startsWith(Array(literal.utf8)) : .contains(Array(literal.utf8))
         }
         return p
     }
@@ -378,6 +389,9 @@ public struct Pattern: Sendable {
         case .prefix(let p): return text.hasPrefix(p)
         case .suffix(let x): return text.hasSuffix(x)
         case .contains(let c): return Pattern.containsBytes(text, c)
+        case .startsWith(let b):
+            var t = text
+            return t.withUTF8 { $0.starts(with: b) }
         case .segments(let runs): return Pattern.matchSegments(text, runs)
         case .any: return true
         case .none: break

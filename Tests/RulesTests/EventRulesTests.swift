@@ -69,22 +69,35 @@ import Testing
         (#"x(?:y|z)?w"#, [.run(Array("x".utf8)), .run(Array("w".utf8))]),
     ]
 
+    /// Characters only: the bytes decide, the matcher never runs (`^`: the start of the bytes, not of graphemes).
+    @Test func aLiteralSearchIsDecidedOnBytes() throws {
+        guard case .contains(let b) = try Pattern.regexSearch("invalid user").fast else { Issue.record("no byte test"); return }
+        #expect(b == Array("invalid user".utf8))
+        let anchored = try Pattern.regexSearch(#"^Stopping nginx\.service"#)
+        guard case .startsWith(let p) = anchored.fast else { Issue.record("no prefix test"); return }
+        #expect(p == Array("Stopping nginx.service".utf8))
+        #expect(anchored.matches("Stopping nginx.service - A high performance web server..."))
+        #expect(!anchored.matches("  Stopping nginx.service"))
+        guard case .none = try Pattern.regexSearch(#"invalid user (?<u>\S+)"#).fast else { Issue.record("a group needs the matcher"); return }
+    }
+
     @Test(arguments: pieceCases)
     func theLiteralPiecesInOrder(_ c: (String, [Pattern.Piece])) throws {
         #expect(try Pattern.regexSearch(c.0).pieces == c.1)
     }
 
-    /// The prefilter never refuses a line the matcher would match: the same patterns with and without it agree on
+    /// The prefilter (and a literal's byte test) never refuses a line the matcher would match, nor passes one it
+    /// would refuse: the same patterns with and without them agree on
     /// 3,000 lines each made of their pieces (a seeded generator, so a failure repeats).
     @Test func thePrefilterAgreesWithTheMatcher() throws {
         let patterns = [#"\[UFW BLOCK\].* DPT=23 "#, #"backup.*(?:failed|error)"#, #"COMMAND=.*(?:passwd|shadow|visudo)"#,
                         #"\((?:device )?(?<device>[^)]+)\): (?:Remounting filesystem read-only|forced readonly)"#,
                         #"a(?:bc)+d"#, #"(?:ab|cd)+e"#, #"x(?:y|z)?w"#, #"^foo"#, #"^(?:a|b)c"#, #"(a|b)(c|d)"#, #"ab|cd"#,
-                        #"a.*b.*c"#, #"^Stopping nginx\.service"#, #"Failed password for (?:invalid user )?(?<user>\S+) from"#]
+                        #"a.*b.*c"#, #"^Stopping nginx\.service"#, #"invalid user"#, #"^x"#, #"Failed password for (?:invalid user )?(?<user>\S+) from"#]
         let fragments = ["[UFW BLOCK]", " DPT=23 ", " DPT=22 ", "backup", "failed", "error", "(", ")", "): ", "device ", "sda",
                          "Remounting filesystem read-only", "forced readonly", "(sda1): ", "(device md0): ", "COMMAND=", "passwd", "a", "b", "c", "d", "e",
                          "x", "y", "z", "w", "foo", "bc", "ab", "cd", "Stopping nginx.service", "Failed password for ", "invalid user ",
-                         "root", " from ", " ", "é"]
+                         "root", " from ", " ", "é", "invalid user", "\u{301}"]
         var seed: UInt64 = 0x5EED
         func next(_ n: Int) -> Int {
             seed &+= 0x9E3779B97F4A7C15
@@ -98,6 +111,7 @@ import Testing
             var plain = filtered
             plain.pieces = []
             plain.anchored = false
+            plain.fast = .none
             var agreed = 0, matched = 0
             for _ in 0..<3_000 {
                 let line = (0..<next(9)).map { _ in fragments[next(fragments.count)] }.joined()
