@@ -83,6 +83,10 @@ struct EventTrack: Sendable, Equatable {
 struct EventPlan {
     /// Rules tried on every entry of the source.
     var always: [Int] = []
+    /// For each of `always`: a string field and bytes it must contain for the rule's filter to hold (a conjunct
+    /// `message =~ /…/` whose search requires a literal run), or nil. Tested on the entry before its filter row is
+    /// made, so an entry no rule can match (most lines of a busy server) costs a few memchr and nothing else.
+    var alwaysNeeds: [(field: String, bytes: [UInt8])?] = []
     /// Whether some rule of the source takes only the entries of its argument (`on file "/var/log/*.log"`).
     var argumentGlobs = false
     /// Label field → value → the rules that require it.
@@ -109,16 +113,41 @@ struct EventPlan {
                 for v in Set(values) { plan.keyed[k].rules[v, default: []].append(ri) }
             } else {
                 plan.always.append(ri)
+                plan.alwaysNeeds.append(compiled[ri].filter.flatMap(need))
             }
             out[spec.source] = plan
         }
         return out
     }
 
+    /// A conjunct of `filter` that holds only when a string field contains some bytes: `field =~ /…/` (not negated)
+    /// with a required literal run. A field the entry lacks, or that is not a string, fails the conjunct too.
+    static func need(_ filter: CExpr) -> (field: String, bytes: [UInt8])? {
+        switch filter {
+        case .and(let l, let r):
+            return need(l) ?? need(r)
+        case .match(.field(let name, _), let p, negated: false) where p.isSearch && !p.required.isEmpty:
+            return (name, p.required)
+        default:
+            return nil
+        }
+    }
+
     /// The rules `entry` can match, in rule order.
     func candidates(_ entry: EventEntry, into out: inout [Int]) {
         out.removeAll(keepingCapacity: true)
-        out.append(contentsOf: always)
+        // Most needs are on `message`: each field is looked up once per entry.
+        var lastField = "", lastValue: String?
+        for (k, ri) in always.enumerated() {
+            if let need = alwaysNeeds[k] {
+                if need.field != lastField {
+                    lastField = need.field
+                    if case .string(let v)? = entry.fields[need.field] { lastValue = v } else { lastValue = nil }
+                }
+                guard let v = lastValue, Pattern.containsBytes(v, need.bytes) else { continue }
+            }
+            out.append(ri)
+        }
         var merged = false
         for (field, rules) in keyed {
             guard case .string(let v)? = entry.fields[field], let rs = rules[v] else { continue }

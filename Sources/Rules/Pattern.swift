@@ -262,23 +262,41 @@ public struct Pattern: Sendable {
         return t.withUTF8 { buf in required.withUnsafeBytes { find($0, in: UnsafeRawBufferPointer(buf), from: 0) != nil } }
     }
 
-    /// Where `needle` first occurs in `hay` at or after `from`, or nil: memchr (vectorised in glibc) for its first
-    /// byte, memcmp for the rest. (memmem is a GNU extension the Glibc module does not export.)
+    /// Where `needle` first occurs in `hay` at or after `from`, or nil: memchr (vectorised in glibc) for its rarest
+    /// byte (in log text: `[`, `=` or a capital rather than the space or `e` a run often starts with, which would
+    /// stop memchr at every word), memcmp for the whole. (memmem is a GNU extension the Glibc module does not export.)
     static func find(_ needle: UnsafeRawBufferPointer, in hay: UnsafeRawBufferPointer, from: Int) -> Int? {
         let m = needle.count
         guard m <= hay.count - from else { return nil }
         guard m > 0, let base = hay.baseAddress, let nb = needle.baseAddress else { return from }
-        let first = Int32(needle[0])
+        var anchor = 0
+        for k in 1..<m where byteFrequency[Int(needle[k])] < byteFrequency[Int(needle[anchor])] { anchor = k }
+        let byte = Int32(needle[anchor])
+        // Candidate starts run from `from` to `last`; the anchor byte of a start s is at s + anchor.
         var at = from
         let last = hay.count - m
         while at <= last {
-            guard let hit = memchr(base + at, first, last - at + 1) else { return nil }
-            let i = UnsafeRawPointer(hit) - base
-            if m == 1 || memcmp(base + i + 1, nb + 1, m - 1) == 0 { return i }
+            guard let hit = memchr(base + at + anchor, byte, last - at + 1) else { return nil }
+            let i = UnsafeRawPointer(hit) - base - anchor
+            if m == 1 || memcmp(base + i, nb, m) == 0 { return i }
             at = i + 1
         }
         return nil
     }
+
+    /// How common each byte is in log lines, roughly (higher: more common): what `find` avoids as its anchor.
+    static let byteFrequency: [UInt8] = {
+        var t = [UInt8](repeating: 10, count: 256)
+        for b in 0x80...0xFF { t[b] = 5 }
+        for b in UInt8(ascii: "A")...UInt8(ascii: "Z") { t[Int(b)] = 20 }
+        for b in UInt8(ascii: "a")...UInt8(ascii: "z") { t[Int(b)] = 40 }
+        for b in UInt8(ascii: "0")...UInt8(ascii: "9") { t[Int(b)] = 50 }
+        for c in ".:/-=,_" { t[Int(c.asciiValue!)] = 45 }
+        for c in "hldcum" { t[Int(c.asciiValue!)] = 60 }
+        for c in "etaoinsr" { t[Int(c.asciiValue!)] = 80 }
+        t[0x20] = 100
+        return t
+    }()
 
     /// A `*`-only glob: the first run at the start, the last at the end, the others leftmost in order between them.
     static func matchSegments(_ text: String, _ runs: [[UInt8]]) -> Bool {

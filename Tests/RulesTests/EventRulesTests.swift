@@ -69,6 +69,28 @@ import Testing
         (#"x(?:y|z)?w"#, [.run(Array("x".utf8)), .run(Array("w".utf8))]),
     ]
 
+    /// `find` (memchr on the needle's rarest byte, then memcmp) agrees with a naive search: needles and texts from
+    /// a small alphabet so that near misses, overlaps, and hits at either end and at `from` are common.
+    @Test func findAgreesWithANaiveSearch() {
+        let alphabet = Array("ab [=E".utf8)
+        var seed: UInt64 = 42
+        func next(_ n: Int) -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int((seed >> 33) % UInt64(n))
+        }
+        for _ in 0..<20_000 {
+            let needle = (0..<(1 + next(4))).map { _ in alphabet[next(alphabet.count)] }
+            let hay = (0..<next(14)).map { _ in alphabet[next(alphabet.count)] }
+            let from = hay.isEmpty ? 0 : next(hay.count + 1)
+            var want: Int?
+            if needle.count <= hay.count - from {
+                for i in from...(hay.count - needle.count) where Array(hay[i..<(i + needle.count)]) == needle { want = i; break }
+            }
+            let got = needle.withUnsafeBytes { n in hay.withUnsafeBytes { Pattern.find(n, in: $0, from: from) } }
+            #expect(got == want, "\(needle) in \(hay) from \(from)")
+        }
+    }
+
     /// Characters only: the bytes decide, the matcher never runs (`^`: the start of the bytes, not of graphemes).
     @Test func aLiteralSearchIsDecidedOnBytes() throws {
         guard case .contains(let b) = try Pattern.regexSearch("invalid user").fast else { Issue.record("no byte test"); return }
@@ -314,6 +336,35 @@ import Testing
         events = e.ingest([entry(["message": .string("boom"), "device": .string("sdb")])], now: t)
         #expect(events.map(\.rule) == ["f_nodevice"])
         #expect(e.firingAlerts.map(\.rule).sorted() == ["a_any", "b_unit", "c_kernel", "d_units", "d_units", "f_nodevice"])
+    }
+
+    /// A rule tried on every entry whose filter needs bytes in a field (a conjunct `message =~ /…/` with a literal
+    /// run) is not tried on an entry without them; negated, `or`-ed and missing-field cases keep the full filter.
+    @Test func aRuleIsNotTriedOnAnEntryWithoutTheBytesItsFilterNeeds() throws {
+        let src = """
+        rule a on journal where priority <= 3 and message =~ /disk (?<d>\\w+) failed/ { warn count(1h) >= 1 }
+        rule b on journal where message !~ /ok/ { warn count(1h) >= 1 }
+        rule c on journal where message =~ /boom/ or identifier == "x" { warn count(1h) >= 1 }
+        rule d on journal where comm =~ /cron/ and message =~ /disk/ { warn count(1h) >= 1 }
+        """
+        let r = RuleSetLoader.load(sources: [("t.rules", src)], catalog: TestCatalog.catalog)
+        let e = Engine(configuration: try #require(r.configuration, "\(r.diagnostics.map(\.message))"))
+        let plan = try #require(e.eventPlans["journal"])
+        #expect(plan.alwaysNeeds.map { $0.map { "\($0.field):\(String(decoding: $0.bytes, as: UTF8.self))" } }
+                == ["message: failed", nil, nil, "comm:cron"])
+        let t = Timestamp(seconds: 1_800_000_000)
+        func names(_ fields: Row) -> [String] {
+            var out: [Int] = []
+            plan.candidates(EventEntry(source: "journal", time: t, fields: fields), into: &out)
+            return out.map { e.compiled[$0].name }
+        }
+        #expect(names(["message": .string("disk sda is fine")]) == ["b", "c"])
+        #expect(names(["message": .string("disk sda failed")]) == ["a", "b", "c"])
+        #expect(names(["priority": .int(3)]) == ["b", "c"], "no message: a's conjunct is no data")
+        #expect(names(["message": .string("disk"), "comm": .string("crond")]) == ["b", "c", "d"])
+        let events = e.ingest([EventEntry(source: "journal", time: t, fields: ["message": .string("disk sda failed"), "priority": .int(3)])], now: t)
+        #expect(events.map(\.rule) == ["a", "b"])
+        #expect(events.first?.labels["d"] == "sda")
     }
 
     @Test func oneAlertPerCapturedDeviceAndOtherTransportsAreIgnored() throws {
