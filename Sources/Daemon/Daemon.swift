@@ -69,6 +69,8 @@ public final class Daemon {
     /// cursor saved with the alert state (restored at start, kept while no reader is open).
     var journal: JournalSource?
     var journalMatchesKey = ""
+    /// While set, the journal's descriptor is out of the loop until this timer reads again (`readJournal`).
+    var journalPause: TimerID?
     var journalCursor: String?
     /// Each event source's rate limit (`journal`, `file`), made on its first entries.
     var eventAdmission: [String: EventAdmission] = [:]
