@@ -67,25 +67,20 @@ import Glibc
         #expect(h.stop() == 0)
     }
 
-    /// A backlog (shd down for a while, or reading from the first entry) is read a batch a loop turn: SIGTERM in the
-    /// middle of it stops the daemon at once, not after the backlog's end; the next start resumes after the cursor
-    /// saved at the stop and reaches the backlog's last entry, announced once.
-    @Test(.enabled(if: remote != nil, "needs systemd-journal-remote (scripts/deps test) to write a journal file"))
-    func aBacklogDoesNotHoldOffAStop() throws {
-        let h = try DaemonHarness("shd-journal-backlog")
-        h.writeRules(threshold: 1, extra: Self.ioErrorRule)
+    /// A journal file of `entries` kernel lines (the rule's `transport == "kernel"` is a library match, so only such
+    /// lines reach shd), 100 µs apart from two minutes ago: `ioError(i)` is the device of entry i's I/O error, nil
+    /// for a firewall line. Returns the environment that reads it from its first entry, without a rate limit.
+    func backlog(_ h: DaemonHarness, entries: Int, ioError: (Int) -> String?) throws -> [String: String] {
         let journal = h.dir + "/backlog.journal", export = h.dir + "/backlog.export"
-        let entries = 250_000, start = Timestamp.now().microseconds - 120_000_000
+        let start = Timestamp.now().microseconds - 120_000_000
         var text = ""
         text.reserveCapacity(entries * 200)
         for i in 0..<entries {
-            let last = i == entries - 1
+            let device = ioError(i)
             text += "__REALTIME_TIMESTAMP=\(start + Int64(i) * 100)\n__MONOTONIC_TIMESTAMP=\(1_000_000 + i * 100)\n"
-            text += "_BOOT_ID=5f0e9a8b7c6d4e3f2a1b0c9d8e7f6a5b\nPRIORITY=\(last ? 3 : 6)\n"
-            // Kernel lines all: the rule's `transport == "kernel"` is a library match, so only they reach shd.
-            text += "SYSLOG_IDENTIFIER=kernel\n_TRANSPORT=kernel\n"
-            text += last ? "MESSAGE=blk_update_request: I/O error, dev sdz, sector 8\n\n"
-                         : "MESSAGE=[UFW BLOCK] IN=eno1 OUT= SRC=198.51.100.\(i % 250) DST=192.0.2.10 PROTO=TCP DPT=\(i % 1000)\n\n"
+            text += "_BOOT_ID=5f0e9a8b7c6d4e3f2a1b0c9d8e7f6a5b\nPRIORITY=\(device == nil ? 6 : 3)\nSYSLOG_IDENTIFIER=kernel\n_TRANSPORT=kernel\n"
+            text += device.map { "MESSAGE=blk_update_request: I/O error, dev \($0), sector 8\n\n" }
+                ?? "MESSAGE=[UFW BLOCK] IN=eno1 OUT= SRC=198.51.100.\(i % 250) DST=192.0.2.10 PROTO=TCP DPT=\(i % 1000)\n\n"
         }
         writeText(export, text)
         let rc = runShell("'\(Self.remote!)' -o '\(journal)' '\(export)' > '\(export).log' 2>&1")
@@ -94,6 +89,18 @@ import Glibc
         env["SHD_TEST_JOURNAL_FILE"] = journal
         env["SHD_TEST_JOURNAL_HEAD"] = "1"
         env["SHD_TEST_EVENT_RATE"] = "0"
+        return env
+    }
+
+    /// A backlog (shd down for a while, or reading from the first entry) is read a batch a loop turn: SIGTERM in the
+    /// middle of it stops the daemon at once, not after the backlog's end; the next start resumes after the cursor
+    /// saved at the stop and reaches the backlog's last entry, announced once.
+    @Test(.enabled(if: remote != nil, "needs systemd-journal-remote (scripts/deps test) to write a journal file"))
+    func aBacklogDoesNotHoldOffAStop() throws {
+        let h = try DaemonHarness("shd-journal-backlog")
+        h.writeRules(threshold: 1, extra: Self.ioErrorRule)
+        let entries = 250_000
+        let env = try backlog(h, entries: entries) { $0 == entries - 1 ? "sdz" : nil }
         try h.start(environment: env)
         try #require(h.waitFor(20) { h.log.contains("from its first entry") }, "\(h.log)")
         usleep(200_000)
@@ -118,23 +125,7 @@ import Glibc
     func aBacklogCommitsItsTransitionsTogether() throws {
         let h = try DaemonHarness("shd-journal-commits")
         h.writeRules(threshold: 1, extra: Self.ioErrorRule)
-        let journal = h.dir + "/backlog.journal", export = h.dir + "/backlog.export"
-        let entries = 100_000, start = Timestamp.now().microseconds - 120_000_000
-        var text = ""
-        text.reserveCapacity(entries * 200)
-        for i in 0..<entries {
-            text += "__REALTIME_TIMESTAMP=\(start + Int64(i) * 100)\n__MONOTONIC_TIMESTAMP=\(1_000_000 + i * 100)\n"
-            text += "_BOOT_ID=5f0e9a8b7c6d4e3f2a1b0c9d8e7f6a5b\nPRIORITY=3\nSYSLOG_IDENTIFIER=kernel\n_TRANSPORT=kernel\n"
-            text += i % 2000 == 1000 ? "MESSAGE=blk_update_request: I/O error, dev sd\(i / 2000), sector 8\n\n"
-                                     : "MESSAGE=[UFW BLOCK] IN=eno1 OUT= SRC=198.51.100.\(i % 250) DST=192.0.2.10 PROTO=TCP DPT=\(i % 1000)\n\n"
-        }
-        writeText(export, text)
-        let rc = runShell("'\(Self.remote!)' -o '\(journal)' '\(export)' > '\(export).log' 2>&1")
-        try #require(rc == 0, "systemd-journal-remote: \(readText(export + ".log"))")
-        var env = ChildProcess.inheritedEnvironment()
-        env["SHD_TEST_JOURNAL_FILE"] = journal
-        env["SHD_TEST_JOURNAL_HEAD"] = "1"
-        env["SHD_TEST_EVENT_RATE"] = "0"
+        let env = try backlog(h, entries: 100_000) { $0 % 2000 == 1000 ? "sd\($0 / 2000)" : nil }
         try h.start(environment: env)
         #expect(h.waitFor(60) { Set(received(h, "firing")).count == 50 }, "\(received(h, "firing").count) of 50\n\(h.log)")
         usleep(300_000)
