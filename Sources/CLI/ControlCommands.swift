@@ -38,7 +38,23 @@ enum ControlCommands {
                     return (result["firing"]?.number ?? 0) > 0 ? 1 : 0
                 }
             }
-            // The daemon renders the text; one that does not know `format` refuses the key, and its JSON is rendered here.
+            // The daemon renders the text and sends it after its answer line, unescaped. A daemon from before
+            // "raw-text" refuses that format; one from before `format` refuses the key: each is asked as it can answer.
+            var oldFormat = false
+            let raw = try request(.statusText(color: colorOut(), alertsOnly: p.flag("--alerts"), raw: true), p,
+                                  follows: { line in rawStatus(line)?.bytes }, chunk: { writeAll(bytes: $0) },
+                                  fast: { line in rawStatus(line).map { $0.firing > 0 ? 1 : 0 } }) { result in
+                writeStdout(result["text"]?.string ?? "")
+                return (result["firing"]?.number ?? 0) > 0 ? 1 : 0
+            } refused: { answer in
+                if answer.code == ControlProtocolError.Code.badRequest.rawValue, answer.error?.contains("\"format\"") == true {
+                    oldFormat = true
+                    return 0
+                }
+                writeStderr("shd status: \(answer.error ?? "refused (\(answer.code ?? "no reason"))")\n")
+                return 1
+            }
+            guard oldFormat else { return raw }
             var older = false
             let status = try request(.statusText(color: colorOut(), alertsOnly: p.flag("--alerts")), p, fast: { line in renderedStatus(line) }) { result in
                 writeStdout(result["text"]?.string ?? "")
@@ -57,6 +73,19 @@ enum ControlCommands {
                 return (result["firing"]?.number ?? 0) > 0 ? 1 : 0
             }
         })
+
+    /// `status` with `"format":"raw-text"`: the `firing` count and the `text_bytes` that follow the answer line, read
+    /// from the line's bytes; nil for an answer of another shape (a refusal), which the parser then reads.
+    static func rawStatus(_ line: [UInt8]) -> (firing: Double, bytes: Int)? {
+        guard let r = ControlClient.okResult(line) else { return nil }
+        return line.withUnsafeBufferPointer { b -> (firing: Double, bytes: Int)? in
+            let result = UnsafeBufferPointer(rebasing: b[r])
+            guard let firing = JSONValue.topLevelMember("firing", in: result)?.number,
+                  let n = JSONValue.topLevelMember("text_bytes", in: result)?.number,
+                  n >= 0, n <= Double(ControlClient.maxAnswerBytes), n == n.rounded() else { return nil }
+            return (firing, Int(n))
+        }
+    }
 
     /// `status`: the text the daemon rendered, unescaped from the answer's bytes and written out (1.4 MB for 10,000
     /// alerts), the exit status from its `firing`. nil for an answer of another shape, which the parser then reads.
@@ -253,13 +282,14 @@ enum ControlCommands {
     /// Sends the request to `--socket` (or the default) and hands a successful result to `done`; a refusal prints
     /// the daemon's reason (exit 1) unless `refused` handles it; no answer prints why (exit 3 or 4).
     /// `fast`, when given, sees the answer line first and handles it unless it returns nil.
-    static func request(_ r: ControlRequest, _ p: ParsedArguments, fast: (([UInt8]) -> Int32?)? = nil, done: (JSONValue) -> Int32,
-                        refused: ((ControlClient.Answer) -> Int32)? = nil) throws -> Int32
+    static func request(_ r: ControlRequest, _ p: ParsedArguments, follows: (([UInt8]) -> Int?)? = nil,
+                        chunk: (UnsafeBufferPointer<UInt8>) -> Void = { _ in }, fast: (([UInt8]) -> Int32?)? = nil,
+                        done: (JSONValue) -> Int32, refused: ((ControlClient.Answer) -> Int32)? = nil) throws -> Int32
     {
         let path = p.text("--socket") ?? KnownSettings.controlSocket.defaultString
         let name = "shd " + p.path.joined(separator: " ")
         do {
-            let line = try ControlClient.exchange(r, socket: path)
+            let line = try ControlClient.exchange(r, socket: path, follows: follows, chunk: chunk)
             if let fast, let status = fast(line) { return status }
             let a = try ControlClient.decode(line, socket: path)
             if a.ok { return done(a.result ?? .null) }

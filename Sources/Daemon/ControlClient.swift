@@ -61,8 +61,12 @@ public enum ControlClient {
         return a
     }
 
-    /// Sends one request and returns its answer line, without the newline and unparsed.
-    public static func exchange(_ request: ControlRequest, socket path: String, timeout: Double = 30) throws(ControlClientError) -> [UInt8] {
+    /// Sends one request and returns its answer line, without the newline and unparsed. When `follows` finds in the
+    /// line a count of bytes that follow it (`status` with `"format":"raw-text"`: `text_bytes`), those bytes are handed
+    /// to `chunk` as they arrive, in pieces of at most 256 KiB, before this returns.
+    public static func exchange(_ request: ControlRequest, socket path: String, timeout: Double = 30,
+                                follows: (([UInt8]) -> Int?)? = nil,
+                                chunk: (UnsafeBufferPointer<UInt8>) -> Void = { _ in }) throws(ControlClientError) -> [UInt8] {
         let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ControlClientError(kind: .failed, message: "socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -126,6 +130,26 @@ public enum ControlClient {
         guard let nl = newline else {
             throw ControlClientError(kind: .failed, message: "shd on \(path) closed the connection without an answer")
         }
-        return Array(UnsafeRawBufferPointer(start: buffer, count: nl))
+        let answer = Array(UnsafeRawBufferPointer(start: buffer, count: nl))
+        guard let follows, let total = follows(answer) else { return answer }
+        // The bytes after the line: what came with it, then the rest straight from the socket, a piece at a time.
+        let bytes = buffer.assumingMemoryBound(to: UInt8.self)
+        let first = Swift.min(length - (nl + 1), total)
+        if first > 0 { chunk(UnsafeBufferPointer(start: bytes + nl + 1, count: first)) }
+        var got = first
+        while got < total {
+            let n = recv(fd, buffer, Swift.min(256 << 10, total - got), 0)
+            if n < 0 {
+                if errno == EINTR { continue }
+                let why = errno == EAGAIN || errno == EWOULDBLOCK ? "nothing for \(Int(timeout)) s" : String(cString: strerror(errno))
+                throw ControlClientError(kind: .failed, message: "shd on \(path) stopped after \(got) of \(total) bytes: \(why)")
+            }
+            if n == 0 {
+                throw ControlClientError(kind: .failed, message: "shd on \(path) closed the connection after \(got) of \(total) bytes")
+            }
+            chunk(UnsafeBufferPointer(start: bytes, count: n))
+            got += n
+        }
+        return answer
     }
 }

@@ -6,8 +6,9 @@ import Rules
 public enum ControlRequest: Equatable, Sendable {
     case status
     /// `status` with `"format":"text"`: the daemon renders what `shd status` prints (coloured when asked, only the
-    /// alert lines with `alerts`), so the client does not parse the JSON of every instance.
-    case statusText(color: Bool, alertsOnly: Bool)
+    /// alert lines with `alerts`), so the client does not parse the JSON of every instance. `raw` (`"format":"raw-text"`):
+    /// the text follows the answer line unescaped, `text_bytes` of it, so neither side escapes 1.4 MB.
+    case statusText(color: Bool, alertsOnly: Bool, raw: Bool = false)
     case explain(rule: String, labels: [String: String])
     case reload
     case silenceAdd(SilenceRequest)
@@ -49,8 +50,8 @@ public enum ControlRequest: Equatable, Sendable {
         o.append("command", .string(command))
         switch self {
         case .status, .reload, .silenceList: break
-        case .statusText(let color, let alertsOnly):
-            o.append("format", .string("text"))
+        case .statusText(let color, let alertsOnly, let raw):
+            o.append("format", .string(raw ? "raw-text" : "text"))
             o.append("color", .bool(color))
             if alertsOnly { o.append("alerts", .bool(true)) }
         case .explain(let rule, let labels):
@@ -95,8 +96,9 @@ public enum ControlRequest: Equatable, Sendable {
         case "status":
             switch try r.text("format") {
             case nil, "json"?: request = .status
-            case "text"?: request = .statusText(color: try r.bool("color") ?? false, alertsOnly: try r.bool("alerts") ?? false)
-            case let f?: throw .init(.badRequest, "status: \"format\" is \"json\" or \"text\", not \"\(f.prefix(64))\"")
+            case let f? where f == "text" || f == "raw-text":
+                request = .statusText(color: try r.bool("color") ?? false, alertsOnly: try r.bool("alerts") ?? false, raw: f == "raw-text")
+            case let f?: throw .init(.badRequest, "status: \"format\" is \"json\", \"text\" or \"raw-text\", not \"\(f.prefix(64))\"")
             }
         case "reload": request = .reload
         case "silence_list": request = .silenceList

@@ -83,6 +83,24 @@ struct ControlStatus {
         j.endObject()
     }
 
+    /// The answer to `"format":"raw-text"`: the line `{"ok":true,"result":{"firing":N,"pending":N,"text_bytes":L}}`, then
+    /// the L bytes of the text as they are (docs/control.md): neither the daemon nor the client escapes 1.4 MB.
+    func rawText(alertsOnly: Bool, color: Bool) -> [UInt8] {
+        var w = writer(color: color)
+        writeText(to: &w, alertsOnly: alertsOnly)
+        return w.out.withBytes { text in
+            var line = ControlResponse.successLine(capacity: 128 + text.count) { j in
+                j.beginObject()
+                j.key("firing"); j.int(Int64(firing))
+                j.key("pending"); j.int(Int64(pending))
+                j.key("text_bytes"); j.int(Int64(text.count))
+                j.endObject()
+            }
+            line.append(contentsOf: text)
+            return line
+        }
+    }
+
     private func writer(color: Bool) -> StatusTextWriter {
         StatusTextWriter(now: now, paint: ControlText.Paint(on: color), rules: rules,
                          capacity: 4096 + 160 * (alerts.instances.count + rules.count))
@@ -99,29 +117,28 @@ struct ControlStatus {
     private func writeText(to w: inout StatusTextWriter, alertsOnly: Bool) {
         let paint = w.paint
         if !alertsOnly {
-            w.put(paint.bold("shd on \(host): \(firing) firing, \(pending) pending"))
-            if configInvalid != nil { w.put(paint.red(" — configuration invalid, the last good rules are in force")) }
+            w.text(paint.bold("shd on \(host): \(firing) firing, \(pending) pending"))
+            if configInvalid != nil { w.text(paint.red(" — configuration invalid, the last good rules are in force")) }
             w.out.append(0x0A)
             if alerts.instances.isEmpty && configInvalid == nil { w.put("No alert is pending or firing.\n") }
         }
-        // Read in place: an element taken out of the array is copied (a dozen retains and releases an alert).
-        alerts.instances.withUnsafeBufferPointer { all in for i in all.indices { all[i].writeStatusLine(to: &w) } }
+        alerts.instances.withUnsafeBufferPointer { all in for i in all.indices { w.statusLine(all.baseAddress! + i) } }
         if let meta = configInvalid {
             w.labels.removeAll(keepingCapacity: true)
             for (k, v) in meta.labels { w.labels.append((key: k, value: v)) }
             w.alertLine(firing: true, crit: meta.severity == .crit, rule: meta.rule, since: meta.startsAt, values: meta.values)
-            if !meta.summary.isEmpty { w.put("  — "); w.put(meta.summary) }
+            if !meta.summary.isEmpty { w.put("  — "); w.text(meta.summary) }
             w.out.append(0x0A)
         }
         if alertsOnly { return }
         w.put("\n")
-        w.put(paint.bold("Rules"))
-        w.put(" (\(rules.count))\n")
+        w.text(paint.bold("Rules"))
+        w.put(" ("); w.out.int(Int64(rules.count)); w.put(")\n")
         for r in rules {
-            w.put("  "); w.put(r.name)
-            w.put("  on "); w.put(r.worker); w.out.append(UInt8(ascii: ".")); w.put(r.function)
+            w.put("  "); w.text(r.name)
+            w.put("  on "); w.text(r.worker); w.out.append(UInt8(ascii: ".")); w.text(r.function)
             w.put("  "); w.out.int(Int64(r.instances))
-            w.put(r.instances == 1 ? " instance" : " instances")
+            if r.instances == 1 { w.put(" instance") } else { w.put(" instances") }
             if r.firing > 0 { w.put(", "); w.out.int(Int64(r.firing)); w.put(" firing") }
             if r.pending > 0 { w.put(", "); w.out.int(Int64(r.pending)); w.put(" pending") }
             w.out.append(0x0A)
@@ -130,7 +147,7 @@ struct ControlStatus {
             ("workers", workers), ("channels", channels), ("sources", sources), ("silences", .array(alerts.silences.map(\.json))),
             ("last_reload", lastReload),
         ]))
-        w.put(ControlText.statusSections(small, now: now, paint: paint))
+        w.text(ControlText.statusSections(small, now: now, paint: paint))
     }
 }
 
@@ -163,22 +180,26 @@ struct StatusTextWriter: ~Copyable {
         self.rules = rules
     }
 
-    /// One alert line up to its values: state, rule, ``labels`` (without the rule's worker and function), since, values.
-    mutating func alertLine(firing: Bool, crit: Bool, rule: String, since: Timestamp?, values: [String: Double]) {
+    /// One alert line up to its values: state, rule, labels (without the rule's worker and function), since, values.
+    /// The labels are ``labels``, or, for an alert whose row has none, `own`: its rule's worker and function.
+    mutating func alertLine(firing: Bool, crit: Bool, rule: String, since: Timestamp?, values: [String: Double],
+                            own: (worker: String, function: String)? = nil) {
         out.append(states[(firing ? 2 : 0) + (crit ? 1 : 0)])
         put("  ")
-        put(rule)
+        text(rule)
         put("  ")
-        if labels.count > 1 { labels.sort { $0.key < $1.key } }
         let hiding = on(rule)
         var shown = 0
-        for l in labels {
-            if let h = hiding, (l.key == "worker" && l.value == h.worker) || (l.key == "function" && l.value == h.function) { continue }
-            if shown > 0 { out.append(UInt8(ascii: ",")) }
-            put(l.key)
-            out.append(UInt8(ascii: "="))
-            put(l.value)
-            shown += 1
+        if let own {
+            // The labels `function` and `worker`, in key order, without building the list.
+            if hiding?.function != own.function { label("function", own.function, &shown) }
+            if hiding?.worker != own.worker { label("worker", own.worker, &shown) }
+        } else {
+            if labels.count > 1 { labels.sort { $0.key < $1.key } }
+            for l in labels {
+                if let h = hiding, (l.key == "worker" && l.value == h.worker) || (l.key == "function" && l.value == h.function) { continue }
+                label(l.key, l.value, &shown)
+            }
         }
         if shown == 0 { out.append(UInt8(ascii: "-")) }
         put("  since ")
@@ -227,56 +248,66 @@ struct StatusTextWriter: ~Copyable {
             k = found
         }
         cursor = k
-        let r = rules[k]
         // A worker name with a dot is rare; looked for in the bytes (the UTF-8 view's iterator costs 40 times more).
-        let dotted = r.worker.utf8.withContiguousStorageIfAvailable { $0.contains(UInt8(ascii: ".")) } ?? r.worker.utf8.contains(UInt8(ascii: "."))
-        guard dotted else { return (r.worker, r.function) }
-        let joined = r.worker + "." + r.function
+        // The rule's fields are read in place (a copy of its status retains and releases three strings).
+        let dotted = rules[k].worker.utf8.withContiguousStorageIfAvailable { $0.contains(UInt8(ascii: ".")) }
+            ?? rules[k].worker.utf8.contains(UInt8(ascii: "."))
+        guard dotted else { return (rules[k].worker, rules[k].function) }
+        let joined = rules[k].worker + "." + rules[k].function
         let dot = joined.firstIndex(of: ".")!
         return (String(joined[..<dot]), String(joined[joined.index(after: dot)...]))
     }
 
-    mutating func two(_ v: Int64) {
-        out.append(UInt8(ascii: "0") + UInt8(v / 10))
-        out.append(UInt8(ascii: "0") + UInt8(v % 10))
+    mutating func two(_ v: Int64) { out.twoDigits(v) }
+
+    /// `key=value`, after a comma unless it is the first.
+    mutating func label(_ key: String, _ value: String, _ shown: inout Int) {
+        if shown > 0 { out.append(UInt8(ascii: ",")) }
+        text(key)
+        out.append(UInt8(ascii: "="))
+        text(value)
+        shown += 1
     }
 
-    mutating func put(_ s: StaticString) { out.append(s) }
+    @inline(__always) mutating func put(_ s: StaticString) { out.append(s) }
 
-    mutating func put(_ s: String) { out.append(s) }
+    /// A String's bytes (a literal goes to ``text(_:)``, a StaticString: a literal argument would otherwise be a String).
+    mutating func text(_ s: String) { out.append(s) }
 
     /// `name=number` as ControlText.number prints the JSON value (non-finite numbers are JSON null).
     mutating func value(_ k: String, _ d: Double) {
-        put(k)
+        text(k)
         out.append(UInt8(ascii: "="))
         if d.isFinite { out.number(d) } else { put("null") }
     }
 }
 
-extension AlertStatus.Instance {
-    /// This alert's line of the status text.
-    func writeStatusLine(to w: inout StatusTextWriter) {
-        w.labels.removeAll(keepingCapacity: true)
-        if rowLabels.isEmpty {
-            w.labels.append((key: "worker", value: worker))
-            w.labels.append((key: "function", value: function))
+extension StatusTextWriter {
+    /// The line of the alert `a` points to, read in place: an element taken out of the array, or even one whose
+    /// method is called through a buffer's subscript, is copied (a dozen references retained and released).
+    mutating func statusLine(_ a: UnsafePointer<AlertStatus.Instance>) {
+        if a.pointee.rowLabels.isEmpty {
+            alertLine(firing: a.pointee.state == .firing, crit: a.pointee.severity == .crit, rule: a.pointee.rule,
+                      since: a.pointee.since, values: a.pointee.values, own: (a.pointee.worker, a.pointee.function))
         } else {
-            for (k, v) in rowLabels { w.labels.append((key: k, value: v)) }
-            if rowLabels["worker"] == nil { w.labels.append((key: "worker", value: worker)) }
-            if rowLabels["function"] == nil { w.labels.append((key: "function", value: function)) }
+            labels.removeAll(keepingCapacity: true)
+            for (k, v) in a.pointee.rowLabels { labels.append((key: k, value: v)) }
+            if a.pointee.rowLabels["worker"] == nil { labels.append((key: "worker", value: a.pointee.worker)) }
+            if a.pointee.rowLabels["function"] == nil { labels.append((key: "function", value: a.pointee.function)) }
+            alertLine(firing: a.pointee.state == .firing, crit: a.pointee.severity == .crit, rule: a.pointee.rule,
+                      since: a.pointee.since, values: a.pointee.values)
         }
-        w.alertLine(firing: state == .firing, crit: severity == .crit, rule: rule, since: since, values: values)
-        if !silencedBy.isEmpty {
-            w.put("  [silenced: ")
-            for (k, s) in silencedBy.enumerated() {
-                if k > 0 { w.out.append(UInt8(ascii: ",")) }
-                w.put(s)
+        if !a.pointee.silencedBy.isEmpty {
+            put("  [silenced: ")
+            for (k, s) in a.pointee.silencedBy.enumerated() {
+                if k > 0 { out.append(UInt8(ascii: ",")) }
+                text(s)
             }
-            w.out.append(UInt8(ascii: "]"))
+            out.append(UInt8(ascii: "]"))
         }
-        if muted { w.put("  [muted]") }
-        if let ack { w.put("  [acked by "); w.put(ack.by.user); w.out.append(UInt8(ascii: "]")) }
-        if state == .firing && !summary.isEmpty { w.put("  — "); w.put(summary) }
-        w.out.append(0x0A)
+        if a.pointee.muted { put("  [muted]") }
+        if let ack = a.pointee.ack { put("  [acked by "); text(ack.by.user); out.append(UInt8(ascii: "]")) }
+        if a.pointee.state == .firing && !a.pointee.summary.isEmpty { put("  — "); text(a.pointee.summary) }
+        out.append(0x0A)
     }
 }

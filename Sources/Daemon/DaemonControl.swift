@@ -73,10 +73,11 @@ extension Daemon {
             // Room for ~400 bytes per rule and per alert instance, so a large answer is not grown by copying.
             let capacity = 4096 + 400 * engine.configuration.rules.count
             return ControlResponse.successLine(capacity: capacity) { self.writeStatus(to: &$0) }
-        case .statusText(let color, let alertsOnly):
+        case .statusText(let color, let alertsOnly, let raw):
+            let status = controlStatus()
+            if raw { return status.rawText(alertsOnly: alertsOnly, color: color) }
             // The text is ~200 bytes an alert and a rule; escaped in the answer (a newline a line, colour codes).
             let capacity = 4096 + 240 * engine.configuration.rules.count
-            let status = controlStatus()
             return ControlResponse.successLine(capacity: capacity) { status.writeText(to: &$0, alertsOnly: alertsOnly, color: color) }
         case .explain(let rule, let labels):
             let now = Timestamp.now()

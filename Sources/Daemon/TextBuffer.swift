@@ -34,12 +34,28 @@ struct TextBuffer: ~Copyable {
     @inline(__always)
     mutating func append(_ p: UnsafeBufferPointer<UInt8>) {
         guard let from = p.baseAddress else { return }
-        if capacity - count < p.count { grow(p.count) }
-        (base + count).initialize(from: from, count: p.count)
-        count += p.count
+        let n = p.count
+        if capacity - count < n { grow(n) }
+        let to = base + count
+        // Most pieces are a few bytes, for which a call to memcpy costs more than the copy.
+        if n <= 16 { for k in 0..<n { to[k] = from[k] } } else { to.initialize(from: from, count: n) }
+        count += n
     }
 
-    mutating func append(_ s: StaticString) { s.withUTF8Buffer { append($0) } }
+    @inline(__always)
+    mutating func append(_ s: StaticString) {
+        if s.hasPointerRepresentation { append(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)) }
+        else { s.withUTF8Buffer { append($0) } }
+    }
+
+    /// `v` (0-99) as two digits.
+    @inline(__always)
+    mutating func twoDigits(_ v: Int64) {
+        if capacity - count < 2 { grow(2) }
+        base[count] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v / 10)
+        base[count + 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
+        count += 2
+    }
 
     mutating func append(_ s: String) {
         // (`var s = s; s.withUTF8 { … }` was measured: the copy's retain and release cost more than it saves.)
@@ -50,28 +66,27 @@ struct TextBuffer: ~Copyable {
 
     mutating func append(_ bytes: ArraySlice<UInt8>) { bytes.withUnsafeBufferPointer { append($0) } }
 
-    /// The decimal digits of `v` (what `String(v)` says).
+    /// The decimal digits of `v` (what `String(v)` says), written in place from the last.
     mutating func int(_ v: Int64) {
         var n = v.magnitude
         if v < 0 { append(UInt8(ascii: "-")) }
         if capacity - count < 20 { grow(20) }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch, no allocation
-        let written = withUnsafeMutableBytes(of: &digits) { d -> Int in
-            var at = 24
-            repeat {
-                at -= 1
-                d[at] = UInt8(ascii: "0") + UInt8(n % 10)
-                n /= 10
-            } while n > 0
-            (base + count).initialize(from: d.baseAddress!.assumingMemoryBound(to: UInt8.self) + at, count: 24 - at)
-            return 24 - at
-        }
-        count += written
+        var digits = 1
+        var t = n
+        while t >= 10 { t /= 10; digits += 1 }
+        var at = count + digits
+        repeat {
+            at -= 1
+            base[at] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n % 10)
+            n /= 10
+        } while n > 0
+        count += digits
     }
 
     /// How shd prints a value to people: whole numbers as digits, others rounded to two decimals (`53.2`).
     mutating func number(_ d: Double) {
-        if d == d.rounded(), abs(d) < 1e15 { return int(Int64(d)) }
+        // Whole (and below 1e15, so exact in an Int64): one conversion each way instead of a call to round().
+        if abs(d) < 1e15, Double(Int64(d)) == d { return int(Int64(d)) }
         let c = (d * 100).rounded()
         // Below 1e13 the hundredths are an exact integer of at most 15 digits, and `String(c / 100)` (the shortest
         // decimal that reads back as c / 100) is its digits with a point before the last two, less a trailing zero

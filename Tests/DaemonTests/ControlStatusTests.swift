@@ -79,7 +79,15 @@ import Glibc
 
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
     func theDaemonsTextIsTheClientsRenderingOfTheJSON(color: Bool, alertsOnly: Bool) throws {
-        for s in [Self.status(), Self.status(configInvalid: false), Self.status(configInvalid: false, empty: true)] {
+        // Alerts whose rows have no labels, of a rule the rule list has not (its worker and function are shown) and of
+        // a rule whose worker has a dot (split as the client splits `on`): the daemon's short cut for label-less rows.
+        var unlisted = Self.status(configInvalid: false)
+        unlisted.alerts.instances += [
+            Self.instance("gone", .firing, .warn, since: 5, worker: "x", function: "y"),
+            Self.instance("dotted", .pending, .crit, since: 7, worker: "a.b", function: "c"),
+        ]
+        unlisted.rules.append(RuleStatus(name: "dotted", worker: "a.b", function: "c", instances: 1, pending: 1, firing: 0))
+        for s in [Self.status(), Self.status(configInvalid: false), Self.status(configInvalid: false, empty: true), unlisted] {
             let daemon = String(decoding: s.text(alertsOnly: alertsOnly, color: color), as: UTF8.self)
             let client = ControlText.status(try Self.json(s), alertsOnly: alertsOnly, color: color)
             #expect(daemon == client)
@@ -124,9 +132,25 @@ import Glibc
         #expect(v["text"]?.string == String(decoding: Self.status().text(alertsOnly: false, color: true), as: UTF8.self))
     }
 
-    /// A daemon from before the text answer refuses `format`; `shd status` then asks for the JSON and renders it.
-    @Test func anOlderDaemonGetsTheJSONRequestAndTheClientRenders() throws {
-        let dir = makeTempDirectory("shd-control-old")
+    @Test func theRawAnswerIsTheLineThenTheText() throws {
+        let raw = Self.status().rawText(alertsOnly: false, color: true)
+        let nl = try #require(raw.firstIndex(of: 0x0A))
+        let v = try JSONValue.parse(bytes: Array(raw[..<nl]))
+        let text = Self.status().text(alertsOnly: false, color: true)
+        #expect(v["ok"] == true)
+        #expect(v["result"]?["firing"] == 5)
+        #expect(v["result"]?["pending"] == 2)
+        #expect(v["result"]?["text_bytes"]?.number == Double(text.count))
+        #expect(Array(raw[(nl + 1)...]) == text, "the text follows the line as it is, unescaped")
+        #expect(text.contains(0x0A) && text.contains(0x1B), "newlines and colour codes that JSON would escape")
+    }
+
+    /// A fake daemon on a socket in a new folder: `shd status` is started against it, and each connection gets the
+    /// next of `answers` (sent in pieces of `piece` bytes, then closed); the requests it sent, its exit status and output.
+    static func fakeDaemon(_ answers: [[UInt8]], piece: Int = 1 << 20, arguments: [String] = [])
+        throws -> (requests: [String], status: Int32?, stdout: String, stderr: String)
+    {
+        let dir = makeTempDirectory("shd-control-fake")
         defer { _ = runShell("rm -rf '\(dir)'") }
         let path = dir + "/control"
         let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
@@ -134,16 +158,11 @@ import Glibc
         #expect(withSocketAddress(path, { bind(listener, $0, $1) }) == 0)
         #expect(listen(listener, 4) == 0)
         // The client connects before the answer is accepted here (the backlog holds it): no thread needed.
-        let p = try ChildProcess([shdBinary, "status", "--socket", path], outputDirectory: dir)
+        let p = try ChildProcess([shdBinary, "status", "--socket", path] + arguments, outputDirectory: dir)
         var requests: [String] = []
-        let result = try Self.json(Self.status())
-        for answer in [#"{"ok":false,"code":"bad-request","error":"status: unknown key \"format\""}"#,
-                       ControlResponse.success(result).encoded()] {
+        for answer in answers {
             var ready = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-            guard poll(&ready, 1, 15_000) == 1 else {
-                Issue.record("shd status did not connect: \(p.stderr)")
-                break
-            }
+            guard poll(&ready, 1, 15_000) == 1 else { break }
             let c = accept(listener, nil, nil)
             #expect(c >= 0)
             var tv = timeval(tv_sec: 15, tv_usec: 0)
@@ -152,13 +171,66 @@ import Glibc
             var byte: UInt8 = 0
             while recv(c, &byte, 1, 0) == 1, byte != 0x0A { line.append(byte) }
             requests.append(String(decoding: line, as: UTF8.self))
-            let bytes = Array((answer + "\n").utf8)
-            _ = bytes.withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            var off = 0
+            while off < answer.count {
+                let n = min(piece, answer.count - off)
+                let sent = answer[off..<(off + n)].withUnsafeBytes { send(c, $0.baseAddress, n, Int32(MSG_NOSIGNAL)) }
+                if sent <= 0 { break }
+                off += sent
+                if piece < answer.count { usleep(2000) }
+            }
             close(c)
         }
-        #expect(p.wait(timeout: 30) == 1, "5 firing: \(p.stderr)")
-        #expect(requests == [#"{"command":"status","format":"text","color":false}"#, #"{"command":"status"}"#])
-        #expect(p.stdout == ControlText.status(result, alertsOnly: false, color: false))
-        #expect(p.stderr.isEmpty, "\(p.stderr)")
+        let status = p.wait(timeout: 30)
+        return (requests, status, p.stdout, p.stderr)
+    }
+
+    static let rawRequest = #"{"command":"status","format":"raw-text","color":false}"#
+    static let textRequest = #"{"command":"status","format":"text","color":false}"#
+
+    /// What `shd status` asks first: the text after the answer line, written out as it arrives (here in pieces of
+    /// 1,000 bytes, the first with the line).
+    @Test func theClientWritesTheTextThatFollowsTheLine() throws {
+        let text = Self.status().text(alertsOnly: false, color: false)
+        let r = try Self.fakeDaemon([Self.status().rawText(alertsOnly: false, color: false)], piece: 1000)
+        #expect(r.requests == [Self.rawRequest])
+        #expect(r.status == 1, "5 firing: \(r.stderr)")
+        #expect(r.stdout == String(decoding: text, as: UTF8.self))
+        #expect(r.stderr.isEmpty, "\(r.stderr)")
+    }
+
+    /// A daemon that closes before the text it announced is all sent: an error naming what was missing (exit 3), not
+    /// a status cut short without a word.
+    @Test func aTextCutShortIsAnError() throws {
+        let raw = Self.status().rawText(alertsOnly: false, color: false)
+        let r = try Self.fakeDaemon([Array(raw.dropLast(10))])
+        let total = raw.count - (raw.firstIndex(of: 0x0A)! + 1)
+        #expect(r.status == 3, "\(r.stderr)")
+        #expect(r.stderr.contains("closed the connection after \(total - 10) of \(total) bytes"), "\(r.stderr)")
+    }
+
+    /// A daemon from before "raw-text" refuses that format; `shd status` then asks for the escaped text.
+    @Test func aDaemonWithoutRawTextGetsTheTextRequest() throws {
+        var j = JSONStream()
+        j.beginObject(); j.key("ok"); j.bool(true); j.key("result")
+        Self.status().writeText(to: &j, alertsOnly: false, color: false)
+        j.endObject()
+        let refusal = #"{"ok":false,"code":"bad-request","error":"status: \"format\" is \"json\" or \"text\", not \"raw-text\""}"#
+        let r = try Self.fakeDaemon([Array((refusal + "\n").utf8), j.take() + [0x0A]])
+        #expect(r.requests == [Self.rawRequest, Self.textRequest])
+        #expect(r.status == 1, "5 firing: \(r.stderr)")
+        #expect(r.stdout == String(decoding: Self.status().text(alertsOnly: false, color: false), as: UTF8.self))
+        #expect(r.stderr.isEmpty, "\(r.stderr)")
+    }
+
+    /// A daemon from before the text answer refuses `format`; `shd status` then asks for the JSON and renders it.
+    @Test func anOlderDaemonGetsTheJSONRequestAndTheClientRenders() throws {
+        let result = try Self.json(Self.status())
+        let refusal = Array((#"{"ok":false,"code":"bad-request","error":"status: unknown key \"format\""}"# + "\n").utf8)
+        let r = try Self.fakeDaemon([refusal, refusal, Array((ControlResponse.success(result).encoded() + "\n").utf8)])
+        #expect(r.requests == [Self.rawRequest, Self.textRequest, #"{"command":"status"}"#])
+        #expect(r.status == 1, "5 firing: \(r.stderr)")
+        #expect(r.stdout == ControlText.status(result, alertsOnly: false, color: false))
+        #expect(r.stderr.isEmpty, "\(r.stderr)")
     }
 }
