@@ -209,52 +209,60 @@ public final class Daemon {
         functionsInUse = m
     }
 
-    /// One timerfd per distinct interval: workers that share an interval are collected together and
-    /// evaluated once (separate timers drift apart by microseconds and would each cost an evaluation
-    /// and a report.json write). The new timers replace the old ones only once all of them exist: when
-    /// one cannot be made (out of file descriptors), the old ones stay and the error is thrown.
+    /// One timerfd per interval that is not a whole multiple of a shorter one (``WorkerSchedule``): workers that share
+    /// an interval are collected together, and a group of 10 s rides the 1 s timer every 10th expiration, so both are
+    /// evaluated once (separate timers drift apart by microseconds and would each cost an evaluation and a report.json
+    /// write). The new timers replace the old ones only once all of them exist: when one cannot be made (out of file
+    /// descriptors), the old ones stay and the error is thrown.
     func scheduleWorkers(_ intervals: DaemonSettings) throws(SystemError) {
-        var groups: [(interval: Double, workers: [Worker])] = []
-        for w in snapshot.workers {
-            let interval = intervals.interval(of: w.name)
-            if let i = groups.firstIndex(where: { $0.interval == interval }) { groups[i].workers.append(w) } else { groups.append((interval, [w])) }
-        }
+        let schedule = WorkerSchedule(snapshot.workers.map { ($0.name, intervals.interval(of: $0.name)) })
+        let byName = Dictionary(snapshot.workers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var firstTicks: [() -> Void] = []
         var timers: [TimerID] = []
-        for (interval, workers) in groups {
-            var lastFull = -Double.infinity
-            let tick = { [unowned self] in
-                // Functions no rule reads are collected only every report_interval (DESIGN: walk
-                // /proc only as often as a rule or output needs); the textfile needs them all.
-                let mono = monotonicSeconds()
-                let full = self.settings.textfileDir != nil || mono - lastFull >= self.settings.reportInterval
-                if full {
-                    lastFull = mono
-                    self.outputsDue = true
-                }
-                let now = Timestamp.now()
-                var collected = false
-                for w in workers {
-                    let only: Set<String>? = full ? nil : (self.functionsInUse[w.name] ?? [])
-                    if only?.isEmpty == true { continue }
-                    self.snapshot.collect(w, now: now, only: only, tick: mono)
-                    collected = true
-                }
-                if collected { self.scheduleEvaluation() }
-            }
-            do {
-                timers.append(try loop.addRepeatingTimer(interval: interval) { [unowned self] expirations in
-                    if expirations > 1 {
-                        self.missedTicks += expirations - 1
-                        self.log.warning("\(workers.map(\.name).joined(separator: ", ")) missed \(expirations - 1) tick(s) of \(interval)s")
+        for timer in schedule.timers {
+            var groupTicks: [(group: WorkerSchedule.Group, tick: () -> Void)] = []
+            for group in timer.groups {
+                let workers = group.workers.compactMap { byName[$0] }
+                var lastFull = -Double.infinity
+                let tick = { [unowned self] in
+                    // Functions no rule reads are collected only every report_interval (DESIGN: walk
+                    // /proc only as often as a rule or output needs); the textfile needs them all.
+                    let mono = monotonicSeconds()
+                    let full = self.settings.textfileDir != nil || mono - lastFull >= self.settings.reportInterval
+                    if full {
+                        lastFull = mono
+                        self.outputsDue = true
                     }
-                    tick()
+                    let now = Timestamp.now()
+                    var collected = false
+                    for w in workers {
+                        let only: Set<String>? = full ? nil : (self.functionsInUse[w.name] ?? [])
+                        if only?.isEmpty == true { continue }
+                        self.snapshot.collect(w, now: now, only: only, tick: mono)
+                        collected = true
+                    }
+                    if collected { self.scheduleEvaluation() }
+                }
+                groupTicks.append((group, tick))
+                firstTicks.append(tick)
+            }
+            var count: UInt64 = 0
+            do {
+                timers.append(try loop.addRepeatingTimer(interval: timer.interval) { [unowned self] expirations in
+                    for (group, tick) in groupTicks {
+                        let due = WorkerSchedule.due(multiple: group.multiple, count: count, expirations: expirations)
+                        if due > 1 {
+                            self.missedTicks += due - 1
+                            self.log.warning("\(group.workers.joined(separator: ", ")) missed \(due - 1) tick(s) of \(group.interval)s")
+                        }
+                        if due > 0 { tick() }
+                    }
+                    count += expirations
                 })
             } catch {
                 for t in timers { loop.cancelTimer(t) }
                 throw error
             }
-            firstTicks.append(tick)
         }
         for t in workerTimers { loop.cancelTimer(t) }
         workerTimers = timers
