@@ -275,6 +275,10 @@ struct Lexer {
         "KiB": 1024, "MiB": 1_048_576, "GiB": 1_073_741_824, "TiB": 1_099_511_627_776, "PiB": 1_125_899_906_842_624,
     ]
 
+    /// `value` of a unit whose factor is `f`, in seconds or bytes: milliseconds are divided by 1000, not multiplied
+    /// by 0.001 (350 × 0.001 is 0.35000000000000003; 350 / 1000 is the double nearest 0.35, as `0.35s` reads).
+    static func scaled(_ value: Double, by f: Double) -> Double { f == 0.001 ? value / 1000 : value * f }
+
     /// The factor of a duration unit written as bytes (`ms s m h d w`), without making a string.
     static func durationFactor(_ b: ArraySlice<UInt8>) -> Double? {
         switch b.count {
@@ -534,7 +538,7 @@ struct Lexer {
                     error(.badNumber, "cannot mix units in one number", at: start, length: i - start)
                 }
                 unit = .duration
-                total += value * f
+                total += Lexer.scaled(value, by: f)
             } else if !compound, let f = Lexer.byteUnits[String(decoding: b[suffixStart..<i], as: UTF8.self)] {
                 unit = .bytes
                 total = value * f
@@ -549,7 +553,7 @@ struct Lexer {
                 // Recover as if the suggested unit had been written, so `for 5mins` gives one error, not two.
                 if let h = hint, let f = Lexer.durationUnits[h] {
                     unit = .duration
-                    total += value * f
+                    total += Lexer.scaled(value, by: f)
                 } else if let h = hint, let f = Lexer.byteUnits[h] {
                     unit = .bytes
                     total = value * f

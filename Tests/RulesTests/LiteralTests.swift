@@ -4,7 +4,9 @@ import Rules
 
 @Suite struct LiteralTests {
     @Test(arguments: [("10s", 10.0), ("1d", 86400), ("1h30m", 5400), ("250ms", 0.25), ("1.5m", 90), ("2w", 1_209_600),
-                      ("10", 10), ("0", 0), ("1_000s", 1000)])
+                      ("10", 10), ("0", 0), ("1_000s", 1000),
+                      // milliseconds read as the same number in seconds does (350 × 0.001 would be 0.35000000000000003)
+                      ("350ms", 0.35), ("1ms", 0.001), ("1s350ms", 1.35), ("100ms", 0.1), ("2300ms", 2.3)])
     func durations(_ text: String, _ seconds: Double) throws {
         #expect(try Literal.duration(text) == seconds)
     }
