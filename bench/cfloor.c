@@ -22,8 +22,10 @@
  *
  * With --as-shd-reads it follows shd's read pattern since 51c5503/96faf28 (mountinfo only when
  * poll() flags a mount table change, /proc listed only when loadavg's last pid moved, no EOF
- * pread for single-record files); --processes-every N walks processes every N cycles (shd's
- * processes worker runs at most every 10 s by default).
+ * pread for single-record files) and its LinkMonitor (operstate, carrier and mtu from one
+ * rtnetlink dump at start and RTMGRP_LINK messages after it, one recv a cycle; speed read from
+ * sysfs once); --processes-every N walks processes every N cycles (shd's processes worker runs
+ * at most every 10 s by default).
  *
  * Usage: cfloor [--cycles N] [--worker NAME]... [--proc-root DIR] [--interval S] [--no-tcp-tables] [--open-per-cycle]
  *               [--as-shd-reads] [--processes-every N]   prints
@@ -35,6 +37,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,6 +304,55 @@ static void countFds(void) {
     checksum += (uint64_t)n;
 }
 
+/* --as-shd-reads: the link table from rtnetlink. Every attribute shd keeps (name, mtu, operstate,
+ * carrier) goes through scan(), as the sysfs reads did. */
+static int nlFd = -1;
+
+static void nlScan(ssize_t n, int *done) {
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+        if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) { *done = 1; break; }
+        if (h->nlmsg_type != RTM_NEWLINK && h->nlmsg_type != RTM_DELLINK) continue;
+        struct ifinfomsg *ifi = NLMSG_DATA(h);
+        checksum += (uint64_t)ifi->ifi_index + ifi->ifi_flags;
+        int len = (int)IFLA_PAYLOAD(h);
+        for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+            if (a->rta_type == IFLA_IFNAME) scan(RTA_DATA(a), RTA_PAYLOAD(a));
+            else if (a->rta_type == IFLA_MTU && RTA_PAYLOAD(a) >= 4) checksum += *(uint32_t *)RTA_DATA(a);
+            else if ((a->rta_type == IFLA_OPERSTATE || a->rta_type == IFLA_CARRIER) && RTA_PAYLOAD(a) >= 1) checksum += *(uint8_t *)RTA_DATA(a);
+        }
+    }
+}
+
+static void linksOpen(void) {
+    nlFd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (nlFd < 0) return;
+    struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
+    if (bind(nlFd, (struct sockaddr *)&sa, sizeof sa) < 0) { close(nlFd); nlFd = -1; return; }
+    struct { struct nlmsghdr h; struct ifinfomsg i; } req = {
+        .h = {.nlmsg_len = sizeof req, .nlmsg_type = RTM_GETLINK, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1},
+        .i = {.ifi_family = AF_UNSPEC}};
+    if (send(nlFd, &req, sizeof req, 0) < 0) { close(nlFd); nlFd = -1; return; }
+    int done = 0;
+    while (!done) {
+        ssize_t n = recv(nlFd, buf, 65536, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        nlScan(n, &done);
+    }
+}
+
+/* What the kernel sent since the last cycle (on a quiet host: nothing, one EAGAIN). */
+static void linksDrain(void) {
+    if (nlFd < 0) return;
+    for (;;) {
+        ssize_t n = recv(nlFd, buf, 65536, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        int done = 0;
+        nlScan(n, &done);
+    }
+}
+
 static void setup(void) {
     char p[512];
 #define K(name) (snprintf(p, sizeof p, "%s/" name, procRoot), keep(p))
@@ -322,6 +376,12 @@ static void setup(void) {
             char sp[512];
             snprintf(sp, sizeof sp, "/sys/class/net/%s/%s", name, attrs[a]);
             iIf[nIf][a] = keep(sp);
+            /* as shd: speed read once (again when a link message says the link changed), the rest from rtnetlink */
+            if (asShd) {
+                if (a == 2) readKept(iIf[nIf][a]);
+                if (kept[iIf[nIf][a]].fd >= 0) close(kept[iIf[nIf][a]].fd);
+                kept[iIf[nIf][a]].fd = -1;
+            }
         }
         nIf++;
         line = strchr(colon, '\n');
@@ -367,7 +427,7 @@ static void cycle(void) {
     if (on(4)) { disk(); readKept(iDisk); }                   /* disk */
     if (on(5)) {                                               /* network */
         readKept(iNetDev);
-        for (int i = 0; i < nIf; i++) for (int a = 0; a < 4; a++) readKept(iIf[i][a]);
+        if (asShd) linksDrain(); else for (int i = 0; i < nIf; i++) for (int a = 0; a < 4; a++) readKept(iIf[i][a]);
         readKept(iSock); readKept(iSock6);
         for (int i = noTcpTables ? 2 : 0; i < 4; i++) readKept(iTcp[i]);
     }
@@ -414,6 +474,7 @@ int main(int argc, char **argv) {
         else { fprintf(stderr, "usage: cfloor [--cycles N] [--worker NAME]... [--proc-root DIR] [--stop-on-short-read] [--interval S] [--no-tcp-tables] [--open-per-cycle] [--as-shd-reads] [--processes-every N]\n"); return 2; }
     }
     if (cycles < 1) cycles = 1;
+    if (asShd) linksOpen();
     setup();
     cycle();  /* like shd report: one cycle before the timed ones */
     double before = cpuSeconds();

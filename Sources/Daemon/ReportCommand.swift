@@ -55,10 +55,21 @@ public enum ReportCommand {
         if let flags = o.declarations {
             if let failed = declare(flags, into: snapshot, workers: o.workers) { return failed }
         }
-        snapshot.collectAll(now: o.fixedTime ?? .now())
+        // The link table the daemon keeps from rtnetlink (the live system only, as `shd run`), so the report has the
+        // link state of shd's own network namespace (sysfs shows that of whoever mounted it) and a cycle reads what
+        // the daemon's reads: /proc/net/dev, not three sysfs files per interface. Its messages are applied before
+        // each collection, as the daemon's loop does when the socket is ready.
+        let links: [LinkMonitor] = KernelEvents.disabled ? [] : workers.flatMap {
+            $0.functions.compactMap { ($0 as? InterfacesFunction)?.openEventSource(o.roots) }
+        }
+        func collect(_ now: Timestamp) {
+            for l in links { _ = l.drain() }
+            snapshot.collectAll(now: now)
+        }
+        collect(o.fixedTime ?? .now())
         if o.cycles > 0 {
             let before = cpuSeconds()
-            for _ in 0..<o.cycles { snapshot.collectAll(now: o.fixedTime ?? .now()) }
+            for _ in 0..<o.cycles { collect(o.fixedTime ?? .now()) }
             let per = (cpuSeconds() - before) / Double(o.cycles)
             var ru = rusage()
             getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
@@ -66,7 +77,7 @@ public enum ReportCommand {
         }
         sleepSeconds(o.sampleInterval)
         let now = o.fixedTime ?? .now()
-        snapshot.collectAll(now: now)
+        collect(now)
         writeStdout(snapshot.report(now: now).json.encoded(pretty: o.pretty) + "\n")
         return 0
     }

@@ -148,6 +148,30 @@ func rowDifference(_ a: FunctionReport, _ g: FunctionReport) -> String {
         #expect(bad.stdout.isEmpty && bad.stderr.contains("decl.rules:1"), "\(bad.stderr)")
     }
 
+    /// In a network namespace of its own whose sysfs is not remounted (`unshare --net`), /sys/class/net shows the
+    /// interfaces of the namespace that mounted sysfs, not shd's. The link state comes from rtnetlink, as in the
+    /// daemon: the new namespace's lo is down (no carrier), whatever the host's lo in sysfs says; with
+    /// SHD_KERNEL_EVENTS=0 (sysfs each cycle) the row says what the host's sysfs file says.
+    @Test(.enabled(if: geteuid() == 0 && access("/usr/bin/unshare", X_OK) == 0, "needs root and unshare(1) for a network namespace"))
+    func linkStateIsThatOfShdsOwnNetworkNamespace() throws {
+        let tmp = makeTempDirectory()
+        func lo(_ environment: [String: String]) throws -> JSONObject? {
+            let p = try ChildProcess(["/usr/bin/unshare", "--net", shdBinary, "report", "--worker", "network", "--sample-interval", "0"],
+                                     environment: ChildProcess.inheritedEnvironment().merging(environment) { $1 }, outputDirectory: tmp)
+            #expect(p.wait(timeout: 30) == 0, "stderr: \(p.stderr)")
+            let r = try DaemonReport(json: JSONValue.parse(p.stdout))
+            let rows = r.function(worker: "network", function: "interfaces")?.data ?? []
+            #expect(rows.map { $0["name"] } == [.string("lo")], "a new namespace has only lo: \(rows)")
+            return rows.first
+        }
+        let events = try lo([:])
+        #expect(events?["operstate"] == .string("down"), "\(String(describing: events))")
+        #expect(events?["carrier"] == nil, "no carrier while administratively down: \(String(describing: events))")
+        let hostSysfs = String(readText("/sys/class/net/lo/operstate").prefix { $0 != "\n" })
+        let sysfs = try lo(["SHD_KERNEL_EVENTS": "0"])
+        #expect(sysfs?["operstate"] == .string(hostSysfs), "\(String(describing: sysfs))")
+    }
+
     @Test func workerFilterAndUsageErrors() throws {
         let tmp = makeTempDirectory()
         let p = try ChildProcess([shdBinary, "report", "--worker", "load", "--sample-interval", "0"], outputDirectory: tmp)
